@@ -1,0 +1,1 @@
+"""Huiliu (汇流): the product — storage, rules, live updates, pages."""

@@ -1,0 +1,1 @@
+"""Staff accounts: users, roles, passwords, API tokens, and who is asking."""

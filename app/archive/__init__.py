@@ -1,0 +1,1 @@
+"""Supervisor search, export, and the audit log."""

@@ -1,0 +1,221 @@
+"""The `huiliu` command (CONTRACT section 3). Bad input: exit 2 with one line on stderr."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any, NoReturn
+
+from app.config import VAR_DIR, Settings, get_settings
+from app.errors import HuiliuError
+
+
+class CliError(Exception):
+    pass
+
+
+class Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        raise CliError(message)
+
+
+def run_migrations(url: str) -> None:
+    from alembic import command
+    from alembic.config import Config
+
+    root = Path(__file__).resolve().parent.parent
+    config = Config(str(root / "alembic.ini"))
+    config.set_main_option("script_location", str(root / "migrations"))
+    config.attributes["url"] = url
+    config.attributes["configure_logging"] = False
+    if url.startswith("sqlite"):
+        VAR_DIR.mkdir(parents=True, exist_ok=True)
+    command.upgrade(config, "head")
+
+
+def _with_session(settings: Settings, fn: Callable[[Any], Awaitable[Any]]) -> Any:
+    from app.db import Database
+    from app.main import register_connectors
+
+    register_connectors()
+
+    async def go() -> Any:
+        db = Database(settings.database_url)
+        try:
+            async with db.session() as session:
+                return await fn(session)
+        finally:
+            await db.dispose()
+
+    return asyncio.run(go())
+
+
+def _print(obj: Any) -> None:
+    print(json.dumps(obj, ensure_ascii=False, indent=2, default=str))
+
+
+def cmd_migrate(args: argparse.Namespace, settings: Settings) -> None:
+    run_migrations(settings.database_url)
+    print("database is up to date")
+
+
+def cmd_serve(args: argparse.Namespace, settings: Settings) -> None:
+    import uvicorn
+
+    run_migrations(settings.database_url)
+    if args.demo:
+        from app.demo import seed_demo
+
+        _with_session(settings, lambda s: seed_demo(s, settings))
+    uvicorn.run(
+        "app.main:create_app",
+        factory=True,
+        host=args.host,
+        port=args.port,
+        workers=args.workers,
+        proxy_headers=True,
+        log_level="info",
+    )
+
+
+def cmd_user_create(args: argparse.Namespace, settings: Settings) -> None:
+    from app.accounts.actions import create_user
+
+    password = sys.stdin.readline().rstrip("\r\n")
+    channel_ids: list[int] = []
+    if args.channels:
+        try:
+            channel_ids = [int(p) for p in args.channels.split(",") if p.strip()]
+        except ValueError as exc:
+            raise CliError("--channels must be a comma-separated list of channel ids") from exc
+
+    async def go(session: Any) -> dict[str, Any]:
+        user = await create_user(
+            session,
+            email=args.email,
+            name=args.name,
+            role=args.role,
+            password=password,
+            channel_ids=channel_ids,
+        )
+        return {
+            "id": user.id,
+            "email": user.email,
+            "name": user.name,
+            "role": user.role,
+            "active": user.active,
+            "channel_ids": channel_ids or None,
+        }
+
+    _print(_with_session(settings, go))
+
+
+def cmd_token_create(args: argparse.Namespace, settings: Settings) -> None:
+    from app.accounts.actions import create_api_token, get_user_by_email
+
+    async def go(session: Any) -> dict[str, str]:
+        user = await get_user_by_email(session, args.email)
+        return {"token": await create_api_token(session, user)}
+
+    _print(_with_session(settings, go))
+
+
+def parse_options(extra: list[str]) -> dict[str, Any]:
+    """`--key value` pairs into a dict; a repeated key becomes a list."""
+    options: dict[str, Any] = {}
+    i = 0
+    while i < len(extra):
+        key = extra[i]
+        if not key.startswith("--") or len(key) < 3:
+            raise CliError(f"unexpected argument {key!r}")
+        if i + 1 >= len(extra) or extra[i + 1].startswith("--"):
+            raise CliError(f"option {key} needs a value")
+        name, value = key[2:].replace("-", "_"), extra[i + 1]
+        if name in options:
+            previous = options[name]
+            options[name] = (previous if isinstance(previous, list) else [previous]) + [value]
+        else:
+            options[name] = value
+        i += 2
+    return options
+
+
+def cmd_channel_create(args: argparse.Namespace, settings: Settings, extra: list[str]) -> None:
+    from app.workspace import create_channel, describe_channel
+
+    options = parse_options(extra)
+
+    async def go(session: Any) -> dict[str, Any]:
+        channel = await create_channel(session, args.type, args.name, options)
+        return describe_channel(channel, settings)
+
+    _print(_with_session(settings, go))
+
+
+def build_parser() -> Parser:
+    parser = Parser(prog="huiliu", description="Huiliu omnichannel inbox")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
+
+    serve = sub.add_parser("serve", help="migrate, then serve")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--workers", type=int, default=1)
+    serve.add_argument("--demo", action="store_true", help="seed a demo workspace")
+
+    sub.add_parser("migrate", help="alembic upgrade head")
+
+    user = sub.add_parser("user").add_subparsers(dest="action", required=True, parser_class=Parser)
+    create = user.add_parser("create", help="create a user; the password is read from stdin")
+    create.add_argument("--email", required=True)
+    create.add_argument("--name", required=True)
+    create.add_argument("--role", required=True, choices=["admin", "supervisor", "agent"])
+    create.add_argument("--channels")
+
+    token = sub.add_parser("token").add_subparsers(
+        dest="action", required=True, parser_class=Parser
+    )
+    token.add_parser("create").add_argument("--email", required=True)
+
+    channel = sub.add_parser("channel").add_subparsers(
+        dest="action", required=True, parser_class=Parser
+    )
+    ch_create = channel.add_parser("create", help="connect a channel")
+    ch_create.add_argument("type")
+    ch_create.add_argument("--name", required=True)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    try:
+        args, extra = parser.parse_known_args(argv)
+        settings = get_settings()
+        if args.command == "channel":
+            cmd_channel_create(args, settings, extra)
+            return 0
+        if extra:
+            raise CliError(f"unrecognized arguments: {' '.join(extra)}")
+        handlers: dict[str, Callable[[argparse.Namespace, Settings], None]] = {
+            "serve": cmd_serve,
+            "migrate": cmd_migrate,
+            "user": cmd_user_create,
+            "token": cmd_token_create,
+        }
+        handlers[args.command](args, settings)
+        return 0
+    except (CliError, HuiliuError) as exc:
+        print(f"huiliu: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    except Exception as exc:  # never a traceback to the user; one line saying why
+        print(f"huiliu: error: {type(exc).__name__}: {exc}".splitlines()[0], file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

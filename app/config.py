@@ -1,0 +1,69 @@
+"""One Settings class: CONTRACT section 2, read from HUILIU_* environment variables."""
+
+from __future__ import annotations
+
+import secrets
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+VAR_DIR = Path("var")
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="HUILIU_", extra="ignore")
+
+    database_url: str = "sqlite+aiosqlite:///./var/huiliu.db"
+    redis_url: str | None = None
+    secret_key: SecretStr | None = None
+    public_url: str = "http://127.0.0.1:8000"
+    wechat_api_base: str = "https://api.weixin.qq.com"
+    douyin_api_base: str = "https://open.douyin.com"
+
+    # Operational knobs (not in the contract; safe defaults).
+    max_body_bytes: int = 1024 * 1024  # WeChat pushes are < 1 MiB (channels.md 1.6)
+    delivery_max_attempts: int = 8  # perf-reliability.md 3.3: "max 8"
+    delivery_poll_seconds: float = 1.0
+    events_replay_limit: int = 1000  # beyond this a reconnecting client is told to resync
+    attachments_dir: Path = VAR_DIR / "attachments"
+
+    @field_validator("redis_url", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        return value or None
+
+    @field_validator("secret_key", mode="before")
+    @classmethod
+    def _refuse_placeholders(cls, value: object) -> object:
+        if isinstance(value, str) and value.strip().lower() in {
+            "",
+            "changeme",
+            "changethis",
+            "secret",
+        }:
+            raise ValueError("HUILIU_SECRET_KEY is a placeholder; set a long random value")
+        return value
+
+    def resolved_secret_key(self) -> str:
+        """The configured key, or one generated once into var/secret_key and reused."""
+        if self.secret_key is not None:
+            return self.secret_key.get_secret_value()
+        path = VAR_DIR / "secret_key"
+        if path.exists():
+            return path.read_text().strip()
+        VAR_DIR.mkdir(parents=True, exist_ok=True)
+        key = secrets.token_urlsafe(48)
+        path.touch(mode=0o600)
+        path.write_text(key)
+        return key
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

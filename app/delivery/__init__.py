@@ -1,0 +1,1 @@
+"""Outbound: queued message -> connector.send -> status -> event (transactional outbox)."""

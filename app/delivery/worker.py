@@ -1,0 +1,217 @@
+"""The delivery worker: claims due jobs, sends them through the connector, records the outcome.
+
+- Per conversation, one job in flight at a time and in id order, so replies arrive in order.
+- Transient failures retry with exponential backoff and jitter up to `max_attempts`;
+  permanent and uncertain ones fail at once with the platform's reason.
+- A job claimed by a process that died is claimed again once its lease runs out;
+  the idempotency key stays the same, so a platform that honours it never shows it twice.
+- On PostgreSQL jobs are claimed with FOR UPDATE SKIP LOCKED, so several processes share
+  the queue; on SQLite there is one writer anyway.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import random
+import socket
+from collections.abc import Callable
+from datetime import datetime, timedelta
+
+import httpx
+from sqlalchemy import and_, exists, or_, select
+from sqlalchemy.orm import aliased
+
+from app.config import Settings
+from app.db import Database
+from app.delivery.context import channel_context, connector_for
+from app.inbox.actions import publish_message
+from app.metrics import DELIVERIES
+from app.models import (
+    Channel,
+    ContactIdentity,
+    Conversation,
+    DeliveryJob,
+    DeliveryStatus,
+    JobStatus,
+    Message,
+)
+from app.realtime.events import EventType
+from channels.base import ContentType, DeliveryError, OutboundMessage, SendResult, utcnow
+
+log = logging.getLogger(__name__)
+
+LEASE = timedelta(seconds=60)  # a send that takes longer than this is presumed dead
+BATCH = 20
+# perf-reliability.md 3.3: "1 s, 5 s, 30 s, 2 min, 10 min, 1 h"; later attempts wait an hour.
+BACKOFF_SECONDS = (1, 5, 30, 120, 600, 3600)
+
+
+def backoff(attempt: int, rng: Callable[[], float] = random.random) -> timedelta:
+    """Delay before attempt `attempt + 1`: the schedule, with equal jitter (half fixed)."""
+    base = BACKOFF_SECONDS[min(attempt, len(BACKOFF_SECONDS)) - 1]
+    return timedelta(seconds=base / 2 + rng() * base / 2)
+
+
+class DeliveryWorker:
+    def __init__(
+        self,
+        db: Database,
+        http: httpx.AsyncClient,
+        settings: Settings,
+        *,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self.db = db
+        self.http = http
+        self.settings = settings
+        self.clock = clock
+        self.owner = f"{socket.gethostname()}:{os.getpid()}:{id(self):x}"
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="delivery-worker")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                done = await self.run_once()
+            except Exception:
+                log.exception("delivery worker pass failed; retrying")
+                done = 0
+            if done == 0:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), self.settings.delivery_poll_seconds)
+                self._wake.clear()
+
+    async def run_once(self) -> int:
+        """Claim what is due and send it; the number of jobs handled."""
+        jobs = await self._claim()
+        if jobs:
+            await asyncio.gather(*(self._deliver(job_id) for job_id in jobs))
+        return len(jobs)
+
+    async def _claim(self) -> list[int]:
+        now = self.clock()
+        earlier = aliased(DeliveryJob)
+        unfinished = (JobStatus.PENDING, JobStatus.IN_FLIGHT)
+        due = or_(
+            and_(DeliveryJob.status == JobStatus.PENDING, DeliveryJob.next_attempt_at <= now),
+            and_(DeliveryJob.status == JobStatus.IN_FLIGHT, DeliveryJob.locked_until < now),
+        )
+        blocked = exists().where(
+            earlier.conversation_id == DeliveryJob.conversation_id,
+            earlier.id < DeliveryJob.id,
+            earlier.status.in_(unfinished),
+        )
+        async with self.db.session() as session:
+            jobs = (
+                await session.scalars(
+                    select(DeliveryJob)
+                    .where(due, ~blocked)
+                    .order_by(DeliveryJob.id)
+                    .limit(BATCH)
+                    .with_for_update(skip_locked=True)
+                )
+            ).all()
+            for job in jobs:
+                job.status = JobStatus.IN_FLIGHT
+                job.locked_until = now + LEASE
+                job.locked_by = self.owner
+                job.attempts += 1
+                job.updated_at = now
+            return [job.id for job in jobs]
+
+    async def _deliver(self, job_id: int) -> None:
+        async with self.db.sessions() as session:
+            job = await session.get(DeliveryJob, job_id)
+            assert job is not None
+            message = await session.get(Message, job.message_id)
+            channel = await session.get(Channel, job.channel_id)
+            conversation = await session.get(Conversation, job.conversation_id)
+            assert message and channel and conversation
+            identity = await session.get(ContactIdentity, conversation.identity_id)
+            assert identity is not None
+            outbound = OutboundMessage(
+                idempotency_key=job.idempotency_key,
+                recipient=identity.external_id,
+                content_type=ContentType(message.content_type),
+                text=message.content,
+                attachments=tuple(message.attachments or ()),
+                reply_context=dict(identity.reply_context or {}),
+            )
+            attempts = job.attempts
+            await session.rollback()
+        try:
+            ctx = channel_context(self.db, self.http, self.settings, channel, now=self.clock)
+
+            result = await connector_for(channel.type).send(ctx, outbound)
+        except DeliveryError as exc:
+            await self._record_failure(job_id, exc, attempts)
+        except Exception as exc:  # a connector bug must not leave the job in flight forever
+            log.exception("connector crashed sending job %s", job_id)
+            await self._record_failure(job_id, DeliveryError(f"internal error: {exc}"), attempts)
+        else:
+            await self._record_success(job_id, result)
+
+    async def _record_success(self, job_id: int, result: SendResult) -> None:
+        async with self.db.session() as session:
+            job = await session.get(DeliveryJob, job_id)
+            assert job is not None
+            message = await session.get(Message, job.message_id)
+            assert message is not None
+            now = self.clock()
+            job.status = JobStatus.DONE
+            job.locked_until = None
+            job.last_error = None
+            job.updated_at = now
+            message.delivery_status = DeliveryStatus.SENT
+            message.error = None
+            if result.external_id:
+                taken = await session.scalar(
+                    select(Message.id).where(
+                        Message.channel_id == message.channel_id,
+                        Message.external_id == result.external_id,
+                    )
+                )
+                if taken is None:
+                    message.external_id = result.external_id
+            publish_message(session, message, EventType.MESSAGE_UPDATED)
+        DELIVERIES.labels(outcome="sent").inc()
+
+    async def _record_failure(self, job_id: int, exc: DeliveryError, attempts: int) -> None:
+        async with self.db.session() as session:
+            job = await session.get(DeliveryJob, job_id)
+            assert job is not None
+            message = await session.get(Message, job.message_id)
+            assert message is not None
+            now = self.clock()
+            job.last_error = exc.reason
+            job.locked_until = None
+            job.updated_at = now
+            retry = exc.retryable and attempts < self.settings.delivery_max_attempts
+            if retry:
+                job.status = JobStatus.PENDING
+                job.next_attempt_at = now + backoff(attempts)
+                message.error = f"重试中 / retrying ({attempts}): {exc.reason}"
+                outcome = "retried"
+            else:
+                job.status = JobStatus.FAILED
+                message.delivery_status = DeliveryStatus.FAILED
+                message.error = exc.reason
+                outcome = "uncertain" if exc.uncertain else "failed"
+            publish_message(session, message, EventType.MESSAGE_UPDATED)
+        DELIVERIES.labels(outcome=outcome).inc()

@@ -1,0 +1,51 @@
+"""Shared FastAPI dependencies: the request's session and the authenticated viewer."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.accounts.auth import bearer_from, user_for_token
+from app.db import Database
+from app.errors import Forbidden, Unauthorized
+from app.inbox.access import Viewer, load_viewer
+
+
+def get_db(request: Request) -> Database:
+    db: Database = request.app.state.db
+    return db
+
+
+async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
+    """The request owns the transaction: commit (and announce events) when the endpoint
+    returned, roll back when it raised. Runs before the response is sent."""
+    async with get_db(request).session() as session:
+        yield session
+
+
+SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
+
+
+async def get_viewer(request: Request, session: SessionDep) -> Viewer:
+    token = bearer_from(request)
+    user = await user_for_token(session, token) if token else None
+    if user is None:
+        user = await request.app.state.web_auth(request, session)
+    if user is None:
+        raise Unauthorized("authentication required")
+    return await load_viewer(session, user)
+
+
+ViewerDep = Annotated[Viewer, Depends(get_viewer)]
+
+
+async def get_supervisor(viewer: ViewerDep) -> Viewer:
+    if not viewer.is_supervisor:
+        raise Forbidden("supervisors and admins only")
+    return viewer
+
+
+SupervisorDep = Annotated[Viewer, Depends(get_supervisor)]

@@ -1,0 +1,1 @@
+"""Conversations and messages: actions (writes), queries (reads), access (the gate)."""

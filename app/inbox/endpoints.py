@@ -1,0 +1,189 @@
+"""REST API v1 for the inbox (CONTRACT section 5)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+from sqlalchemy import select
+
+from app.deps import SessionDep, ViewerDep
+from app.errors import NotFound, NotImplementedYet
+from app.inbox import actions, queries
+from app.inbox.access import access_conversation
+from app.inbox.schemas import (
+    AssignmentIn,
+    ChannelOut,
+    ContactOut,
+    ConversationOut,
+    MessageOut,
+    ReplyIn,
+    StatusIn,
+    UserOut,
+    channel_out,
+    message_out,
+)
+from app.models import Channel, Message, User, UserChannel
+
+router = APIRouter(prefix="/api/v1", tags=["inbox"])
+
+Limit = Annotated[int, Query(ge=1, le=queries.MAX_LIMIT)]
+Cursor = Annotated[str | None, Query(max_length=500)]
+
+
+def page(items: list[Any], next_cursor: str | None) -> dict[str, Any]:
+    return {"items": items, "next_cursor": next_cursor}
+
+
+@router.get("/conversations")
+async def list_conversations(
+    session: SessionDep,
+    viewer: ViewerDep,
+    status: Annotated[str, Query(pattern="^(open|pending|resolved|all)$")] = "open",
+    channel_id: int | None = None,
+    assignee: Annotated[str | None, Query(pattern=r"^(me|none|\d{1,10})$")] = None,
+    cursor: Cursor = None,
+    limit: Limit = queries.DEFAULT_LIMIT,
+) -> dict[str, Any]:
+    items, next_cursor = await queries.list_conversations(
+        session,
+        viewer,
+        status=status,
+        channel_id=channel_id,
+        assignee=assignee,
+        cursor=cursor,
+        limit=limit,
+    )
+    return page(items, next_cursor)
+
+
+@router.get("/conversations/{conversation_id}")
+async def get_conversation(
+    conversation_id: int, session: SessionDep, viewer: ViewerDep
+) -> ConversationOut:
+    conversation = await access_conversation(session, viewer, conversation_id)
+    return await queries.conversation_view(session, conversation)
+
+
+@router.get("/conversations/{conversation_id}/messages")
+async def list_messages(
+    conversation_id: int,
+    session: SessionDep,
+    viewer: ViewerDep,
+    cursor: Cursor = None,
+    limit: Limit = queries.DEFAULT_LIMIT,
+) -> dict[str, Any]:
+    conversation = await access_conversation(session, viewer, conversation_id)
+    items, next_cursor = await queries.list_messages(
+        session, conversation, cursor=cursor, limit=limit
+    )
+    return page(items, next_cursor)
+
+
+@router.post("/conversations/{conversation_id}/messages", status_code=201)
+async def post_message(
+    conversation_id: int, body: ReplyIn, session: SessionDep, viewer: ViewerDep
+) -> MessageOut:
+    conversation = await access_conversation(session, viewer, conversation_id, for_update=True)
+    message = await actions.send_reply(session, viewer, conversation, body.content, body.private)
+    return message_out(message)
+
+
+@router.post("/conversations/{conversation_id}/messages/{message_id}/retry")
+async def retry_message(
+    conversation_id: int, message_id: int, session: SessionDep, viewer: ViewerDep
+) -> MessageOut:
+    conversation = await access_conversation(session, viewer, conversation_id)
+    message = await session.get(Message, message_id)
+    if message is None or message.conversation_id != conversation.id:
+        raise NotFound("message not found")
+    return message_out(await actions.retry_delivery(session, viewer, message))
+
+
+@router.post("/conversations/{conversation_id}/assignment")
+async def assign(
+    conversation_id: int, body: AssignmentIn, session: SessionDep, viewer: ViewerDep
+) -> ConversationOut:
+    conversation = await access_conversation(session, viewer, conversation_id, for_update=True)
+    await actions.assign_conversation(session, viewer, conversation, body.assignee_id)
+    return await queries.conversation_view(session, conversation)
+
+
+@router.post("/conversations/{conversation_id}/status")
+async def set_status(
+    conversation_id: int, body: StatusIn, session: SessionDep, viewer: ViewerDep
+) -> ConversationOut:
+    conversation = await access_conversation(session, viewer, conversation_id, for_update=True)
+    await actions.change_status(session, viewer, conversation, body.status)
+    return await queries.conversation_view(session, conversation)
+
+
+@router.post("/conversations/{conversation_id}/read")
+async def mark_read(
+    conversation_id: int, session: SessionDep, viewer: ViewerDep
+) -> ConversationOut:
+    conversation = await access_conversation(session, viewer, conversation_id, for_update=True)
+    await actions.mark_read(session, conversation)
+    return await queries.conversation_view(session, conversation)
+
+
+@router.get("/contacts/{contact_id}")
+async def get_contact(contact_id: int, session: SessionDep, viewer: ViewerDep) -> ContactOut:
+    return await queries.contact_view(session, viewer, contact_id)
+
+
+@router.get("/channels")
+async def list_channels(
+    session: SessionDep,
+    viewer: ViewerDep,
+    cursor: Cursor = None,
+    limit: Limit = queries.DEFAULT_LIMIT,
+) -> dict[str, Any]:
+    stmt = select(Channel)
+    clause = viewer.channel_clause(Channel.id)
+    if clause is not None:
+        stmt = stmt.where(clause)
+    if cursor:
+        stmt = stmt.where(Channel.id < queries.decode_id_cursor(cursor))
+    rows = (await session.scalars(stmt.order_by(Channel.id.desc()).limit(limit + 1))).all()
+    items: list[ChannelOut] = [channel_out(ch) for ch in rows[:limit]]
+    nxt = queries.encode_cursor([rows[limit - 1].id]) if len(rows) > limit else None
+    return page(items, nxt)
+
+
+@router.get("/users")
+async def list_users(
+    session: SessionDep,
+    viewer: ViewerDep,
+    cursor: Cursor = None,
+    limit: Limit = queries.DEFAULT_LIMIT,
+) -> dict[str, Any]:
+    stmt = select(User)
+    if cursor:
+        stmt = stmt.where(User.id < queries.decode_id_cursor(cursor))
+    rows = (await session.scalars(stmt.order_by(User.id.desc()).limit(limit + 1))).all()
+    limits: dict[int, list[int]] = {}
+    if rows:
+        for uc in await session.scalars(
+            select(UserChannel).where(UserChannel.user_id.in_([u.id for u in rows]))
+        ):
+            limits.setdefault(uc.user_id, []).append(uc.channel_id)
+    items = [
+        UserOut(
+            id=u.id,
+            email=u.email,
+            name=u.name,
+            role=u.role,
+            active=u.active,
+            channel_ids=sorted(limits[u.id]) if u.id in limits else None,
+        )
+        for u in rows[:limit]
+    ]
+    nxt = queries.encode_cursor([rows[limit - 1].id]) if len(rows) > limit else None
+    return page(items, nxt)
+
+
+@router.get("/search", status_code=501)
+async def search(viewer: ViewerDep, q: Annotated[str, Query(min_length=1, max_length=200)]) -> Any:
+    """Full-text search arrives with the archive issue; until then it says so."""
+    raise NotImplementedYet("search is not available yet")

@@ -1,0 +1,233 @@
+"""The ingest action every connector's messages go through.
+
+One transaction: upsert the contact and its identity on this channel, find or open
+the conversation, insert the message behind the unique (channel, external_id)
+index. A retried or racing push of the same message stores nothing and publishes
+nothing.
+
+A customer message to a *resolved* conversation opens a new conversation (the
+resolved one keeps its resolution time and history; the contact's page shows
+both). Lifecycle events (subscribe, entering the chat) never reopen anything:
+they join the identity's latest conversation, or open one only if none exists.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, select, text
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.inbox.queries import conversation_view
+from app.inbox.schemas import message_out
+from app.models import (
+    Channel,
+    Contact,
+    ContactIdentity,
+    Conversation,
+    ConversationStatus,
+    DeliveryStatus,
+    Message,
+    SenderType,
+    utcnow_for_models,
+)
+from app.realtime.events import EventType, publish
+from channels.base import ContentType, Direction, InboundMessage
+
+PREVIEW_CHARS = 120
+
+
+def preview_of(content_type: str, text_: str) -> str:
+    labels = {
+        ContentType.IMAGE: "[图片]",
+        ContentType.VOICE: "[语音]",
+        ContentType.VIDEO: "[视频]",
+        ContentType.FILE: "[文件]",
+        ContentType.LOCATION: "[位置]",
+        ContentType.LINK: "[链接]",
+        ContentType.UNSUPPORTED: "[暂不支持的消息]",
+    }
+    body = text_.strip() or labels.get(ContentType(content_type), "")
+    if content_type in (ContentType.VOICE, ContentType.LOCATION, ContentType.LINK) and text_:
+        body = f"{labels[ContentType(content_type)]} {text_.strip()}"
+    return body[:PREVIEW_CHARS]
+
+
+async def _lock_identity(session: AsyncSession, channel_id: int, external_id: str) -> None:
+    """Serialize ingest per customer on PostgreSQL (SQLite serializes all writers)."""
+    if session.bind.dialect.name == "postgresql":
+        await session.execute(
+            text("SELECT pg_advisory_xact_lock(hashtextextended(:k, 0))"),
+            {"k": f"ingest:{channel_id}:{external_id}"},
+        )
+
+
+async def _upsert_identity(
+    session: AsyncSession, channel: Channel, inbound: InboundMessage
+) -> tuple[ContactIdentity, Contact]:
+    c = inbound.contact
+    identity = await session.scalar(
+        select(ContactIdentity).where(
+            ContactIdentity.channel_id == channel.id, ContactIdentity.external_id == c.external_id
+        )
+    )
+    if identity is None:
+        contact = Contact(name=c.name or "", avatar_url=c.avatar_url, attributes=dict(c.attributes))
+        session.add(contact)
+        await session.flush()
+        identity = ContactIdentity(
+            contact_id=contact.id,
+            channel_id=channel.id,
+            external_id=c.external_id,
+            name=c.name,
+            avatar_url=c.avatar_url,
+        )
+        session.add(identity)
+        await session.flush()
+        return identity, contact
+    contact = await session.get(Contact, identity.contact_id)
+    assert contact is not None
+    if c.name and c.name != identity.name:
+        identity.name = c.name
+        if not contact.name:
+            contact.name = c.name
+    if c.avatar_url and c.avatar_url != identity.avatar_url:
+        identity.avatar_url = c.avatar_url
+        contact.avatar_url = contact.avatar_url or c.avatar_url
+    return identity, contact
+
+
+async def _conversation_for(
+    session: AsyncSession, identity: ContactIdentity, inbound: InboundMessage, now: datetime
+) -> tuple[Conversation, bool]:
+    active = await session.scalar(
+        select(Conversation).where(Conversation.active_identity_id == identity.id)
+    )
+    if active is not None:
+        return active, False
+    if not inbound.counts_as_unread or inbound.direction == Direction.OUTBOUND:
+        latest = await session.scalar(
+            select(Conversation)
+            .where(Conversation.identity_id == identity.id)
+            .order_by(Conversation.id.desc())
+            .limit(1)
+        )
+        if latest is not None:
+            return latest, False
+    conversation = Conversation(
+        channel_id=identity.channel_id,
+        contact_id=identity.contact_id,
+        identity_id=identity.id,
+        active_identity_id=identity.id,
+        status=ConversationStatus.OPEN,
+        created_at=now,
+        updated_at=now,
+        last_message_at=now,
+    )
+    session.add(conversation)
+    await session.flush()
+    return conversation, True
+
+
+async def _insert_message(session: AsyncSession, values: dict[str, object]) -> int | None:
+    """INSERT ... ON CONFLICT (channel_id, external_id) DO NOTHING; the new id or None."""
+    insert = pg_insert if session.bind.dialect.name == "postgresql" else sqlite_insert
+    stmt = (
+        insert(Message)
+        .values(**values)
+        .on_conflict_do_nothing(index_elements=["channel_id", "external_id"])
+        .returning(Message.id)
+    )
+    return (await session.execute(stmt)).scalar_one_or_none()
+
+
+async def record_inbound_message(
+    session: AsyncSession,
+    channel: Channel,
+    inbound: InboundMessage,
+    *,
+    reply_window: timedelta | None = None,
+) -> Message | None:
+    """Store one normalized platform message; None when it was already stored."""
+    await _lock_identity(session, channel.id, inbound.contact.external_id)
+    exists = await session.scalar(
+        select(func.count()).where(
+            Message.channel_id == channel.id, Message.external_id == inbound.external_id
+        )
+    )
+    if exists:
+        return None
+    now = utcnow_for_models()
+    identity, contact = await _upsert_identity(session, channel, inbound)
+    if inbound.reply_context and inbound.direction == Direction.INBOUND:
+        identity.reply_context = dict(inbound.reply_context)
+    if inbound.unreachable is not None:
+        identity.unreachable = inbound.unreachable
+    conversation, created = await _conversation_for(session, identity, inbound, now)
+
+    outbound = inbound.direction == Direction.OUTBOUND
+    extra = dict(inbound.extra)
+    if inbound.reply_context:
+        extra["reply_context"] = dict(inbound.reply_context)
+    message_id = await _insert_message(
+        session,
+        {
+            "conversation_id": conversation.id,
+            "channel_id": channel.id,
+            "direction": str(inbound.direction),
+            "private": False,
+            "sender_type": SenderType.SYSTEM if outbound else SenderType.CONTACT,
+            "sender_id": None if outbound else contact.id,
+            "sender_name": "" if outbound else (contact.name or identity.name or ""),
+            "content_type": str(inbound.content_type),
+            "content": inbound.text,
+            "attachments": [
+                {
+                    "kind": str(m.kind),
+                    "ref": m.ref,
+                    "mime_type": m.mime_type,
+                    "file_name": m.file_name,
+                    "status": "pending",
+                }
+                for m in inbound.media
+            ],
+            "extra": extra,
+            "external_id": inbound.external_id,
+            "delivery_status": DeliveryStatus.SENT if outbound else DeliveryStatus.RECEIVED,
+            "created_at": now,
+            "sent_at": inbound.sent_at,
+        },
+    )
+    if message_id is None:  # lost a race the lock did not cover: nothing to publish
+        return None
+    message = await session.get(Message, message_id)
+    assert message is not None
+
+    if inbound.content_type != ContentType.EVENT:
+        conversation.last_message_at = now
+        conversation.last_message_preview = preview_of(message.content_type, message.content)
+    if inbound.counts_as_unread and not outbound:
+        conversation.unread_count += 1
+        conversation.last_inbound_at = now
+        if reply_window is not None:
+            conversation.reply_window_expires_at = (inbound.sent_at or now) + reply_window
+    conversation.updated_at = now
+
+    publish(
+        session,
+        EventType.MESSAGE_CREATED,
+        message_out(message),
+        channel_id=channel.id,
+        conversation_id=conversation.id,
+    )
+    view = await conversation_view(session, conversation)
+    publish(
+        session,
+        EventType.CONVERSATION_CREATED if created else EventType.CONVERSATION_UPDATED,
+        view,
+        channel_id=channel.id,
+        conversation_id=conversation.id,
+    )
+    return message

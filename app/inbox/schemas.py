@@ -1,0 +1,166 @@
+"""API shapes of CONTRACT section 5. Live events carry exactly these, so REST and
+websocket clients always agree on what a message or conversation looks like."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+from app.models import Channel, Contact, ContactIdentity, Conversation, Message, User
+
+
+class Sender(BaseModel):
+    type: Literal["contact", "user", "system"]
+    id: int | None
+    name: str
+
+
+class MessageOut(BaseModel):
+    id: int
+    conversation_id: int
+    direction: Literal["inbound", "outbound"]
+    private: bool
+    sender: Sender
+    content_type: str
+    content: str
+    attachments: list[dict[str, Any]]
+    extra: dict[str, Any]
+    delivery_status: str | None
+    error: str | None
+    created_at: datetime
+    sent_at: datetime | None
+
+
+class ChannelRef(BaseModel):
+    id: int
+    type: str
+    name: str
+
+
+class ContactRef(BaseModel):
+    id: int
+    name: str
+    avatar_url: str | None
+
+
+class UserRef(BaseModel):
+    id: int
+    name: str
+
+
+class ConversationOut(BaseModel):
+    id: int
+    channel: ChannelRef
+    contact: ContactRef
+    status: str
+    assignee: UserRef | None
+    last_message_preview: str
+    unread_count: int
+    created_at: datetime
+    last_message_at: datetime
+    first_response_at: datetime | None
+    resolved_at: datetime | None
+    reply_window_expires_at: datetime | None
+    # The customer can no longer be written to on this channel (e.g. unsubscribed).
+    contact_unreachable: bool
+
+
+class IdentityOut(BaseModel):
+    channel: ChannelRef
+    external_id: str
+    name: str | None
+    avatar_url: str | None
+    unreachable: bool
+
+
+class ContactOut(BaseModel):
+    id: int
+    name: str
+    avatar_url: str | None
+    phone: str | None
+    email: str | None
+    notes: str
+    attributes: dict[str, Any]
+    identities: list[IdentityOut]
+    conversations: list[ConversationOut]
+    created_at: datetime
+
+
+class ChannelOut(BaseModel):
+    id: int
+    type: str
+    name: str
+    archived: bool
+    created_at: datetime
+
+
+class UserOut(BaseModel):
+    id: int
+    email: str
+    name: str
+    role: str
+    active: bool
+    channel_ids: list[int] | None  # None: every channel
+
+
+class ReplyIn(BaseModel):
+    content: str = Field(min_length=1, max_length=4000)
+    private: bool = False
+
+
+class AssignmentIn(BaseModel):
+    assignee_id: int | None
+
+
+class StatusIn(BaseModel):
+    status: Literal["open", "pending", "resolved"]
+
+
+def message_out(m: Message) -> MessageOut:
+    return MessageOut(
+        id=m.id,
+        conversation_id=m.conversation_id,
+        direction=m.direction,  # type: ignore[arg-type]
+        private=m.private,
+        sender=Sender(type=m.sender_type, id=m.sender_id, name=m.sender_name),  # type: ignore[arg-type]
+        content_type=m.content_type,
+        content=m.content,
+        attachments=list(m.attachments or []),
+        extra={k: v for k, v in (m.extra or {}).items() if k != "reply_context"},
+        delivery_status=m.delivery_status,
+        error=m.error,
+        created_at=m.created_at,
+        sent_at=m.sent_at,
+    )
+
+
+def conversation_out(
+    c: Conversation,
+    channel: Channel,
+    contact: Contact,
+    identity: ContactIdentity,
+    assignee: User | None,
+) -> ConversationOut:
+    return ConversationOut(
+        id=c.id,
+        channel=ChannelRef(id=channel.id, type=channel.type, name=channel.name),
+        contact=ContactRef(id=contact.id, name=contact.name, avatar_url=contact.avatar_url),
+        status=c.status,
+        assignee=UserRef(id=assignee.id, name=assignee.name) if assignee else None,
+        last_message_preview=c.last_message_preview,
+        unread_count=c.unread_count,
+        created_at=c.created_at,
+        last_message_at=c.last_message_at,
+        first_response_at=c.first_response_at,
+        resolved_at=c.resolved_at,
+        reply_window_expires_at=c.reply_window_expires_at,
+        contact_unreachable=identity.unreachable,
+    )
+
+
+def channel_out(ch: Channel) -> ChannelOut:
+    return ChannelOut(
+        id=ch.id, type=ch.type, name=ch.name, archived=ch.archived, created_at=ch.created_at
+    )

@@ -1,0 +1,1 @@
+"""The webhook edge: verify -> parse -> store idempotently -> acknowledge."""

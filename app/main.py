@@ -1,0 +1,155 @@
+"""create_app(): settings, lifespan (database, event hub, http client, delivery worker), routes."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+from fastapi import FastAPI, Request, Response
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, PlainTextResponse
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from app.config import Settings, get_settings
+from app.db import Database
+from app.delivery.worker import DeliveryWorker
+from app.errors import HuiliuError
+from app.inbox.endpoints import router as inbox_router
+from app.ingest.endpoints import router as ingest_router
+from app.metrics import LATENCY, REQUESTS
+from app.models import User
+from app.realtime.endpoints import router as realtime_router
+from app.realtime.hub import EventHub
+from channels import registry
+
+log = logging.getLogger(__name__)
+
+# Platform APIs answer in well under this; a hung call must not hold a delivery slot.
+HTTP_TIMEOUT = httpx.Timeout(10.0, connect=5.0)
+
+
+def register_connectors() -> None:
+    """Load the connectors that exist; a missing optional one is simply absent."""
+    import importlib
+
+    for name in ("wechat", "douyin", "webchat"):
+        try:
+            module = importlib.import_module(f"channels.{name}")
+        except ModuleNotFoundError:
+            continue
+        connector = getattr(module, "connector", None)
+        if connector is not None:
+            registry.CONNECTORS.setdefault(connector.type, connector)
+
+
+async def no_web_session(_conn: Any, _session: AsyncSession) -> User | None:
+    return None
+
+
+def create_app(settings: Settings | None = None, *, run_workers: bool = True) -> FastAPI:
+    settings = settings or get_settings()
+    register_connectors()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        db = Database(settings.database_url)
+        hub = EventHub(db, settings.redis_url)
+        http = httpx.AsyncClient(timeout=HTTP_TIMEOUT)
+        worker = DeliveryWorker(db, http, settings)
+        db.on_events = hub.notify
+        db.on_delivery_queued = worker.wake
+        app.state.db, app.state.hub, app.state.http, app.state.delivery = db, hub, http, worker
+        await hub.start()
+        if run_workers:
+            worker.start()
+        try:
+            yield
+        finally:
+            await worker.stop()
+            await hub.stop()
+            await http.aclose()
+            await db.dispose()
+
+    app = FastAPI(title="Huiliu 汇流", version="1", lifespan=lifespan)
+    app.state.settings = settings
+    app.state.web_auth = no_web_session
+    app.state.origin_allowed = lambda origin: origin_allowed(settings, origin)
+    _install_handlers(app)
+    _install_middleware(app, settings)
+    app.include_router(inbox_router)
+    app.include_router(realtime_router)
+    app.include_router(ingest_router)
+
+    @app.get("/healthz", include_in_schema=False)
+    async def healthz(request: Request) -> Response:
+        try:
+            async with request.app.state.db.sessions() as session:
+                await session.execute(text("SELECT 1"))
+        except Exception as exc:
+            return JSONResponse({"status": "unavailable", "detail": str(exc)[:200]}, 503)
+        return JSONResponse({"status": "ok"})
+
+    @app.get("/metrics", include_in_schema=False)
+    async def metrics() -> Response:
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+    return app
+
+
+def origin_allowed(settings: Settings, origin: str | None) -> bool:
+    """Cookie-authenticated websockets only from our own pages (CSWSH guard)."""
+    if not origin:
+        return False
+    public = urlsplit(settings.public_url)
+    got = urlsplit(origin)
+    return (got.scheme, got.netloc) == (public.scheme, public.netloc)
+
+
+def _install_handlers(app: FastAPI) -> None:
+    @app.exception_handler(HuiliuError)
+    async def domain_error(_request: Request, exc: HuiliuError) -> Response:
+        return JSONResponse({"detail": exc.detail}, status_code=exc.status_code)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(_request: Request, exc: StarletteHTTPException) -> Response:
+        return JSONResponse(
+            {"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers
+        )
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(_request: Request, exc: RequestValidationError) -> Response:
+        errors = [
+            {"loc": list(e.get("loc", ())), "msg": e.get("msg", ""), "type": e.get("type", "")}
+            for e in exc.errors()
+        ]
+        return JSONResponse({"detail": errors}, status_code=422)
+
+    @app.exception_handler(Exception)
+    async def unexpected(_request: Request, exc: Exception) -> Response:
+        log.exception("unhandled error", exc_info=exc)
+        return JSONResponse({"detail": "internal error"}, status_code=500)
+
+
+def _install_middleware(app: FastAPI, settings: Settings) -> None:
+    @app.middleware("http")
+    async def measure_and_cap(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        declared = request.headers.get("content-length")
+        if declared and (not declared.isdigit() or int(declared) > settings.max_body_bytes):
+            return PlainTextResponse("request body too large", status_code=413)
+        started = time.perf_counter()
+        response = await call_next(request)
+        route = request.scope.get("route")
+        label = getattr(route, "path", "unmatched")
+        REQUESTS.labels(request.method, label, str(response.status_code)).inc()
+        LATENCY.labels(request.method, label).observe(time.perf_counter() - started)
+        return response

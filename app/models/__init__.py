@@ -1,0 +1,38 @@
+"""SQLAlchemy models, one module per aggregate; importing this registers them all."""
+
+from app.models.accounts import ApiToken, Role, User, UserChannel
+from app.models.base import Base
+from app.models.base import utcnow as utcnow_for_models
+from app.models.channels import Channel
+from app.models.contacts import Contact, ContactIdentity
+from app.models.events import AuditLog, EventLog
+from app.models.inbox import (
+    Conversation,
+    ConversationStatus,
+    DeliveryJob,
+    DeliveryStatus,
+    JobStatus,
+    Message,
+    SenderType,
+)
+
+__all__ = [
+    "ApiToken",
+    "AuditLog",
+    "Base",
+    "utcnow_for_models",
+    "Channel",
+    "Contact",
+    "ContactIdentity",
+    "Conversation",
+    "ConversationStatus",
+    "DeliveryJob",
+    "DeliveryStatus",
+    "EventLog",
+    "JobStatus",
+    "Message",
+    "Role",
+    "SenderType",
+    "User",
+    "UserChannel",
+]

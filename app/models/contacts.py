@@ -1,0 +1,44 @@
+"""The unified customer: one contact, one identity per channel they wrote from."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Boolean, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.models.base import Base, JSONType, UTCDateTime, utcnow
+
+
+class Contact(Base):
+    __tablename__ = "contacts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), default="")
+    avatar_url: Mapped[str | None] = mapped_column(String(1000))
+    phone: Mapped[str | None] = mapped_column(String(50))
+    email: Mapped[str | None] = mapped_column(String(254))
+    notes: Mapped[str] = mapped_column(Text, default="")
+    attributes: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class ContactIdentity(Base):
+    """The customer as one platform knows them (WeChat openid, Douyin open_id, visitor id)."""
+
+    __tablename__ = "contact_identities"
+    __table_args__ = (UniqueConstraint("channel_id", "external_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id"), index=True)
+    channel_id: Mapped[int] = mapped_column(ForeignKey("channels.id"))
+    external_id: Mapped[str] = mapped_column(String(200))
+    name: Mapped[str | None] = mapped_column(String(200))
+    avatar_url: Mapped[str | None] = mapped_column(String(1000))
+    # Set when the platform says the customer can no longer be written to (unsubscribed).
+    unreachable: Mapped[bool] = mapped_column(Boolean, default=False)
+    # What a reply needs from the latest inbound message (e.g. Douyin msg_id).
+    reply_context: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -1,0 +1,148 @@
+"""WS /api/v1/events: the agent's live stream, resumable by `seq`.
+
+On connect the socket subscribes first, then replays the log after `since`, then
+forwards live events, skipping any `seq` it already sent: nothing is missed in the
+gap between replay and live. A client too far behind gets `resync` and refetches.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from typing import Any
+
+from fastapi import APIRouter, WebSocket, WebSocketDisconnect
+from sqlalchemy import func, select
+
+from app.accounts.auth import bearer_from, user_for_token
+from app.db import Database
+from app.inbox.access import Viewer, load_viewer
+from app.metrics import WEBSOCKETS
+from app.models import EventLog
+from app.realtime.hub import EventHub, Subscriber, event_row, public_event
+
+router = APIRouter()
+
+# Close codes in the private range (4000-4999) so clients can tell why.
+CLOSE_UNAUTHORIZED = 4401
+CLOSE_FORBIDDEN_ORIGIN = 4403
+CLOSE_TOO_SLOW = 4408
+HEARTBEAT_SECONDS = 30  # under the 45 s NAT idle limit Zulip learned (perf-reliability.md 3.1)
+
+
+async def _authenticate(websocket: WebSocket) -> Viewer | None:
+    db: Database = websocket.app.state.db
+    async with db.session() as session:
+        token = bearer_from(websocket) or websocket.query_params.get("token")
+        user = await user_for_token(session, token) if token else None
+        if user is None:
+            # Cookie sessions are vulnerable to cross-site websocket hijacking: check Origin.
+            if not websocket.app.state.origin_allowed(websocket.headers.get("origin")):
+                return None
+            user = await websocket.app.state.web_auth(websocket, session)
+        if user is None:
+            return None
+        return await load_viewer(session, user)
+
+
+def _visible(viewer: Viewer) -> Any:
+    return lambda event: viewer.can_see_channel(event.get("channel_id"))
+
+
+async def _replay(
+    db: Database, viewer: Viewer, since: int, limit: int
+) -> tuple[list[dict[str, Any]], bool]:
+    """Events after `since` this viewer may see; False when the client must resync."""
+    async with db.sessions() as session:
+        oldest = await session.scalar(select(func.min(EventLog.seq)))
+        if oldest is not None and since < oldest - 1:
+            return [], False  # the log no longer reaches back that far
+        rows = (
+            await session.scalars(
+                select(EventLog).where(EventLog.seq > since).order_by(EventLog.seq).limit(limit + 1)
+            )
+        ).all()
+    if len(rows) > limit:
+        return [], False
+    accepts = _visible(viewer)
+    return [event_row(r) for r in rows if accepts(event_row(r))], True
+
+
+@router.websocket("/api/v1/events")
+async def events(websocket: WebSocket) -> None:
+    viewer = await _authenticate(websocket)
+    if viewer is None:
+        await websocket.close(code=CLOSE_UNAUTHORIZED)
+        return
+    since_raw = websocket.query_params.get("since")
+    if since_raw is not None and not since_raw.isdigit():
+        await websocket.close(code=1008, reason="since must be a non-negative integer")
+        return
+    hub: EventHub = websocket.app.state.hub
+    await websocket.accept()
+    sub = Subscriber(accepts=_visible(viewer), user_id=viewer.id)
+    hub.subscribe(sub)
+    WEBSOCKETS.labels(kind="agent").inc()
+    try:
+        last = hub.last_seq
+        if since_raw is not None:
+            settings = websocket.app.state.settings
+            missed, ok = await _replay(
+                websocket.app.state.db, viewer, int(since_raw), settings.events_replay_limit
+            )
+            if not ok:
+                last = await hub.current_seq()
+                await websocket.send_json({"seq": last, "type": "resync", "data": {}})
+            else:
+                last = int(since_raw)
+                for event in missed:
+                    await websocket.send_json(public_event(event))
+                    last = event["seq"]
+        await _forward(websocket, sub, last)
+    except WebSocketDisconnect:
+        pass
+    finally:
+        hub.unsubscribe(sub)
+        WEBSOCKETS.labels(kind="agent").dec()
+
+
+async def _forward(websocket: WebSocket, sub: Subscriber, last: int) -> None:
+    receiver = asyncio.create_task(_drain_client(websocket))
+    try:
+        while True:
+            getter = asyncio.create_task(sub.queue.get())
+            done, _ = await asyncio.wait(
+                {getter, receiver}, timeout=HEARTBEAT_SECONDS, return_when=asyncio.FIRST_COMPLETED
+            )
+            if receiver in done:
+                getter.cancel()
+                return
+            if not done:
+                getter.cancel()
+                await websocket.send_json({"type": "heartbeat", "seq": last, "data": {}})
+                continue
+            event = getter.result()
+            if event is None:  # closed by the hub: too slow, deactivated, or shutting down
+                code = CLOSE_TOO_SLOW if sub.overflowed else 1001
+                await websocket.close(code=code)
+                return
+            if event["seq"] <= last:
+                continue
+            await websocket.send_json(public_event(event))
+            last = event["seq"]
+    finally:
+        receiver.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await receiver
+
+
+async def _drain_client(websocket: WebSocket) -> None:
+    """Read (and ignore) client frames until it disconnects; clients only listen."""
+    with contextlib.suppress(WebSocketDisconnect, RuntimeError):
+        while True:
+            message = await websocket.receive()
+            if message["type"] == "websocket.disconnect":
+                return
+            with contextlib.suppress(ValueError, TypeError):
+                json.loads(message.get("text") or "null")

@@ -1,0 +1,1 @@
+"""Platform connectors. Nothing in here imports from `app/`."""

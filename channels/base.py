@@ -1,0 +1,234 @@
+"""The only bridge between platforms and the product.
+
+A connector knows one platform's wire protocol (signatures, XML/JSON, crypto,
+tokens, rate limits) and turns it into the typed values below. It never touches
+the database: `app/` stores what a connector parses and hands it what to send.
+Everything here is plain data or a Protocol, so a connector is tested with no
+database and no network.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+from typing import Any, ClassVar, Protocol
+
+import httpx
+from pydantic import BaseModel, SecretStr
+
+
+def utcnow() -> datetime:
+    """An aware UTC now; connectors take it from the context so tests can move time."""
+    return datetime.now(UTC)
+
+
+class ContentType(StrEnum):
+    TEXT = "text"
+    IMAGE = "image"
+    VOICE = "voice"
+    VIDEO = "video"
+    FILE = "file"
+    LOCATION = "location"
+    LINK = "link"
+    EVENT = "event"
+    # A type the connector does not understand: stored and acknowledged, never dropped.
+    UNSUPPORTED = "unsupported"
+
+
+class Direction(StrEnum):
+    INBOUND = "inbound"
+    OUTBOUND = "outbound"
+
+
+# --- inbound -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class WebhookRequest:
+    """One HTTP request from a platform, as the connector needs to see it."""
+
+    method: str
+    query: Mapping[str, str]
+    headers: Mapping[str, str]  # lower-cased names
+    body: bytes
+
+
+@dataclass(frozen=True)
+class InboundContact:
+    """The customer as the platform names them; `external_id` is stable per channel."""
+
+    external_id: str
+    name: str | None = None
+    avatar_url: str | None = None
+    attributes: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class MediaRef:
+    """Media to fetch after the acknowledgement (platform media id or URL)."""
+
+    kind: ContentType
+    ref: str
+    mime_type: str | None = None
+    file_name: str | None = None
+
+
+@dataclass(frozen=True)
+class InboundMessage:
+    """One normalized platform message or lifecycle event.
+
+    `external_id` is the dedupe key, unique per channel (WeChat MsgId, or
+    FromUserName+CreateTime+Event for events; Douyin server_message_id).
+    """
+
+    external_id: str
+    contact: InboundContact
+    content_type: ContentType
+    text: str = ""
+    media: tuple[MediaRef, ...] = ()
+    # Structured content: location (latitude, longitude, label), link (url, title),
+    # event (event name, scene), unsupported (platform type).
+    extra: Mapping[str, Any] = field(default_factory=dict)
+    sent_at: datetime | None = None
+    # OUTBOUND for messages the business sent from the platform's own app.
+    direction: Direction = Direction.INBOUND
+    # What a reply to this message needs (e.g. Douyin msg_id and conversation id).
+    reply_context: Mapping[str, str] = field(default_factory=dict)
+    # True: the customer can no longer be written to (WeChat unsubscribe);
+    # False: reachable again (subscribe); None: no change.
+    unreachable: bool | None = None
+    # Lifecycle events do not count as unread and do not reopen resolved conversations.
+    counts_as_unread: bool = True
+
+
+@dataclass
+class WebhookResult:
+    """What to answer the platform, and what to store before answering."""
+
+    body: bytes = b"success"
+    media_type: str = "text/plain"
+    status: int = 200
+    messages: list[InboundMessage] = field(default_factory=list)
+
+
+class WebhookError(Exception):
+    """A request that must be refused; nothing of it is stored."""
+
+    status = 400
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail)
+        self.detail = detail
+
+
+class BadSignature(WebhookError):
+    status = 403
+
+
+class MalformedPayload(WebhookError):
+    status = 400
+
+
+# --- outbound ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class OutboundMessage:
+    """An agent reply the delivery worker hands to `Connector.send`."""
+
+    idempotency_key: str  # stable across retries of the same message
+    recipient: str  # the contact's external id on this channel
+    content_type: ContentType
+    text: str
+    attachments: tuple[Mapping[str, Any], ...] = ()
+    reply_context: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class SendResult:
+    external_id: str | None = None  # the platform's id of the sent message, when it gives one
+
+
+class DeliveryError(Exception):
+    """A send that did not go through.
+
+    retryable: transient (network before the request was sent, 429, 5xx, -1 busy);
+    uncertain: the request may have reached the platform (read timeout), so it is
+    not blindly retried unless the platform honours the idempotency key.
+    """
+
+    def __init__(self, reason: str, *, retryable: bool = False, uncertain: bool = False) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.retryable = retryable
+        self.uncertain = uncertain
+
+
+class ChannelState(Protocol):
+    """Mutable per-channel state kept by the product (cached tokens, cursors)."""
+
+    async def load(self) -> dict[str, Any]: ...
+
+    async def save(self, state: dict[str, Any]) -> None: ...
+
+
+@dataclass
+class ChannelContext:
+    """Everything a connector may use to talk to its platform."""
+
+    channel_id: int
+    config: BaseModel
+    http: httpx.AsyncClient
+    api_base: str
+    state: ChannelState
+    now: Callable[[], datetime] = utcnow
+
+
+@dataclass(frozen=True)
+class MediaFile:
+    content: bytes
+    mime_type: str
+    file_name: str | None = None
+
+
+class Connector(Protocol):
+    """What every platform module provides; registered in `channels.registry`."""
+
+    type: ClassVar[str]
+    config_model: ClassVar[type[BaseModel]]
+    # How long after the customer's last message a reply is still accepted (None: always).
+    reply_window: ClassVar[timedelta | None]
+
+    def handle_webhook(self, config: BaseModel, request: WebhookRequest) -> WebhookResult:
+        """Verify and parse one request. Pure: no I/O. Raises WebhookError."""
+        ...
+
+    async def send(self, ctx: ChannelContext, message: OutboundMessage) -> SendResult:
+        """Send one reply. Raises DeliveryError."""
+        ...
+
+    async def fetch_media(self, ctx: ChannelContext, ref: MediaRef) -> MediaFile:
+        """Download inbound media after the acknowledgement. Raises DeliveryError."""
+        ...
+
+    def describe(self, channel_id: int, config: BaseModel, public_url: str) -> dict[str, Any]:
+        """Extra setup facts shown to the admin (embed snippet, secrets to paste)."""
+        ...
+
+
+def dump_config(config: BaseModel) -> dict[str, Any]:
+    """A config as stored: secrets revealed (the database keeps them), JSON-safe."""
+    out: dict[str, Any] = {}
+    for name, value in config:
+        out[name] = value.get_secret_value() if isinstance(value, SecretStr) else value
+    return out
+
+
+def redact_config(config: BaseModel) -> dict[str, Any]:
+    """A config as shown to people: secrets masked."""
+    return config.model_dump(mode="json")
+
+
+SendFn = Callable[[ChannelContext, OutboundMessage], Awaitable[SendResult]]

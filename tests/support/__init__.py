@@ -1,0 +1,1 @@
+"""Shared test helpers: a test connector, a running server, API factories."""
