@@ -154,7 +154,6 @@ class DeliveryWorker:
                 reply_context=dict(identity.reply_context or {}),
             )
             attempts = job.attempts
-            await session.rollback()
         try:
             ctx = channel_context(self.db, self.http, self.settings, channel, now=self.clock)
 

@@ -154,7 +154,6 @@ class EventHub:
                         .limit(BATCH)
                     )
                 ).all()
-                await session.rollback()
             for row in rows:
                 event = event_row(row)
                 self.last_seq = row.seq
