@@ -26,6 +26,7 @@ class Settings(BaseSettings):
     max_body_bytes: int = 1024 * 1024  # WeChat pushes are < 1 MiB (channels.md 1.6)
     delivery_max_attempts: int = 8  # perf-reliability.md 3.3: "max 8"
     delivery_poll_seconds: float = 1.0
+    events_poll_seconds: float = 2.0  # safety net under the pub/sub hint
     events_replay_limit: int = 1000  # beyond this a reconnecting client is told to resync
     attachments_dir: Path = VAR_DIR / "attachments"
 

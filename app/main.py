@@ -61,7 +61,7 @@ def create_app(settings: Settings | None = None, *, run_workers: bool = True) ->
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         db = Database(settings.database_url)
-        hub = EventHub(db, settings.redis_url)
+        hub = EventHub(db, settings.redis_url, settings.events_poll_seconds)
         http = httpx.AsyncClient(timeout=HTTP_TIMEOUT)
         worker = DeliveryWorker(db, http, settings)
         db.on_events = hub.notify

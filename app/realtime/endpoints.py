@@ -72,15 +72,16 @@ async def _replay(
 @router.websocket("/api/v1/events")
 async def events(websocket: WebSocket) -> None:
     viewer = await _authenticate(websocket)
+    # Accept before refusing: a browser sees the close code, never an HTTP 403.
+    await websocket.accept()
     if viewer is None:
-        await websocket.close(code=CLOSE_UNAUTHORIZED)
+        await websocket.close(code=CLOSE_UNAUTHORIZED, reason="authentication required")
         return
     since_raw = websocket.query_params.get("since")
     if since_raw is not None and not since_raw.isdigit():
         await websocket.close(code=1008, reason="since must be a non-negative integer")
         return
     hub: EventHub = websocket.app.state.hub
-    await websocket.accept()
     sub = Subscriber(accepts=_visible(viewer), user_id=viewer.id)
     hub.subscribe(sub)
     WEBSOCKETS.labels(kind="agent").inc()

@@ -30,7 +30,7 @@ POLL_SECONDS = 2.0  # safety net when a hint is lost
 BATCH = 500
 
 
-@dataclass
+@dataclass(eq=False)  # identity hashing: each connection is its own subscriber
 class Subscriber:
     accepts: Callable[[dict[str, Any]], bool]
     user_id: int | None = None
