@@ -121,8 +121,12 @@ class Factory:
                 channel_ids=channels or [],
             )
             token = await create_api_token(session, user)
-            return {"id": user.id, "name": user.name, "token": token,
-                    "headers": {"Authorization": f"Bearer {token}"}}
+            return {
+                "id": user.id,
+                "name": user.name,
+                "token": token,
+                "headers": {"Authorization": f"Bearer {token}"},
+            }
 
     async def channel(self, name: str = "Test", secret: str = "s3cret") -> dict[str, Any]:
         from app.workspace import create_channel
@@ -139,12 +143,12 @@ def factory(app: Any) -> Factory:
 
 def signed(secret: str, payload: Any) -> tuple[bytes, dict[str, str]]:
     body = json.dumps(payload, ensure_ascii=False).encode()
-    return body, {"X-Test-Signature": loopback.sign(secret, body),
-                  "Content-Type": "application/json"}
+    return body, {
+        "X-Test-Signature": loopback.sign(secret, body),
+        "Content-Type": "application/json",
+    }
 
 
-async def push(
-    client: httpx.AsyncClient, channel: dict[str, Any], payload: Any
-) -> httpx.Response:
+async def push(client: httpx.AsyncClient, channel: dict[str, Any], payload: Any) -> httpx.Response:
     body, headers = signed(channel["secret"], payload)
     return await client.post(f"/webhooks/test/{channel['id']}", content=body, headers=headers)

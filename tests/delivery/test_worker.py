@@ -34,8 +34,11 @@ async def setup(client: Any, factory: Any) -> tuple[dict[str, Any], int]:
 
 
 async def reply(client: Any, agent: dict[str, Any], conv_id: int, text: str) -> dict[str, Any]:
-    r = await client.post(f"/api/v1/conversations/{conv_id}/messages",
-                          json={"content": text}, headers=agent["headers"])
+    r = await client.post(
+        f"/api/v1/conversations/{conv_id}/messages",
+        json={"content": text},
+        headers=agent["headers"],
+    )
     assert r.status_code == 201
     return r.json()
 
@@ -156,9 +159,10 @@ async def test_job_left_by_a_crash_is_picked_up_and_not_sent_twice(
     assert len(claimed) == 1
     # The dead process reached the platform, then died before recording the outcome.
     from app.delivery.context import channel_context
-    from tests.support.loopback import connector
-    from app.models import Channel, DeliveryJob as Job
+    from app.models import Channel
+    from app.models import DeliveryJob as Job
     from channels.base import ContentType, OutboundMessage
+    from tests.support.loopback import connector
 
     async with app.state.db.sessions() as s:
         job = await s.get(Job, claimed[0])

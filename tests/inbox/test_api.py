@@ -39,15 +39,19 @@ async def test_visibility_matrix(client: Any, factory: Any) -> None:
     r = await client.get("/api/v1/conversations", headers=w["agent_a"]["headers"])
     assert ids(r) == {w["a"]["id"]}
     conv_b = next(
-        c for c in (await client.get("/api/v1/conversations", headers=w["admin"]["headers"]))
-        .json()["items"] if c["channel"]["id"] == w["b"]["id"]
+        c
+        for c in (await client.get("/api/v1/conversations", headers=w["admin"]["headers"])).json()[
+            "items"
+        ]
+        if c["channel"]["id"] == w["b"]["id"]
     )
     h = w["agent_a"]["headers"]
     for path in ("", "/messages"):
         r = await client.get(f"/api/v1/conversations/{conv_b['id']}{path}", headers=h)
         assert r.status_code == 404
-    r = await client.post(f"/api/v1/conversations/{conv_b['id']}/messages",
-                          json={"content": "hi"}, headers=h)
+    r = await client.post(
+        f"/api/v1/conversations/{conv_b['id']}/messages", json={"content": "hi"}, headers=h
+    )
     assert r.status_code == 404
     r = await client.get(f"/api/v1/contacts/{conv_b['contact']['id']}", headers=h)
     assert r.status_code == 404
@@ -105,8 +109,11 @@ async def test_pagination_covers_every_item_once(client: Any, factory: Any, app:
     cursor = None
     while True:
         q = "?limit=2" + (f"&cursor={cursor}" if cursor else "")
-        page = (await client.get(f"/api/v1/conversations/{conv_id}/messages{q}",
-                                 headers=admin["headers"])).json()
+        page = (
+            await client.get(
+                f"/api/v1/conversations/{conv_id}/messages{q}", headers=admin["headers"]
+            )
+        ).json()
         got += [m["id"] for m in page["items"]]
         cursor = page["next_cursor"]
         if not cursor:
@@ -161,16 +168,23 @@ async def test_bad_write_input_changes_nothing(
     h = w["admin"]["headers"]
     conv = (await client.get("/api/v1/conversations", headers=h)).json()["items"][0]
     async with app.state.db.sessions() as s:
-        before = [await s.scalar(select(func.count()).select_from(t))
-                  for t in (Message, EventLog, AuditLog, DeliveryJob)]
+        before = [
+            await s.scalar(select(func.count()).select_from(t))
+            for t in (Message, EventLog, AuditLog, DeliveryJob)
+        ]
     r = await client.post(f"/api/v1/conversations/{conv['id']}/{suffix}", json=body, headers=h)
     assert r.status_code in (400, 422) and "detail" in r.json()
-    r = await client.post(f"/api/v1/conversations/{conv['id']}/{suffix}", content=b"{not json",
-                          headers={**h, "Content-Type": "application/json"})
+    r = await client.post(
+        f"/api/v1/conversations/{conv['id']}/{suffix}",
+        content=b"{not json",
+        headers={**h, "Content-Type": "application/json"},
+    )
     assert r.status_code in (400, 422)
     async with app.state.db.sessions() as s:
-        after = [await s.scalar(select(func.count()).select_from(t))
-                 for t in (Message, EventLog, AuditLog, DeliveryJob)]
+        after = [
+            await s.scalar(select(func.count()).select_from(t))
+            for t in (Message, EventLog, AuditLog, DeliveryJob)
+        ]
     assert after == before
     again = (await client.get(f"/api/v1/conversations/{conv['id']}", headers=h)).json()
     assert again == conv
@@ -186,49 +200,72 @@ async def test_reply_note_assign_status_flow(client: Any, factory: Any, app: Any
     w = await _seed(client, factory)
     agent = w["agent"]
     h = agent["headers"]
-    conv = next(c for c in (await client.get("/api/v1/conversations", headers=h)).json()["items"]
-                if c["channel"]["id"] == w["a"]["id"])
-    r = await client.post(f"/api/v1/conversations/{conv['id']}/messages",
-                          json={"content": "您好，马上为您查询"}, headers=h)
+    conv = next(
+        c
+        for c in (await client.get("/api/v1/conversations", headers=h)).json()["items"]
+        if c["channel"]["id"] == w["a"]["id"]
+    )
+    r = await client.post(
+        f"/api/v1/conversations/{conv['id']}/messages",
+        json={"content": "您好，马上为您查询"},
+        headers=h,
+    )
     assert r.status_code == 201
     reply = r.json()
     assert reply["delivery_status"] == "queued" and reply["direction"] == "outbound"
     assert reply["sender"] == {"type": "user", "id": agent["id"], "name": agent["name"]}
-    r = await client.post(f"/api/v1/conversations/{conv['id']}/messages",
-                          json={"content": "客户很着急", "private": True}, headers=h)
+    r = await client.post(
+        f"/api/v1/conversations/{conv['id']}/messages",
+        json={"content": "客户很着急", "private": True},
+        headers=h,
+    )
     note = r.json()
     assert note["private"] is True and note["delivery_status"] is None
     async with app.state.db.sessions() as s:
         jobs = list(await s.scalars(select(DeliveryJob.message_id)))
     assert jobs == [reply["id"]]  # private notes never leave Huiliu
 
-    r = await client.post(f"/api/v1/conversations/{conv['id']}/assignment",
-                          json={"assignee_id": agent["id"]}, headers=h)
+    r = await client.post(
+        f"/api/v1/conversations/{conv['id']}/assignment",
+        json={"assignee_id": agent["id"]},
+        headers=h,
+    )
     assert r.json()["assignee"] == {"id": agent["id"], "name": agent["name"]}
     mine = (await client.get("/api/v1/conversations?assignee=me", headers=h)).json()["items"]
     assert [c["id"] for c in mine] == [conv["id"]]
     none = (await client.get("/api/v1/conversations?assignee=none", headers=h)).json()["items"]
     assert conv["id"] not in [c["id"] for c in none]
     # an agent limited to channel A cannot be given a channel-B conversation
-    conv_b = next(c for c in (await client.get("/api/v1/conversations", headers=h)).json()["items"]
-                  if c["channel"]["id"] == w["b"]["id"])
-    r = await client.post(f"/api/v1/conversations/{conv_b['id']}/assignment",
-                          json={"assignee_id": w["agent_a"]["id"]}, headers=h)
+    conv_b = next(
+        c
+        for c in (await client.get("/api/v1/conversations", headers=h)).json()["items"]
+        if c["channel"]["id"] == w["b"]["id"]
+    )
+    r = await client.post(
+        f"/api/v1/conversations/{conv_b['id']}/assignment",
+        json={"assignee_id": w["agent_a"]["id"]},
+        headers=h,
+    )
     assert r.status_code == 400
 
-    r = await client.post(f"/api/v1/conversations/{conv['id']}/status",
-                          json={"status": "pending"}, headers=h)
+    r = await client.post(
+        f"/api/v1/conversations/{conv['id']}/status", json={"status": "pending"}, headers=h
+    )
     assert r.json()["status"] == "pending"
     assert (await client.get("/api/v1/conversations?status=pending", headers=h)).json()["items"]
-    r = await client.post(f"/api/v1/conversations/{conv['id']}/assignment",
-                          json={"assignee_id": None}, headers=h)
+    r = await client.post(
+        f"/api/v1/conversations/{conv['id']}/assignment", json={"assignee_id": None}, headers=h
+    )
     assert r.json()["assignee"] is None
     after = (await client.get(f"/api/v1/conversations/{conv['id']}", headers=h)).json()
     assert after["first_response_at"] is not None and after["unread_count"] == 0
     async with app.state.db.sessions() as s:
         actions = list(await s.scalars(select(AuditLog.action).order_by(AuditLog.id)))
-    assert actions[-3:] == ["conversation.assigned", "conversation.status_changed",
-                            "conversation.assigned"]
+    assert actions[-3:] == [
+        "conversation.assigned",
+        "conversation.status_changed",
+        "conversation.assigned",
+    ]
 
 
 async def test_users_list_and_limits(client: Any, factory: Any) -> None:

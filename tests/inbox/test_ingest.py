@@ -102,9 +102,12 @@ async def test_events_are_logged_with_increasing_seq(app: Any, factory: Any) -> 
     async with app.state.db.sessions() as session:
         types = list(await session.scalars(select(EventLog.type).order_by(EventLog.seq)))
     assert types == [
-        "message.created", "conversation.created",
-        "message.created", "conversation.updated",
-        "message.created", "conversation.updated",
+        "message.created",
+        "conversation.created",
+        "message.created",
+        "conversation.updated",
+        "message.created",
+        "conversation.updated",
     ]
 
 
@@ -113,7 +116,8 @@ async def test_bad_signature_and_malformed_body_store_nothing(
 ) -> None:
     ch = await factory.channel()
     r = await client.post(
-        f"/webhooks/test/{ch['id']}", content=b'{"id":"1","from":"u","text":"x"}',
+        f"/webhooks/test/{ch['id']}",
+        content=b'{"id":"1","from":"u","text":"x"}',
         headers={"X-Test-Signature": "00" * 32},
     )
     assert r.status_code == 403
@@ -122,9 +126,15 @@ async def test_bad_signature_and_malformed_body_store_nothing(
     body, headers = signed(ch["secret"], "not an object")
     r = await client.post(f"/webhooks/test/{ch['id']}", content=body, headers=headers)
     assert r.status_code == 400
-    r = await client.post(f"/webhooks/test/{ch['id']}", content=b"{broken", headers={
-        "X-Test-Signature": __import__("tests.support.loopback", fromlist=["sign"]).sign(
-            ch["secret"], b"{broken")})
+    r = await client.post(
+        f"/webhooks/test/{ch['id']}",
+        content=b"{broken",
+        headers={
+            "X-Test-Signature": __import__("tests.support.loopback", fromlist=["sign"]).sign(
+                ch["secret"], b"{broken"
+            )
+        },
+    )
     assert r.status_code == 400
     assert await count(app, Message) == 0
     assert await count(app, EventLog) == 0
@@ -148,7 +158,8 @@ async def test_message_to_resolved_conversation_opens_a_new_one(
     await push(client, ch, {"id": "1", "from": "u1", "text": "第一次"})
     conv = (await client.get("/api/v1/conversations", headers=admin["headers"])).json()["items"][0]
     r = await client.post(
-        f"/api/v1/conversations/{conv['id']}/status", json={"status": "resolved"},
+        f"/api/v1/conversations/{conv['id']}/status",
+        json={"status": "resolved"},
         headers=admin["headers"],
     )
     assert r.status_code == 200 and r.json()["resolved_at"]
@@ -157,12 +168,14 @@ async def test_message_to_resolved_conversation_opens_a_new_one(
     assert await count(app, Conversation) == 1
     await push(client, ch, {"id": "2", "from": "u1", "text": "又来了"})
     assert await count(app, Conversation) == 2
-    contact = (await client.get(f"/api/v1/contacts/{conv['contact']['id']}",
-                                headers=admin["headers"])).json()
+    contact = (
+        await client.get(f"/api/v1/contacts/{conv['contact']['id']}", headers=admin["headers"])
+    ).json()
     assert [c["status"] for c in contact["conversations"]] == ["open", "resolved"]
     # reopening the old one while a new one is open is refused with a reason
     r = await client.post(
-        f"/api/v1/conversations/{conv['id']}/status", json={"status": "open"},
+        f"/api/v1/conversations/{conv['id']}/status",
+        json={"status": "open"},
         headers=admin["headers"],
     )
     assert r.status_code == 409

@@ -138,8 +138,11 @@ async def test_reply_status_reaches_the_websocket(live: Live) -> None:
     conv = (await live.http.get("/api/v1/conversations", headers=agent["headers"])).json()
     conv_id = conv["items"][0]["id"]
     async with live.events(agent["token"]) as ws:
-        r = await live.http.post(f"/api/v1/conversations/{conv_id}/messages",
-                                 json={"content": "您好"}, headers=agent["headers"])
+        r = await live.http.post(
+            f"/api/v1/conversations/{conv_id}/messages",
+            json={"content": "您好"},
+            headers=agent["headers"],
+        )
         assert r.status_code == 201
         seen = [await next_event(ws) for _ in range(3)]
     types = [(e["type"], e["data"].get("delivery_status")) for e in seen]
