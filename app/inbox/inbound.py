@@ -198,6 +198,7 @@ async def record_inbound_message(
             "delivery_status": DeliveryStatus.SENT if outbound else DeliveryStatus.RECEIVED,
             "created_at": now,
             "sent_at": inbound.sent_at,
+            "media_pending": bool(inbound.media),
         },
     )
     if message_id is None:  # lost a race the lock did not cover: nothing to publish

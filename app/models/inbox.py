@@ -106,6 +106,8 @@ class Message(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     # The platform's own timestamp, for display; ordering uses `id`.
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Inbound media still to download (after the acknowledgement); the media worker's queue.
+    media_pending: Mapped[bool] = mapped_column(Boolean, default=False, index=True)
 
 
 class DeliveryJob(Base):
