@@ -39,9 +39,6 @@ def run_migrations(url: str) -> None:
 
 def _with_session(settings: Settings, fn: Callable[[Any], Awaitable[Any]]) -> Any:
     from app.db import Database
-    from app.main import register_connectors
-
-    register_connectors()
 
     async def go() -> Any:
         db = Database(settings.database_url)

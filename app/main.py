@@ -24,30 +24,18 @@ from app.delivery.worker import DeliveryWorker
 from app.errors import HuiliuError
 from app.inbox.endpoints import router as inbox_router
 from app.ingest.endpoints import router as ingest_router
+from app.media.endpoints import router as media_router
+from app.media.storage import LocalStorage
+from app.media.worker import MediaWorker
 from app.metrics import LATENCY, REQUESTS
 from app.models import User
 from app.realtime.endpoints import router as realtime_router
 from app.realtime.hub import EventHub
-from channels import registry
 
 log = logging.getLogger(__name__)
 
 # Platform APIs answer in well under this; a hung call must not hold a delivery slot.
 HTTP_TIMEOUT = httpx.Timeout(10.0, connect=5.0)
-
-
-def register_connectors() -> None:
-    """Load the connectors that exist; a missing optional one is simply absent."""
-    import importlib
-
-    for name in ("wechat", "douyin", "webchat"):
-        try:
-            module = importlib.import_module(f"channels.{name}")
-        except ModuleNotFoundError:
-            continue
-        connector = getattr(module, "connector", None)
-        if connector is not None:
-            registry.CONNECTORS.setdefault(connector.type, connector)
 
 
 async def no_web_session(_conn: Any, _session: AsyncSession) -> User | None:
@@ -56,7 +44,6 @@ async def no_web_session(_conn: Any, _session: AsyncSession) -> User | None:
 
 def create_app(settings: Settings | None = None, *, run_workers: bool = True) -> FastAPI:
     settings = settings or get_settings()
-    register_connectors()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -64,15 +51,20 @@ def create_app(settings: Settings | None = None, *, run_workers: bool = True) ->
         hub = EventHub(db, settings.redis_url, settings.events_poll_seconds)
         http = httpx.AsyncClient(timeout=HTTP_TIMEOUT)
         worker = DeliveryWorker(db, http, settings)
+        storage = LocalStorage(settings.attachments_dir)
+        media = MediaWorker(db, http, settings, storage)
         db.on_events = hub.notify
         db.on_delivery_queued = worker.wake
         app.state.db, app.state.hub, app.state.http, app.state.delivery = db, hub, http, worker
+        app.state.storage, app.state.media = storage, media
         await hub.start()
         if run_workers:
             worker.start()
+            media.start()
         try:
             yield
         finally:
+            await media.stop()
             await worker.stop()
             await hub.stop()
             await http.aclose()
@@ -87,6 +79,7 @@ def create_app(settings: Settings | None = None, *, run_workers: bool = True) ->
     app.include_router(inbox_router)
     app.include_router(realtime_router)
     app.include_router(ingest_router)
+    app.include_router(media_router)
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz(request: Request) -> Response:

@@ -196,8 +196,8 @@ class MediaFile:
 class Connector(Protocol):
     """What every platform module provides; registered in `channels.registry`."""
 
+    config_model: ClassVar[type[BaseModel]]  # declared before `type`, which shadows the builtin
     type: ClassVar[str]
-    config_model: ClassVar[type[BaseModel]]
     # How long after the customer's last message a reply is still accepted (None: always).
     reply_window: ClassVar[timedelta | None]
 

@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 from channels.base import Connector
+from channels.douyin import connector as douyin
+from channels.wechat import connector as wechat
 
-CONNECTORS: dict[str, Connector] = {}
+CONNECTORS: dict[str, Connector] = {
+    "wechat": wechat,
+    "douyin": douyin,
+}
 
 
 def get(channel_type: str) -> Connector | None:

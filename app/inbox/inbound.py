@@ -8,7 +8,8 @@ nothing.
 A customer message to a *resolved* conversation opens a new conversation (the
 resolved one keeps its resolution time and history; the contact's page shows
 both). Lifecycle events (subscribe, entering the chat) never reopen anything:
-they join the identity's latest conversation, or open one only if none exists.
+they join the identity's latest conversation, or, when there is none, one created
+already resolved so that the queue is not filled with followers who said nothing.
 """
 
 from __future__ import annotations
@@ -116,12 +117,16 @@ async def _conversation_for(
         )
         if latest is not None:
             return latest, False
+    # A lifecycle event with no conversation to join (a new follower) is kept in a
+    # conversation created resolved: the history is complete and the queue stays quiet.
+    quiet = not inbound.counts_as_unread
     conversation = Conversation(
         channel_id=identity.channel_id,
         contact_id=identity.contact_id,
         identity_id=identity.id,
-        active_identity_id=identity.id,
-        status=ConversationStatus.OPEN,
+        active_identity_id=None if quiet else identity.id,
+        status=ConversationStatus.RESOLVED if quiet else ConversationStatus.OPEN,
+        resolved_at=now if quiet else None,
         created_at=now,
         updated_at=now,
         last_message_at=now,

@@ -67,12 +67,16 @@ async def webhook(channel_type: str, channel_id: str, request: Request) -> Respo
         except WebhookError as exc:
             return Response(exc.detail, status_code=exc.status, media_type="text/plain")
         stored = 0
+        media = False
         for inbound in result.messages:
             message = await record_inbound_message(
                 session, channel, inbound, reply_window=connector.reply_window
             )
             stored += message is not None
+            media = media or (message is not None and message.media_pending)
         # Leaving the block commits; only then is the platform told "received".
+    if media:
+        request.app.state.media.wake()  # downloads happen after the answer
     duplicates = len(result.messages) - stored
     if stored:
         INGESTED.labels(channel_type=channel_type, outcome="stored").inc(stored)

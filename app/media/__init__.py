@@ -1,0 +1,1 @@
+"""Inbound media: downloaded after the acknowledgement into attachment storage, served to staff."""

@@ -1,0 +1,158 @@
+"""HTTP calls to the Douyin open API, with transport failures mapped to DeliveryError.
+
+Only the wire: which path, which header, which body (brief §4.3-4.4). Tokens and
+retry decisions live in `tokens.py` and `connector.py`.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+import httpx
+
+from channels.base import DeliveryError, MediaFile
+
+SEND_PATH = "/im/send/msg/"
+REFRESH_PATH = "/oauth/refresh_token/"
+RESOURCES_PATH = "/api/im/message/resources/"
+
+# Douyin drops webhooks after 5 s; for our own calls 10 s is Huiliu's choice, long
+# enough for a slow gateway, short enough that a delivery worker does not stall.
+TIMEOUT = httpx.Timeout(10.0)
+# Media can be a video: allow longer reads than for API calls (Huiliu's choice).
+MEDIA_TIMEOUT = httpx.Timeout(10.0, read=30.0)
+
+# How much of an unexpected body to quote in a reason.
+_SNIPPET = 200
+
+
+def _url(api_base: str, path: str) -> str:
+    return api_base.rstrip("/") + path
+
+
+def _transport_error(what: str, exc: httpx.HTTPError, *, idempotent: bool) -> DeliveryError:
+    """Retryable when the request cannot have reached Douyin; uncertain when it may have."""
+    reason = f"Douyin {what}: {type(exc).__name__}: {exc}".rstrip(": ")
+    not_sent = isinstance(exc, (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout))
+    if not_sent or (idempotent and isinstance(exc, httpx.TransportError)):
+        return DeliveryError(reason, retryable=True)
+    if isinstance(exc, httpx.TransportError):
+        # Read timeout, dropped connection, protocol error: sent, outcome unknown.
+        return DeliveryError(reason, uncertain=True)
+    return DeliveryError(reason)
+
+
+async def _call(
+    http: httpx.AsyncClient, what: str, *, idempotent: bool, **kwargs: Any
+) -> dict[str, Any]:
+    """One request; 429 and 5xx are retryable, other non-2xx are refusals; JSON object out."""
+    try:
+        response = await http.request(timeout=TIMEOUT, **kwargs)
+    except httpx.HTTPError as exc:
+        raise _transport_error(what, exc, idempotent=idempotent) from exc
+    status = response.status_code
+    snippet = response.text[:_SNIPPET]
+    if status == 429 or status >= 500:
+        raise DeliveryError(f"Douyin {what}: HTTP {status} {snippet}".strip(), retryable=True)
+    if status >= 300:
+        raise DeliveryError(f"Douyin {what}: HTTP {status} {snippet}".strip())
+    try:
+        payload = response.json()
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        payload = None
+    if not isinstance(payload, dict):
+        # A gateway page in a 200: the request may still have been handled.
+        reason = f"Douyin {what}: answer is not a JSON object: {snippet}"
+        raise DeliveryError(reason, retryable=idempotent, uncertain=not idempotent)
+    return payload
+
+
+async def send_message(
+    http: httpx.AsyncClient, api_base: str, open_id: str, token: str, body: Mapping[str, Any]
+) -> dict[str, Any]:
+    """POST /im/send/msg/?open_id=… with the `access-token` header (brief §4.3)."""
+    return await _call(
+        http,
+        "send",
+        idempotent=False,
+        method="POST",
+        url=_url(api_base, SEND_PATH),
+        params={"open_id": open_id},
+        headers={"access-token": token},
+        json=dict(body),
+    )
+
+
+async def refresh_token(
+    http: httpx.AsyncClient, api_base: str, client_key: str, refresh: str
+) -> dict[str, Any]:
+    """POST /oauth/refresh_token/, form-encoded as the SKIT SDK sends it (brief §4.4)."""
+    return await _call(
+        http,
+        "token refresh",
+        idempotent=True,
+        method="POST",
+        url=_url(api_base, REFRESH_PATH),
+        data={"client_key": client_key, "grant_type": "refresh_token", "refresh_token": refresh},
+    )
+
+
+async def message_resource(
+    http: httpx.AsyncClient,
+    api_base: str,
+    open_id: str,
+    token: str,
+    conversation_id: str,
+    message_id: str,
+) -> dict[str, Any]:
+    """GET /api/im/message/resources/: a URL for a user_local_image/video (brief §4.2).
+
+    httpx percent-encodes the `+`, `/` and `=` these ids contain, which the doc
+    requires ("由于 conversation_id 包含 + = 等特殊字符，传参时需要进行编码" [3p quote]).
+    """
+    return await _call(
+        http,
+        "media lookup",
+        idempotent=True,
+        method="GET",
+        url=_url(api_base, RESOURCES_PATH),
+        params={"open_id": open_id, "conversation_id": conversation_id, "message_id": message_id},
+        headers={"access-token": token},
+    )
+
+
+async def download(
+    http: httpx.AsyncClient,
+    url: str,
+    headers: Mapping[str, str],
+    *,
+    max_bytes: int,
+    mime_hint: str | None,
+) -> MediaFile:
+    """Stream one media file, refusing it once it passes `max_bytes`; no redirects."""
+    try:
+        async with http.stream(
+            "GET", url, headers=dict(headers), timeout=MEDIA_TIMEOUT, follow_redirects=False
+        ) as response:
+            status = response.status_code
+            if status == 429 or status >= 500:
+                raise DeliveryError(f"Douyin media: HTTP {status}", retryable=True)
+            if status != 200:
+                raise DeliveryError(f"Douyin media: HTTP {status}")
+            declared = response.headers.get("content-length", "")
+            if declared.isdigit() and int(declared) > max_bytes:
+                raise DeliveryError(f"Douyin media: {declared} bytes exceeds {max_bytes}")
+            chunks: list[bytes] = []
+            size = 0
+            async for chunk in response.aiter_bytes():
+                size += len(chunk)
+                if size > max_bytes:
+                    raise DeliveryError(f"Douyin media: more than {max_bytes} bytes")
+                chunks.append(chunk)
+            content_type = response.headers.get("content-type", "").split(";")[0].strip()
+    except httpx.HTTPError as exc:
+        raise _transport_error("media", exc, idempotent=True) from exc
+    mime = content_type or mime_hint or "application/octet-stream"
+    return MediaFile(content=b"".join(chunks), mime_type=mime)

@@ -1,0 +1,259 @@
+"""WeChat push XML -> one `InboundMessage`.
+
+Safe parsing (no DTD, no entities, size cap; `channels.md` §5.3) and the mapping
+of every ordinary message type and the common events (§1.2) to Huiliu's values.
+Unknown types become `UNSUPPORTED` messages: stored, never dropped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
+from typing import Any
+from xml.etree.ElementTree import Element, ParseError
+
+import defusedxml.ElementTree as SafeET
+from defusedxml import DefusedXmlException
+
+from channels.base import ContentType, InboundContact, InboundMessage, MalformedPayload, MediaRef
+
+# A real push is a few KB; 1 MiB leaves room and bounds the parser's work (§1.6).
+MAX_BODY_BYTES = 1024 * 1024
+# A parametric-QR follow carries EventKey "qrscene_<scene>" (§1.2, events table).
+QRSCENE_PREFIX = "qrscene_"
+
+Fields = dict[str, Any]  # tag -> text, or a nested dict / list for structured children
+
+VOICE_MIME = {"amr": "audio/amr", "speex": "audio/speex", "mp3": "audio/mpeg"}
+
+
+def parse_xml(body: bytes) -> Fields:
+    """The flat top level of a WeChat `<xml>` document; nested children stay nested."""
+    if len(body) > MAX_BODY_BYTES:
+        raise MalformedPayload("body too large")
+    try:
+        root = SafeET.fromstring(body, forbid_dtd=True, forbid_entities=True, forbid_external=True)
+    except (ParseError, DefusedXmlException, ValueError) as exc:
+        # Never echo the parser's message (§5.3).
+        raise MalformedPayload("malformed XML") from exc
+    if root.tag != "xml":
+        raise MalformedPayload("root element is not <xml>")
+    fields: Fields = {}
+    for child in root:
+        if child.tag in fields:
+            # WeChat never repeats a top-level tag; a repeat is a forged or broken body (§1.6).
+            raise MalformedPayload(f"duplicate <{child.tag}>")
+        fields[child.tag] = _value(child)
+    return fields
+
+
+def _value(element: Element) -> Any:
+    if len(element) == 0:
+        return element.text or ""
+    nested: dict[str, Any] = {}
+    for child in element:
+        value = _value(child)
+        if child.tag not in nested:
+            nested[child.tag] = value
+        elif isinstance(nested[child.tag], list):
+            nested[child.tag].append(value)
+        else:
+            nested[child.tag] = [nested[child.tag], value]
+    return nested
+
+
+def parse_message(body: bytes) -> InboundMessage:
+    """Parse one decrypted push body into a normalized message or event."""
+    return to_inbound(parse_xml(body))
+
+
+def to_inbound(fields: Mapping[str, Any]) -> InboundMessage:
+    """Map parsed push fields to an `InboundMessage`."""
+    openid = _text(fields, "FromUserName")
+    msg_type = _text(fields, "MsgType")
+    if not openid or not msg_type:
+        raise MalformedPayload("FromUserName and MsgType are required")
+    create_time = _text(fields, "CreateTime")
+    try:
+        sent_at = datetime.fromtimestamp(int(create_time), UTC)
+    except (ValueError, OverflowError, OSError) as exc:
+        raise MalformedPayload("CreateTime is not a unix time") from exc
+    base: dict[str, Any] = {
+        "contact": InboundContact(external_id=openid),
+        "sent_at": sent_at,
+    }
+    if msg_type == "event":
+        event = _text(fields, "Event")
+        # Events have no MsgId; dedupe by sender, second and event name (§1.3).
+        base["external_id"] = f"{openid}:{create_time}:{event}"
+        base["counts_as_unread"] = False
+        build = _EVENTS.get(event.lower(), _unsupported_event)
+        return InboundMessage(**base, **build(fields))
+    # Every ordinary message has a MsgId (§1.2); the fallback only guards a broken push
+    # so it is still stored once rather than refused.
+    base["external_id"] = _text(fields, "MsgId") or f"{openid}:{create_time}:{msg_type}"
+    build = _MESSAGES.get(msg_type, _unsupported_message)
+    return InboundMessage(**base, **build(fields))
+
+
+def _text(fields: Mapping[str, Any], tag: str) -> str:
+    value = fields.get(tag, "")
+    return value if isinstance(value, str) else ""
+
+
+def _float(fields: Mapping[str, Any], tag: str) -> float | None:
+    try:
+        return float(_text(fields, tag))
+    except ValueError:
+        return None
+
+
+Builder = Callable[[Mapping[str, Any]], dict[str, Any]]
+
+
+# --- ordinary messages ----------------------------------------------------------------
+
+
+def _text_message(f: Mapping[str, Any]) -> dict[str, Any]:
+    extra = {"menu_id": _text(f, "bizmsgmenuid")} if _text(f, "bizmsgmenuid") else {}
+    return {"content_type": ContentType.TEXT, "text": _text(f, "Content"), "extra": extra}
+
+
+def _image(f: Mapping[str, Any]) -> dict[str, Any]:
+    # The MediaId goes through the fixed API host; PicUrl is kept for reference only,
+    # because a plain-mode body is not covered by the signature (§1.1) and fetching a
+    # URL from it would let a replayed push aim our server at any address.
+    return {
+        "content_type": ContentType.IMAGE,
+        "media": (MediaRef(ContentType.IMAGE, _text(f, "MediaId")),),
+        "extra": {"pic_url": _text(f, "PicUrl")},
+    }
+
+
+def _voice(f: Mapping[str, Any]) -> dict[str, Any]:
+    fmt = _text(f, "Format").lower()
+    return {
+        "content_type": ContentType.VOICE,
+        "text": _text(f, "Recognition"),
+        "media": (MediaRef(ContentType.VOICE, _text(f, "MediaId"), VOICE_MIME.get(fmt)),),
+        "extra": {"format": fmt},
+    }
+
+
+def _video(f: Mapping[str, Any]) -> dict[str, Any]:
+    return {
+        "content_type": ContentType.VIDEO,
+        "media": (MediaRef(ContentType.VIDEO, _text(f, "MediaId")),),
+        "extra": {"thumb_media_id": _text(f, "ThumbMediaId"), "msg_type": _text(f, "MsgType")},
+    }
+
+
+def _location(f: Mapping[str, Any]) -> dict[str, Any]:
+    label = _text(f, "Label")
+    extra = {
+        "latitude": _float(f, "Location_X"),
+        "longitude": _float(f, "Location_Y"),
+        "scale": _float(f, "Scale"),
+        "label": label,
+    }
+    return {"content_type": ContentType.LOCATION, "text": label, "extra": extra}
+
+
+def _link(f: Mapping[str, Any]) -> dict[str, Any]:
+    extra = {
+        "title": _text(f, "Title"),
+        "description": _text(f, "Description"),
+        "url": _text(f, "Url"),
+    }
+    return {"content_type": ContentType.LINK, "text": extra["title"], "extra": extra}
+
+
+def _unsupported_message(f: Mapping[str, Any]) -> dict[str, Any]:
+    msg_type = _text(f, "MsgType")
+    return {
+        "content_type": ContentType.UNSUPPORTED,
+        "text": f"[暂不支持的消息类型：{msg_type}]",
+        "extra": {"platform_type": msg_type, "raw": dict(f)},
+    }
+
+
+_MESSAGES: dict[str, Builder] = {
+    "text": _text_message,
+    "image": _image,
+    "voice": _voice,
+    "video": _video,
+    "shortvideo": _video,
+    "location": _location,
+    "link": _link,
+}
+
+
+# --- events ---------------------------------------------------------------------------
+
+
+def _event(text: str, f: Mapping[str, Any], **extra: Any) -> dict[str, Any]:
+    return {
+        "content_type": ContentType.EVENT,
+        "text": text,
+        "extra": {"event": _text(f, "Event"), **extra},
+    }
+
+
+def _subscribe(f: Mapping[str, Any]) -> dict[str, Any]:
+    key = _text(f, "EventKey")
+    if key.startswith(QRSCENE_PREFIX):
+        scene = key[len(QRSCENE_PREFIX) :]
+        ticket = _text(f, "Ticket")
+        built = _event(f"扫码关注了公众号（场景 {scene}）", f, scene=scene, ticket=ticket)
+    else:
+        built = _event("关注了公众号", f)
+    return {**built, "unreachable": False}
+
+
+def _unsubscribe(f: Mapping[str, Any]) -> dict[str, Any]:
+    return {**_event("取消关注", f), "unreachable": True}
+
+
+def _scan(f: Mapping[str, Any]) -> dict[str, Any]:
+    scene = _text(f, "EventKey")
+    return _event(f"扫描了二维码（场景 {scene}）", f, scene=scene, ticket=_text(f, "Ticket"))
+
+
+def _location_event(f: Mapping[str, Any]) -> dict[str, Any]:
+    return _event(
+        "上报了地理位置",
+        f,
+        latitude=_float(f, "Latitude"),
+        longitude=_float(f, "Longitude"),
+        precision=_float(f, "Precision"),
+    )
+
+
+def _click(f: Mapping[str, Any]) -> dict[str, Any]:
+    key = _text(f, "EventKey")
+    return _event(f"点击了菜单（{key}）", f, event_key=key)
+
+
+def _view(f: Mapping[str, Any]) -> dict[str, Any]:
+    url = _text(f, "EventKey")
+    return _event(f"点击菜单打开了链接 {url}", f, url=url, menu_id=_text(f, "MenuId"))
+
+
+def _unsupported_event(f: Mapping[str, Any]) -> dict[str, Any]:
+    event = _text(f, "Event")
+    return {
+        "content_type": ContentType.UNSUPPORTED,
+        "text": f"[暂不支持的事件：{event}]",
+        "extra": {"platform_type": f"event:{event}", "event": event, "raw": dict(f)},
+    }
+
+
+# Keys are lower-cased: WeChat spells some events in capitals (SCAN, LOCATION, CLICK, VIEW).
+_EVENTS: dict[str, Builder] = {
+    "subscribe": _subscribe,
+    "unsubscribe": _unsubscribe,
+    "scan": _scan,
+    "location": _location_event,
+    "click": _click,
+    "view": _view,
+}

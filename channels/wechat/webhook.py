@@ -1,0 +1,94 @@
+"""The WeChat push endpoint: URL verification (GET) and message pushes (POST).
+
+Pure: verify, decrypt, parse, decide the answer. No I/O. The order follows
+`channels.md` Appendix A: plain signature first, then (encrypt_type=aes) the
+outer XML, msg_signature over Encrypt, decryption, the AppID check, the inner XML.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from channels.base import BadSignature, MalformedPayload, WebhookRequest, WebhookResult
+from channels.wechat import crypto
+from channels.wechat.config import WeChatConfig
+from channels.wechat.parser import MAX_BODY_BYTES, parse_message, parse_xml
+
+# Library codes that mean "not from WeChat for this account" -> 403; the rest -> 400 (§1.4).
+FORBIDDEN_CODES = {crypto.VALIDATE_SIGNATURE_ERROR, crypto.VALIDATE_APPID_ERROR}
+
+# WeChat does nothing and does not retry on this body (§1.3). It is also what we send in
+# safe mode: the brief records a plain "success" as accepted there, and the contract
+# (§4) fixes the answer to `success`. An encrypted reply is only needed to carry a
+# passive reply message, which Huiliu never sends: it answers through the
+# customer-service API instead (§1.3 "Suggested flow"), so there is nothing to encrypt.
+SUCCESS = b"success"
+
+
+def handle(config: WeChatConfig, request: WebhookRequest) -> WebhookResult:
+    """Verify and parse one request; raise BadSignature (403) or MalformedPayload (400)."""
+    method = request.method.upper()
+    if method == "GET":
+        return _verify_url(config, request.query)
+    if method == "POST":
+        return _receive(config, request.query, request.body)
+    raise MalformedPayload(f"method {method} not allowed")
+
+
+def _required(query: Mapping[str, str], *names: str) -> list[str]:
+    values = [query.get(name) for name in names]
+    missing = [name for name, value in zip(names, values, strict=True) if not value]
+    if missing:
+        raise BadSignature(f"missing {', '.join(missing)}")
+    return [value or "" for value in values]
+
+
+def _check_plain_signature(config: WeChatConfig, query: Mapping[str, str]) -> tuple[str, str]:
+    signature, timestamp, nonce = _required(query, "signature", "timestamp", "nonce")
+    # Hash the decoded query values as strings; never cast the timestamp (§1.6).
+    if not crypto.signature_matches(signature, config.token.get_secret_value(), timestamp, nonce):
+        raise BadSignature("signature mismatch")
+    return timestamp, nonce
+
+
+def _verify_url(config: WeChatConfig, query: Mapping[str, str]) -> WebhookResult:
+    # The Official Account GET check is plaintext even in safe mode (§1.1).
+    (echostr,) = _required(query, "echostr")
+    _check_plain_signature(config, query)
+    return WebhookResult(body=echostr.encode("utf-8"), media_type="text/plain")
+
+
+def _receive(config: WeChatConfig, query: Mapping[str, str], body: bytes) -> WebhookResult:
+    timestamp, nonce = _check_plain_signature(config, query)
+    if len(body) > MAX_BODY_BYTES:
+        raise MalformedPayload("body too large")
+    # Decide the mode from the query, never by sniffing the body (§1.4).
+    encrypt_type = query.get("encrypt_type", "raw") or "raw"
+    if encrypt_type == "raw":
+        inner = body
+    elif encrypt_type == "aes":
+        inner = _decrypt(config, query, body, timestamp, nonce)
+    else:
+        raise MalformedPayload(f"unknown encrypt_type {encrypt_type!r}")
+    return WebhookResult(body=SUCCESS, media_type="text/plain", messages=[parse_message(inner)])
+
+
+def _decrypt(
+    config: WeChatConfig, query: Mapping[str, str], body: bytes, timestamp: str, nonce: str
+) -> bytes:
+    (msg_signature,) = _required(query, "msg_signature")
+    key = config.aes_key_bytes()
+    if key is None:
+        raise MalformedPayload("encrypted push but the channel has no EncodingAESKey")
+    encrypted = parse_xml(body).get("Encrypt")
+    if not isinstance(encrypted, str) or not encrypted:
+        raise MalformedPayload("no <Encrypt> in an encrypted push")
+    token = config.token.get_secret_value()
+    if not crypto.signature_matches(msg_signature, token, timestamp, nonce, encrypted):
+        raise BadSignature("msg_signature mismatch")
+    try:
+        return crypto.decrypt(encrypted, key, config.app_id)
+    except crypto.CryptoError as exc:
+        if exc.code in FORBIDDEN_CODES:
+            raise BadSignature(exc.detail) from exc
+        raise MalformedPayload(exc.detail) from exc

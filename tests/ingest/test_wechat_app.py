@@ -1,0 +1,199 @@
+"""WeChat end to end through the product: webhook -> store -> media -> reply via the fake API.
+
+The fake WeChat API runs as a real HTTP server on loopback and the app reaches it
+through HUILIU_WECHAT_API_BASE, the same code path as production.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import func, select
+
+from app.config import Settings
+from app.delivery.worker import DeliveryWorker
+from app.main import create_app
+from app.models import ContactIdentity, Conversation, Message
+from channels.wechat import WeChatConfig
+from channels.wechat.fake import FakeWeChat, build_push, build_verification, event_xml, message_xml
+from tests.conftest import Factory
+from tests.support.server import running
+
+AES_KEY = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"
+
+
+@pytest.fixture
+async def wx(settings: Settings) -> Any:
+    fake = FakeWeChat()  # its clock follows real time, like the worker's
+    async with running(fake.app) as fake_host:
+        s = settings.model_copy(update={"wechat_api_base": f"http://{fake_host}"})
+        app = create_app(s, run_workers=False)
+        async with app.router.lifespan_context(app):
+            transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+            async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
+                from app.workspace import create_channel
+
+                async with app.state.db.session() as session:
+                    channel = await create_channel(
+                        session,
+                        "wechat",
+                        "官方公众号",
+                        {
+                            "app_id": fake.app_id,
+                            "app_secret": fake.app_secret,
+                            "token": "wxtoken123",
+                            "aes_key": AES_KEY,
+                        },
+                    )
+                config = WeChatConfig(
+                    app_id=fake.app_id,
+                    app_secret=fake.app_secret,
+                    token="wxtoken123",
+                    aes_key=AES_KEY,
+                )
+                yield {
+                    "app": app,
+                    "client": c,
+                    "fake": fake,
+                    "channel_id": channel.id,
+                    "config": config,
+                    "factory": Factory(app),
+                }
+
+
+async def post(wx: dict[str, Any], xml: str, encrypt: bool = False) -> httpx.Response:
+    query, body = build_push(wx["config"], xml, encrypt=encrypt)
+    return await wx["client"].post(
+        f"/webhooks/wechat/{wx['channel_id']}", params=query, content=body
+    )
+
+
+async def count(app: Any, model: Any) -> int:
+    async with app.state.db.sessions() as s:
+        return int(await s.scalar(select(func.count()).select_from(model)))
+
+
+async def test_server_url_verification(wx: dict[str, Any]) -> None:
+    query = build_verification(wx["config"], echostr="echo-123")
+    r = await wx["client"].get(f"/webhooks/wechat/{wx['channel_id']}", params=query)
+    assert r.status_code == 200 and r.text == "echo-123"
+    query["signature"] = "0" * 40
+    r = await wx["client"].get(f"/webhooks/wechat/{wx['channel_id']}", params=query)
+    assert r.status_code == 403
+
+
+async def test_plain_and_safe_mode_pushes_are_stored_once(wx: dict[str, Any]) -> None:
+    xml = message_xml("oCustomer1", Content="你好，我的订单还没发货", msg_id=1001)
+    copies = await asyncio.gather(*(post(wx, xml) for _ in range(3)))
+    assert [(r.status_code, r.text) for r in copies] == [(200, "success")] * 3
+    r = await post(wx, message_xml("oCustomer1", Content="加密模式", msg_id=1002), encrypt=True)
+    assert r.status_code == 200
+    async with wx["app"].state.db.sessions() as s:
+        texts = list(await s.scalars(select(Message.content).order_by(Message.id)))
+    assert texts == ["你好，我的订单还没发货", "加密模式"]
+
+
+async def test_bad_signature_and_malformed_xml_store_nothing(wx: dict[str, Any]) -> None:
+    query, body = build_push(wx["config"], message_xml("oX", Content="hi", msg_id=7))
+    bad = {**query, "signature": "f" * 40}
+    r = await wx["client"].post(f"/webhooks/wechat/{wx['channel_id']}", params=bad, content=body)
+    assert r.status_code == 403
+    query, _ = build_push(wx["config"], message_xml("oX", Content="hi", msg_id=8))
+    r = await wx["client"].post(
+        f"/webhooks/wechat/{wx['channel_id']}", params=query, content=b"<xml><broken"
+    )
+    assert r.status_code == 400
+    assert await count(wx["app"], Message) == 0
+
+
+async def test_subscribe_and_unsubscribe_mark_the_identity(wx: dict[str, Any]) -> None:
+    app, client = wx["app"], wx["client"]
+    admin = await wx["factory"].user("admin")
+    await post(wx, event_xml("oFan", "subscribe", create_time=1700000000))
+    assert await count(app, Conversation) == 1
+    convs = (await client.get("/api/v1/conversations", headers=admin["headers"])).json()
+    assert convs["items"] == []  # a follower who said nothing does not fill the queue
+    await post(wx, message_xml("oFan", Content="你们几点下班", msg_id=2001))
+    await post(wx, event_xml("oFan", "unsubscribe", create_time=1700000100))
+    item = (await client.get("/api/v1/conversations", headers=admin["headers"])).json()["items"][0]
+    assert item["contact_unreachable"] is True and item["unread_count"] == 1
+    msgs = (
+        await client.get(f"/api/v1/conversations/{item['id']}/messages", headers=admin["headers"])
+    ).json()["items"]
+    assert [m["content_type"] for m in msgs] == ["event", "text"]
+    async with app.state.db.sessions() as s:
+        identity = await s.scalar(select(ContactIdentity))
+        assert identity.unreachable is True
+
+
+async def test_image_is_downloaded_after_the_ack_and_served(wx: dict[str, Any]) -> None:
+    app, client, fake = wx["app"], wx["client"], wx["fake"]
+    admin = await wx["factory"].user("admin")
+    fake.add_media("MEDIA_OK", b"\x89PNG fake image bytes", "image/png")
+    await post(
+        wx,
+        message_xml(
+            "oPic", "image", PicUrl="http://example.invalid/x.png", MediaId="MEDIA_OK", msg_id=3001
+        ),
+    )
+    await post(
+        wx,
+        message_xml(
+            "oPic",
+            "image",
+            PicUrl="http://example.invalid/y.png",
+            MediaId="MEDIA_MISSING",
+            msg_id=3002,
+        ),
+    )
+    assert await count(app, Message) == 2  # stored before any download
+    await app.state.media.run_once()
+    async with app.state.db.sessions() as s:
+        ok, missing = list(await s.scalars(select(Message).order_by(Message.id)))
+    assert ok.attachments[0]["status"] == "ready" and ok.media_pending is False
+    assert missing.attachments[0]["status"] == "retrying" and missing.media_pending is True
+    assert missing.attachments[0]["error"]
+    r = await client.get(ok.attachments[0]["url"], headers=admin["headers"])
+    assert r.status_code == 200 and r.content == b"\x89PNG fake image bytes"
+    assert r.headers["content-type"] == "image/png"
+    assert r.headers["x-content-type-options"] == "nosniff"
+    assert (await client.get(ok.attachments[0]["url"])).status_code == 401
+
+
+async def test_reply_goes_out_through_the_customer_service_api(wx: dict[str, Any]) -> None:
+    app, client, fake = wx["app"], wx["client"], wx["fake"]
+    agent = await wx["factory"].user("agent")
+    fake.customer_wrote("oBuyer")
+    await post(wx, message_xml("oBuyer", Content="能开发票吗", msg_id=4001))
+    conv = (await client.get("/api/v1/conversations", headers=agent["headers"])).json()["items"][0]
+    worker = DeliveryWorker(app.state.db, app.state.http, app.state.settings, clock=fake.now)
+    ok = (
+        await client.post(
+            f"/api/v1/conversations/{conv['id']}/messages",
+            json={"content": "可以的，请提供抬头和税号"},
+            headers=agent["headers"],
+        )
+    ).json()
+    await worker.run_once()
+    assert fake.sent == [
+        {"touser": "oBuyer", "msgtype": "text", "text": {"content": "可以的，请提供抬头和税号"}}
+    ]
+    fake.fail_next_sends(45015)
+    bad = (
+        await client.post(
+            f"/api/v1/conversations/{conv['id']}/messages",
+            json={"content": "还在吗"},
+            headers=agent["headers"],
+        )
+    ).json()
+    await worker.run_once()
+    msgs = (
+        await client.get(f"/api/v1/conversations/{conv['id']}/messages", headers=agent["headers"])
+    ).json()["items"]
+    by_id = {m["id"]: m for m in msgs}
+    assert by_id[ok["id"]]["delivery_status"] == "sent"
+    assert by_id[bad["id"]]["delivery_status"] == "failed"
+    assert "45015" in by_id[bad["id"]]["error"]
