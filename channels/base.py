@@ -135,8 +135,22 @@ class MalformedPayload(WebhookError):
 
 
 @dataclass(frozen=True)
+class OutboundMedia:
+    """A file an agent sends (an image reply), read from attachment storage."""
+
+    kind: ContentType
+    content: bytes
+    mime_type: str
+    file_name: str | None = None
+
+
+@dataclass(frozen=True)
 class OutboundMessage:
-    """An agent reply the delivery worker hands to `Connector.send`."""
+    """An agent reply the delivery worker hands to `Connector.send`.
+
+    content_type TEXT carries `text`; IMAGE (and later other media) carries one
+    entry in `media`, which the connector uploads to its platform first.
+    """
 
     idempotency_key: str  # stable across retries of the same message
     recipient: str  # the contact's external id on this channel
@@ -144,6 +158,7 @@ class OutboundMessage:
     text: str
     attachments: tuple[Mapping[str, Any], ...] = ()
     reply_context: Mapping[str, str] = field(default_factory=dict)
+    media: tuple[OutboundMedia, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -216,6 +231,20 @@ class Connector(Protocol):
     def describe(self, channel_id: int, config: BaseModel, public_url: str) -> dict[str, Any]:
         """Extra setup facts shown to the admin (embed snippet, secrets to paste)."""
         ...
+
+
+class SupportsTyping(Protocol):
+    """Optional: connectors whose platform shows "the agent is typing" to the customer."""
+
+    async def typing(self, ctx: ChannelContext, recipient: str, typing: bool) -> None:
+        """Best effort: raise DeliveryError on failure; the caller ignores it."""
+        ...
+
+
+class SupportsMediaReplies(Protocol):
+    """Optional: connectors that can send `OutboundMessage.media` (image replies)."""
+
+    media_reply_types: ClassVar[frozenset[ContentType]]
 
 
 def dump_config(config: BaseModel) -> dict[str, Any]:
