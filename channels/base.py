@@ -233,6 +233,19 @@ class Connector(Protocol):
         ...
 
 
+class SupportsReplyWindowSetting(Protocol):
+    """Optional: a reply window taken from the channel's config instead of the class default."""
+
+    def reply_window_for(self, config: BaseModel) -> timedelta | None: ...
+
+
+# Connector state keys the product reads: a connector that can no longer reach its
+# platform without the admin (an expired OAuth grant) sets both, and clears them
+# once it works again. The channel list shows them.
+STATE_REAUTHORIZATION_NEEDED = "reauthorization_needed"
+STATE_REASON = "reason"
+
+
 class SupportsTyping(Protocol):
     """Optional: connectors whose platform shows "the agent is typing" to the customer."""
 

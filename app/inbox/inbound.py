@@ -148,6 +148,44 @@ async def _insert_message(session: AsyncSession, values: dict[str, object]) -> i
     return (await session.execute(stmt)).scalar_one_or_none()
 
 
+# How far back an echo of our own send is matched by its text when the platform's
+# echo arrives before the send call returned the platform's message id.
+ECHO_MATCH_WINDOW = timedelta(minutes=10)
+
+
+async def _claim_own_echo(session: AsyncSession, channel: Channel, inbound: InboundMessage) -> bool:
+    """The platform echoed one of our replies before its send call returned: attach the
+    platform's id to our message instead of storing the echo as a second message."""
+    identity_id = await session.scalar(
+        select(ContactIdentity.id).where(
+            ContactIdentity.channel_id == channel.id,
+            ContactIdentity.external_id == inbound.contact.external_id,
+        )
+    )
+    if identity_id is None:
+        return False
+    since = utcnow_for_models() - ECHO_MATCH_WINDOW
+    own = await session.scalar(
+        select(Message)
+        .join(Conversation, Conversation.id == Message.conversation_id)
+        .where(
+            Conversation.identity_id == identity_id,
+            Message.direction == Direction.OUTBOUND,
+            Message.sender_type == SenderType.USER,
+            Message.private.is_(False),
+            Message.external_id.is_(None),
+            Message.content == inbound.text,
+            Message.created_at >= since,
+        )
+        .order_by(Message.id)
+        .limit(1)
+    )
+    if own is None:
+        return False
+    own.external_id = inbound.external_id
+    return True
+
+
 async def record_inbound_message(
     session: AsyncSession,
     channel: Channel,
@@ -165,6 +203,8 @@ async def record_inbound_message(
     if exists:
         return None
     now = utcnow_for_models()
+    if inbound.direction == Direction.OUTBOUND and await _claim_own_echo(session, channel, inbound):
+        return None
     identity, contact = await _upsert_identity(session, channel, inbound)
     if inbound.reply_context and inbound.direction == Direction.INBOUND:
         identity.reply_context = dict(inbound.reply_context)

@@ -9,6 +9,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 from app.models import Channel, Contact, ContactIdentity, Conversation, Message, User
+from channels.base import STATE_REASON, STATE_REAUTHORIZATION_NEEDED
 
 
 class Sender(BaseModel):
@@ -94,6 +95,9 @@ class ChannelOut(BaseModel):
     name: str
     archived: bool
     created_at: datetime
+    # The connector lost its grant (e.g. Douyin refresh token expired): 需要重新授权.
+    needs_reauthorization: bool = False
+    status_reason: str | None = None
 
 
 class UserOut(BaseModel):
@@ -161,6 +165,14 @@ def conversation_out(
 
 
 def channel_out(ch: Channel) -> ChannelOut:
+    state = ch.state or {}
+    needs = bool(state.get(STATE_REAUTHORIZATION_NEEDED))
     return ChannelOut(
-        id=ch.id, type=ch.type, name=ch.name, archived=ch.archived, created_at=ch.created_at
+        id=ch.id,
+        type=ch.type,
+        name=ch.name,
+        archived=ch.archived,
+        created_at=ch.created_at,
+        needs_reauthorization=needs,
+        status_reason=str(state.get(STATE_REASON) or "") or None if needs else None,
     )

@@ -66,11 +66,13 @@ async def webhook(channel_type: str, channel_id: str, request: Request) -> Respo
             result = connector.handle_webhook(config, wire)
         except WebhookError as exc:
             return Response(exc.detail, status_code=exc.status, media_type="text/plain")
+        window_for = getattr(connector, "reply_window_for", None)
+        reply_window = window_for(config) if window_for else connector.reply_window
         stored = 0
         media = False
         for inbound in result.messages:
             message = await record_inbound_message(
-                session, channel, inbound, reply_window=connector.reply_window
+                session, channel, inbound, reply_window=reply_window
             )
             stored += message is not None
             media = media or (message is not None and message.media_pending)

@@ -115,6 +115,10 @@ class DouyinConnector:
         locks = self._locks.setdefault(asyncio.get_running_loop(), {})
         return TokenKeeper(ctx, config, locks.setdefault(ctx.channel_id, asyncio.Lock()))
 
+    def reply_window_for(self, config: BaseModel) -> timedelta | None:
+        """The channel's own setting (the platform's window is uncertain, brief §4.3)."""
+        return timedelta(hours=_config(config).reply_window_hours)
+
     def handle_webhook(self, config: BaseModel, request: WebhookRequest) -> WebhookResult:
         """Verify the signature, answer the challenge or parse one event (no I/O)."""
         return parse_webhook(_config(config), request)
