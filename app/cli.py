@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import json
 import sys
+import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, NoReturn
@@ -61,12 +62,27 @@ def cmd_migrate(args: argparse.Namespace, settings: Settings) -> None:
 
 
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> None:
+    import os
+
     import uvicorn
 
+    if args.workers < 1:
+        raise CliError("--workers must be at least 1")
     run_migrations(settings.database_url)
     if args.demo:
         from app.demo import seed_demo
 
+        if args.workers != 1:
+            raise CliError(
+                "--demo runs one worker (the simulator and fake platforms are in-process)"
+            )
+        # The server's own settings come from the environment (uvicorn imports the factory).
+        os.environ["HUILIU_DEMO"] = "1"
+        if "HUILIU_PUBLIC_URL" not in os.environ:
+            host = "127.0.0.1" if args.host in ("0.0.0.0", "::") else args.host  # noqa: S104
+            os.environ["HUILIU_PUBLIC_URL"] = f"http://{host}:{args.port}"
+        get_settings.cache_clear()
+        settings = get_settings()
         _with_session(settings, lambda s: seed_demo(s, settings))
     uvicorn.run(
         "app.main:create_app",
@@ -153,6 +169,41 @@ def cmd_channel_create(args: argparse.Namespace, settings: Settings, extra: list
     _print(_with_session(settings, go))
 
 
+def cmd_simulate(args: argparse.Namespace, settings: Settings) -> None:
+    """Customers writing to a server: channels and their secrets come from its database."""
+    from sqlalchemy import select
+
+    from app.models import Channel
+    from app.simulator.simulator import SUPPORTED, SimChannel, Simulator
+    from app.workspace import validate_config
+
+    if args.rate <= 0 or args.duration <= 0:
+        raise CliError("--rate and --duration must be positive")
+
+    async def load(session: Any) -> list[SimChannel]:
+        rows = await session.scalars(
+            select(Channel).where(Channel.type.in_(SUPPORTED), Channel.archived.is_(False))
+        )
+        return [SimChannel(c.id, c.type, validate_config(c.type, dict(c.config))) for c in rows]
+
+    channels = _with_session(settings, load)
+    if not channels:
+        raise CliError("no WeChat or Douyin channel in the database to write to")
+    simulator = Simulator(args.base_url, channels, rate=args.rate)
+    started = time.monotonic()
+    stats = asyncio.run(simulator.run(duration=args.duration))
+    elapsed = time.monotonic() - started
+    _print(
+        {
+            "sent": stats.sent,
+            "failed": stats.failed,
+            "errors": stats.errors,
+            "seconds": round(elapsed, 1),
+            "per_second": round(stats.sent / elapsed, 1) if elapsed else 0,
+        }
+    )
+
+
 def build_parser() -> Parser:
     parser = Parser(prog="huiliu", description="Huiliu omnichannel inbox")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
@@ -164,6 +215,11 @@ def build_parser() -> Parser:
     serve.add_argument("--demo", action="store_true", help="seed a demo workspace")
 
     sub.add_parser("migrate", help="alembic upgrade head")
+
+    simulate = sub.add_parser("simulate", help="simulated customers writing to a server")
+    simulate.add_argument("--base-url", required=True)
+    simulate.add_argument("--rate", type=float, default=1.0, help="messages per second")
+    simulate.add_argument("--duration", type=float, default=60.0, help="seconds")
 
     user = sub.add_parser("user").add_subparsers(dest="action", required=True, parser_class=Parser)
     create = user.add_parser("create", help="create a user; the password is read from stdin")
@@ -199,6 +255,7 @@ def main(argv: list[str] | None = None) -> int:
         handlers: dict[str, Callable[[argparse.Namespace, Settings], None]] = {
             "serve": cmd_serve,
             "migrate": cmd_migrate,
+            "simulate": cmd_simulate,
             "user": cmd_user_create,
             "token": cmd_token_create,
         }

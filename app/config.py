@@ -22,6 +22,10 @@ class Settings(BaseSettings):
     wechat_api_base: str = "https://api.weixin.qq.com"
     douyin_api_base: str = "https://open.douyin.com"
 
+    # Demo mode (`huiliu serve --demo`): fake platform APIs in-process and the simulator.
+    demo: bool = False
+    demo_rate: float = 0.25  # simulated customer messages per second
+
     # Operational knobs (not in the contract; safe defaults).
     max_body_bytes: int = 1024 * 1024  # WeChat pushes are < 1 MiB (channels.md 1.6)
     delivery_max_attempts: int = 8  # perf-reliability.md 3.3: "max 8"

@@ -44,6 +44,12 @@ async def no_web_session(_conn: Any, _session: AsyncSession) -> User | None:
 
 def create_app(settings: Settings | None = None, *, run_workers: bool = True) -> FastAPI:
     settings = settings or get_settings()
+    demo = None
+    if settings.demo:
+        from app.demo import DemoPlatforms, demo_settings
+
+        settings = demo_settings(settings)
+        demo = DemoPlatforms(settings)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -61,9 +67,13 @@ def create_app(settings: Settings | None = None, *, run_workers: bool = True) ->
         if run_workers:
             worker.start()
             media.start()
+        if demo is not None:
+            await demo.start(db)
         try:
             yield
         finally:
+            if demo is not None:
+                await demo.stop()
             await media.stop()
             await worker.stop()
             await hub.stop()
@@ -80,6 +90,9 @@ def create_app(settings: Settings | None = None, *, run_workers: bool = True) ->
     app.include_router(realtime_router)
     app.include_router(ingest_router)
     app.include_router(media_router)
+    if demo is not None:
+        app.state.demo = demo
+        demo.mount(app)
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz(request: Request) -> Response:

@@ -75,7 +75,9 @@ async def _upsert_identity(
         )
     )
     if identity is None:
-        contact = Contact(name=c.name or "", avatar_url=c.avatar_url, attributes=dict(c.attributes))
+        # Platforms like WeChat send no nickname: a short stable label beats a blank row.
+        name = c.name or f"客户 {c.external_id[-4:]}"
+        contact = Contact(name=name, avatar_url=c.avatar_url, attributes=dict(c.attributes))
         session.add(contact)
         await session.flush()
         identity = ContactIdentity(
