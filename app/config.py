@@ -27,7 +27,8 @@ class Settings(BaseSettings):
     demo_rate: float = 0.25  # simulated customer messages per second
 
     # Operational knobs (not in the contract; safe defaults).
-    max_body_bytes: int = 1024 * 1024  # WeChat pushes are < 1 MiB (channels.md 1.6)
+    max_body_bytes: int = 4 * 1024 * 1024  # any request: a 2 MB image upload plus form overhead
+    max_webhook_bytes: int = 1024 * 1024  # WeChat pushes are < 1 MiB (channels.md 1.6)
     delivery_max_attempts: int = 8  # perf-reliability.md 3.3: "max 8"
     delivery_poll_seconds: float = 1.0
     events_poll_seconds: float = 2.0  # safety net under the pub/sub hint

@@ -26,6 +26,7 @@ from app.inbox.endpoints import router as inbox_router
 from app.ingest.endpoints import router as ingest_router
 from app.media.endpoints import router as media_router
 from app.media.storage import LocalStorage
+from app.media.uploads import router as uploads_router
 from app.media.worker import MediaWorker
 from app.metrics import LATENCY, REQUESTS
 from app.models import User
@@ -56,8 +57,8 @@ def create_app(settings: Settings | None = None, *, run_workers: bool = True) ->
         db = Database(settings.database_url)
         hub = EventHub(db, settings.redis_url, settings.events_poll_seconds)
         http = httpx.AsyncClient(timeout=HTTP_TIMEOUT)
-        worker = DeliveryWorker(db, http, settings)
         storage = LocalStorage(settings.attachments_dir)
+        worker = DeliveryWorker(db, http, settings, storage=storage)
         media = MediaWorker(db, http, settings, storage)
         db.on_events = hub.notify
         db.on_delivery_queued = worker.wake
@@ -90,6 +91,7 @@ def create_app(settings: Settings | None = None, *, run_workers: bool = True) ->
     app.include_router(realtime_router)
     app.include_router(ingest_router)
     app.include_router(media_router)
+    app.include_router(uploads_router)
     if demo is not None:
         app.state.demo = demo
         demo.mount(app)

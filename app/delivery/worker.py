@@ -18,6 +18,7 @@ import os
 import random
 import socket
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime, timedelta
 
 import httpx
@@ -28,6 +29,7 @@ from app.config import Settings
 from app.db import Database
 from app.delivery.context import channel_context, connector_for
 from app.inbox.actions import publish_message
+from app.media.storage import AttachmentStorage
 from app.metrics import DELIVERIES
 from app.models import (
     Channel,
@@ -39,7 +41,14 @@ from app.models import (
     Message,
 )
 from app.realtime.events import EventType
-from channels.base import ContentType, DeliveryError, OutboundMessage, SendResult, utcnow
+from channels.base import (
+    ContentType,
+    DeliveryError,
+    OutboundMedia,
+    OutboundMessage,
+    SendResult,
+    utcnow,
+)
 
 log = logging.getLogger(__name__)
 
@@ -63,7 +72,9 @@ class DeliveryWorker:
         settings: Settings,
         *,
         clock: Callable[[], datetime] = utcnow,
+        storage: AttachmentStorage | None = None,
     ) -> None:
+        self.storage = storage
         self.db = db
         self.http = http
         self.settings = settings
@@ -155,6 +166,11 @@ class DeliveryWorker:
             )
             attempts = job.attempts
         try:
+            outbound = replace(outbound, media=await self._media_of(message))
+        except DeliveryError as exc:
+            await self._record_failure(job_id, exc, attempts)
+            return
+        try:
             ctx = channel_context(self.db, self.http, self.settings, channel, now=self.clock)
 
             result = await connector_for(channel.type).send(ctx, outbound)
@@ -165,6 +181,26 @@ class DeliveryWorker:
             await self._record_failure(job_id, DeliveryError(f"internal error: {exc}"), attempts)
         else:
             await self._record_success(job_id, result)
+
+    async def _media_of(self, message: Message) -> tuple[OutboundMedia, ...]:
+        """The stored files of a media reply, read back for the connector to upload."""
+        files = []
+        for att in message.attachments or []:
+            key = att.get("storage_key")
+            if not key:
+                continue
+            content = await self.storage.get(key) if self.storage else None
+            if content is None:
+                raise DeliveryError("attachment missing from storage / 附件丢失")
+            files.append(
+                OutboundMedia(
+                    kind=ContentType(att.get("kind", "file")),
+                    content=content,
+                    mime_type=str(att.get("mime_type") or "application/octet-stream"),
+                    file_name=att.get("file_name"),
+                )
+            )
+        return tuple(files)
 
     async def _record_success(self, job_id: int, result: SendResult) -> None:
         async with self.db.session() as session:

@@ -17,7 +17,7 @@ from app.errors import BadRequest, Conflict
 from app.inbox.access import Viewer
 from app.inbox.inbound import preview_of
 from app.inbox.queries import conversation_view
-from app.inbox.schemas import message_out
+from app.inbox.schemas import attachment_url, message_out
 from app.models import (
     Channel,
     Conversation,
@@ -57,11 +57,18 @@ def publish_message(session: AsyncSession, message: Message, type: EventType) ->
 
 
 async def send_reply(
-    session: AsyncSession, viewer: Viewer, conversation: Conversation, content: str, private: bool
+    session: AsyncSession,
+    viewer: Viewer,
+    conversation: Conversation,
+    content: str,
+    private: bool,
+    *,
+    content_type: ContentType = ContentType.TEXT,
+    attachments: list[dict[str, object]] | None = None,
 ) -> Message:
     """Store an agent reply as `queued` with its delivery job, or a private note."""
     content = content.strip()
-    if not content:
+    if not content and not attachments:
         raise BadRequest("content must not be empty")
     channel = await session.get(Channel, conversation.channel_id)
     assert channel is not None
@@ -76,15 +83,20 @@ async def send_reply(
         sender_type="user",
         sender_id=viewer.id,
         sender_name=viewer.user.name,
-        content_type=ContentType.TEXT,
+        content_type=content_type,
         content=content,
-        attachments=[],
+        attachments=list(attachments or []),
         extra={},
         delivery_status=None if private else DeliveryStatus.QUEUED,
         created_at=now,
     )
     session.add(message)
     await session.flush()
+    if message.attachments:
+        message.attachments = [
+            {**att, "url": attachment_url(message.id, i)}
+            for i, att in enumerate(message.attachments)
+        ]
     if not private:
         session.add(
             DeliveryJob(
@@ -96,7 +108,7 @@ async def send_reply(
             )
         )
         conversation.last_message_at = now
-        conversation.last_message_preview = preview_of(ContentType.TEXT, content)
+        conversation.last_message_preview = preview_of(content_type, content)
         conversation.unread_count = 0
         if conversation.first_response_at is None:
             conversation.first_response_at = now

@@ -122,6 +122,11 @@ class StatusIn(BaseModel):
     status: Literal["open", "pending", "resolved"]
 
 
+def attachment_url(message_id: int, index: int) -> str:
+    """Where staff download a stored attachment (app/media/endpoints.py)."""
+    return f"/api/v1/messages/{message_id}/attachments/{index}"
+
+
 def message_out(m: Message) -> MessageOut:
     return MessageOut(
         id=m.id,

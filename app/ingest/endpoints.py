@@ -47,7 +47,7 @@ async def webhook(channel_type: str, channel_id: str, request: Request) -> Respo
         raise NotFound("no such webhook")
     db: Database = request.app.state.db
     settings = request.app.state.settings
-    body = await read_capped(request, settings.max_body_bytes)
+    body = await read_capped(request, settings.max_webhook_bytes)
     async with db.session() as session:
         channel = await session.scalar(
             select(Channel).where(Channel.id == int(channel_id), Channel.type == channel_type)

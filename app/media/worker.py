@@ -21,6 +21,7 @@ from app.config import Settings
 from app.db import Database
 from app.delivery.context import channel_context, connector_for
 from app.inbox.actions import publish_message
+from app.inbox.schemas import attachment_url
 from app.media.storage import AttachmentStorage
 from app.models import Channel, Message
 from app.realtime.events import EventType
@@ -31,10 +32,6 @@ log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 5
 RETRY_SECONDS = (5, 30, 120, 600)  # then give up: the platform's media link is short-lived
 BATCH = 10
-
-
-def attachment_url(message_id: int, index: int) -> str:
-    return f"/api/v1/messages/{message_id}/attachments/{index}"
 
 
 class MediaWorker:

@@ -144,7 +144,7 @@ async def test_unknown_channel_and_oversized_body(client: Any, factory: Any, app
     ch = await factory.channel()
     assert (await push(client, {"id": ch["id"] + 99, "secret": "x"}, {})).status_code == 404
     assert (await client.post("/webhooks/nope/1", content=b"x")).status_code == 404
-    big = b"x" * (app.state.settings.max_body_bytes + 1)
+    big = b"x" * (app.state.settings.max_webhook_bytes + 1)
     r = await client.post(f"/webhooks/test/{ch['id']}", content=big)
     assert r.status_code == 413
     assert await count(app, Message) == 0

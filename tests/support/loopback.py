@@ -65,6 +65,7 @@ class LoopbackConnector:
     type: ClassVar[str] = "test"
     config_model: ClassVar[type[BaseModel]] = LoopbackConfig
     reply_window: ClassVar[timedelta | None] = timedelta(hours=48)
+    media_reply_types: ClassVar[frozenset[ContentType]] = frozenset({ContentType.IMAGE})
 
     def handle_webhook(self, config: BaseModel, request: WebhookRequest) -> WebhookResult:
         assert isinstance(config, LoopbackConfig)
