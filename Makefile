@@ -26,7 +26,8 @@ bench: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
-	$(BIN)/ruff format --check .
+	$(BIN)/ruff format --check app channels tests
+	$(BIN)/mypy app channels/base.py channels/registry.py
 
 clean:
 	rm -rf $(VENV) var/test-*

@@ -56,9 +56,13 @@ def preview_of(content_type: str, text_: str) -> str:
     return body[:PREVIEW_CHARS]
 
 
+def _dialect(session: AsyncSession) -> str:
+    return session.get_bind().dialect.name
+
+
 async def _lock_identity(session: AsyncSession, channel_id: int, external_id: str) -> None:
     """Serialize ingest per customer on PostgreSQL (SQLite serializes all writers)."""
-    if session.bind.dialect.name == "postgresql":
+    if _dialect(session) == "postgresql":
         await session.execute(
             text("SELECT pg_advisory_xact_lock(hashtextextended(:k, 0))"),
             {"k": f"ingest:{channel_id}:{external_id}"},
@@ -90,8 +94,9 @@ async def _upsert_identity(
         session.add(identity)
         await session.flush()
         return identity, contact
-    contact = await session.get(Contact, identity.contact_id)
-    assert contact is not None
+    existing = await session.get(Contact, identity.contact_id)
+    assert existing is not None
+    contact = existing
     if c.name and c.name != identity.name:
         identity.name = c.name
         if not contact.name:
@@ -140,7 +145,7 @@ async def _conversation_for(
 
 async def _insert_message(session: AsyncSession, values: dict[str, object]) -> int | None:
     """INSERT ... ON CONFLICT (channel_id, external_id) DO NOTHING; the new id or None."""
-    insert = pg_insert if session.bind.dialect.name == "postgresql" else sqlite_insert
+    insert = pg_insert if _dialect(session) == "postgresql" else sqlite_insert
     stmt = (
         insert(Message)
         .values(**values)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import Select, and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -64,12 +64,13 @@ async def conversation_view(session: AsyncSession, c: Conversation) -> Conversat
 
 
 def _conversation_rows() -> Select[Any]:
-    return (
+    return cast(  # rows are (Conversation, Channel, Contact, ContactIdentity, User | None)
+        Select[Any],
         select(Conversation, Channel, Contact, ContactIdentity, User)
         .join(Channel, Channel.id == Conversation.channel_id)
         .join(Contact, Contact.id == Conversation.contact_id)
         .join(ContactIdentity, ContactIdentity.id == Conversation.identity_id)
-        .outerjoin(User, User.id == Conversation.assignee_id)
+        .outerjoin(User, User.id == Conversation.assignee_id),
     )
 
 

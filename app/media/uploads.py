@@ -54,7 +54,7 @@ async def upload_reply_image(
     channel = await session.get(Channel, conversation.channel_id)
     assert channel is not None
     connector = registry.get(channel.type)
-    supported = getattr(connector, "media_reply_types", frozenset())
+    supported: frozenset[ContentType] = getattr(connector, "media_reply_types", frozenset())
     if not private and ContentType.IMAGE not in supported:
         raise BadRequest(f"this channel ({channel.type}) cannot send images")
     content = await file.read(MAX_IMAGE_BYTES + 1)

@@ -15,11 +15,16 @@ from app.models.inbox import (
     Message,
     SenderType,
 )
+from app.models.web import CannedReply, ContactTag, LoginFailure, WebSession
 
 __all__ = [
     "ApiToken",
     "AuditLog",
     "Base",
+    "CannedReply",
+    "ContactTag",
+    "LoginFailure",
+    "WebSession",
     "utcnow_for_models",
     "Channel",
     "Contact",

@@ -105,7 +105,8 @@ class EventHub:
 
     async def current_seq(self) -> int:
         async with self.db.sessions() as session:
-            return int(await session.scalar(select(func.coalesce(func.max(EventLog.seq), 0))))
+            seq = await session.scalar(select(func.coalesce(func.max(EventLog.seq), 0)))
+            return int(seq or 0)
 
     def subscribe(self, sub: Subscriber) -> None:
         self.subscribers.add(sub)
