@@ -10,6 +10,7 @@ database and no network.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
+from contextlib import AbstractAsyncContextManager, nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
@@ -182,11 +183,22 @@ class DeliveryError(Exception):
 
 
 class ChannelState(Protocol):
-    """Mutable per-channel state kept by the product (cached tokens, cursors)."""
+    """Mutable per-channel state kept by the product (cached tokens, cursors).
+
+    The product's implementation also offers `lock(name)`, an async context manager
+    that serializes e.g. a token refresh across tasks *and processes*; connectors use
+    it through `state_lock()` so a plain in-memory state (tests) still works.
+    """
 
     async def load(self) -> dict[str, Any]: ...
 
     async def save(self, state: dict[str, Any]) -> None: ...
+
+
+def state_lock(state: ChannelState, name: str) -> AbstractAsyncContextManager[Any]:
+    """The state's cross-process lock when it has one, else a no-op."""
+    lock = getattr(state, "lock", None)
+    return lock(name) if lock is not None else nullcontext()
 
 
 @dataclass

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 import httpx
+from sqlalchemy import text
 
 from app.config import Settings
 from app.db import Database
@@ -13,6 +17,10 @@ from app.models import Channel
 from channels import registry
 from channels.base import ChannelContext, Connector, utcnow
 
+# One lock per (channel, purpose) in this process; the database lock below extends it
+# to every process sharing the database.
+_PROCESS_LOCKS: dict[str, asyncio.Lock] = {}
+
 
 class DbChannelState:
     """Connector state (cached tokens) kept in `channels.state`, each save in its own commit."""
@@ -20,6 +28,33 @@ class DbChannelState:
     def __init__(self, db: Database, channel_id: int) -> None:
         self.db = db
         self.channel_id = channel_id
+
+    @asynccontextmanager
+    async def lock(self, name: str) -> AsyncIterator[None]:
+        """Serialize e.g. a token refresh across tasks and processes (issue: scale-out).
+
+        PostgreSQL: a session advisory lock on a dedicated connection. SQLite serves one
+        process (its writers are serialized anyway), so the in-process lock suffices.
+        """
+        key = f"huiliu:channel:{self.channel_id}:{name}"
+        local = _PROCESS_LOCKS.setdefault(key, asyncio.Lock())
+        async with local:
+            if self.db.is_postgres:
+                async with self.db.engine.connect() as conn:
+                    params = {"k": key}
+                    await conn.execute(
+                        text("SELECT pg_advisory_lock(hashtextextended(:k, 0))"), params
+                    )
+                    await conn.commit()
+                    try:
+                        yield
+                    finally:
+                        await conn.execute(
+                            text("SELECT pg_advisory_unlock(hashtextextended(:k, 0))"), params
+                        )
+                        await conn.commit()
+            else:
+                yield
 
     async def load(self) -> dict[str, Any]:
         async with self.db.sessions() as session:
