@@ -13,7 +13,7 @@ import hashlib
 from datetime import datetime, timedelta
 from typing import Any, NoReturn
 
-from channels.base import ChannelContext, DeliveryError
+from channels.base import ChannelContext, DeliveryError, state_lock
 from channels.douyin import api
 from channels.douyin.config import DouyinConfig
 from channels.douyin.wire import as_int, as_str, platform_error
@@ -76,7 +76,9 @@ class TokenKeeper:
 
     async def refresh(self, *, rejected: str) -> str:
         """A new access token; `rejected` is the one that failed or is about to expire."""
-        async with self._lock:
+        # The state's own lock reaches other processes sharing the channel (a rotated
+        # refresh token used twice would look like a revoked grant); ours covers this one.
+        async with self._lock, state_lock(self._ctx.state, "douyin-token"):
             state = await self.load()
             self._raise_if_flagged(state)
             current = as_str(state.get("access_token"))
