@@ -1,20 +1,25 @@
 """Calls to the WeChat API: the cached access token, and JSON calls that retry once
 on a rejected token (`channels.md` §2.1).
 
+One refresh at a time per channel: however many sends find the token stale or
+rejected, one fetches a new token and the others reuse it (issue 3 item 8).
+
 Everything goes through `ctx.http` and `ctx.api_base`, so tests and the demo
 point it at `channels.wechat.fake` without another code path.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
+import weakref
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 import httpx
 
-from channels.base import ChannelContext, DeliveryError
+from channels.base import ChannelContext, DeliveryError, state_lock
 from channels.wechat import errors
 from channels.wechat.config import WeChatConfig
 
@@ -23,6 +28,14 @@ STATE_KEY = "wechat_access_token"
 # Refresh 5 minutes before expiry: the stable token is renewed that early and old and
 # new tokens overlap for 5 minutes (§2.1 "expires_at = now + expires_in - 300").
 REFRESH_MARGIN = timedelta(seconds=300)
+# The name of the state's cross-process lock around a refresh (`channels.base.state_lock`).
+LOCK_NAME = "wechat-token"
+
+# Single-flight refresh within this process, per (channel, AppID). Per event loop too:
+# an asyncio.Lock that has waited in one loop cannot be used from another.
+_REFRESH_LOCKS: weakref.WeakKeyDictionary[
+    asyncio.AbstractEventLoop, dict[tuple[int, str], asyncio.Lock]
+] = weakref.WeakKeyDictionary()
 
 T = TypeVar("T")
 
@@ -85,8 +98,8 @@ async def _fetch_token(
     ctx: ChannelContext, config: WeChatConfig, *, force: bool
 ) -> tuple[str, int]:
     # stable_token, as §2.1 recommends: a call does not invalidate the token other
-    # workers hold (the classic /cgi-bin/token does), so concurrent refreshes are safe
-    # without a cross-process lock.
+    # workers hold (the classic /cgi-bin/token does), so a refresh racing one in another
+    # process without a shared lock costs a call, not a failed send.
     payload = {
         "grant_type": "client_credential",
         "appid": config.app_id,
@@ -118,6 +131,12 @@ def _cached(state: dict[str, Any], config: WeChatConfig, now: datetime) -> str |
     return token if isinstance(token, str) and now < refresh_at else None
 
 
+def refresh_lock(ctx: ChannelContext, config: WeChatConfig) -> asyncio.Lock:
+    """The lock that lets one task at a time refresh this channel's token."""
+    locks = _REFRESH_LOCKS.setdefault(asyncio.get_running_loop(), {})
+    return locks.setdefault((ctx.channel_id, config.app_id), asyncio.Lock())
+
+
 async def access_token(
     ctx: ChannelContext, config: WeChatConfig, *, rejected: str | None = None
 ) -> str:
@@ -125,10 +144,21 @@ async def access_token(
 
     `rejected` is a token the API just refused; it is never returned again.
     """
-    now = ctx.now()
-    cached = _cached(await ctx.state.load(), config, now)
+    cached = _cached(await ctx.state.load(), config, ctx.now())
     if cached is not None and cached != rejected:
         return cached
+    # The process lock queues this process's waiters; the state's lock (when the
+    # product's state has one) keeps other processes from refreshing at the same time.
+    async with refresh_lock(ctx, config), state_lock(ctx.state, LOCK_NAME):
+        # Whoever held the lock before us may have just refreshed: reuse its token.
+        cached = _cached(await ctx.state.load(), config, ctx.now())
+        if cached is not None and cached != rejected:
+            return cached
+        return await _refresh(ctx, config, rejected=rejected)
+
+
+async def _refresh(ctx: ChannelContext, config: WeChatConfig, *, rejected: str | None) -> str:
+    now = ctx.now()
     token, expires_in = await _fetch_token(ctx, config, force=False)
     if token == rejected:
         # Normal mode handed back the token that just failed: force a new one (§2.1
@@ -144,6 +174,39 @@ async def access_token(
     }
     await ctx.state.save(state)
     return token
+
+
+async def post_json(
+    ctx: ChannelContext,
+    config: WeChatConfig,
+    path: str,
+    body: dict[str, Any],
+    *,
+    side_effect: bool,
+) -> dict[str, Any]:
+    """POST a JSON body with the access token; the answer once its errcode is 0.
+
+    `side_effect`: the call acts on the customer's side (a message send), so a failure
+    after the request went out is uncertain rather than retryable.
+    """
+    # UTF-8 rather than \\u escapes (§2.2 "do not \\u-escape Chinese").
+    content = json.dumps(body, ensure_ascii=False).encode("utf-8")
+
+    async def call(token: str) -> dict[str, Any]:
+        try:
+            response = await ctx.http.post(
+                url(ctx, path),
+                params={"access_token": token},
+                content=content,
+                headers={"Content-Type": "application/json; charset=utf-8"},
+            )
+        except httpx.TransportError as exc:
+            raise errors.transport_error(exc, request_may_have_landed=side_effect) from exc
+        data = decode_json(response, side_effect=side_effect)
+        check_errcode(data)
+        return data
+
+    return await with_token(ctx, config, call)
 
 
 async def with_token(

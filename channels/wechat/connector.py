@@ -1,17 +1,16 @@
 """`WeChatConnector`: the WeChat Official Account as a Huiliu channel.
 
 Glue over the modules that do the work: `webhook` (verify, decrypt, parse),
-`api` (access token), `media` (downloads). Sends use the customer-service API
-(`channels.md` §2.2).
+`api` (access token, JSON calls), `media` (downloads, image uploads). Replies use
+the customer-service API (`channels.md` §2.2): text, or an image uploaded as
+temporary media first (§2.5); `typing` drives the typing indicator (§2.4).
 """
 
 from __future__ import annotations
 
-import json
 from datetime import timedelta
 from typing import Any, ClassVar
 
-import httpx
 from pydantic import BaseModel
 
 from channels.base import (
@@ -29,6 +28,9 @@ from channels.wechat import api, errors, media, webhook
 from channels.wechat.config import WeChatConfig
 
 SEND_PATH = "/cgi-bin/message/custom/send"
+TYPING_PATH = "/cgi-bin/message/custom/typing"
+# errcode 40007 invalid media_id: re-upload once, then fail (§2.3 table).
+INVALID_MEDIA = 40007
 
 
 def _config(config: BaseModel) -> WeChatConfig:
@@ -42,19 +44,63 @@ def _hint(secret: str) -> str:
     return f"{secret[:2]}…{secret[-2:]}" if len(secret) >= 8 else "…"
 
 
-def _send_body(message: OutboundMessage) -> bytes:
-    # Text only: images would need the attachment bytes and a media/upload first, and
-    # the product sends agents' text replies today.
-    if message.content_type != ContentType.TEXT or message.attachments:
+def _text_body(recipient: str, text: str) -> dict[str, Any]:
+    return {"touser": recipient, "msgtype": "text", "text": {"content": text}}
+
+
+def _image_body(recipient: str, media_id: str) -> dict[str, Any]:
+    return {"touser": recipient, "msgtype": "image", "image": {"media_id": media_id}}
+
+
+async def _post_send(ctx: ChannelContext, config: WeChatConfig, body: dict[str, Any]) -> SendResult:
+    data = await api.post_json(ctx, config, SEND_PATH, body, side_effect=True)
+    msgid = data.get("msgid")
+    return SendResult(external_id=str(msgid) if msgid is not None else None)
+
+
+async def _send_text(
+    ctx: ChannelContext, config: WeChatConfig, message: OutboundMessage
+) -> SendResult:
+    if message.attachments or message.media:
         raise DeliveryError(
-            "unsupported_type: 公众号渠道目前只能发送文字消息 / "
-            f"only text can be sent on WeChat for now (got {message.content_type})"
+            "unsupported_type: 文字消息不能带附件 / a text reply cannot carry files on WeChat"
         )
     if not message.text.strip():
         raise DeliveryError("empty_content: 消息内容为空 / empty content (errcode 44004)")
-    body = {"touser": message.recipient, "msgtype": "text", "text": {"content": message.text}}
-    # UTF-8 rather than \\u escapes (§2.2 "do not \\u-escape Chinese").
-    return json.dumps(body, ensure_ascii=False).encode("utf-8")
+    return await _post_send(ctx, config, _text_body(message.recipient, message.text))
+
+
+async def _send_image(
+    ctx: ChannelContext, config: WeChatConfig, message: OutboundMessage
+) -> SendResult:
+    """Upload the image as temporary media, then send it; a caption follows as text."""
+    if len(message.media) != 1 or message.media[0].kind != ContentType.IMAGE:
+        raise DeliveryError(
+            "unsupported_type: 图片消息须且只能带一张图片 / "
+            f"an image reply carries exactly one image (got {len(message.media)} files)"
+        )
+    item = message.media[0]
+    media.image_upload(item)  # size and type are refused before any call
+    media_id = await media.upload_image(ctx, config, item)
+    try:
+        result = await _post_send(ctx, config, _image_body(message.recipient, media_id))
+    except errors.WeChatError as exc:
+        if exc.errcode != INVALID_MEDIA:
+            raise
+        # The fresh media_id was refused: upload again once, then fail (§2.3 table).
+        media_id = await media.upload_image(ctx, config, item)
+        result = await _post_send(ctx, config, _image_body(message.recipient, media_id))
+    if message.text.strip():
+        # A WeChat image has no caption field, so the caption follows as text. The image
+        # is out: a failed caption is reported as permanent, or a retry would resend it.
+        try:
+            await _post_send(ctx, config, _text_body(message.recipient, message.text))
+        except DeliveryError as exc:
+            raise DeliveryError(
+                "caption_not_sent: 图片已发送，但说明文字未发送 / "
+                f"the image was sent but its caption was not ({exc.reason})"
+            ) from exc
+    return result
 
 
 class WeChatConnector:
@@ -67,32 +113,32 @@ class WeChatConnector:
     # outside it). Menu clicks, follows and scans open only 1-minute windows, which the
     # platform enforces; the product only tracks the customer's last message.
     reply_window: ClassVar[timedelta | None] = timedelta(hours=48)
+    # Image replies go through a temporary-media upload (§2.5).
+    media_reply_types: ClassVar[frozenset[ContentType]] = frozenset({ContentType.IMAGE})
 
     def handle_webhook(self, config: BaseModel, request: WebhookRequest) -> WebhookResult:
         """Verify and parse one request. Pure: no I/O. Raises WebhookError."""
         return webhook.handle(_config(config), request)
 
     async def send(self, ctx: ChannelContext, message: OutboundMessage) -> SendResult:
-        """Send one text reply through the customer-service API. Raises DeliveryError."""
+        """Send one text or image reply through the customer-service API.
+
+        Raises DeliveryError.
+        """
         config = _config(ctx.config)
-        body = _send_body(message)
+        if message.content_type == ContentType.TEXT:
+            return await _send_text(ctx, config, message)
+        if message.content_type == ContentType.IMAGE:
+            return await _send_image(ctx, config, message)
+        raise DeliveryError(
+            "unsupported_type: 公众号渠道只能发送文字和图片 / "
+            f"only text and images can be sent on WeChat (got {message.content_type})"
+        )
 
-        async def call(token: str) -> SendResult:
-            try:
-                response = await ctx.http.post(
-                    api.url(ctx, SEND_PATH),
-                    params={"access_token": token},
-                    content=body,
-                    headers={"Content-Type": "application/json; charset=utf-8"},
-                )
-            except httpx.TransportError as exc:
-                raise errors.transport_error(exc, request_may_have_landed=True) from exc
-            data = api.decode_json(response, side_effect=True)
-            api.check_errcode(data)
-            msgid = data.get("msgid")
-            return SendResult(external_id=str(msgid) if msgid is not None else None)
-
-        return await api.with_token(ctx, config, call)
+    async def typing(self, ctx: ChannelContext, recipient: str, typing: bool) -> None:
+        """Show or cancel "typing" to the customer (§2.4). Best effort: DeliveryError."""
+        body = {"touser": recipient, "command": "Typing" if typing else "CancelTyping"}
+        await api.post_json(ctx, _config(ctx.config), TYPING_PATH, body, side_effect=False)
 
     async def fetch_media(self, ctx: ChannelContext, ref: MediaRef) -> MediaFile:
         """Download inbound media (media_id or URL). Raises DeliveryError."""

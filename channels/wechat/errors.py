@@ -15,6 +15,15 @@ from channels.base import DeliveryError
 # retry once (§2.1, WxJava ACCESS_TOKEN_ERROR_CODES).
 TOKEN_ERRCODES = frozenset({40001, 40014, 42001})
 
+
+class WeChatError(DeliveryError):
+    """A DeliveryError for a WeChat errcode, which callers may need (40007: re-upload)."""
+
+    def __init__(self, reason: str, *, errcode: int, retryable: bool = False) -> None:
+        super().__init__(reason, retryable=retryable)
+        self.errcode = errcode
+
+
 # errcode -> (machine word, Chinese, English, retryable).
 _KNOWN: dict[int, tuple[str, str, str, bool]] = {
     45015: (
@@ -38,6 +47,12 @@ _KNOWN: dict[int, tuple[str, str, str, bool]] = {
         False,
     ),
     40007: ("invalid_media", "媒体文件无效或已过期", "invalid or expired media_id", False),
+    # media/upload (§2.5): WeChat's global return codes for a refused file.
+    40004: ("unsupported_media", "不支持的媒体文件类型", "unsupported media type", False),
+    40005: ("unsupported_media", "不支持的文件格式", "unsupported file format", False),
+    40006: ("too_large", "文件大小超出限制", "file over WeChat's size limit", False),
+    40009: ("too_large", "图片大小超出限制", "image over WeChat's size limit", False),
+    41005: ("missing_media", "缺少媒体文件", "no media file in the upload", False),
     45002: ("content_too_long", "消息内容过长", "content too long", False),
     44004: ("empty_content", "消息内容为空", "empty content", False),
     45009: ("daily_limit", "接口调用已达今日上限", "daily API limit; resumes tomorrow", False),
@@ -60,7 +75,7 @@ _KNOWN: dict[int, tuple[str, str, str, bool]] = {
 }
 
 
-def errcode_error(errcode: int, errmsg: str) -> DeliveryError:
+def errcode_error(errcode: int, errmsg: str) -> WeChatError:
     """The DeliveryError for a non-zero WeChat errcode."""
     if errcode in TOKEN_ERRCODES:
         # Still rejected after one refresh: let the worker try again later with a new token.
@@ -69,7 +84,9 @@ def errcode_error(errcode: int, errmsg: str) -> DeliveryError:
         word, zh, en, retryable = _KNOWN.get(
             errcode, ("platform_error", "微信接口返回错误", "WeChat API error", False)
         )
-    return DeliveryError(f"{word}: {zh} / {en} (errcode {errcode}: {errmsg})", retryable=retryable)
+    return WeChatError(
+        f"{word}: {zh} / {en} (errcode {errcode}: {errmsg})", errcode=errcode, retryable=retryable
+    )
 
 
 def status_error(status: int) -> DeliveryError:

@@ -3,8 +3,9 @@
 `FakeWeChat(...).app` is a FastAPI app answering like api.weixin.qq.com on the
 paths the connector uses (`channels.md` §2): tokens that expire by a clock tests
 can move, the customer-service send with its 48-hour window and per-window quota,
-temporary media that expire after 3 days. Errors are HTTP 200 with an errcode body,
-as WeChat sends them. Pushes *to* Huiliu are built by `channels.wechat.pushes`.
+the typing indicator, temporary media (upload with WeChat's type and size limits,
+download) that expire after 3 days. Errors are HTTP 200 with an errcode body, as
+WeChat sends them. Pushes *to* Huiliu are built by `channels.wechat.pushes`.
 """
 
 from __future__ import annotations
@@ -16,6 +17,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from fastapi import FastAPI, Request, Response
+from starlette.datastructures import UploadFile
+from starlette.exceptions import HTTPException
+from starlette.formparsers import MultiPartException
 
 # Re-exported: the simulator and webhook tests build pushes next to the fake API.
 from channels.wechat.pushes import (  # noqa: F401
@@ -38,6 +42,26 @@ WINDOW = timedelta(hours=48)
 WINDOW_QUOTA = 5
 # Temporary media expire 3 days after upload, user media included (§2.5).
 MEDIA_TTL = timedelta(days=3)
+# media/upload `type` -> (size cap, file extensions, errcode over the cap) (§2.5 limits;
+# 40009 is WeChat's "invalid image size", 40006 its "invalid file size").
+UPLOAD_RULES: dict[str, tuple[int, frozenset[str], int]] = {
+    "image": (2 * 1024 * 1024, frozenset({"png", "jpeg", "jpg", "gif"}), 40009),
+    "voice": (2 * 1024 * 1024, frozenset({"amr", "mp3"}), 40006),
+    "video": (10 * 1024 * 1024, frozenset({"mp4"}), 40006),
+    "thumb": (64 * 1024, frozenset({"jpg"}), 40006),
+}
+# What media/get answers for an uploaded file, by its extension.
+UPLOAD_MIME = {
+    "png": "image/png",
+    "jpeg": "image/jpeg",
+    "jpg": "image/jpeg",
+    "gif": "image/gif",
+    "amr": "audio/amr",
+    "mp3": "audio/mpeg",
+    "mp4": "video/mp4",
+}
+# custom/typing commands (§2.4).
+TYPING_COMMANDS = frozenset({"Typing", "CancelTyping"})
 # The msgtype values of the customer-service send (§2.2).
 SEND_TYPES = frozenset(
     [
@@ -59,11 +83,16 @@ ERRMSG = {
     40001: "invalid credential, access_token is invalid or not latest",
     40002: "invalid grant_type",
     40003: "invalid openid",
+    40004: "invalid media type",
+    40005: "invalid file type",
+    40006: "invalid file size",
     40007: "invalid media_id",
     40008: "invalid message type",
+    40009: "invalid image size",
     40013: "invalid appid",
     40125: "invalid appsecret",
     41001: "access_token missing",
+    41005: "media data missing",
     42001: "access_token expired",
     44004: "empty content",
     45015: "response out of time limit or subscription is canceled",
@@ -86,6 +115,8 @@ class _Media:
     file_name: str | None
     created_at: datetime
     as_video_url: bool
+    # The media/upload type ("image", ...); None for media added by a test, usable as any.
+    kind: str | None = None
 
 
 @dataclass
@@ -99,8 +130,10 @@ class FakeWeChat:
     """State of one fake Official Account plus the `.app` serving it.
 
     Tests read `sent` (accepted send bodies), `attempts` (every send call, with the
-    errcode answered) and `token_requests`; they steer it with `advance`,
-    `fail_next_sends`, `customer_wrote`, `unfollow`, `add_media`, `invalidate_tokens`.
+    errcode answered), `token_requests`, `uploads` (every media/upload call, with the
+    errcode and, when accepted, the media_id) and `typing_calls` (every custom/typing
+    call, with the errcode); they steer it with `advance`, `fail_next_sends`,
+    `customer_wrote`, `unfollow`, `add_media`, `invalidate_tokens`.
     """
 
     def __init__(
@@ -125,6 +158,8 @@ class FakeWeChat:
         self.sent: list[dict[str, Any]] = []
         self.attempts: list[dict[str, Any]] = []
         self.token_requests: list[dict[str, Any]] = []
+        self.uploads: list[dict[str, Any]] = []
+        self.typing_calls: list[dict[str, Any]] = []
         self._tokens: dict[str, _Token] = {}
         self._current: dict[str, str] = {}  # "stable" / "classic" -> latest token
         self._failures: deque[_Failure] = deque()
@@ -233,28 +268,87 @@ class FakeWeChat:
             return 40008
         if msgtype == "text" and not str(data["text"].get("content", "")).strip():
             return 44004
-        if (
-            msgtype in {"image", "voice", "video"}
-            and data[msgtype].get("media_id") not in self._media
+        if msgtype in {"image", "voice", "video"} and not self._media_usable(
+            data[msgtype].get("media_id"), msgtype
         ):
             return 40007
-        window_error = self._window_error(openid)
+        window_error = self._window_closed(openid) or self._over_quota(openid)
         if window_error:
             return window_error
         self._window_sends[openid] = self._window_sends.get(openid, 0) + 1
         self.sent.append(data)
         return 0
 
-    def _window_error(self, openid: str) -> int:
+    def _media_usable(self, media_id: Any, kind: str) -> bool:
+        """Issued by this fake (upload or `add_media`), unexpired, of the right type."""
+        media = self._media.get(media_id) if isinstance(media_id, str) else None
+        if media is None or self.now() - media.created_at > MEDIA_TTL:
+            return False
+        return media.kind is None or media.kind == kind
+
+    def _window_closed(self, openid: str) -> int:
         if openid in self._unfollowed:
             return 45015
         last = self._last_inbound.get(openid)
-        if last is None:
-            return 0  # not told when the customer wrote: accept
-        if self.now() - last > WINDOW:
+        if last is not None and self.now() - last > WINDOW:
             return 45015
-        if self.window_quota is not None and self._window_sends[openid] >= self.window_quota:
-            return 45047
+        return 0  # inside the window, or not told when the customer wrote: accept
+
+    def _over_quota(self, openid: str) -> int:
+        if openid not in self._last_inbound or self.window_quota is None:
+            return 0
+        return 45047 if self._window_sends[openid] >= self.window_quota else 0
+
+    def _typing(self, body: bytes, call: dict[str, Any]) -> int:
+        try:
+            data = json.loads(body)
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            return 47001
+        if not isinstance(data, dict):
+            return 47001
+        openid, command = data.get("touser"), data.get("command")
+        call.update(touser=openid, command=command)
+        if not isinstance(openid, str) or not openid:
+            return 40003
+        if command not in TYPING_COMMANDS:
+            return 47001
+        # The indicator needs an open window but uses none of its quota.
+        return self._window_closed(openid)
+
+    # --- uploads ----------------------------------------------------------------------
+
+    async def _upload(self, request: Request, kind: str, record: dict[str, Any]) -> int:
+        if kind not in UPLOAD_RULES:
+            return 40004
+        try:
+            form = await request.form()
+        except (MultiPartException, HTTPException):
+            return 41005  # malformed multipart (a body of another type has no "media")
+        try:
+            upload = form.get("media")
+            if not isinstance(upload, UploadFile) or not upload.filename:
+                return 41005
+            content = await upload.read()
+            name = upload.filename
+            record.update(content_type=upload.content_type)
+        finally:
+            await form.close()  # the parts' temporary files
+        extension = name.rsplit(".", 1)[-1].lower() if "." in name else ""
+        record.update(file_name=name, size=len(content))
+        cap, extensions, too_large = UPLOAD_RULES[kind]
+        if extension not in extensions:
+            return 40005
+        if not content:
+            return 41005
+        if len(content) > cap:
+            return too_large
+        self._counter += 1
+        media_id = f"FAKE_MEDIA_{self._counter:04d}_{kind}"
+        # Video media comes back from media/get as a link (§2.5), like a user's video.
+        self._media[media_id] = _Media(
+            content, UPLOAD_MIME[extension], name, self.now(), kind == "video", kind
+        )
+        record.update(media_id=media_id, content=content)
         return 0
 
     # --- the app ----------------------------------------------------------------------
@@ -311,6 +405,27 @@ class FakeWeChat:
             if self.return_msgid:
                 answer["msgid"] = 1_000_000 + len(self.sent)
             return _json(answer)
+
+        @app.post("/cgi-bin/message/custom/typing")
+        async def custom_typing(request: Request, access_token: str = "") -> Response:
+            call: dict[str, Any] = {"access_token": access_token, "at": self.now()}
+            self.typing_calls.append(call)
+            error = self._token_error(access_token) or self._typing(await request.body(), call)
+            call["errcode"] = error
+            return _errcode(error) if error else _json({"errcode": 0, "errmsg": "ok"})
+
+        @app.post("/cgi-bin/media/upload")
+        async def media_upload(
+            request: Request, access_token: str = "", type: str = ""
+        ) -> Response:
+            record: dict[str, Any] = {"access_token": access_token, "type": type, "at": self.now()}
+            self.uploads.append(record)
+            error = self._token_error(access_token) or await self._upload(request, type, record)
+            record["errcode"] = error
+            if error:
+                return _errcode(error)
+            created_at = int(self.now().timestamp())
+            return _json({"type": type, "media_id": record["media_id"], "created_at": created_at})
 
         @app.get("/cgi-bin/media/get")
         async def media_get(

@@ -1,4 +1,6 @@
-"""Downloading inbound media: `/cgi-bin/media/get` and plain URLs (`channels.md` §2.5)."""
+"""Inbound media downloads (`/cgi-bin/media/get`, plain URLs) and outbound image
+uploads (`/cgi-bin/media/upload`), `channels.md` §2.5.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +8,7 @@ import re
 
 import httpx
 
-from channels.base import ChannelContext, DeliveryError, MediaFile, MediaRef
+from channels.base import ChannelContext, DeliveryError, MediaFile, MediaRef, OutboundMedia
 from channels.wechat import api, errors
 from channels.wechat.config import WeChatConfig
 
@@ -15,6 +17,18 @@ from channels.wechat.config import WeChatConfig
 MAX_MEDIA_BYTES = 10 * 1024 * 1024
 # media/get answers errors (and video links) as JSON, sometimes labelled text/plain (§2.5).
 JSON_TYPES = ("application/json", "text/plain")
+UPLOAD_PATH = "/cgi-bin/media/upload"
+# Temporary image media: png/jpeg/jpg/gif up to 2 MB (§2.5). Newer docs say 10 MB [U];
+# the older, stricter cap is the one every account is known to accept.
+MAX_IMAGE_UPLOAD_BYTES = 2 * 1024 * 1024
+# Magic bytes -> (MIME type, file extension). The bytes decide, not the declared type,
+# and the uploaded file name gets the matching extension.
+_IMAGE_MAGIC = {
+    b"\x89PNG\r\n\x1a\n": ("image/png", "png"),
+    b"\xff\xd8\xff": ("image/jpeg", "jpg"),
+    b"GIF87a": ("image/gif", "gif"),
+    b"GIF89a": ("image/gif", "gif"),
+}
 _FILENAME = re.compile(r"""filename\*?=(?:UTF-8'')?"?([^";]+)"?""", re.IGNORECASE)
 
 
@@ -82,3 +96,53 @@ def _too_large() -> DeliveryError:
 def _file_name(disposition: str) -> str | None:
     match = _FILENAME.search(disposition)
     return match.group(1).strip() if match else None
+
+
+def image_upload(item: OutboundMedia) -> tuple[str, str]:
+    """(file name, MIME type) to upload `item` as, or a permanent DeliveryError.
+
+    Checked before any call, with the limits of §2.5, so the agent reads why at once.
+    """
+    size = len(item.content)
+    if size > MAX_IMAGE_UPLOAD_BYTES:
+        raise DeliveryError(
+            f"too_large: 图片超过微信的 {MAX_IMAGE_UPLOAD_BYTES // (1024 * 1024)} MB 上限 / "
+            f"image over WeChat's {MAX_IMAGE_UPLOAD_BYTES // (1024 * 1024)} MB limit "
+            f"({size} bytes)"
+        )
+    sniffed = next(
+        (kind for magic, kind in _IMAGE_MAGIC.items() if item.content.startswith(magic)), None
+    )
+    if sniffed is None:
+        raise DeliveryError(
+            "unsupported_media: 微信只能发送 PNG、JPEG、GIF 图片 / "
+            f"WeChat only takes PNG, JPEG and GIF images (got {item.mime_type or 'unknown'})"
+        )
+    mime, extension = sniffed
+    # The customer never sees the name; WeChat may judge the type by its extension.
+    return f"image.{extension}", mime
+
+
+async def upload_image(ctx: ChannelContext, config: WeChatConfig, item: OutboundMedia) -> str:
+    """Upload one image as temporary media (valid 3 days); returns its media_id."""
+    file_name, mime = image_upload(item)
+
+    async def call(token: str) -> str:
+        try:
+            response = await ctx.http.post(
+                api.url(ctx, UPLOAD_PATH),
+                params={"access_token": token, "type": "image"},
+                files={"media": (file_name, item.content, mime)},
+            )
+        except httpx.TransportError as exc:
+            # An upload only stores a temporary file: nothing reaches the customer, so
+            # retrying after a lost answer is harmless.
+            raise errors.transport_error(exc, request_may_have_landed=False) from exc
+        data = api.decode_json(response)
+        api.check_errcode(data)
+        media_id = data.get("media_id")
+        if not isinstance(media_id, str) or not media_id:
+            raise DeliveryError("bad_response: 微信未返回 media_id / no media_id in the answer")
+        return media_id
+
+    return await api.with_token(ctx, config, call)

@@ -1,8 +1,12 @@
-"""send(): access token caching and refresh, errcode mapping, via the fake WeChat API."""
+"""send(): access token caching and refresh (one refresh at a time), errcode mapping,
+via the fake WeChat API."""
 
 from __future__ import annotations
 
+import asyncio
 import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 
 import httpx
@@ -15,7 +19,7 @@ from channels.base import (
     OutboundMessage,
     dump_config,
 )
-from channels.wechat import WeChatConfig, connector
+from channels.wechat import WeChatConfig, api, connector
 from channels.wechat.api import STATE_KEY
 from channels.wechat.fake import FakeWeChat
 from tests.channels.wechat.wechat_support import OPENID, MakeCtx, MemoryState
@@ -38,6 +42,33 @@ class FailingTransport(httpx.AsyncBaseTransport):
         if request.url.path == self.path:
             raise self.exc("simulated", request=request)
         return await self.inner.handle_async_request(request)
+
+
+class SlowTokenTransport(httpx.AsyncBaseTransport):
+    """Delegates to the fake, but the token endpoint answers late, so that concurrent
+    sends really overlap while a refresh is in flight."""
+
+    def __init__(self, fake: FakeWeChat, delay: float = 0.05) -> None:
+        self.inner = httpx.ASGITransport(app=fake.app)
+        self.delay = delay
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/cgi-bin/stable_token":
+            await asyncio.sleep(self.delay)
+        return await self.inner.handle_async_request(request)
+
+
+class LockingState(MemoryState):
+    """A ChannelState with the product's optional cross-process `lock(name)`."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.locked: list[str] = []
+
+    @asynccontextmanager
+    async def lock(self, name: str) -> AsyncIterator[None]:
+        self.locked.append(name)
+        yield
 
 
 async def test_text_is_sent_with_a_cached_token(fake: FakeWeChat, ctx: ChannelContext) -> None:
@@ -126,6 +157,99 @@ async def test_token_rejected_twice_gives_up_after_one_retry(
     assert [r["force_refresh"] for r in fake.token_requests] == [False, False, True]
     assert fake.attempts[0]["access_token"] != fake.attempts[1]["access_token"]
     assert fake.sent == []
+
+
+async def test_ten_concurrent_sends_share_one_refresh_after_40001(
+    fake: FakeWeChat, make_ctx: MakeCtx
+) -> None:
+    ctx = make_ctx(transport=SlowTokenTransport(fake))
+    await connector.send(ctx, reply("before"))
+    fake.invalidate_tokens()
+    fake.token_requests.clear()
+    fake.attempts.clear()
+    await asyncio.gather(*(connector.send(ctx, reply(f"m{i}")) for i in range(10)))
+    assert len(fake.token_requests) == 1
+    assert sorted(m["text"]["content"] for m in fake.sent[1:]) == sorted(f"m{i}" for i in range(10))
+    # All ten were refused with the old token, then all ten used the one new token.
+    assert [a["errcode"] for a in fake.attempts] == [40001] * 10 + [0] * 10
+    assert len({a["access_token"] for a in fake.attempts[10:]}) == 1
+
+
+async def test_ten_concurrent_sends_share_one_refresh_after_expiry(
+    fake: FakeWeChat, make_ctx: MakeCtx
+) -> None:
+    ctx = make_ctx(transport=SlowTokenTransport(fake))
+    await connector.send(ctx, reply("before"))
+    fake.advance(7200)  # the connector sees the cached token past its refresh time
+    fake.token_requests.clear()
+    await asyncio.gather(*(connector.send(ctx, reply(f"m{i}")) for i in range(10)))
+    assert len(fake.token_requests) == 1
+    assert len(fake.sent) == 11
+    assert [a["errcode"] for a in fake.attempts] == [0] * 11
+
+
+async def test_concurrent_sends_on_a_stale_cached_token_fetch_one(
+    fake: FakeWeChat, make_ctx: MakeCtx
+) -> None:
+    state = MemoryState()
+    # A token the cache believes fresh but WeChat no longer knows (e.g. another server
+    # reset the secret): every send learns it from errcode 40001.
+    state.data = {
+        STATE_KEY: {
+            "token": "STALE",
+            "app_id": fake.app_id,
+            "refresh_at": "2999-01-01T00:00:00+00:00",
+        }
+    }
+    ctx = make_ctx(transport=SlowTokenTransport(fake), state=state)
+    await asyncio.gather(*(connector.send(ctx, reply(f"m{i}")) for i in range(10)))
+    assert len(fake.token_requests) == 1
+    assert fake.token_requests[0]["force_refresh"] is False
+    assert len(fake.sent) == 10
+    assert state.data[STATE_KEY]["token"] != "STALE"
+
+
+async def test_token_refreshed_by_another_waiter_is_reused(
+    fake: FakeWeChat, ctx: ChannelContext, config: WeChatConfig
+) -> None:
+    state = ctx.state
+    assert isinstance(state, MemoryState)
+    fresh = {"app_id": fake.app_id, "refresh_at": "2999-01-01T00:00:00+00:00"}
+    state.data = {STATE_KEY: {**fresh, "token": "REJECTED"}}
+    lock = api.refresh_lock(ctx, config)
+    async with lock:  # another waiter is refreshing
+        waiting = asyncio.create_task(api.access_token(ctx, config, rejected="REJECTED"))
+        await asyncio.sleep(0.01)
+        assert not waiting.done()  # it queued behind the refresh in progress
+        state.data = {STATE_KEY: {**fresh, "token": "REFRESHED_BY_OTHER"}}
+    assert await waiting == "REFRESHED_BY_OTHER"
+    assert fake.token_requests == []
+
+
+async def test_waiter_does_not_reuse_the_token_it_saw_rejected(
+    fake: FakeWeChat, ctx: ChannelContext, config: WeChatConfig
+) -> None:
+    state = ctx.state
+    assert isinstance(state, MemoryState)
+    fresh = {"app_id": fake.app_id, "refresh_at": "2999-01-01T00:00:00+00:00"}
+    state.data = {STATE_KEY: {**fresh, "token": "REJECTED"}}
+    async with api.refresh_lock(ctx, config):
+        waiting = asyncio.create_task(api.access_token(ctx, config, rejected="REJECTED"))
+        await asyncio.sleep(0.01)
+    token = await waiting
+    assert token != "REJECTED"
+    assert len(fake.token_requests) == 1
+
+
+async def test_refresh_takes_the_states_cross_process_lock(
+    fake: FakeWeChat, make_ctx: MakeCtx
+) -> None:
+    state = LockingState()
+    ctx = make_ctx(state=state)
+    await connector.send(ctx, reply())
+    await connector.send(ctx, reply())  # cached: no lock needed
+    assert state.locked == [api.LOCK_NAME]
+    assert len(fake.token_requests) == 1
 
 
 async def test_window_closed_45015_is_permanent(fake: FakeWeChat, ctx: ChannelContext) -> None:
@@ -271,11 +395,11 @@ async def test_cached_token_of_another_app_is_not_used(
 async def test_non_text_is_refused_without_calling_wechat(
     fake: FakeWeChat, ctx: ChannelContext
 ) -> None:
-    image = OutboundMessage(
-        idempotency_key="k", recipient=OPENID, content_type=ContentType.IMAGE, text=""
+    voice = OutboundMessage(
+        idempotency_key="k", recipient=OPENID, content_type=ContentType.VOICE, text=""
     )
     with pytest.raises(DeliveryError, match="unsupported_type") as caught:
-        await connector.send(ctx, image)
+        await connector.send(ctx, voice)
     assert caught.value.retryable is False
     with pytest.raises(DeliveryError, match="empty_content"):
         await connector.send(ctx, reply("   "))
