@@ -5,6 +5,7 @@ from __future__ import annotations
 import secrets
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 from pydantic import SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -34,6 +35,19 @@ class Settings(BaseSettings):
     events_poll_seconds: float = 2.0  # safety net under the pub/sub hint
     events_replay_limit: int = 1000  # beyond this a reconnecting client is told to resync
     attachments_dir: Path = VAR_DIR / "attachments"
+
+    # Assignment (app/inbox/assignment.py). Capacity: open conversations an agent is
+    # given automatically at most; 0 turns automatic assignment off.
+    assignment_capacity: int = 10
+    # An open conversation goes back to the queue when its assignee has been offline
+    # this long (long enough to ride out a page reload or a server restart)...
+    assignment_offline_seconds: float = 300.0
+    # ...or has not answered the customer this long. 0 disables either rule.
+    assignment_unanswered_seconds: float = 900.0
+    # Presence heartbeat and re-queue sweep; an agent is online if seen in 3 beats.
+    assignment_sweep_seconds: float = 15.0
+    # Search (app/archive/search.py): PostgreSQL cancels a search running longer.
+    search_timeout_ms: int = 5000
 
     @field_validator("redis_url", mode="before")
     @classmethod
@@ -73,3 +87,14 @@ class Settings(BaseSettings):
 @lru_cache
 def get_settings() -> Settings:
     return Settings()
+
+
+# main.py puts the app's settings into every session's `info` under this key, so
+# actions deep in a transaction (auto-assignment, search) read the app's knobs.
+SESSION_SETTINGS = "huiliu_settings"
+
+
+def settings_of(session: Any) -> Settings:
+    """The settings of the app that opened `session`, else the environment's (the CLI)."""
+    found = session.info.get(SESSION_SETTINGS)
+    return found if isinstance(found, Settings) else get_settings()

@@ -16,7 +16,7 @@ from app.accounts.actions import create_user
 from app.config import Settings
 from app.db import Database
 from app.models import Channel, User
-from app.simulator.simulator import Customer, SimChannel, Simulator, run_forever
+from app.simulator.simulator import SUPPORTED, Customer, SimChannel, Simulator, run_forever
 from app.workspace import create_channel, validate_config
 from channels.base import dump_config, utcnow
 from channels.douyin.fake import FakeDouyin
@@ -39,6 +39,12 @@ async def seed_demo(session: AsyncSession, settings: Settings) -> None:
     """Create the demo staff once; print their logins (shown only on first start)."""
     if await session.scalar(select(func.count()).select_from(User)):
         print("demo workspace already seeded; logins were printed on the first start")
+        print(
+            "Sign in at",
+            settings.public_url + "/login",
+            "· widget:",
+            settings.public_url + "/widget-demo",
+        )
         return
     lines = []
     for email, name, role in DEMO_USERS:
@@ -46,7 +52,9 @@ async def seed_demo(session: AsyncSession, settings: Settings) -> None:
         await create_user(session, email=email, name=name, role=role, password=password)
         lines.append(f"  {role:<10} {email:<26} {password}")
     print("Huiliu demo workspace created. Sign in at", settings.public_url + "/login")
-    print("\n".join(lines), flush=True)
+    print("\n".join(lines))
+    print("Chat as a customer on the website widget:", settings.public_url + "/widget-demo")
+    print("", flush=True)
 
 
 def demo_settings(settings: Settings) -> Settings:
@@ -87,6 +95,10 @@ class DemoPlatforms:
                 },
             ),
             "douyin": ("汇流抖音旗舰店", self.douyin.config_values()),
+            "webchat": (
+                "汇流官网在线客服",
+                {"greeting": "您好，欢迎来到汇流！有什么可以帮您？", "prechat_field": ["name"]},
+            ),
         }
         out: list[SimChannel] = []
         async with db.session() as session:
@@ -99,8 +111,9 @@ class DemoPlatforms:
                 elif channel_type == "douyin":
                     channel.config = dump_config(validate_config(channel_type, raw))
                     channel.state = {}
-                config = validate_config(channel_type, dict(channel.config))
-                out.append(SimChannel(id=channel.id, type=channel_type, config=config))
+                if channel_type in SUPPORTED:
+                    config = validate_config(channel_type, dict(channel.config))
+                    out.append(SimChannel(id=channel.id, type=channel_type, config=config))
         return out
 
     def replies_for(self, customer: Customer) -> int:

@@ -12,6 +12,7 @@ from app.accounts.auth import bearer_from, user_for_token
 from app.db import Database
 from app.errors import Forbidden, Unauthorized
 from app.inbox.access import Viewer, load_viewer
+from app.models import Role
 
 
 def get_db(request: Request) -> Database:
@@ -49,3 +50,12 @@ async def get_supervisor(viewer: ViewerDep) -> Viewer:
 
 
 SupervisorDep = Annotated[Viewer, Depends(get_supervisor)]
+
+
+async def get_admin(viewer: ViewerDep) -> Viewer:
+    if viewer.role != Role.ADMIN:
+        raise Forbidden("admins only")
+    return viewer
+
+
+AdminDep = Annotated[Viewer, Depends(get_admin)]

@@ -15,13 +15,20 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeoutError
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from app.config import Settings, get_settings
-from app.db import Database
+from app.accounts.endpoints import router as accounts_router
+from app.archive.endpoints import router as archive_router
+from app.config import SESSION_SETTINGS, Settings, get_settings
+from app.db import Database, database_unavailable, invalid_input
 from app.delivery.worker import DeliveryWorker
 from app.errors import HuiliuError
+from app.inbox.assignment_worker import AssignmentWorker
+from app.inbox.canned import router as canned_router
+from app.inbox.contacts_endpoints import router as contacts_router
 from app.inbox.endpoints import router as inbox_router
 from app.ingest.endpoints import router as ingest_router
 from app.media.endpoints import router as media_router
@@ -32,6 +39,8 @@ from app.metrics import LATENCY, REQUESTS
 from app.models import User
 from app.realtime.endpoints import router as realtime_router
 from app.realtime.hub import EventHub
+from app.web.setup import install_web
+from app.widget import install_widget
 
 log = logging.getLogger(__name__)
 
@@ -62,12 +71,17 @@ def create_app(settings: Settings | None = None, *, run_workers: bool = True) ->
         media = MediaWorker(db, http, settings, storage)
         db.on_events = hub.notify
         db.on_delivery_queued = worker.wake
+        # Actions deep in a transaction (auto-assignment, search) read the app's settings.
+        db.sessions.configure(info={SESSION_SETTINGS: settings})
+        assignment = AssignmentWorker(db, hub, settings)  # presence heartbeat + re-queue
+        app.state.assignment = assignment
         app.state.db, app.state.hub, app.state.http, app.state.delivery = db, hub, http, worker
         app.state.storage, app.state.media = storage, media
         await hub.start()
         if run_workers:
             worker.start()
             media.start()
+            assignment.start()
         if demo is not None:
             await demo.start(db)
         try:
@@ -75,6 +89,7 @@ def create_app(settings: Settings | None = None, *, run_workers: bool = True) ->
         finally:
             if demo is not None:
                 await demo.stop()
+            await assignment.stop()
             await media.stop()
             await worker.stop()
             await hub.stop()
@@ -92,6 +107,12 @@ def create_app(settings: Settings | None = None, *, run_workers: bool = True) ->
     app.include_router(ingest_router)
     app.include_router(media_router)
     app.include_router(uploads_router)
+    app.include_router(canned_router)
+    app.include_router(contacts_router)
+    app.include_router(archive_router)
+    app.include_router(accounts_router)
+    install_web(app)  # sets app.state.web_auth (cookie sessions) and mounts /static
+    install_widget(app)  # /widget/{id}.js, the visitor websocket, uploads, the demo page
     if demo is not None:
         app.state.demo = demo
         demo.mount(app)
@@ -144,6 +165,25 @@ def _install_handlers(app: FastAPI) -> None:
     async def unexpected(_request: Request, exc: Exception) -> Response:
         log.exception("unhandled error", exc_info=exc)
         return JSONResponse({"detail": "internal error"}, status_code=500)
+
+    # Issue 8 (perf/reliability): a value the database cannot store (an id too large for
+    # its column, a NUL character; found by tests/fuzz) is a bad request, and a database
+    # outage fails fast with 503 so the platform or browser retries (tests/faults).
+    async def database_error(request: Request, exc: Exception) -> Response:
+        if invalid_input(exc):
+            detail = "a value in the request cannot be stored (number out of range or NUL)"
+            return JSONResponse({"detail": detail}, 422)
+        if database_unavailable(exc):
+            log.warning("database unavailable: %s", exc)
+            return JSONResponse(
+                {"detail": "database unavailable; retry shortly"},
+                status_code=503,
+                headers={"Retry-After": "5"},
+            )
+        return await unexpected(request, exc)
+
+    for error in (OverflowError, DBAPIError, SQLAlchemyTimeoutError, ConnectionError, TimeoutError):
+        app.add_exception_handler(error, database_error)
 
 
 def _install_middleware(app: FastAPI, settings: Settings) -> None:

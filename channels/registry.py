@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from channels.base import Connector
 from channels.douyin import connector as douyin
+from channels.webchat import connector as webchat
 from channels.wechat import connector as wechat
 
 CONNECTORS: dict[str, Connector] = {
     "wechat": wechat,
     "douyin": douyin,
+    "webchat": webchat,
 }
 
 

@@ -8,6 +8,7 @@ from logging.config import fileConfig
 from alembic import context
 from sqlalchemy.engine import Connection
 
+from app.archive.search import alembic_include_name
 from app.config import get_settings
 from app.db import make_engine
 from app.models import Base
@@ -29,6 +30,7 @@ def _run(connection: Connection) -> None:
         target_metadata=target_metadata,
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
+        include_name=alembic_include_name,  # the search index is not in the ORM
     )
     with context.begin_transaction():
         context.run_migrations()

@@ -7,6 +7,7 @@ from alembic.migration import MigrationContext
 from sqlalchemy import Column, Integer, MetaData, String, Table
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from app.archive.search import alembic_include_name
 from app.models import Base
 
 
@@ -16,7 +17,10 @@ async def _diff(url: str, metadata: MetaData) -> list[object]:
         async with engine.connect() as conn:
             return await conn.run_sync(
                 lambda sync: compare_metadata(
-                    MigrationContext.configure(sync, opts={"compare_type": True}), metadata
+                    MigrationContext.configure(
+                        sync, opts={"compare_type": True, "include_name": alembic_include_name}
+                    ),
+                    metadata,
                 )
             )
     finally:

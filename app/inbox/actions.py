@@ -12,6 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.archive.audit import record_audit
+from app.archive.search import index_message
 from app.db import wake_delivery_on_commit
 from app.errors import BadRequest, Conflict
 from app.inbox.access import Viewer
@@ -92,6 +93,7 @@ async def send_reply(
     )
     session.add(message)
     await session.flush()
+    await index_message(session, message)  # archive hook: replies and notes are searchable
     if message.attachments:
         message.attachments = [
             {**att, "url": attachment_url(message.id, i)}
@@ -161,6 +163,8 @@ async def assign_conversation(
     previous = conversation.assignee_id
     conversation.assignee_id = assignee_id
     conversation.updated_at = utcnow_for_models()
+    # Assignment hook: the re-queue sweep counts the assignee's time from here.
+    conversation.assigned_at = conversation.updated_at if assignee_id is not None else None
     record_audit(
         session,
         viewer.user,

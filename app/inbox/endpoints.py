@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query
 from sqlalchemy import select
 
 from app.deps import SessionDep, ViewerDep
-from app.errors import NotFound, NotImplementedYet
+from app.errors import NotFound
 from app.inbox import actions, queries
 from app.inbox.access import access_conversation
 from app.inbox.schemas import (
@@ -181,9 +181,3 @@ async def list_users(
     ]
     nxt = queries.encode_cursor([rows[limit - 1].id]) if len(rows) > limit else None
     return page(items, nxt)
-
-
-@router.get("/search", status_code=501)
-async def search(viewer: ViewerDep, q: Annotated[str, Query(min_length=1, max_length=200)]) -> Any:
-    """Full-text search arrives with the archive issue; until then it says so."""
-    raise NotImplementedYet("search is not available yet")

@@ -21,6 +21,8 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.archive.search import index_message
+from app.inbox.assignment import assign_new_conversation
 from app.inbox.queries import conversation_view
 from app.inbox.schemas import message_out
 from app.models import (
@@ -257,6 +259,12 @@ async def record_inbound_message(
         return None
     message = await session.get(Message, message_id)
     assert message is not None
+    # Archive hooks (app/archive, app/inbox/assignment.py), in this same transaction:
+    # the message is searchable once committed, and a customer's new conversation
+    # goes to an online agent before its `conversation.created` event is built.
+    await index_message(session, message)
+    if created and conversation.status == ConversationStatus.OPEN and not outbound:
+        await assign_new_conversation(session, conversation)
 
     if inbound.content_type != ContentType.EVENT:
         conversation.last_message_at = now

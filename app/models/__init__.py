@@ -15,9 +15,11 @@ from app.models.inbox import (
     Message,
     SenderType,
 )
+from app.models.presence import AgentPresence
 from app.models.web import CannedReply, ContactTag, LoginFailure, WebSession
 
 __all__ = [
+    "AgentPresence",
     "ApiToken",
     "AuditLog",
     "Base",

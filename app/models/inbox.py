@@ -66,6 +66,8 @@ class Conversation(Base):
     active_identity_id: Mapped[int | None] = mapped_column(Integer, unique=True)
     status: Mapped[str] = mapped_column(String(20), default=ConversationStatus.OPEN)
     assignee_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    # When the current assignee got it: the re-queue sweep gives them time to answer.
+    assigned_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     unread_count: Mapped[int] = mapped_column(Integer, default=0)
     last_message_preview: Mapped[str] = mapped_column(String(200), default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -59,4 +59,5 @@ class ContactTag(Base):
 
     contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id"), primary_key=True)
     tag: Mapped[str] = mapped_column(String(50), primary_key=True)
+    position: Mapped[int] = mapped_column(Integer, default=0)  # the order the agent gave
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

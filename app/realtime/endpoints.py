@@ -10,7 +10,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+from collections.abc import Awaitable, Callable
 from typing import Any
+from urllib.parse import urlsplit
 
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from sqlalchemy import func, select
@@ -38,12 +40,24 @@ async def _authenticate(websocket: WebSocket) -> Viewer | None:
         user = await user_for_token(session, token) if token else None
         if user is None:
             # Cookie sessions are vulnerable to cross-site websocket hijacking: check Origin.
-            if not websocket.app.state.origin_allowed(websocket.headers.get("origin")):
+            if not _same_origin(websocket):
                 return None
             user = await websocket.app.state.web_auth(websocket, session)
         if user is None:
             return None
         return await load_viewer(session, user)
+
+
+def _same_origin(websocket: WebSocket) -> bool:
+    """The page that opened the socket is ours: the public URL, or the host it asked
+    (someone browsing http://localhost:8000 while HUILIU_PUBLIC_URL says 127.0.0.1)."""
+    origin = websocket.headers.get("origin")
+    if not origin:
+        return False
+    if websocket.app.state.origin_allowed(origin):
+        return True
+    got = urlsplit(origin)
+    return got.scheme in ("http", "https") and got.netloc == websocket.headers.get("host", "")
 
 
 def _visible(viewer: Viewer) -> Any:
@@ -85,6 +99,13 @@ async def events(websocket: WebSocket) -> None:
     sub = Subscriber(accepts=_visible(viewer), user_id=viewer.id)
     hub.subscribe(sub)
     WEBSOCKETS.labels(kind="agent").inc()
+    # Presence (app/web/presence.py): the only frames a client sends; ephemeral, no seq.
+    presence = getattr(websocket.app.state, "presence", None)
+
+    async def on_frame(frame: Any) -> None:
+        if presence is not None:
+            await presence.handle(websocket.app.state.db, hub, viewer, sub, frame)
+
     try:
         last = hub.last_seq
         if since_raw is not None:
@@ -100,16 +121,23 @@ async def events(websocket: WebSocket) -> None:
                 for event in missed:
                     await websocket.send_json(public_event(event))
                     last = event["seq"]
-        await _forward(websocket, sub, last)
+        await _forward(websocket, sub, last, on_frame)
     except WebSocketDisconnect:
         pass
     finally:
         hub.unsubscribe(sub)
+        if presence is not None:
+            presence.drop(hub, sub)
         WEBSOCKETS.labels(kind="agent").dec()
 
 
-async def _forward(websocket: WebSocket, sub: Subscriber, last: int) -> None:
-    receiver = asyncio.create_task(_drain_client(websocket))
+async def _forward(
+    websocket: WebSocket,
+    sub: Subscriber,
+    last: int,
+    on_frame: Callable[[Any], Awaitable[None]] | None = None,
+) -> None:
+    receiver = asyncio.create_task(_drain_client(websocket, on_frame))
     try:
         while True:
             getter = asyncio.create_task(sub.queue.get())
@@ -128,6 +156,9 @@ async def _forward(websocket: WebSocket, sub: Subscriber, last: int) -> None:
                 code = CLOSE_TOO_SLOW if sub.overflowed else 1001
                 await websocket.close(code=code)
                 return
+            if "ephemeral" in event:  # presence: sent as is, never logged nor counted
+                await websocket.send_json(event["ephemeral"])
+                continue
             if event["seq"] <= last:
                 continue
             await websocket.send_json(public_event(event))
@@ -138,12 +169,18 @@ async def _forward(websocket: WebSocket, sub: Subscriber, last: int) -> None:
             await receiver
 
 
-async def _drain_client(websocket: WebSocket) -> None:
-    """Read (and ignore) client frames until it disconnects; clients only listen."""
+async def _drain_client(
+    websocket: WebSocket, on_frame: Callable[[Any], Awaitable[None]] | None = None
+) -> None:
+    """Read client frames until it disconnects; the only ones acted on are presence."""
     with contextlib.suppress(WebSocketDisconnect, RuntimeError):
         while True:
             message = await websocket.receive()
             if message["type"] == "websocket.disconnect":
                 return
-            with contextlib.suppress(ValueError, TypeError):
-                json.loads(message.get("text") or "null")
+            try:
+                frame = json.loads(message.get("text") or "null")
+            except (ValueError, TypeError):
+                continue
+            if on_frame is not None:
+                await on_frame(frame)

@@ -190,10 +190,14 @@ async def test_bad_write_input_changes_nothing(
     assert again == conv
 
 
-async def test_search_says_not_yet(client: Any, factory: Any) -> None:
+async def test_search_finds_the_message(client: Any, factory: Any) -> None:
+    """Search itself is tested in tests/archive/; here: it answers where the stub did."""
     w = await _seed(client, factory)
     r = await client.get("/api/v1/search?q=退款", headers=w["admin"]["headers"])
-    assert r.status_code == 501 and r.json()["detail"]
+    assert r.status_code == 200
+    (item,) = r.json()["items"]
+    assert item["message"]["content"] == "退款进度？"
+    assert item["highlight"] == "<mark>退款</mark>进度？"
 
 
 async def test_reply_note_assign_status_flow(client: Any, factory: Any, app: Any) -> None:

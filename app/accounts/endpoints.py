@@ -1,0 +1,143 @@
+"""Admin API for staff turnover and channel lifecycle (the /admin page calls these).
+
+Deactivation closes the user's live sockets in this process right after the commit
+(closing them earlier would let a reconnect slip in before the revocation is
+visible); other processes close theirs within one assignment heartbeat.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from fastapi import APIRouter, Request
+from pydantic import BaseModel
+from sqlalchemy import event, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.accounts.offboarding import deactivate_user, reactivate_user, set_channel_archived
+from app.deps import AdminDep, SessionDep, SupervisorDep
+from app.errors import BadRequest, NotFound
+from app.inbox.schemas import ChannelOut, UserOut, channel_out
+from app.models import Channel, Conversation, ConversationStatus, User, UserChannel
+
+router = APIRouter(prefix="/api/v1", tags=["admin"])
+
+
+class DeactivateIn(BaseModel):
+    reassign_to: int | None = None
+
+
+class HandoverOut(BaseModel):
+    conversation_id: int
+    assignee_id: int | None  # None: the unassigned queue
+
+
+class DeactivationOut(BaseModel):
+    user: UserOut
+    handovers: list[HandoverOut]
+    tokens_revoked: int
+    sessions_revoked: int
+
+
+class WorkloadOut(BaseModel):
+    user_id: int
+    open: int
+    pending: int
+
+
+def after_commit(session: AsyncSession, fn: Callable[[], None]) -> None:
+    """Run `fn` once this session's transaction has committed (never on rollback)."""
+    event.listen(session.sync_session, "after_commit", lambda _s: fn(), once=True)
+
+
+async def _user(session: AsyncSession, user_id: int) -> User:
+    user = await session.get(User, user_id)
+    if user is None:
+        raise NotFound("user not found")
+    return user
+
+
+async def user_out(session: AsyncSession, user: User) -> UserOut:
+    limits = sorted(
+        await session.scalars(select(UserChannel.channel_id).where(UserChannel.user_id == user.id))
+    )
+    return UserOut(
+        id=user.id,
+        email=user.email,
+        name=user.name,
+        role=user.role,
+        active=user.active,
+        channel_ids=limits or None,
+    )
+
+
+@router.post("/users/{user_id}/deactivate")
+async def deactivate(
+    user_id: int,
+    request: Request,
+    session: SessionDep,
+    viewer: AdminDep,
+    body: DeactivateIn | None = None,
+) -> DeactivationOut:
+    user = await _user(session, user_id)
+    successor = None
+    if body is not None and body.reassign_to is not None:
+        successor = await session.get(User, body.reassign_to)
+        if successor is None:
+            raise BadRequest(f"no user with id {body.reassign_to}")
+    result = await deactivate_user(session, user, successor=successor, actor=viewer.user)
+    hub = request.app.state.hub
+    after_commit(session, lambda: hub.disconnect_user(user_id))
+    return DeactivationOut(
+        user=await user_out(session, user),
+        handovers=[HandoverOut(conversation_id=c, assignee_id=a) for c, a in result.handovers],
+        tokens_revoked=result.tokens_revoked,
+        sessions_revoked=result.sessions_revoked,
+    )
+
+
+@router.post("/users/{user_id}/reactivate")
+async def reactivate(user_id: int, session: SessionDep, viewer: AdminDep) -> UserOut:
+    user = await reactivate_user(session, await _user(session, user_id), actor=viewer.user)
+    return await user_out(session, user)
+
+
+@router.get("/users/{user_id}/workload")
+async def workload(user_id: int, session: SessionDep, viewer: SupervisorDep) -> WorkloadOut:
+    """What a deactivation would hand over: the user's open and pending conversations."""
+    user = await _user(session, user_id)
+    counts: dict[str, Any] = dict(
+        (
+            await session.execute(
+                select(Conversation.status, func.count())
+                .where(Conversation.assignee_id == user.id)
+                .group_by(Conversation.status)
+            )
+        ).all()
+    )
+    return WorkloadOut(
+        user_id=user.id,
+        open=int(counts.get(ConversationStatus.OPEN, 0)),
+        pending=int(counts.get(ConversationStatus.PENDING, 0)),
+    )
+
+
+async def _channel(session: AsyncSession, channel_id: int) -> Channel:
+    channel = await session.get(Channel, channel_id)
+    if channel is None:
+        raise NotFound("channel not found")
+    return channel
+
+
+@router.post("/channels/{channel_id}/archive")
+async def archive_channel(channel_id: int, session: SessionDep, viewer: AdminDep) -> ChannelOut:
+    """Stop receiving and sending on a channel; its history stays readable and searchable."""
+    channel = await _channel(session, channel_id)
+    return channel_out(await set_channel_archived(session, channel, True, actor=viewer.user))
+
+
+@router.post("/channels/{channel_id}/unarchive")
+async def unarchive_channel(channel_id: int, session: SessionDep, viewer: AdminDep) -> ChannelOut:
+    channel = await _channel(session, channel_id)
+    return channel_out(await set_channel_archived(session, channel, False, actor=viewer.user))

@@ -1,0 +1,174 @@
+"""REST API for search, the supervisors' archive, bulk export and the audit log.
+
+- `GET /api/v1/search`: everyone, within their channels (CONTRACT section 5);
+- `GET /api/v1/archive/...`: supervisors and admins (agents get 403);
+- `GET /api/v1/audit`: admins.
+Every archive read, search and export is written to the audit log (the first page of
+a list or search: following pages are the same read).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import StreamingResponse
+
+from app.archive import queries
+from app.archive.audit import record_audit
+from app.archive.export import export_text
+from app.deps import AdminDep, SessionDep, SupervisorDep, ViewerDep
+from app.inbox.queries import DEFAULT_LIMIT, MAX_LIMIT
+from app.models import utcnow_for_models
+
+router = APIRouter(prefix="/api/v1", tags=["archive"])
+
+Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT)]
+Cursor = Annotated[str | None, Query(max_length=500)]
+SearchText = Annotated[str, Query(min_length=1, max_length=200)]
+OptionalText = Annotated[str | None, Query(max_length=200)]
+Status = Annotated[str | None, Query(pattern="^(open|pending|resolved)$")]
+
+
+def page(items: list[Any], next_cursor: str | None) -> dict[str, Any]:
+    return {"items": items, "next_cursor": next_cursor}
+
+
+@router.get("/search")
+async def search(
+    session: SessionDep,
+    viewer: ViewerDep,
+    q: SearchText,
+    channel_id: int | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    cursor: Cursor = None,
+    limit: Limit = DEFAULT_LIMIT,
+) -> dict[str, Any]:
+    """Chinese by substring, other words whole, case-insensitive; newest first."""
+    items, next_cursor = await queries.search_messages(
+        session,
+        viewer,
+        q,
+        channel_id=channel_id,
+        since=since,
+        until=until,
+        cursor=cursor,
+        limit=limit,
+    )
+    if cursor is None:
+        details = queries.ArchiveFilters(channel_id=channel_id, since=since, until=until, q=q)
+        record_audit(session, viewer.user, "search.queried", "message", "", details.as_details())
+    return page(items, next_cursor)
+
+
+def _filters(
+    channel_id: int | None = None,
+    agent_id: int | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    status: Status = None,
+    contact: OptionalText = None,
+    tag: OptionalText = None,
+    q: OptionalText = None,
+) -> queries.ArchiveFilters:
+    return queries.ArchiveFilters(
+        channel_id=channel_id,
+        agent_id=agent_id,
+        since=since,
+        until=until,
+        status=status,
+        contact=contact or None,
+        tag=tag or None,
+        q=q or None,
+    )
+
+
+@router.get("/archive/conversations")
+async def archive_conversations(
+    session: SessionDep,
+    viewer: SupervisorDep,
+    channel_id: int | None = None,
+    agent_id: int | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    status: Status = None,
+    contact: OptionalText = None,
+    tag: OptionalText = None,
+    q: OptionalText = None,
+    cursor: Cursor = None,
+    limit: Limit = DEFAULT_LIMIT,
+) -> dict[str, Any]:
+    """Every conversation ever held, filtered; newest activity first."""
+    f = _filters(channel_id, agent_id, since, until, status, contact, tag, q)
+    items, next_cursor = await queries.list_archive(session, viewer, f, cursor=cursor, limit=limit)
+    if cursor is None:
+        record_audit(session, viewer.user, "archive.listed", "conversation", "", f.as_details())
+    return page(items, next_cursor)
+
+
+@router.get("/archive/conversations/{conversation_id}")
+async def archive_conversation(
+    conversation_id: int, session: SessionDep, viewer: SupervisorDep
+) -> queries.ArchivedConversation:
+    """One conversation and its whole history; reading it changes nothing (unread stays)."""
+    found = await queries.archived_conversation(session, viewer, conversation_id)
+    record_audit(session, viewer.user, "archive.read", "conversation", conversation_id, {})
+    return found
+
+
+@router.get("/archive/export")
+async def archive_export(
+    request: Request,
+    session: SessionDep,
+    viewer: SupervisorDep,
+    format: Annotated[str, Query(pattern="^(jsonl|csv)$")] = "jsonl",
+    channel_id: int | None = None,
+    agent_id: int | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    status: Status = None,
+    contact: OptionalText = None,
+    tag: OptionalText = None,
+    q: OptionalText = None,
+) -> StreamingResponse:
+    """The filtered archive as a download: JSON lines (one conversation with all its
+    messages each) or CSV (one message a row). Streamed; the audit entry is committed
+    before the first byte."""
+    f = _filters(channel_id, agent_id, since, until, status, contact, tag, q)
+    if f.q:
+        queries.query_groups(f.q)  # a query with nothing to search is a 400, not a broken stream
+    details = {**f.as_details(), "format": format, "via": "api"}
+    record_audit(session, viewer.user, "archive.exported", "conversation", "", details)
+    stamp = utcnow_for_models().strftime("%Y%m%dT%H%M%SZ")
+    media = "application/x-ndjson" if format == "jsonl" else "text/csv"
+    return StreamingResponse(
+        export_text(request.app.state.db.session, f, viewer, format),
+        media_type=f"{media}; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="huiliu-{stamp}.{format}"'},
+    )
+
+
+@router.get("/audit")
+async def audit(
+    session: SessionDep,
+    viewer: AdminDep,
+    action: OptionalText = None,
+    actor_id: int | None = None,
+    object_type: OptionalText = None,
+    object_id: OptionalText = None,
+    cursor: Cursor = None,
+    limit: Limit = DEFAULT_LIMIT,
+) -> dict[str, Any]:
+    """The append-only audit log, newest first."""
+    items, next_cursor = await queries.list_audit(
+        session,
+        action=action,
+        actor_id=actor_id,
+        object_type=object_type,
+        object_id=object_id,
+        cursor=cursor,
+        limit=limit,
+    )
+    return page(items, next_cursor)

@@ -1,0 +1,284 @@
+"""Full-text search over every message: the index (both backends) and the search query.
+
+The index is written by the application in the same transaction as the message
+(`index_message`, called from app/inbox/inbound.py, actions.py and the system notes),
+so a message is findable the moment it is committed, and a rollback leaves no term.
+
+- SQLite: a contentless FTS5 table `message_search` (rowid = message id) over the
+  document `terms.fts5_document` builds; unicode61 only splits on the spaces we put.
+- PostgreSQL: a table `message_search` (message id, channel, time, tsvector built by
+  `terms.tsvector_literal`) with a GIN index, queried with `<->` phrases under
+  `SET LOCAL statement_timeout`.
+
+Both index objects live outside the ORM metadata (migrations/versions/..._0004 makes
+them; `is_search_index_table` tells Alembic's comparison to leave them alone).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    Column,
+    Connection,
+    Integer,
+    MetaData,
+    Select,
+    Table,
+    Text,
+    TextClause,
+    bindparam,
+    cast,
+    literal,
+    select,
+    text,
+)
+from sqlalchemy.dialects.postgresql import TSQUERY, TSVECTOR
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.archive.terms import Group, fts5_document, fts5_query, tsquery_literal, tsvector_literal
+from app.config import settings_of
+from app.errors import HuiliuError
+from app.models import Message
+from app.models.base import UTCDateTime
+
+TABLE = "message_search"
+REBUILD_TABLE = "message_search_rebuild"
+BATCH = 2000  # messages per reindex transaction: short enough not to stall ingest
+
+_fts = Table(TABLE, MetaData(), Column("rowid", Integer, primary_key=True), Column("terms", Text))
+_pg = Table(
+    TABLE,
+    MetaData(),
+    Column("message_id", Integer, primary_key=True),
+    Column("channel_id", Integer),
+    Column("created_at", UTCDateTime),
+    Column("tsv", TSVECTOR),
+)
+
+
+def is_search_index_table(name: str | None) -> bool:
+    """FTS5 makes shadow tables (message_search_data, ...): all are the index's."""
+    return bool(name) and (name == TABLE or str(name).startswith(TABLE + "_"))
+
+
+def alembic_include_name(name: str | None, type_: str, _parent: object) -> bool:
+    """For Alembic's comparisons (migrations/env.py, tests/test_migrations.py)."""
+    return not (type_ == "table" and is_search_index_table(name))
+
+
+class SearchTimeout(HuiliuError):
+    status_code = 503
+
+
+def _dialect(session: AsyncSession | Connection) -> str:
+    bind = session.get_bind() if isinstance(session, AsyncSession) else session
+    return bind.dialect.name
+
+
+def fts5_create(table: str = TABLE) -> str:
+    return (
+        f"CREATE VIRTUAL TABLE {table} USING fts5("
+        "terms, content='', tokenize='unicode61 remove_diacritics 0')"
+    )
+
+
+def _insert_sql(dialect: str, table: str = TABLE, upsert: bool = False) -> TextClause:
+    if dialect == "postgresql":
+        sql = (  # `table` is one of our two constants, never input
+            f"INSERT INTO {table} (message_id, channel_id, created_at, tsv) "  # noqa: S608
+            "VALUES (:id, :channel_id, :created_at, CAST(:doc AS tsvector))"
+        )
+        if upsert:
+            sql += (
+                " ON CONFLICT (message_id) DO UPDATE SET tsv = EXCLUDED.tsv, "
+                "channel_id = EXCLUDED.channel_id, created_at = EXCLUDED.created_at"
+            )
+        return text(sql).bindparams(bindparam("created_at", type_=UTCDateTime()))
+    return text(f"INSERT INTO {table} (rowid, terms) VALUES (:id, :doc)")  # noqa: S608
+
+
+def index_params(dialect: str, rows: Iterable[Sequence[Any]]) -> list[dict[str, Any]]:
+    """(id, channel_id, created_at, content) rows to insert parameters; empty texts skipped."""
+    build = tsvector_literal if dialect == "postgresql" else fts5_document
+    params = []
+    for message_id, channel_id, created_at, content in rows:
+        doc = build(content or "")
+        if doc:
+            params.append(
+                {"id": message_id, "channel_id": channel_id, "created_at": created_at, "doc": doc}
+            )
+    return params
+
+
+async def index_message(session: AsyncSession, message: Message) -> None:
+    """Make one just-stored message searchable, in the caller's transaction."""
+    dialect = _dialect(session)
+    params = index_params(
+        dialect, [(message.id, message.channel_id, message.created_at, message.content)]
+    )
+    if params:
+        await session.execute(_insert_sql(dialect), params)
+
+
+def backfill(connection: Connection) -> None:
+    """Index every stored message (migration 0004, on a synchronous connection)."""
+    dialect = _dialect(connection)
+    last = 0
+    while True:
+        rows = connection.execute(_batch_stmt(last)).all()
+        if not rows:
+            return
+        params = index_params(dialect, rows)
+        if params:
+            connection.execute(_insert_sql(dialect), params)
+        last = rows[-1][0]
+
+
+def _batch_stmt(after: int, upto: int | None = None) -> Select[int, int, datetime, str]:
+    stmt = select(Message.id, Message.channel_id, Message.created_at, Message.content).where(
+        Message.id > after
+    )
+    if upto is not None:
+        stmt = stmt.where(Message.id <= upto)
+    return stmt.order_by(Message.id).limit(BATCH)
+
+
+async def reindex(sessions: Any, progress: Callable[[int, int], None] | None = None) -> int:
+    """Rebuild the whole index from the messages, in short transactions; returns the count.
+
+    `sessions()` opens a committing session (Database.session). PostgreSQL upserts in
+    place. SQLite fills a new FTS5 table and swaps it in at the end, in the one
+    transaction that also indexes whatever arrived meanwhile (SQLite serialises
+    writers, so nothing slips between the last batch and the swap)."""
+    async with sessions() as session:
+        dialect = _dialect(session)
+        total = int(await session.scalar(select(Message.id).order_by(Message.id.desc())) or 0)
+        if dialect != "postgresql":
+            await session.execute(text(f"DROP TABLE IF EXISTS {REBUILD_TABLE}"))
+            await session.execute(text(fts5_create(REBUILD_TABLE)))
+    table = TABLE if dialect == "postgresql" else REBUILD_TABLE
+    insert = _insert_sql(dialect, table, upsert=True)
+    last = done = 0
+    while last < total:
+        async with sessions() as session:
+            rows = (await session.execute(_batch_stmt(last, total))).all()
+            if not rows:
+                break
+            params = index_params(dialect, rows)
+            if params:
+                await session.execute(insert, params)
+        last, done = rows[-1][0], done + len(rows)
+        if progress is not None:
+            progress(last, total)
+    if dialect != "postgresql":
+        async with sessions() as session:
+            while rows := (await session.execute(_batch_stmt(last))).all():
+                params = index_params(dialect, rows)
+                if params:
+                    await session.execute(insert, params)
+                last, done = rows[-1][0], done + len(rows)
+            await session.execute(text(f"DROP TABLE {TABLE}"))
+            await session.execute(text(f"ALTER TABLE {REBUILD_TABLE} RENAME TO {TABLE}"))
+    return done
+
+
+@dataclass(frozen=True)
+class Scope:
+    """Where to look: the viewer's channels, the filters, and the page boundary."""
+
+    channel_ids: frozenset[int] | None = None  # None: every channel
+    channel_id: int | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    before_id: int | None = None
+
+    def apply(self, stmt: Select[Any], channel: Any, created_at: Any, msg_id: Any) -> Select[Any]:
+        if self.channel_ids is not None:
+            stmt = stmt.where(channel.in_(sorted(self.channel_ids)))
+        if self.channel_id is not None:
+            stmt = stmt.where(channel == self.channel_id)
+        if self.since is not None:
+            stmt = stmt.where(created_at >= self.since)
+        if self.until is not None:
+            stmt = stmt.where(created_at < self.until)
+        if self.before_id is not None:
+            stmt = stmt.where(msg_id < self.before_id)
+        return stmt
+
+
+def _sqlite_hits(groups: list[Group], scope: Scope, limit: int) -> Select[Any]:
+    # FTS5 drives the loop in rowid order (newest first) and stops at the limit; the
+    # join to messages applies the filters row by row.
+    stmt = (
+        select(Message.id)
+        .select_from(_fts.join(Message, Message.id == _fts.c.rowid))
+        .where(_fts.c.terms.op("MATCH")(fts5_query(groups)))
+    )
+    stmt = scope.apply(stmt, Message.channel_id, Message.created_at, _fts.c.rowid)
+    return stmt.order_by(_fts.c.rowid.desc()).limit(limit)
+
+
+def _pg_match(groups: list[Group]) -> Any:
+    return _pg.c.tsv.op("@@")(cast(literal(tsquery_literal(groups)), TSQUERY))
+
+
+def _pg_hits(groups: list[Group], scope: Scope, limit: int) -> Select[Any]:
+    # perf-reliability.md 2.3: for a rare term the planner likes a backward primary-key
+    # scan with a per-row recheck (hundreds of ms); a MATERIALIZED CTE forces the GIN
+    # path, whose cost follows the number of hits, which the timeout bounds.
+    hits = scope.apply(
+        select(_pg.c.message_id).where(_pg_match(groups)),
+        _pg.c.channel_id,
+        _pg.c.created_at,
+        _pg.c.message_id,
+    )
+    cte = hits.cte("hits").prefix_with("MATERIALIZED")
+    return select(cte.c.message_id).order_by(cte.c.message_id.desc()).limit(limit)
+
+
+def conversations_matching(session: AsyncSession, groups: list[Group]) -> Select[Any]:
+    """Ids of conversations with at least one matching message (the archive's `q`)."""
+    if _dialect(session) == "postgresql":
+        return (
+            select(Message.conversation_id)
+            .join(_pg, _pg.c.message_id == Message.id)
+            .where(_pg_match(groups))
+        )
+    return (
+        select(Message.conversation_id)
+        .select_from(_fts.join(Message, Message.id == _fts.c.rowid))
+        .where(_fts.c.terms.op("MATCH")(fts5_query(groups)))
+    )
+
+
+async def guarded(session: AsyncSession, stmt: Select[Any]) -> list[Any]:
+    """The rows of a search statement, on PostgreSQL under the configured statement
+    timeout (a query over years of messages must not hold a connection for minutes)."""
+    postgres = _dialect(session) == "postgresql"
+    if postgres:
+        ms = max(1, int(settings_of(session).search_timeout_ms))
+        await session.execute(text(f"SET LOCAL statement_timeout = {ms}"))
+    try:
+        rows = list((await session.execute(stmt)).all())
+    except DBAPIError as exc:
+        if "statement timeout" in str(exc.orig):
+            raise SearchTimeout(
+                "the search took too long; narrow it with a channel or a date range"
+            ) from exc
+        raise
+    if postgres:
+        await session.execute(text("SET LOCAL statement_timeout TO DEFAULT"))
+    return rows
+
+
+async def matching_message_ids(
+    session: AsyncSession, groups: list[Group], scope: Scope, limit: int
+) -> list[int]:
+    """Ids of matching messages, newest first, at most `limit`."""
+    build = _pg_hits if _dialect(session) == "postgresql" else _sqlite_hits
+    return [int(row[0]) for row in await guarded(session, build(groups, scope, limit))]

@@ -1,0 +1,1 @@
+"""The web pages: sign-in, the agent inbox, CSRF, login rate limit, presence."""

@@ -1,0 +1,118 @@
+"""Who is viewing or typing in which conversation: ephemeral, kept in this process only.
+
+Agents' sockets send `{"type": "presence", "conversation_id": N, "state": S}` with S
+one of viewing, typing, idle (left). Everyone else connected to this process who may
+see that conversation gets `{"type": "presence", "data": {...}}` frames, without a
+`seq`: presence is never logged nor replayed. A newcomer is told who is already
+there; a closed socket counts as leaving. With several processes (Redis fan-out)
+agents on different processes do not see each other's presence: a known limit.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
+
+from app.db import Database
+from app.inbox.access import Viewer
+from app.models import Conversation
+from app.realtime.hub import EventHub, Subscriber
+
+STATES = frozenset({"viewing", "typing", "idle"})
+CHANNEL_CACHE_SIZE = 10_000  # conversation -> channel never changes; bound the memory
+
+
+@dataclass(frozen=True)
+class Here:
+    conversation_id: int
+    channel_id: int
+    user_id: int
+    name: str
+    state: str
+
+
+def frame_of(here: Here) -> dict[str, Any]:
+    return {
+        "type": "presence",
+        "data": {
+            "conversation_id": here.conversation_id,
+            "user": {"id": here.user_id, "name": here.name},
+            "state": here.state,
+        },
+    }
+
+
+def ephemeral(here: Here) -> dict[str, Any]:
+    """A queue item the websocket sends as is; `channel_id` lets the hub filter visibility."""
+    return {"ephemeral": frame_of(here), "channel_id": here.channel_id}
+
+
+class Presence:
+    def __init__(self) -> None:
+        self.where: dict[Subscriber, Here] = {}
+        self._channel_of: dict[int, int] = {}
+
+    async def _channel(self, db: Database, conversation_id: int) -> int | None:
+        if conversation_id in self._channel_of:
+            return self._channel_of[conversation_id]
+        try:
+            async with db.sessions() as session:
+                channel_id = await session.scalar(
+                    select(Conversation.channel_id).where(Conversation.id == conversation_id)
+                )
+        except SQLAlchemyError:  # presence is best effort: never close the socket over it
+            return None
+        if channel_id is not None:
+            if len(self._channel_of) >= CHANNEL_CACHE_SIZE:
+                self._channel_of.clear()
+            self._channel_of[conversation_id] = channel_id
+        return channel_id
+
+    async def handle(
+        self, db: Database, hub: EventHub, viewer: Viewer, sub: Subscriber, frame: Any
+    ) -> None:
+        """Apply one client frame; anything that is not a valid presence frame is ignored."""
+        if not isinstance(frame, dict) or frame.get("type") != "presence":
+            return
+        conversation_id, state = frame.get("conversation_id"), frame.get("state")
+        if state not in STATES or type(conversation_id) is not int:
+            return
+        channel_id = await self._channel(db, conversation_id)
+        if channel_id is None or not viewer.can_see_channel(channel_id):
+            return
+        previous = self.where.get(sub)
+        moved = previous is not None and previous.conversation_id != conversation_id
+        if previous is not None and (moved or state == "idle"):
+            self.drop(hub, sub)
+        if state == "idle":
+            return
+        here = Here(conversation_id, channel_id, viewer.id, viewer.user.name, state)
+        self.where[sub] = here
+        if previous != here:
+            self._announce(hub, sub, here)
+        if previous is None or moved:
+            for other in list(self.where.values()):
+                if other.conversation_id == conversation_id and other.user_id != viewer.id:
+                    sub.deliver(ephemeral(other))
+
+    def drop(self, hub: EventHub, sub: Subscriber) -> None:
+        """The socket left its conversation (or closed): tell the others, unless the same
+        agent is still there from another tab."""
+        here = self.where.pop(sub, None)
+        if here is None:
+            return
+        if any(
+            h.user_id == here.user_id and h.conversation_id == here.conversation_id
+            for h in self.where.values()
+        ):
+            return
+        self._announce(hub, sub, replace(here, state="idle"))
+
+    def _announce(self, hub: EventHub, sender: Subscriber, here: Here) -> None:
+        item = ephemeral(here)
+        for sub in list(hub.subscribers):
+            if sub is not sender and sub.user_id != here.user_id:
+                sub.deliver(item)

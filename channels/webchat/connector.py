@@ -1,0 +1,81 @@
+"""`WebchatConnector`: the website widget as a Huiliu channel.
+
+Visitors talk to the product directly over `WS /widget/{id}/ws` (app/widget/), so
+there is no platform to call: an agent's reply is stored, and the visitor's socket
+streams it from the event log (or replays it from the database on reconnect).
+`send` therefore succeeds at once, and there is no webhook and no reply window.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any, ClassVar
+
+from pydantic import BaseModel
+
+from channels.base import (
+    ChannelContext,
+    ContentType,
+    DeliveryError,
+    MalformedPayload,
+    MediaFile,
+    MediaRef,
+    OutboundMessage,
+    SendResult,
+    WebhookRequest,
+    WebhookResult,
+)
+from channels.webchat.config import WebchatConfig
+
+
+def _config(config: BaseModel) -> WebchatConfig:
+    if not isinstance(config, WebchatConfig):
+        raise TypeError(f"expected WebchatConfig, got {type(config).__name__}")
+    return config
+
+
+def embed_snippet(public_url: str, channel_id: int) -> str:
+    """The one line a site owner pastes (CONTRACT section 7)."""
+    return f'<script src="{public_url.rstrip("/")}/widget/{channel_id}.js" async></script>'
+
+
+class WebchatConnector:
+    """Website chat: visitors on the product's own websocket."""
+
+    config_model: ClassVar[type[BaseModel]] = WebchatConfig
+    type: ClassVar[str] = "webchat"
+    # The visitor's history and socket are ours: a reply is always accepted.
+    reply_window: ClassVar[timedelta | None] = None
+    # Images go out as stored attachments the widget shows by signed link.
+    media_reply_types: ClassVar[frozenset[ContentType]] = frozenset({ContentType.IMAGE})
+
+    def handle_webhook(self, config: BaseModel, request: WebhookRequest) -> WebhookResult:
+        """No platform pushes to a website chat: visitors use the widget's websocket."""
+        raise MalformedPayload("webchat has no webhook: visitors connect to /widget/{id}/ws")
+
+    async def send(self, ctx: ChannelContext, message: OutboundMessage) -> SendResult:
+        """Nothing to call: the reply is durable in the database and the visitor's socket
+        streams it (or replays it when they come back)."""
+        if message.content_type not in (ContentType.TEXT, ContentType.IMAGE):
+            raise DeliveryError(
+                "unsupported_type: 网页客服只能发送文字和图片 / "
+                f"only text and images can be sent to the website chat ({message.content_type})"
+            )
+        return SendResult()
+
+    async def fetch_media(self, ctx: ChannelContext, ref: MediaRef) -> MediaFile:
+        """Visitor uploads are stored as they arrive; nothing is ever fetched later."""
+        raise DeliveryError("webchat media is stored at upload time")
+
+    def describe(self, channel_id: int, config: BaseModel, public_url: str) -> dict[str, Any]:
+        """The embed snippet and the identify() secret for the site's backend."""
+        cfg = _config(config)
+        base = public_url.rstrip("/")
+        return {
+            "webhook_url": None,  # nothing to paste into a platform console
+            "embed_snippet": embed_snippet(base, channel_id),
+            "widget_url": f"{base}/widget/{channel_id}.js",
+            "identity_secret": cfg.identity_secret.get_secret_value(),
+            "allowed_origins": list(cfg.allowed_origin),
+            "demo_url": f"{base}/widget-demo/{channel_id}",
+        }

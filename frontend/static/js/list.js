@@ -1,0 +1,194 @@
+// The conversation list: tabs Mine / Unassigned / All, filters by status and channel,
+// and live upserts that keep it ordered by the last message.
+
+import { api, query } from "./api.js";
+import { avatar, channelIcon, fill, h, timeEl } from "./dom.js";
+import { t } from "./i18n.js";
+
+const TABS = ["mine", "unassigned", "all"];
+const STATUSES = ["open", "pending", "resolved", "all"];
+const PAGE = 50;
+
+function newer(a, b) {
+  const diff = new Date(b.last_message_at) - new Date(a.last_message_at);
+  return diff !== 0 ? diff : b.id - a.id;
+}
+
+export class ConversationList {
+  constructor(root, { me, onOpen, onChange }) {
+    this.root = root;
+    this.me = me;
+    this.onOpen = onOpen;
+    this.onChange = onChange;
+    this.items = new Map();
+    this.rows = new Map();
+    this.sigs = new Map();
+    this.selected = null;
+    this.nextCursor = null;
+    this.channels = [];
+    const saved = JSON.parse(localStorage.getItem("huiliu.filters") || "{}");
+    this.filters = {
+      tab: TABS.includes(saved.tab) ? saved.tab : "all",
+      status: STATUSES.includes(saved.status) ? saved.status : "open",
+      channel: "",
+    };
+    this.build();
+  }
+
+  build() {
+    this.tabs = h("div", { class: "tabs", role: "tablist" },
+      TABS.map((tab) => h("button", {
+        type: "button", role: "tab", class: "tab", dataset: { tab },
+        onclick: () => this.setFilter({ tab }),
+      }, t(`tab_${tab}`))));
+    this.statusSelect = h("select", { class: "filter-status", "aria-label": t("status_all"),
+      onchange: (e) => this.setFilter({ status: e.target.value }) },
+      STATUSES.map((s) => h("option", { value: s }, t(`status_${s}`))));
+    this.channelSelect = h("select", { class: "filter-channel", "aria-label": t("all_channels"),
+      onchange: (e) => this.setFilter({ channel: e.target.value }) },
+      h("option", { value: "" }, t("all_channels")));
+    this.list = h("ol", { class: "conv-list", id: "conv-list" });
+    this.empty = h("p", { class: "empty muted", hidden: true }, t("empty_list"));
+    this.more = h("button", { type: "button", class: "btn btn-ghost load-more", hidden: true,
+      onclick: () => this.loadMore() }, t("load_more"));
+    fill(this.root,
+      this.tabs,
+      h("div", { class: "filters" }, this.statusSelect, this.channelSelect),
+      h("div", { class: "conv-scroll" }, this.list, this.empty, this.more));
+    this.syncControls();
+  }
+
+  setChannels(channels) {
+    this.channels = channels;
+    const select = this.channelSelect;
+    select.replaceChildren(h("option", { value: "" }, t("all_channels")),
+      channels.map((c) => h("option", { value: String(c.id) }, c.name)));
+    select.value = this.filters.channel;
+  }
+
+  syncControls() {
+    for (const button of this.tabs.children) {
+      button.setAttribute("aria-selected", String(button.dataset.tab === this.filters.tab));
+    }
+    this.statusSelect.value = this.filters.status;
+    this.channelSelect.value = this.filters.channel;
+  }
+
+  setFilter(change) {
+    Object.assign(this.filters, change);
+    localStorage.setItem("huiliu.filters", JSON.stringify({ tab: this.filters.tab, status: this.filters.status }));
+    this.syncControls();
+    this.load();
+  }
+
+  params(cursor) {
+    const assignee = { mine: "me", unassigned: "none", all: "" }[this.filters.tab];
+    return query({ status: this.filters.status, assignee, channel_id: this.filters.channel, cursor, limit: PAGE });
+  }
+
+  async load() {
+    const data = await api(`/api/v1/conversations${this.params()}`);
+    this.items.clear();
+    for (const c of data.items) this.items.set(c.id, c);
+    this.nextCursor = data.next_cursor;
+    this.render();
+  }
+
+  async loadMore() {
+    if (!this.nextCursor) return;
+    const data = await api(`/api/v1/conversations${this.params(this.nextCursor)}`);
+    for (const c of data.items) this.items.set(c.id, c);
+    this.nextCursor = data.next_cursor;
+    this.render();
+  }
+
+  matches(c) {
+    const f = this.filters;
+    if (f.status !== "all" && c.status !== f.status) return false;
+    if (f.channel && String(c.channel.id) !== f.channel) return false;
+    if (f.tab === "mine") return c.assignee?.id === this.me.id;
+    if (f.tab === "unassigned") return !c.assignee;
+    return true;
+  }
+
+  /** A conversation as an event shows it: added, updated, moved or dropped. */
+  upsert(c) {
+    if (this.matches(c)) this.items.set(c.id, c);
+    else this.items.delete(c.id);
+    this.render();
+  }
+
+  get(id) {
+    return this.items.get(id);
+  }
+
+  ordered() {
+    return [...this.items.values()].sort(newer);
+  }
+
+  render() {
+    const ordered = this.ordered();
+    const keep = new Set(ordered.map((c) => c.id));
+    for (const [id, row] of this.rows) {
+      if (!keep.has(id)) {
+        row.remove();
+        this.rows.delete(id);
+        this.sigs.delete(id);
+      }
+    }
+    ordered.forEach((c, index) => {
+      const sig = JSON.stringify(c);
+      const old = this.rows.get(c.id);
+      let row = old;
+      if (!old || this.sigs.get(c.id) !== sig) {
+        row = this.row(c);
+        if (old) old.replaceWith(row);
+        this.rows.set(c.id, row);
+        this.sigs.set(c.id, sig);
+      }
+      if (this.list.children[index] !== row) this.list.insertBefore(row, this.list.children[index] || null);
+    });
+    this.empty.hidden = ordered.length > 0;
+    this.more.hidden = !this.nextCursor;
+    this.onChange?.(ordered);
+  }
+
+  row(c) {
+    const name = c.contact.name || t("no_name");
+    const unread = c.unread_count > 0;
+    return h("li", { class: `conv-item${unread ? " unread" : ""}${c.id === this.selected ? " selected" : ""}`,
+      dataset: { id: String(c.id), status: c.status } },
+      h("button", { type: "button", class: "conv-button", onclick: () => this.onOpen(c.id),
+        "aria-current": c.id === this.selected ? "true" : null },
+        avatar(name, c.contact.avatar_url),
+        h("span", { class: "conv-main" },
+          h("span", { class: "conv-top" },
+            channelIcon(c.channel.type, c.channel.name),
+            h("span", { class: "conv-name" }, name),
+            timeEl(c.last_message_at, "conv-time")),
+          h("span", { class: "conv-bottom" },
+            h("span", { class: "conv-preview" }, c.last_message_preview || "\u00a0"),
+            c.status !== "open" ? h("span", { class: `badge badge-${c.status}` }, t(`status_${c.status}`)) : null,
+            unread ? h("span", { class: "unread-badge", "aria-label": String(c.unread_count) },
+              c.unread_count > 99 ? "99+" : String(c.unread_count)) : null),
+          h("span", { class: "conv-assignee muted" }, c.assignee ? c.assignee.name : t("unassigned")))));
+  }
+
+  select(id) {
+    this.selected = id;
+    for (const [rowId, row] of this.rows) {
+      row.classList.toggle("selected", rowId === id);
+      row.firstChild.toggleAttribute("aria-current", rowId === id);
+    }
+    this.rows.get(id)?.scrollIntoView({ block: "nearest" });
+  }
+
+  /** The id `step` places after the selected one (j/k). */
+  neighbour(step) {
+    const ids = this.ordered().map((c) => c.id);
+    if (!ids.length) return null;
+    const at = ids.indexOf(this.selected);
+    if (at === -1) return ids[0];
+    return ids[Math.min(ids.length - 1, Math.max(0, at + step))];
+  }
+}

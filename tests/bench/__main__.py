@@ -1,0 +1,242 @@
+"""`python -m tests.bench` (`make bench`): Huiliu's benchmarks, printed as one table.
+
+Loopback only; bounded in time (about 6-8 minutes on 2 cores). PostgreSQL rows need
+PostgreSQL on 127.0.0.1:5432 (bench databases `huiliu_bench_*` are created and
+dropped; `test` is never touched); Redis on 127.0.0.1:6379 is used when present.
+Sizes are parameters: `python -m tests.bench --help`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from tests.bench import bench_inbox, bench_ingest, bench_live, bench_memory
+from tests.bench.bench_support import (
+    REDIS_URL,
+    PushMaker,
+    create_agents,
+    create_wechat_channel,
+    drop_pg_database,
+    huiliu_server,
+    migrate,
+    percentile,
+    pg_available,
+    recreate_pg_database,
+    redis_available,
+)
+
+TARGETS = {
+    "ingest": 0.6,  # of the floor
+    "live_p99_ms": 50.0,
+    "list_p95_ms": 30.0,
+    "ws_mb_per_1000": 40.0,
+}
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="python -m tests.bench", description=__doc__)
+    p.add_argument("--only", default="ingest,live,inbox,memory", help="comma-separated parts")
+    p.add_argument("--databases", default="sqlite,pg", help="sqlite,pg")
+    p.add_argument("--rounds", type=int, default=4, help="ingest A/B rounds per database")
+    p.add_argument("--seconds", type=float, default=6.0, help="seconds per ingest round")
+    p.add_argument("--agents", type=int, default=200, help="agent websockets for live latency")
+    p.add_argument(
+        "--rates", default="5,10,25,50,100,200", help="live push rates to try, ascending (msg/s)"
+    )
+    p.add_argument("--live-seconds", type=float, default=5.0)
+    p.add_argument("--conversations", type=int, default=100_000)
+    p.add_argument("--messages", type=int, default=1_000_000)
+    p.add_argument("--requests", type=int, default=200, help="timed requests per inbox read")
+    p.add_argument("--sockets", type=int, default=1000, help="idle websockets per memory round")
+    p.add_argument("--json", type=Path, help="also write the raw figures here")
+    return p.parse_args(argv)
+
+
+def log(message: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+async def live_bench(args: argparse.Namespace, workdir: Path, kind: str) -> list[dict[str, Any]]:
+    redis = REDIS_URL if kind == "pg" and redis_available() else None
+    if kind == "pg":
+        url = await recreate_pg_database("huiliu_bench_live")
+    else:
+        url = f"sqlite+aiosqlite:///{workdir / 'live.db'}"
+    await migrate(url)
+    channel_id = await create_wechat_channel(url)
+    tokens = await create_agents(url, args.agents)
+    server = huiliu_server(workdir / "live", url, redis_url=redis)
+    rows: list[dict[str, Any]] = []
+    try:
+        await server.start()
+        maker = PushMaker(f"/webhooks/wechat/{channel_id}", prefix=3)
+        sockets = await bench_live.open_agents(server, tokens)
+        log(f"live: {len(sockets)} agents connected")
+        await bench_live.run_rate(server, maker, sockets, 5, 1.0)  # warm-up
+        for rate in [float(r) for r in args.rates.split(",")]:
+            result = await bench_live.run_rate(server, maker, sockets, rate, args.live_seconds)
+            row = bench_live.summary(result) | {"db": kind, "redis": bool(redis)}
+            rows.append(row)
+            log(f"live: {row}")
+            if result.complete < 0.99 or result.p99 > 1.0:
+                break  # past what this machine can drive: higher rates only queue up
+        await bench_live.close_all(sockets)
+    finally:
+        await server.stop()
+        if kind == "pg":
+            await drop_pg_database("huiliu_bench_live")
+    return rows
+
+
+async def memory_bench(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
+    url = f"sqlite+aiosqlite:///{workdir / 'memory.db'}"
+    await migrate(url)
+    (token,) = await create_agents(url, 1)
+    server = huiliu_server(workdir / "memory", url)
+    try:
+        await server.start()
+        return await bench_memory.run(server, token, args.sockets)
+    finally:
+        await server.stop()
+
+
+async def main(args: argparse.Namespace) -> dict[str, Any]:
+    parts = set(args.only.split(","))
+    kinds = [k for k in args.databases.split(",") if k]
+    if "pg" in kinds and not pg_available():
+        log("PostgreSQL is not on 127.0.0.1:5432: PostgreSQL rows skipped")
+        kinds.remove("pg")
+    results: dict[str, Any] = {"ingest": {}, "live": [], "inbox": {}, "memory": None}
+    with tempfile.TemporaryDirectory(prefix="huiliu-bench-") as tmp:
+        workdir = Path(tmp)
+        if "ingest" in parts:
+            for kind in kinds:
+                log(f"ingest on {kind}: {args.rounds} A/B rounds of {args.seconds:.0f} s")
+                r = await bench_ingest.run(
+                    kind, workdir / f"ingest-{kind}", rounds=args.rounds, seconds=args.seconds
+                )
+                results["ingest"][kind] = r
+                log(
+                    f"ingest on {kind}: huiliu {r['huiliu']:.0f}/s, floor {r['floor']:.0f}/s "
+                    f"(rounds {[round(x) for x in r['huiliu_rounds']]} vs "
+                    f"{[round(x) for x in r['floor_rounds']]}), errors "
+                    f"{r['huiliu_errors']} / {r['floor_errors']}"
+                )
+            if "pg" in kinds:
+                await drop_pg_database("huiliu_bench_ingest")
+        if "live" in parts:
+            kind = "pg" if "pg" in kinds else "sqlite"
+            log(f"live latency on {kind}: {args.agents} agents, rates {args.rates}")
+            results["live"] = await live_bench(args, workdir, kind)
+        if "inbox" in parts:
+            for kind in kinds:
+                log(f"inbox on {kind}: seeding {args.messages} messages")
+                r = await bench_inbox.run(
+                    kind,
+                    workdir / f"inbox-{kind}",
+                    conversations=args.conversations,
+                    messages=args.messages,
+                    requests=args.requests,
+                )
+                results["inbox"][kind] = r
+                log(f"inbox on {kind}: seeded in {r['seed_seconds']:.0f} s; {r}")
+            if "pg" in kinds:
+                await drop_pg_database("huiliu_bench_inbox")
+        if "memory" in parts:
+            log(f"memory: 2 x {args.sockets} idle websockets")
+            results["memory"] = await memory_bench(args, workdir)
+    return results
+
+
+def ms(seconds: float) -> str:
+    return f"{seconds * 1000:.1f} ms"
+
+
+def verdict(ok: bool) -> str:
+    return "met" if ok else "MISSED"
+
+
+def table(args: argparse.Namespace, results: dict[str, Any]) -> str:
+    rows = [
+        "| benchmark | database | Huiliu | floor | result | target |",
+        "|---|---|---|---|---|---|",
+    ]
+    for kind, r in results["ingest"].items():
+        ratio = r["ratio"]
+        rows.append(
+            f"| ingest, 32 connections, msgs/s | {kind} | {r['huiliu']:.0f} | {r['floor']:.0f} "
+            f"| ratio {ratio:.2f} ({verdict(ratio >= TARGETS['ingest'])}) | >= 0.6 of floor |"
+        )
+        rows.append(
+            f"| ingest ack latency p50 / p99 | {kind} "
+            f"| {ms(percentile(r['huiliu_latencies'], 50))} / "
+            f"{ms(percentile(r['huiliu_latencies'], 99))} "
+            f"| {ms(percentile(r['floor_latencies'], 50))} / "
+            f"{ms(percentile(r['floor_latencies'], 99))} | | |"
+        )
+    for row in results["live"]:
+        ok = row["p99_ms"] < TARGETS["live_p99_ms"] and row["complete"] >= 0.999
+        db = row["db"] + (" + Redis" if row["redis"] else "")
+        rows.append(
+            f"| live push -> message.created, {row['agents']} agents @ {row['rate']:.0f} msg/s "
+            f"| {db} | p50 {row['p50_ms']} ms, p99 {row['p99_ms']} ms "
+            f"({row['complete'] * 100:.1f}% delivered) | | {verdict(ok)} | p99 < 50 ms |"
+        )
+    for kind, r in results["inbox"].items():
+        size = f"{args.messages:,} msgs / {args.conversations:,} convs"
+        for key, label in [
+            ("list", "inbox list (open, first page)"),
+            ("list_all", "inbox list (all)"),
+            ("list_deep", "inbox list, scrolling by cursor"),
+            ("open", "conversation open (header + 50 msgs)"),
+        ]:
+            p95 = r[key]["p95"] * 1000
+            rows.append(
+                f"| {label}, p95 ({size}) | {kind} | {p95:.1f} ms "
+                f"(p50 {r[key]['p50'] * 1000:.1f}) | | "
+                f"{verdict(p95 < TARGETS['list_p95_ms'])} ({r[key]['n']} requests) | < 30 ms |"
+            )
+    m = results["memory"]
+    if m:
+        worst = max(m["first_mb_per_1000"], m["second_mb_per_1000"])
+        rows.append(
+            f"| memory per 1,000 idle agent websockets (RSS) | sqlite "
+            f"| {m['first_mb_per_1000']:.1f} MB, then {m['second_mb_per_1000']:.1f} MB "
+            f"({m['alive']} open; base {m['baseline_mb']:.0f} MB) | | "
+            f"{verdict(worst < TARGETS['ws_mb_per_1000'])} | < 40 MB |"
+        )
+    return "\n".join(rows)
+
+
+def cli(argv: list[str]) -> int:
+    args = parse_args(argv)
+    started = time.monotonic()
+    log(f"load average at the start: {os.getloadavg()[0]:.1f} ({os.cpu_count()} cores)")
+    results = asyncio.run(main(args))
+    print()
+    print(table(args, results))
+    load = os.getloadavg()
+    print(
+        f"\n({time.monotonic() - started:.0f} s; python -m tests.bench {' '.join(argv)}; "
+        f"{os.cpu_count()} cores, load average at the end {load[0]:.1f} / {load[1]:.1f} / "
+        f"{load[2]:.1f}: other work on the machine slows both sides of each A/B row alike, "
+        "and the absolute figures)"
+    )
+    if args.json:
+        for r in results["ingest"].values():
+            r.pop("huiliu_latencies", None)
+            r.pop("floor_latencies", None)
+        args.json.write_text(json.dumps(results, indent=2, default=str))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(cli(sys.argv[1:]))
