@@ -1,6 +1,6 @@
 """`python -m tests.bench` (`make bench`): Huiliu's benchmarks, printed as one table.
 
-Loopback only; bounded in time (about 6-8 minutes on 2 cores). PostgreSQL rows need
+Loopback only; bounded in time (5 to 9 minutes on 2 cores). PostgreSQL rows need
 PostgreSQL on 127.0.0.1:5432 (bench databases `huiliu_bench_*` are created and
 dropped; `test` is never touched); Redis on 127.0.0.1:6379 is used when present.
 Sizes are parameters: `python -m tests.bench --help`.
@@ -227,8 +227,8 @@ def cli(argv: list[str]) -> int:
     print(
         f"\n({time.monotonic() - started:.0f} s; python -m tests.bench {' '.join(argv)}; "
         f"{os.cpu_count()} cores, load average at the end {load[0]:.1f} / {load[1]:.1f} / "
-        f"{load[2]:.1f}: other work on the machine slows both sides of each A/B row alike, "
-        "and the absolute figures)"
+        f"{load[2]:.1f}: other work on the machine lowers the absolute figures; "
+        "the two sides of an A/B row alternate, so they share it)"
     )
     if args.json:
         for r in results["ingest"].values():
