@@ -53,7 +53,9 @@ class JobStatus(StrEnum):
 class Conversation(Base):
     __tablename__ = "conversations"
     __table_args__ = (
-        Index("ix_conversations_status_last_message_at", "status", "last_message_at"),
+        # The inbox list: newest first, by status or across all, paged by (time, id).
+        Index("ix_conversations_status_last_message_at_id", "status", "last_message_at", "id"),
+        Index("ix_conversations_last_message_at_id", "last_message_at", "id"),
         Index("ix_conversations_assignee_id_status", "assignee_id", "status"),
     )
 
