@@ -9,6 +9,7 @@ a list or search: following pages are the same read).
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -143,8 +144,19 @@ async def archive_export(
     record_audit(session, viewer.user, "archive.exported", "conversation", "", details)
     stamp = utcnow_for_models().strftime("%Y%m%dT%H%M%SZ")
     media = "application/x-ndjson" if format == "jsonl" else "text/csv"
+    # Produce the first chunk before answering: a filter the database refuses (an id
+    # out of range, a NUL) then fails as a normal 4xx/503, not as a silently cut download.
+    stream = export_text(request.app.state.db.session, f, viewer, format)
+    first = await anext(stream, None)
+
+    async def body() -> AsyncIterator[str]:
+        if first is not None:
+            yield first
+        async for chunk in stream:
+            yield chunk
+
     return StreamingResponse(
-        export_text(request.app.state.db.session, f, viewer, format),
+        body(),
         media_type=f"{media}; charset=utf-8",
         headers={"Content-Disposition": f'attachment; filename="huiliu-{stamp}.{format}"'},
     )
