@@ -275,7 +275,7 @@ def cmd_simulate(args: argparse.Namespace, settings: Settings) -> None:
 
     channels = _with_session(settings, load)
     if not channels:
-        raise CliError("no WeChat or Douyin channel in the database to write to")
+        raise CliError("no WeChat, Douyin or website channel in the database to write to")
     simulator = Simulator(args.base_url, channels, rate=args.rate)
     started = time.monotonic()
     stats = asyncio.run(simulator.run(duration=args.duration))

@@ -1,5 +1,6 @@
 """Demo mode: staff seeded once, one channel of each type wired to in-process fake
-platform APIs, and the simulator writing as customers through the real webhooks."""
+platform APIs, and the simulator writing as customers through the real webhooks and
+as website visitors through the widget's websocket."""
 
 from __future__ import annotations
 
@@ -117,9 +118,12 @@ class DemoPlatforms:
         return out
 
     def replies_for(self, customer: Customer) -> int:
+        """Agents' replies the fake APIs received (website visitors count their own)."""
         if customer.channel.type == "wechat":
             return sum(1 for s in self.wechat.sent if s.get("touser") == customer.external_id)
-        return sum(1 for s in self.douyin.sent if s.to_user_id == customer.external_id)
+        if customer.channel.type == "douyin":
+            return sum(1 for s in self.douyin.sent if s.to_user_id == customer.external_id)
+        return 0
 
     async def start(self, db: Database) -> None:
         channels = await self.ensure_channels(db)

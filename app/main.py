@@ -24,6 +24,7 @@ from app.accounts.endpoints import router as accounts_router
 from app.archive.endpoints import router as archive_router
 from app.config import SESSION_SETTINGS, Settings, get_settings
 from app.db import Database, database_unavailable, invalid_input
+from app.delivery.typing import TypingRelay
 from app.delivery.worker import DeliveryWorker
 from app.errors import HuiliuError
 from app.inbox.assignment_worker import AssignmentWorker
@@ -73,6 +74,10 @@ def create_app(settings: Settings | None = None, *, run_workers: bool = True) ->
         db.on_delivery_queued = worker.wake
         # Actions deep in a transaction (auto-assignment, search) read the app's settings.
         db.sessions.configure(info={SESSION_SETTINGS: settings})
+        typing_relay = TypingRelay(db, http, settings)
+        presence = getattr(app.state, "presence", None)
+        if presence is not None:
+            presence.on_typing = typing_relay.agent_typing
         assignment = AssignmentWorker(db, hub, settings)  # presence heartbeat + re-queue
         app.state.assignment = assignment
         app.state.db, app.state.hub, app.state.http, app.state.delivery = db, hub, http, worker
@@ -90,6 +95,7 @@ def create_app(settings: Settings | None = None, *, run_workers: bool = True) ->
             if demo is not None:
                 await demo.stop()
             await assignment.stop()
+            await typing_relay.stop()
             await media.stop()
             await worker.stop()
             await hub.stop()

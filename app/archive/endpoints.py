@@ -9,7 +9,6 @@ a list or search: following pages are the same read).
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -20,6 +19,7 @@ from app.archive import queries
 from app.archive.audit import record_audit
 from app.archive.export import export_text
 from app.deps import AdminDep, SessionDep, SupervisorDep, ViewerDep
+from app.errors import BadRequest
 from app.inbox.queries import DEFAULT_LIMIT, MAX_LIMIT
 from app.models import utcnow_for_models
 
@@ -119,6 +119,17 @@ async def archive_conversation(
     return found
 
 
+INT32_MAX = 2**31 - 1  # the id columns are 32-bit integers
+
+
+def _check_storable(*values: int | str | None) -> None:
+    for value in values:
+        if isinstance(value, int) and not 0 <= value <= INT32_MAX:
+            raise BadRequest("an id filter is out of range")
+        if isinstance(value, str) and "\x00" in value:
+            raise BadRequest("a text filter contains a NUL character")
+
+
 @router.get("/archive/export")
 async def archive_export(
     request: Request,
@@ -144,19 +155,11 @@ async def archive_export(
     record_audit(session, viewer.user, "archive.exported", "conversation", "", details)
     stamp = utcnow_for_models().strftime("%Y%m%dT%H%M%SZ")
     media = "application/x-ndjson" if format == "jsonl" else "text/csv"
-    # Produce the first chunk before answering: a filter the database refuses (an id
-    # out of range, a NUL) then fails as a normal 4xx/503, not as a silently cut download.
-    stream = export_text(request.app.state.db.session, f, viewer, format)
-    first = await anext(stream, None)
-
-    async def body() -> AsyncIterator[str]:
-        if first is not None:
-            yield first
-        async for chunk in stream:
-            yield chunk
-
+    # The stream runs after the answer started: refuse up front what the database would
+    # refuse mid-stream (an id beyond its column, a NUL), so no download is silently cut.
+    _check_storable(channel_id, agent_id, contact, tag, q)
     return StreamingResponse(
-        body(),
+        export_text(request.app.state.db.session, f, viewer, format),
         media_type=f"{media}; charset=utf-8",
         headers={"Content-Disposition": f'attachment; filename="huiliu-{stamp}.{format}"'},
     )

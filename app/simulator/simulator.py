@@ -1,9 +1,11 @@
-"""Simulated customers writing through the real webhook paths.
+"""Simulated customers writing through the real webhook paths and the widget socket.
 
 WeChat pushes are signed (and encrypted when the channel has an EncodingAESKey)
-exactly as WeChat sends them; Douyin events are signed as Douyin signs them. The
-server cannot tell them from real traffic. In demo mode the simulator also reads
-the fake platform APIs to notice agents' replies, and the customer answers some.
+exactly as WeChat sends them; Douyin events are signed as Douyin signs them; website
+visitors speak the widget's websocket protocol (visitors.py). The server cannot tell
+them from real traffic. In demo mode the simulator also reads the fake platform APIs
+to notice agents' replies (website visitors receive theirs on their socket), and the
+customer answers some.
 """
 
 from __future__ import annotations
@@ -21,15 +23,22 @@ import httpx
 from pydantic import BaseModel
 
 from app.simulator.scripts import NICKNAMES, SCENARIOS, THANKS, Scenario
+from app.simulator.visitors import RATE_LIMITED, Visitor
 from channels.base import utcnow
 from channels.douyin import DouyinConfig
 from channels.douyin.fake import FakeDouyin
+from channels.webchat.config import WebchatConfig
 from channels.wechat import WeChatConfig
 from channels.wechat.pushes import build_push, event_xml, message_xml
 
 log = logging.getLogger(__name__)
 
-SUPPORTED = ("wechat", "douyin")
+SUPPORTED = ("wechat", "douyin", "webchat")
+PREFIXES = {"wechat": "oSim", "douyin": "dy-sim-", "webchat": "web-sim-"}
+# A finished website visitor keeps the page open this long (to thank for a last reply).
+LINGER_SECONDS = 60.0
+# After the server refuses a new visitor (4429: tokens per address), start none for a while.
+NEW_VISITOR_PAUSE = 60.0
 
 
 @dataclass
@@ -47,6 +56,7 @@ class Customer:
     scenario: Scenario
     next_line: int = 0
     replies_seen: int = 0
+    visitor: Visitor | None = None  # website visitors: their widget socket
 
     @property
     def done(self) -> bool:
@@ -75,6 +85,7 @@ class Simulator:
         replies: ReplyCounter | None = None,
         seed: int | None = None,
         max_customers: int = 12,
+        max_sockets: int = 4,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.channels = [c for c in channels if c.type in SUPPORTED]
@@ -83,10 +94,13 @@ class Simulator:
         self.replies = replies
         self.rng = random.Random(seed)
         self.max_customers = max_customers
+        self.max_sockets = max_sockets  # website visitors with an open widget socket
         self.customers: list[Customer] = []
         self.stats = Stats()
         self._douyin: dict[int, FakeDouyin] = {}
         self._serial = 0
+        self._paused: dict[int, float] = {}  # webchat channel id -> no new visitor until
+        self._sockets: list[Customer] = []  # website visitors whose socket was opened
 
     async def run(self, duration: float | None = None) -> Stats:
         """Send at `rate` until `duration` seconds have passed (forever when None)."""
@@ -106,9 +120,16 @@ class Simulator:
                 if delay > 0:
                     await asyncio.sleep(delay * self.rng.uniform(0.6, 1.4) if own else delay)
         finally:
+            await self.close_visitors()
             if own:
                 await http.aclose()
         return self.stats
+
+    async def close_visitors(self) -> None:
+        for customer in self._sockets:
+            assert customer.visitor is not None
+            await customer.visitor.close()
+        self._sockets.clear()
 
     async def step(self, http: httpx.AsyncClient) -> None:
         """One customer action: answer an agent, continue a conversation, or start one."""
@@ -138,29 +159,82 @@ class Simulator:
         customer.next_line = 1
 
     def _reply_count(self, customer: Customer) -> int:
+        if customer.visitor is not None:  # agents' replies arrive on the widget socket
+            return customer.visitor.replies
         return self.replies(customer) if self.replies else 0
 
     def _new_replies(self, customer: Customer) -> bool:
-        return self.replies is not None and self._reply_count(customer) > customer.replies_seen
+        return self._reply_count(customer) > customer.replies_seen
 
     def _new_customer(self) -> Customer:
         self._serial += 1
         channel = self.channels[self._serial % len(self.channels)]
-        prefix = {"wechat": "oSim", "douyin": "dy-sim-"}[channel.type]
+        if channel.type == "webchat" and self._paused.get(channel.id, 0) > time.monotonic():
+            others = [c for c in self.channels if c.type != "webchat"]
+            channel = others[self._serial % len(others)] if others else channel
         token = f"{int(time.time())}{self._serial:04d}{self.rng.randrange(1000):03d}"
         customer = Customer(
             channel=channel,
-            external_id=f"{prefix}{token}",
+            external_id=f"{PREFIXES[channel.type]}{token}",
             nickname=self.rng.choice(NICKNAMES),
             scenario=self.rng.choice(SCENARIOS),
         )
+        if channel.type == "webchat":
+            config = channel.config
+            assert isinstance(config, WebchatConfig)
+            # Some visitors fill the pre-chat name when the form asks for it.
+            asks = any(f.rstrip("!") == "name" for f in config.prechat_field)
+            name = customer.nickname if asks and self.rng.random() < 0.8 else None
+            rng = random.Random(self.rng.random())  # reconnect jitter, apart from the script
+            customer.visitor = Visitor(self.base_url, channel.id, config, name=name, rng=rng)
         self.customers.append(customer)
         if len(self.customers) > self.max_customers:
             self.customers.pop(0)
         return customer
 
+    async def _tidy_visitors(self, speaking: Customer) -> None:
+        """Bound the open widget sockets: close those of forgotten or finished visitors
+        first, then the least recently active, so `speaking` can have one."""
+        now = time.monotonic()
+        current = {id(c) for c in self.customers}
+        opened = [c for c in self._visitors() if c is not speaking]
+        for customer in opened:
+            assert customer.visitor is not None
+            idle = now - customer.visitor.last_active
+            if id(customer) not in current or (customer.done and idle > LINGER_SECONDS):
+                await customer.visitor.close()
+        opened = [c for c in self._visitors() if c is not speaking]
+        opened.sort(key=lambda c: (not c.done, c.visitor.last_active if c.visitor else 0))
+        while opened and len(opened) >= self.max_sockets:
+            customer = opened.pop(0)
+            assert customer.visitor is not None
+            await customer.visitor.close()
+
+    def _visitors(self) -> list[Customer]:
+        self._sockets = [c for c in self._sockets if c.visitor is not None and c.visitor.open]
+        return list(self._sockets)
+
+    async def _visitor_says(self, customer: Customer, text: str) -> None:
+        assert customer.visitor is not None
+        await self._tidy_visitors(customer)
+        if customer not in self._sockets:
+            self._sockets.append(customer)
+        error = await customer.visitor.say(text)
+        if error is None:
+            self.stats.sent += 1
+            return
+        self._fail(error)
+        if customer.visitor.close_code == RATE_LIMITED and customer.visitor.token is None:
+            # No token was issued: the server mints few per address. Let this one go.
+            self._paused[customer.channel.id] = time.monotonic() + NEW_VISITOR_PAUSE
+            await customer.visitor.close()
+            with contextlib.suppress(ValueError):
+                self.customers.remove(customer)
+
     async def _say(self, http: httpx.AsyncClient, customer: Customer, text: str) -> None:
-        if customer.channel.type == "wechat":
+        if customer.visitor is not None:
+            await self._visitor_says(customer, text)
+        elif customer.channel.type == "wechat":
             xml = message_xml(customer.external_id, Content=text)
             await self._post_wechat(http, customer.channel, xml)
         else:

@@ -1,4 +1,5 @@
-"""Page routes: `/` , `/login` (GET form, POST sign-in), `/logout`, `/inbox` (CONTRACT 6)."""
+"""Page routes: `/` , `/login` (GET form, POST sign-in), `/logout`, `/inbox`, `/archive`
+(supervisors and admins) and `/admin` (admins) (CONTRACT 6)."""
 
 from __future__ import annotations
 
@@ -28,7 +29,7 @@ from app.web.auth import (
     set_session_cookie,
     web_auth,
 )
-from app.web.texts import login_texts
+from app.web.texts import login_texts, page_texts
 from channels import registry
 from channels.base import ContentType
 
@@ -182,3 +183,32 @@ async def inbox(request: Request, session: SessionDep) -> Response:
         "image_types": ",".join(image_reply_types()),
     }
     return render(request, "inbox.html", context)
+
+
+ARCHIVE_ROLES = frozenset({"supervisor", "admin"})
+ADMIN_ROLES = frozenset({"admin"})
+
+
+async def staff_page(
+    request: Request, session: SessionDep, path: str, roles: frozenset[str], name: str
+) -> Response:
+    """A page for some roles only: signed out goes to /login, other roles get a 403 page."""
+    user = await web_auth(request, session)
+    if user is None:
+        return RedirectResponse("/login?next=" + quote(path), status_code=303)
+    texts = page_texts(lang_of(request))
+    context = {"user": user, "csrf": csrf_token(request), "t": texts, "path": path}
+    if user.role not in roles:
+        return render(request, "forbidden.html", context, status=403)
+    public = request.app.state.settings.public_url.rstrip("/")
+    return render(request, name, {**context, "public_url": public})
+
+
+@router.get("/archive")
+async def archive(request: Request, session: SessionDep) -> Response:
+    return await staff_page(request, session, "/archive", ARCHIVE_ROLES, "archive.html")
+
+
+@router.get("/admin")
+async def admin(request: Request, session: SessionDep) -> Response:
+    return await staff_page(request, session, "/admin", ADMIN_ROLES, "admin.html")

@@ -10,6 +10,7 @@ agents on different processes do not see each other's presence: a known limit.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -54,6 +55,9 @@ class Presence:
     def __init__(self) -> None:
         self.where: dict[Subscriber, Here] = {}
         self._channel_of: dict[int, int] = {}
+        # Called with a conversation id when an agent starts typing there (the platform
+        # relay, app/delivery/typing.py); set by the app's lifespan.
+        self.on_typing: Callable[[int], None] | None = None
 
     async def _channel(self, db: Database, conversation_id: int) -> int | None:
         if conversation_id in self._channel_of:
@@ -91,6 +95,8 @@ class Presence:
             return
         here = Here(conversation_id, channel_id, viewer.id, viewer.user.name, state)
         self.where[sub] = here
+        if state == "typing" and self.on_typing is not None:
+            self.on_typing(conversation_id)
         if previous != here:
             self._announce(hub, sub, here)
         if previous is None or moved:

@@ -197,3 +197,65 @@ async def test_reply_goes_out_through_the_customer_service_api(wx: dict[str, Any
     assert by_id[ok["id"]]["delivery_status"] == "sent"
     assert by_id[bad["id"]]["delivery_status"] == "failed"
     assert "45015" in by_id[bad["id"]]["error"]
+
+
+async def test_agent_typing_is_relayed_and_throttled(wx: dict[str, Any]) -> None:
+    from app.delivery.typing import TypingRelay
+
+    app, client, fake = wx["app"], wx["client"], wx["fake"]
+    admin = await wx["factory"].user("admin")
+    fake.customer_wrote("oTyping")
+    await post(wx, message_xml("oTyping", Content="在吗", msg_id=5001))
+    conv = (await client.get("/api/v1/conversations", headers=admin["headers"])).json()["items"][0]
+    relay = TypingRelay(app.state.db, app.state.http, app.state.settings)
+    relay.agent_typing(conv["id"])
+    relay.agent_typing(conv["id"])  # within the throttle: no second call
+    await asyncio.gather(*relay._tasks)
+    assert [(c["touser"], c["command"]) for c in fake.typing_calls] == [("oTyping", "Typing")]
+
+
+async def test_push_reaches_an_agent_websocket_once(settings: Settings) -> None:
+    import json
+
+    from websockets.asyncio.client import connect
+
+    from app.workspace import create_channel
+
+    fake = FakeWeChat()
+    async with running(fake.app) as fake_host:
+        app = create_app(settings.model_copy(update={"wechat_api_base": f"http://{fake_host}"}))
+        async with running(app) as host, httpx.AsyncClient(base_url=f"http://{host}") as http:
+            async with app.state.db.session() as session:
+                channel = await create_channel(
+                    session,
+                    "wechat",
+                    "公众号",
+                    {
+                        "app_id": fake.app_id,
+                        "app_secret": fake.app_secret,
+                        "token": "tk",
+                        "aes_key": AES_KEY,
+                    },
+                )
+            config = WeChatConfig(
+                app_id=fake.app_id, app_secret=fake.app_secret, token="tk", aes_key=AES_KEY
+            )
+            agent = await Factory(app).user("agent")
+            url = f"ws://{host}/api/v1/events?token={agent['token']}"
+            async with connect(url) as ws:
+                query, body = build_push(
+                    config, message_xml("oLive", Content="实时", msg_id=6001), encrypt=True
+                )
+                for _ in range(3):  # WeChat's retries
+                    r = await http.post(
+                        f"/webhooks/wechat/{channel.id}", params=query, content=body
+                    )
+                    assert r.text == "success"
+                created = json.loads(await asyncio.wait_for(ws.recv(), 5))
+                assert created["type"] == "message.created"
+                assert created["data"]["content"] == "实时"
+                assert json.loads(await asyncio.wait_for(ws.recv(), 5))["type"] == (
+                    "conversation.created"
+                )
+                with pytest.raises(TimeoutError):  # the two retries published nothing
+                    await asyncio.wait_for(ws.recv(), 0.5)

@@ -1,0 +1,145 @@
+// The admins' page: members (deactivate with a successor, reactivate) and channels
+// (webhook URL, re-authorization state, archive/unarchive). Every change asks first.
+
+import { api } from "./api.js";
+import { channelIcon, fill, h, toast } from "./dom.js";
+import { pt } from "./archive-texts.js";
+
+const root = document.getElementById("app");
+const meId = Number(root.dataset.userId);
+const publicUrl = root.dataset.publicUrl || location.origin;
+const dialog = document.getElementById("admin-dialog");
+const usersEl = document.getElementById("users");
+const channelsEl = document.getElementById("channels");
+
+let users = [];
+let channels = [];
+
+function channelNames(ids) {
+  if (!ids) return pt("every_channel");
+  const names = new Map(channels.map((c) => [c.id, c.name]));
+  return ids.map((id) => names.get(id) || `#${id}`).join("、");
+}
+
+function userRow(u) {
+  // Nobody deactivates themselves here: the last admin would lock everyone out.
+  const action = u.id === meId ? null : u.active
+    ? h("button", { type: "button", class: "btn btn-small btn-danger-ghost deactivate",
+        onclick: () => confirmDeactivate(u) }, pt("deactivate"))
+    : h("button", { type: "button", class: "btn btn-small reactivate", onclick: () => confirmReactivate(u) }, pt("reactivate"));
+  return h("tr", { class: u.active ? "user-row" : "user-row inactive", dataset: { userId: String(u.id) } },
+    h("td", {}, u.name, u.id === meId ? pt("me_suffix") : ""),
+    h("td", { class: "muted" }, u.email),
+    h("td", {}, pt(`role_${u.role}`)),
+    h("td", {}, h("span", { class: `badge user-state ${u.active ? "badge-open" : "badge-warn"}` },
+      u.active ? pt("is_active") : pt("is_inactive"))),
+    h("td", {}, channelNames(u.channel_ids)),
+    h("td", {}, action));
+}
+
+function channelRow(c) {
+  const url = `${publicUrl}/webhooks/${encodeURIComponent(c.type)}/${c.id}`;
+  let status = h("span", { class: "badge badge-open" }, pt("channel_ok"));
+  if (c.archived) status = h("span", { class: "badge" }, pt("archived"));
+  else if (c.needs_reauthorization) {
+    status = h("span", { class: "badge badge-warn", title: c.status_reason || "" }, pt("needs_reauth"));
+  }
+  return h("tr", { class: "channel-row", dataset: { channelId: String(c.id) } },
+    h("td", {}, channelIcon(c.type, c.name), " ", c.name),
+    h("td", {}, h("code", {}, c.type)),
+    h("td", {}, h("code", { class: "webhook-url" }, url)),
+    h("td", {}, status, c.needs_reauthorization && c.status_reason
+      ? h("div", { class: "muted status-reason-text" }, c.status_reason) : null),
+    h("td", {}, c.archived
+      ? h("button", { type: "button", class: "btn btn-small unarchive", onclick: () => confirmChannel(c, false) }, pt("unarchive"))
+      : h("button", { type: "button", class: "btn btn-small btn-danger-ghost archive", onclick: () => confirmChannel(c, true) }, pt("archive"))));
+}
+
+function render() {
+  fill(usersEl, users.map(userRow));
+  fill(channelsEl, channels.map(channelRow));
+}
+
+/** A modal asking to confirm; resolves with the form's data, or null when cancelled. */
+function ask(title, body, { extra = null, confirm = pt("confirm"), danger = false } = {}) {
+  return new Promise((resolve) => {
+    const formEl = h("form", { method: "dialog", class: "canned-form confirm-form" },
+      h("div", { class: "dialog-head" }, h("h2", {}, title)),
+      h("p", {}, body),
+      extra,
+      h("div", { class: "form-actions" },
+        h("button", { type: "button", class: "btn", value: "cancel", onclick: () => dialog.close("cancel") }, pt("cancel")),
+        h("button", { type: "submit", class: danger ? "btn btn-primary btn-danger" : "btn btn-primary", value: "ok", id: "dialog-confirm" }, confirm)));
+    fill(dialog, formEl);
+    dialog.addEventListener("close", () => {
+      resolve(dialog.returnValue === "ok" ? new FormData(formEl) : null);
+    }, { once: true });
+    dialog.returnValue = "";
+    dialog.showModal();
+  });
+}
+
+async function confirmDeactivate(u) {
+  const select = h("select", { name: "reassign_to", id: "reassign-to" },
+    h("option", { value: "" }, pt("reassign_auto")),
+    users.filter((o) => o.active && o.id !== u.id).map((o) => h("option", { value: String(o.id) }, o.name)));
+  const workload = h("p", { class: "muted", id: "workload" });
+  const extra = h("div", {}, workload, h("label", {}, pt("reassign_to"), select));
+  api(`/api/v1/users/${u.id}/workload`)
+    .then((w) => { workload.textContent = pt("workload", w); })
+    .catch(() => {});
+  const data = await ask(pt("deactivate_title", { name: u.name }), pt("deactivate_body"),
+    { extra, confirm: pt("confirm_deactivate"), danger: true });
+  if (!data) return;
+  const to = data.get("reassign_to");
+  try {
+    const result = await api(`/api/v1/users/${u.id}/deactivate`, {
+      method: "POST", body: { reassign_to: to ? Number(to) : null },
+    });
+    replaceUser(result.user);
+    toast(pt("deactivated", { name: u.name, n: result.handovers.length }));
+  } catch (err) {
+    toast(pt("error", { detail: err.message }), "error");
+  }
+}
+
+async function confirmReactivate(u) {
+  if (!(await ask(pt("reactivate_title", { name: u.name }), pt("reactivate_body")))) return;
+  try {
+    replaceUser(await api(`/api/v1/users/${u.id}/reactivate`, { method: "POST" }));
+    toast(pt("reactivated", { name: u.name }));
+  } catch (err) {
+    toast(pt("error", { detail: err.message }), "error");
+  }
+}
+
+async function confirmChannel(c, archive) {
+  const title = pt(archive ? "archive_title_q" : "unarchive_title_q", { name: c.name });
+  const body = pt(archive ? "archive_body" : "unarchive_body");
+  if (!(await ask(title, body, { danger: archive }))) return;
+  try {
+    const updated = await api(`/api/v1/channels/${c.id}/${archive ? "archive" : "unarchive"}`, { method: "POST" });
+    channels = channels.map((x) => (x.id === updated.id ? updated : x));
+    render();
+    toast(pt("done"));
+  } catch (err) {
+    toast(pt("error", { detail: err.message }), "error");
+  }
+}
+
+function replaceUser(updated) {
+  users = users.map((x) => (x.id === updated.id ? updated : x));
+  render();
+}
+
+async function start() {
+  const [userPage, channelPage] = await Promise.all([
+    api("/api/v1/users?limit=200"),
+    api("/api/v1/channels?limit=200"),
+  ]);
+  users = userPage.items.sort((a, b) => Number(b.active) - Number(a.active) || a.id - b.id);
+  channels = channelPage.items.sort((a, b) => a.id - b.id);
+  render();
+}
+
+start().catch((err) => toast(pt("error", { detail: err.message }), "error"));
