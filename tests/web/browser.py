@@ -24,7 +24,7 @@ from tests.web.support import PASSWORD
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "var" / "screenshots"
 # No sandbox (containers), no GPU, and no phoning home: the suite runs offline.
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
-expect.set_options(timeout=10_000)
+expect.set_options(timeout=20_000)  # generous: CI shares 2 cores
 
 
 class LiveServer:

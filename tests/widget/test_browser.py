@@ -38,7 +38,7 @@ from tests.widget.test_http import png
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "var" / "screenshots"
 # No sandbox (containers), no GPU, and no phoning home: the suite runs offline.
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
-expect.set_options(timeout=10_000)
+expect.set_options(timeout=20_000)  # generous: CI shares 2 cores
 WIDGET = "#huiliu-widget"  # Playwright's CSS locators pierce the open shadow root
 
 

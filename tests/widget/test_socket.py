@@ -172,9 +172,10 @@ async def test_flood_gets_429_and_keeps_every_accepted_message(live: Live) -> No
                 answers[frame["echo_id"]] = frame
         accepted = [e for e in ids if answers[e]["type"] == "ack"]
         refused = [e for e in ids if answers[e]["type"] == "error"]
-        assert len(accepted) == 3 and all(answers[e]["code"] == 429 for e in refused)
+        # A burst of 3; a slow machine may refill one token while the six are handled.
+        assert 3 <= len(accepted) <= 4 and all(answers[e]["code"] == 429 for e in refused)
         assert all(answers[e]["retry_after"] >= 1 for e in refused)
-        assert await count_messages(live) == 3
+        assert await count_messages(live) == len(accepted)
         # The widget resends what was refused after the wait it was told; all arrive.
         for e in refused:
             answer = answers[e]
