@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import re
-import shutil
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack
 from pathlib import Path
@@ -13,17 +12,17 @@ from typing import Any
 
 import httpx
 import pytest
-from playwright.async_api import Browser, ConsoleMessage, Dialog, Page, async_playwright, expect
+from playwright.async_api import Browser, ConsoleMessage, Dialog, Page, expect
 
 from app.config import Settings
 from app.main import create_app
 from tests.conftest import Factory, signed
+from tests.support.chromium import chromium_browser
 from tests.support.server import free_port, running
 from tests.web.support import PASSWORD
 
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "var" / "screenshots"
 # No sandbox (containers), no GPU, and no phoning home: the suite runs offline.
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 expect.set_options(timeout=20_000)  # generous: CI shares 2 cores
 
 
@@ -71,15 +70,8 @@ async def live(settings: Settings) -> AsyncIterator[LiveServer]:
 
 @pytest.fixture
 async def browser() -> AsyncIterator[Browser]:
-    path = shutil.which("chromium")
-    if path is None:
-        pytest.fail("browser tests need Debian's chromium (apt-get install chromium)")
-    async with async_playwright() as pw:
-        chromium = await pw.chromium.launch(executable_path=path, args=CHROMIUM_ARGS)
-        try:
-            yield chromium
-        finally:
-            await chromium.close()
+    async with chromium_browser() as chromium:
+        yield chromium
 
 
 class Watch:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import shutil
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack
 from pathlib import Path
@@ -14,7 +13,7 @@ from typing import Any
 
 import httpx
 import pytest
-from playwright.async_api import Browser, BrowserContext, Page, async_playwright, expect
+from playwright.async_api import Browser, BrowserContext, Page, expect
 from sqlalchemy import select
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -31,13 +30,13 @@ from app.models import Contact, ContactIdentity, Conversation, Message, User
 from app.widget.ratelimit import Rate
 from app.widget.service import Limits
 from tests.conftest import Factory
+from tests.support.chromium import chromium_browser
 from tests.support.server import free_port, running
 from tests.widget.support import sign, webchat_channel
 from tests.widget.test_http import png
 
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "var" / "screenshots"
 # No sandbox (containers), no GPU, and no phoning home: the suite runs offline.
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 expect.set_options(timeout=20_000)  # generous: CI shares 2 cores
 WIDGET = "#huiliu-widget"  # Playwright's CSS locators pierce the open shadow root
 
@@ -101,15 +100,8 @@ async def servers(settings: Settings) -> AsyncIterator[tuple[Huiliu, str]]:
 
 @pytest.fixture
 async def browser() -> AsyncIterator[Browser]:
-    path = shutil.which("chromium")
-    if path is None:
-        pytest.fail("browser tests need Debian's chromium (apt-get install chromium)")
-    async with async_playwright() as pw:
-        chromium = await pw.chromium.launch(executable_path=path, args=CHROMIUM_ARGS)
-        try:
-            yield chromium
-        finally:
-            await chromium.close()
+    async with chromium_browser() as chromium:
+        yield chromium
 
 
 class Visit:
