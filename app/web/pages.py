@@ -1,5 +1,5 @@
 """Page routes: `/` , `/login` (GET form, POST sign-in), `/logout`, `/inbox`, `/archive`
-(supervisors and admins) and `/admin` (admins) (CONTRACT 6)."""
+(supervisors and admins), `/admin` and `/admin/audit` (admins) (CONTRACT 6)."""
 
 from __future__ import annotations
 
@@ -29,7 +29,7 @@ from app.web.auth import (
     set_session_cookie,
     web_auth,
 )
-from app.web.texts import login_texts, page_texts
+from app.web.texts import AUDIT_ACTIONS, AUDIT_OBJECT_TYPES, login_texts, page_texts
 from channels import registry
 from channels.base import ContentType
 
@@ -190,7 +190,12 @@ ADMIN_ROLES = frozenset({"admin"})
 
 
 async def staff_page(
-    request: Request, session: SessionDep, path: str, roles: frozenset[str], name: str
+    request: Request,
+    session: SessionDep,
+    path: str,
+    roles: frozenset[str],
+    name: str,
+    extra: dict[str, Any] | None = None,
 ) -> Response:
     """A page for some roles only: signed out goes to /login, other roles get a 403 page."""
     user = await web_auth(request, session)
@@ -201,7 +206,7 @@ async def staff_page(
     if user.role not in roles:
         return render(request, "forbidden.html", context, status=403)
     public = request.app.state.settings.public_url.rstrip("/")
-    return render(request, name, {**context, "public_url": public})
+    return render(request, name, {**context, "public_url": public, **(extra or {})})
 
 
 @router.get("/archive")
@@ -212,3 +217,10 @@ async def archive(request: Request, session: SessionDep) -> Response:
 @router.get("/admin")
 async def admin(request: Request, session: SessionDep) -> Response:
     return await staff_page(request, session, "/admin", ADMIN_ROLES, "admin.html")
+
+
+@router.get("/admin/audit")
+async def audit(request: Request, session: SessionDep) -> Response:
+    """Read-only: the page lists the append-only log through `GET /api/v1/audit`."""
+    extra = {"actions": AUDIT_ACTIONS, "object_types": AUDIT_OBJECT_TYPES}
+    return await staff_page(request, session, "/admin/audit", ADMIN_ROLES, "audit.html", extra)
