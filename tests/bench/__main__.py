@@ -4,6 +4,11 @@ Loopback only; bounded in time (5 to 9 minutes on 2 cores). PostgreSQL rows need
 PostgreSQL on 127.0.0.1:5432 (bench databases `huiliu_bench_*` are created and
 dropped; `test` is never touched); Redis on 127.0.0.1:6379 is used when present.
 Sizes are parameters: `python -m tests.bench --help`.
+
+The search and export part (issue 7: 1M messages seeded, indexed with `huiliu search
+reindex`, searched over HTTP, exported with `huiliu export`) takes about 8.5 minutes
+for both databases on 2 cores, so it is opt-in:
+`python -m tests.bench --only search` (`make bench BENCH_ARGS="--only search"`).
 """
 
 from __future__ import annotations
@@ -18,7 +23,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from tests.bench import bench_inbox, bench_ingest, bench_live, bench_memory
+from tests.bench import bench_inbox, bench_ingest, bench_live, bench_memory, bench_search
 from tests.bench.bench_support import (
     REDIS_URL,
     PushMaker,
@@ -38,6 +43,7 @@ TARGETS = {
     "live_p99_ms": 50.0,
     "list_p95_ms": 30.0,
     "ws_mb_per_1000": 40.0,
+    **bench_search.TARGETS,
 }
 
 
@@ -55,9 +61,18 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--conversations", type=int, default=100_000)
     p.add_argument("--messages", type=int, default=1_000_000)
     p.add_argument("--requests", type=int, default=200, help="timed requests per inbox read")
+    p.add_argument(
+        "--search-messages",
+        type=int,
+        default=SEARCH_MESSAGES,
+        help="messages seeded and indexed for the search part (opt-in: --only ...,search)",
+    )
     p.add_argument("--sockets", type=int, default=1000, help="idle websockets per memory round")
     p.add_argument("--json", type=Path, help="also write the raw figures here")
     return p.parse_args(argv)
+
+
+SEARCH_MESSAGES = 1_000_000
 
 
 def log(message: str) -> None:
@@ -114,7 +129,13 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
     if "pg" in kinds and not pg_available():
         log("PostgreSQL is not on 127.0.0.1:5432: PostgreSQL rows skipped")
         kinds.remove("pg")
-    results: dict[str, Any] = {"ingest": {}, "live": [], "inbox": {}, "memory": None}
+    results: dict[str, Any] = {
+        "ingest": {},
+        "live": [],
+        "inbox": {},
+        "memory": None,
+        "search": {},
+    }
     with tempfile.TemporaryDirectory(prefix="huiliu-bench-") as tmp:
         workdir = Path(tmp)
         if "ingest" in parts:
@@ -150,6 +171,21 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
                 log(f"inbox on {kind}: seeded in {r['seed_seconds']:.0f} s; {r}")
             if "pg" in kinds:
                 await drop_pg_database("huiliu_bench_inbox")
+        if "search" in parts:
+            for kind in kinds:
+                log(f"search on {kind}: seeding and indexing {args.search_messages} messages")
+                try:
+                    r = await bench_search.run(
+                        kind,
+                        workdir / f"search-{kind}",
+                        messages=args.search_messages,
+                        requests=args.requests,
+                    )
+                finally:
+                    if kind == "pg":
+                        await drop_pg_database(bench_search.PG_DB)
+                results["search"][kind] = r
+                log(f"search on {kind}: {json.dumps(r, ensure_ascii=False, default=str)}")
         if "memory" in parts:
             log(f"memory: 2 x {args.sockets} idle websockets")
             results["memory"] = await memory_bench(args, workdir)
@@ -213,7 +249,56 @@ def table(args: argparse.Namespace, results: dict[str, Any]) -> str:
             f"({m['alive']} open; base {m['baseline_mb']:.0f} MB) | | "
             f"{verdict(worst < TARGETS['ws_mb_per_1000'])} | < 40 MB |"
         )
+    rows += search_rows(results["search"])
     return "\n".join(rows)
+
+
+SEARCH_LABELS = {
+    "zh1": "1-char Chinese",
+    "zh2": "2-char Chinese",
+    "zh4": "4-char Chinese",
+    "en": "English word",
+}
+
+
+def search_rows(search: dict[str, Any]) -> list[str]:
+    rows = []
+    for kind, r in search.items():
+        size = f"{r['messages']:,} msgs"
+        rows.append(
+            f"| search index build: seed (bulk) / `huiliu search reindex` ({size}) | {kind} "
+            f"| {r['seed_seconds']:.0f} s / {r['reindex_seconds']:.0f} s "
+            f"(reindex peak RSS {r['reindex_peak_mb']:.0f} MB) | | | |"
+        )
+        for cls, label in SEARCH_LABELS.items():
+            s = r["search"][cls]
+            p95 = s["p95"] * 1000
+            rows.append(
+                f"| search `{label}` first page, p95 ({size}; {len(s['per_query_p95_ms'])} "
+                f"queries, worst {s['worst_query']}) | {kind} | {p95:.1f} ms "
+                f"(p50 {s['p50'] * 1000:.1f}) | | "
+                f"{verdict(p95 < TARGETS['search_p95_ms'])} ({s['n']} requests) | < 150 ms |"
+            )
+        worst = min(x["recall"] for x in r["recall"].values())
+        extra = sum(x["extra"] for x in r["recall"].values())
+        detail = ", ".join(
+            f"{q} {x['api']}/{x['like']}" + ("" if x["compared"] == "all" else "*")
+            for q, x in r["recall"].items()
+        )
+        rows.append(
+            f"| search recall vs LIKE scan (API hits / LIKE hits; * = newest "
+            f"{bench_search.RECALL_CAP} compared) | {kind} | {worst:.3f}, {extra} extra "
+            f"({detail}) | | {verdict(worst == 1.0 and extra == 0)} | 1.0 |"
+        )
+        e = r["export"]
+        per_million = e["seconds"] * 1_000_000 / max(e["messages"], 1)
+        ok = per_million < TARGETS["export_seconds"] and e["peak_mb"] < TARGETS["export_peak_mb"]
+        rows.append(
+            f"| `huiliu export` all ({e['messages']:,} msgs, {e['file_mb']:.0f} MB JSONL) "
+            f"| {kind} | {e['seconds']:.1f} s ({per_million:.0f} s per 1M), "
+            f"peak RSS {e['peak_mb']:.0f} MB | | {verdict(ok)} | 1M in < 120 s, < 200 MB |"
+        )
+    return rows
 
 
 def cli(argv: list[str]) -> int:

@@ -166,12 +166,12 @@ TABLES = [
 ]
 
 
-async def seed_pg(url: str, p: dict[str, Any]) -> None:
+async def seed_pg(url: str, p: dict[str, Any], tables: list[Any] | None = None) -> None:
     import asyncpg
 
     conn = await asyncpg.connect(url.replace("postgresql+asyncpg://", "postgresql://"))
     try:
-        for table, cols, rows in TABLES:
+        for table, cols, rows in tables or TABLES:
             const = CONSTANTS[table]
             names = list(cols) + list(const)
             extra = tuple(const.values())
@@ -192,7 +192,7 @@ async def seed_pg(url: str, p: dict[str, Any]) -> None:
         await conn.close()
 
 
-def seed_sqlite(url: str, p: dict[str, Any]) -> None:
+def seed_sqlite(url: str, p: dict[str, Any], tables: list[Any] | None = None) -> None:
     def value(v: Any) -> Any:
         if isinstance(v, datetime):
             return v.astimezone(UTC).replace(tzinfo=None).isoformat(sep=" ")
@@ -202,7 +202,7 @@ def seed_sqlite(url: str, p: dict[str, Any]) -> None:
     try:
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("PRAGMA synchronous=OFF")
-        for table, cols, rows in TABLES:
+        for table, cols, rows in tables or TABLES:
             const = CONSTANTS[table]
             names = list(cols) + list(const)
             sql = (
