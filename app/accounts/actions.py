@@ -49,12 +49,7 @@ async def create_user(
         raise BadRequest(f"password must have at least {MIN_PASSWORD_LENGTH} characters")
     if await session.scalar(select(func.count()).where(User.email == email)):
         raise Conflict(f"a user with email {email} already exists")
-    ids = sorted(set(channel_ids))
-    if ids:
-        found = set(await session.scalars(select(Channel.id).where(Channel.id.in_(ids))))
-        missing = [i for i in ids if i not in found]
-        if missing:
-            raise BadRequest(f"no such channel: {missing[0]}")
+    ids = await _check_channels(session, channel_ids)
     user = User(email=email, name=name, role=role, password_hash=hash_password(password))
     session.add(user)
     await session.flush()
@@ -68,6 +63,65 @@ async def create_user(
         user.id,
         {"email": email, "role": role, "channels": ids},
     )
+    return user
+
+
+async def _check_channels(session: AsyncSession, channel_ids: Iterable[int]) -> list[int]:
+    ids = sorted(set(channel_ids))
+    if ids:
+        found = set(await session.scalars(select(Channel.id).where(Channel.id.in_(ids))))
+        missing = [i for i in ids if i not in found]
+        if missing:
+            raise BadRequest(f"no such channel: {missing[0]}")
+    return ids
+
+
+async def update_user(
+    session: AsyncSession,
+    user: User,
+    *,
+    actor: User,
+    name: str | None = None,
+    role: str | None = None,
+    channel_ids: Iterable[int] | None = None,
+    every_channel: bool = False,
+) -> User:
+    """Rename, change the role, or change which channels a member works on
+    (`every_channel` lifts the limit). An admin cannot demote themselves: the last
+    admin would lock everyone out of /admin."""
+    changes: dict[str, object] = {}
+    if name is not None:
+        if not name.strip():
+            raise BadRequest("name must not be empty")
+        if name.strip() != user.name:
+            changes["name"] = [user.name, name.strip()]
+            user.name = name.strip()
+    if role is not None and role != user.role:
+        if role not in set(Role):
+            raise BadRequest(f"role must be one of admin, supervisor, agent (got {role!r})")
+        if user.id == actor.id:
+            raise BadRequest("you cannot change your own role")
+        changes["role"] = [user.role, role]
+        user.role = role
+    if channel_ids is not None or every_channel:
+        ids = [] if every_channel else await _check_channels(session, channel_ids or ())
+        current = sorted(
+            await session.scalars(
+                select(UserChannel.channel_id).where(UserChannel.user_id == user.id)
+            )
+        )
+        if ids != current:
+            for row in await session.scalars(
+                select(UserChannel).where(UserChannel.user_id == user.id)
+            ):
+                await session.delete(row)
+            await session.flush()
+            for channel_id in ids:
+                session.add(UserChannel(user_id=user.id, channel_id=channel_id))
+            changes["channels"] = [current or None, ids or None]
+    if changes:
+        await session.flush()
+        record_audit(session, actor, "user.updated", "user", user.id, changes)
     return user
 
 

@@ -7,14 +7,16 @@ visible); other processes close theirs within one assignment heartbeat.
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Callable
 from typing import Any
 
 from fastapi import APIRouter, Request
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from sqlalchemy import event, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.accounts.actions import MIN_PASSWORD_LENGTH, create_user, update_user
 from app.accounts.offboarding import deactivate_user, reactivate_user, set_channel_archived
 from app.deps import AdminDep, SessionDep, SupervisorDep
 from app.errors import BadRequest, NotFound
@@ -22,6 +24,26 @@ from app.inbox.schemas import ChannelOut, UserOut, channel_out
 from app.models import Channel, Conversation, ConversationStatus, User, UserChannel
 
 router = APIRouter(prefix="/api/v1", tags=["admin"])
+
+
+class UserIn(BaseModel):
+    email: str = Field(max_length=254)
+    name: str = Field(min_length=1, max_length=100)
+    role: str = "agent"
+    # None: a random password is generated and shown once in the answer.
+    password: str | None = Field(default=None, min_length=MIN_PASSWORD_LENGTH, max_length=200)
+    channel_ids: list[int] | None = None  # None: every channel
+
+
+class CreatedUserOut(UserOut):
+    password: str | None = None  # only when generated: shown once, never stored in clear
+
+
+class UserPatch(BaseModel):
+    name: str | None = Field(default=None, min_length=1, max_length=100)
+    role: str | None = None
+    channel_ids: list[int] | None = None
+    every_channel: bool = False  # true: lift the channel limit (channel_ids is then ignored)
 
 
 class DeactivateIn(BaseModel):
@@ -70,6 +92,40 @@ async def user_out(session: AsyncSession, user: User) -> UserOut:
         active=user.active,
         channel_ids=limits or None,
     )
+
+
+@router.post("/users", status_code=201)
+async def add_user(body: UserIn, session: SessionDep, viewer: AdminDep) -> CreatedUserOut:
+    """A new member (like `huiliu user create`). Without a password one is generated and
+    returned in this answer only; the member signs in with it."""
+    generated = secrets.token_urlsafe(12) if body.password is None else None
+    user = await create_user(
+        session,
+        email=body.email,
+        name=body.name,
+        role=body.role,
+        password=body.password or generated or "",
+        channel_ids=body.channel_ids or (),
+        actor=viewer.user,
+    )
+    out = await user_out(session, user)
+    return CreatedUserOut(**out.model_dump(), password=generated)
+
+
+@router.patch("/users/{user_id}")
+async def change_user(
+    user_id: int, body: UserPatch, session: SessionDep, viewer: AdminDep
+) -> UserOut:
+    user = await update_user(
+        session,
+        await _user(session, user_id),
+        actor=viewer.user,
+        name=body.name,
+        role=body.role,
+        channel_ids=body.channel_ids,
+        every_channel=body.every_channel,
+    )
+    return await user_out(session, user)
 
 
 @router.post("/users/{user_id}/deactivate")

@@ -131,3 +131,36 @@ async def test_admin_deactivates_an_agent_with_reassignment(
         moved = (await http.get(f"/api/v1/conversations/{conv['id']}")).json()
     assert moved["assignee"]["id"] == taking["id"]
     watch.check(allow_socket_errors=True)
+
+
+async def test_admin_adds_and_edits_a_member(live: LiveServer, browser: Browser) -> None:
+    wechat = await live.factory.channel("微信公众号")
+    site = await live.factory.channel("官网")
+    await staff(live.factory, "admin", name="管理员 孙")
+    page, watch = await staff_page(browser, live.base, "admin1@example.com", "/admin")
+    await expect(page.locator(".channel-row")).to_have_count(2)  # the page's script ran
+    await page.locator("#add-user").click()
+    dialog = page.locator("#admin-dialog")
+    await dialog.locator("#member-name").fill(XSS)
+    await dialog.locator("#member-email").fill("new.agent@example.com")
+    await dialog.locator(f'input[name="channel_ids"][value="{wechat["id"]}"]').check()
+    await dialog.locator("#dialog-confirm").click()
+    password = await dialog.locator("#initial-password").text_content()
+    assert password and len(password) >= 12
+    await dialog.locator("#dialog-confirm").click()
+    row = page.locator(".user-row", has_text="new.agent@example.com")
+    await expect(row).to_contain_text(XSS)  # the name shows as text, not markup
+    await expect(row).to_contain_text("微信公众号")
+    await expect(page.locator("img[src=x]")).to_have_count(0)
+
+    await row.locator("button.edit-user").click()
+    await dialog.locator(f'input[name="channel_ids"][value="{site["id"]}"]').check()
+    await dialog.locator("#member-role").select_option("supervisor")
+    await dialog.locator("#dialog-confirm").click()
+    await expect(row).to_contain_text("主管")
+    await expect(row).to_contain_text("官网")
+    watch.check()
+
+    async with httpx.AsyncClient(base_url=live.base) as http:
+        r = await http.post("/login", data={"email": "new.agent@example.com", "password": password})
+        assert r.status_code == 303

@@ -1,4 +1,5 @@
-// The admins' page: members (deactivate with a successor, reactivate) and channels
+// The admins' page: members (add, edit role and channels, deactivate with a successor,
+// reactivate) and channels
 // (webhook URL, re-authorization state, archive/unarchive). Every change asks first.
 
 import { api } from "./api.js";
@@ -23,6 +24,7 @@ function channelNames(ids) {
 
 function userRow(u) {
   // Nobody deactivates themselves here: the last admin would lock everyone out.
+  const edit = h("button", { type: "button", class: "btn btn-small edit-user", onclick: () => editUser(u) }, pt("edit_user"));
   const action = u.id === meId ? null : u.active
     ? h("button", { type: "button", class: "btn btn-small btn-danger-ghost deactivate",
         onclick: () => confirmDeactivate(u) }, pt("deactivate"))
@@ -34,7 +36,7 @@ function userRow(u) {
     h("td", {}, h("span", { class: `badge user-state ${u.active ? "badge-open" : "badge-warn"}` },
       u.active ? pt("is_active") : pt("is_inactive"))),
     h("td", {}, channelNames(u.channel_ids)),
-    h("td", {}, action));
+    h("td", { class: "row-actions" }, edit, " ", action));
 }
 
 function channelRow(c) {
@@ -127,10 +129,73 @@ async function confirmChannel(c, archive) {
   }
 }
 
+/** The fields of a member's form; `u` null for a new member. */
+function memberFields(u) {
+  const field = (label, control) => h("label", { class: "form-field" }, label, control);
+  const roles = ["agent", "supervisor", "admin"].map((r) =>
+    h("option", { value: r, selected: u ? u.role === r : r === "agent" }, pt(`role_${r}`)));
+  const limited = new Set((u && u.channel_ids) || []);
+  const boxes = channels.filter((c) => !c.archived || limited.has(c.id)).map((c) =>
+    h("label", { class: "check" },
+      h("input", { type: "checkbox", name: "channel_ids", value: String(c.id), checked: limited.has(c.id) }),
+      " ", c.name));
+  return h("div", { class: "member-fields" },
+    field(pt("name"), h("input", { name: "name", required: true, maxlength: "100", value: u ? u.name : "", id: "member-name" })),
+    u ? null : field(pt("email"), h("input", { name: "email", type: "email", required: true, maxlength: "254", id: "member-email" })),
+    u && u.id === meId ? null : field(pt("role"), h("select", { name: "role", id: "member-role" }, roles)),
+    u ? null : field(pt("password_optional"), h("input", { name: "password", type: "password", minlength: "8", maxlength: "200", autocomplete: "new-password", id: "member-password" })),
+    h("fieldset", { class: "form-field channel-boxes" }, h("legend", {}, pt("channels_limit")), boxes));
+}
+
+function channelIdsOf(data) {
+  return data.getAll("channel_ids").map(Number);
+}
+
+async function addUser() {
+  const data = await ask(pt("add_user_title"), "", { extra: memberFields(null), confirm: pt("add_user") });
+  if (!data) return;
+  const ids = channelIdsOf(data);
+  try {
+    const created = await api("/api/v1/users", {
+      method: "POST",
+      body: {
+        name: data.get("name"), email: data.get("email"), role: data.get("role"),
+        password: data.get("password") || null, channel_ids: ids.length ? ids : null,
+      },
+    });
+    const { password, ...user } = created;
+    users = [...users, user];
+    render();
+    toast(pt("user_created", { name: user.name }));
+    if (password) {
+      await ask(pt("initial_password_title", { name: user.name }), pt("initial_password_body"),
+        { extra: h("p", {}, h("code", { id: "initial-password", class: "initial-password" }, password)), confirm: pt("done") });
+    }
+  } catch (err) {
+    toast(pt("error", { detail: err.message }), "error");
+  }
+}
+
+async function editUser(u) {
+  const data = await ask(pt("edit_user_title", { name: u.name }), "", { extra: memberFields(u), confirm: pt("confirm") });
+  if (!data) return;
+  const ids = channelIdsOf(data);
+  const body = { name: data.get("name"), channel_ids: ids, every_channel: ids.length === 0 };
+  if (data.get("role")) body.role = data.get("role");
+  try {
+    replaceUser(await api(`/api/v1/users/${u.id}`, { method: "PATCH", body }));
+    toast(pt("saved"));
+  } catch (err) {
+    toast(pt("error", { detail: err.message }), "error");
+  }
+}
+
 function replaceUser(updated) {
   users = users.map((x) => (x.id === updated.id ? updated : x));
   render();
 }
+
+document.getElementById("add-user").addEventListener("click", () => addUser());
 
 async function start() {
   const [userPage, channelPage] = await Promise.all([
