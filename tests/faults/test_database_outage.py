@@ -77,9 +77,21 @@ async def test_database_outage_fails_fast_and_recovers(settings: Settings) -> No
             return r.status_code == 200
 
         await eventually(healthy, 10, interval=0.2)
-        assert (await push(2)).status_code == 200  # the platform's retry now lands
+        retried = await push(2)
+        assert retried.status_code == 200  # the platform's retry now lands
         conv = (await http.get("/api/v1/conversations", headers=headers)).json()["items"]
-        assert conv and conv[0]["last_message_preview"] == "m2"
+        messages = (
+            (
+                await http.get(f"/api/v1/conversations/{conv[0]['id']}/messages", headers=headers)
+            ).json()["items"]
+            if conv
+            else []
+        )
+        assert conv and conv[0]["last_message_preview"] == "m2", (
+            retried.text,
+            [(c["id"], c["status"], c["last_message_preview"]) for c in conv],
+            [(m["id"], m["content"]) for m in messages],
+        )
 
         # The hub's reads failed during the outage; it recovered too, and the event
         # logged after recovery reaches the socket opened before the outage.
