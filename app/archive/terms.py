@@ -20,8 +20,10 @@ substring or a whole word) and all groups must match (AND).
 from __future__ import annotations
 
 import html
+import re
 import unicodedata
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Literal
 
 # Han (Extension A, URO, compatibility, Extension B and beyond), kana, hangul
@@ -50,21 +52,32 @@ SNIPPET_CHARS = 240
 Kind = Literal["cjk", "word"]
 
 
+_CJK_CLASS = "".join(f"{chr(lo)}-{chr(hi)}" for lo, hi in CJK_RANGES)
+_CJK = re.compile(f"[{_CJK_CLASS}]")
+# A CJK run, or a run of letters and digits (str.isalnum: word characters without
+# the underscore) that are not CJK.
+_RUN = re.compile(f"(?P<cjk>[{_CJK_CLASS}]+)|(?P<word>[^\\W_{_CJK_CLASS}]+)")
+
+
 def is_cjk(ch: str) -> bool:
-    code = ord(ch)
-    return any(lo <= code <= hi for lo, hi in CJK_RANGES)
+    return _CJK.match(ch) is not None
+
+
+@lru_cache(maxsize=16384)
+def _normalized_char(ch: str) -> str:
+    return unicodedata.normalize("NFKC", ch).lower()
 
 
 def normalized(text: str) -> tuple[str, list[int]]:
     """NFKC + lowercase, character by character; and for each output character the
     index of the input character it came from (so matches map back for highlights)."""
-    out: list[str] = []
-    origin: list[int] = []
-    for i, ch in enumerate(text):
-        norm = ch.lower() if ch < "\x80" else unicodedata.normalize("NFKC", ch).lower()
-        out.append(norm)
-        origin.extend([i] * len(norm))
-    return "".join(out), origin
+    if text.isascii():
+        return text.lower(), list(range(len(text)))
+    parts = [ch.lower() if ch < "\x80" else _normalized_char(ch) for ch in text]
+    if all(len(part) == 1 for part in parts):
+        return "".join(parts), list(range(len(text)))
+    origin = [i for i, part in enumerate(parts) for _ in part]
+    return "".join(parts), origin
 
 
 @dataclass(frozen=True)
@@ -77,18 +90,10 @@ class Run:
 
 def runs(norm: str) -> list[Run]:
     """Split normalised text into CJK runs and word runs; separators are dropped."""
-    found: list[Run] = []
-    kind: Kind | None = None
-    start = 0
-    for i, ch in enumerate(norm):
-        k: Kind | None = "cjk" if is_cjk(ch) else "word" if ch.isalnum() else None
-        if k != kind:
-            if kind is not None:
-                found.append(Run(kind, norm[start:i], start, i))
-            kind, start = k, i
-    if kind is not None:
-        found.append(Run(kind, norm[start:], start, len(norm)))
-    return found
+    return [
+        Run("cjk" if m.lastgroup == "cjk" else "word", m.group(), m.start(), m.end())
+        for m in _RUN.finditer(norm)
+    ]
 
 
 def search_terms(text: str) -> list[tuple[str, int]]:
@@ -164,7 +169,9 @@ def fts5_query(groups: list[Group]) -> str:
 
 
 def _lexeme(term: str) -> str:
-    return "'" + term.replace("\\", "\\\\").replace("'", "''") + "'"
+    if "\\" in term or "'" in term:
+        term = term.replace("\\", "\\\\").replace("'", "''")
+    return "'" + term + "'"
 
 
 # PostgreSQL keeps positions up to 16383 and 256 positions per lexeme (the docs'
@@ -176,13 +183,13 @@ MAX_POSITIONS_PER_LEXEME = 256
 def tsvector_literal(text: str) -> str:
     """`'退':1 '退款':1 '款':2` for `CAST(... AS tsvector)`: lexemes taken verbatim."""
     positions: dict[str, list[int]] = {}
-    for term, pos in search_terms(text):
-        at = positions.setdefault(term, [])
-        if len(at) < MAX_POSITIONS_PER_LEXEME:
+    for term, pos in search_terms(text):  # positions come in ascending order
+        at = positions.get(term)
+        if at is None:
+            positions[term] = [min(pos, MAX_POSITION)]
+        elif len(at) < MAX_POSITIONS_PER_LEXEME and at[-1] < MAX_POSITION:
             at.append(min(pos, MAX_POSITION))
-    return " ".join(
-        f"{_lexeme(t)}:{','.join(str(p) for p in sorted(set(ps)))}" for t, ps in positions.items()
-    )
+    return " ".join(f"{_lexeme(t)}:{','.join(map(str, ps))}" for t, ps in positions.items())
 
 
 def tsquery_literal(groups: list[Group]) -> str:
