@@ -14,14 +14,17 @@ already resolved so that the queue is not filled with followers who said nothing
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import func, select, text
+from sqlalchemy import select, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.archive.search import index_message
+from app.archive.search import _insert_sql, index_params
 from app.inbox.assignment import assign_new_conversation
 from app.inbox.queries import conversation_view
 from app.inbox.schemas import message_out
@@ -62,25 +65,57 @@ def _dialect(session: AsyncSession) -> str:
     return session.get_bind().dialect.name
 
 
-async def _lock_identity(session: AsyncSession, channel_id: int, external_id: str) -> None:
-    """Serialize ingest per customer on PostgreSQL (SQLite serializes all writers)."""
-    if _dialect(session) == "postgresql":
+def identity_lock_keys(channel_id: int, contact_ids: Iterable[str]) -> list[str]:
+    return [f"ingest:{channel_id}:{external_id}" for external_id in contact_ids]
+
+
+async def lock_identities(session: AsyncSession, keys: Iterable[str]) -> None:
+    """Serialize ingest per customer on PostgreSQL (SQLite serializes all writers).
+
+    A batch takes all its customers' locks in one statement, in one global order, so two
+    processes' batches that share customers wait for each other instead of deadlocking."""
+    ordered = sorted(set(keys))
+    if ordered and _dialect(session) == "postgresql":
         await session.execute(
-            text("SELECT pg_advisory_xact_lock(hashtextextended(:k, 0))"),
-            {"k": f"ingest:{channel_id}:{external_id}"},
+            text(
+                "SELECT count(pg_advisory_xact_lock(h)) FROM "
+                "(SELECT hashtextextended(k, 0) AS h FROM unnest(CAST(:keys AS text[])) AS k "
+                "ORDER BY 1) AS ordered"
+            ),
+            {"keys": ordered},
         )
+
+
+@dataclass
+class _Known:
+    """A customer's identity, contact and active conversation, loaded once per batch."""
+
+    identity: ContactIdentity
+    contact: Contact
+    active: Conversation | None
+
+
+async def _load_known(
+    session: AsyncSession, channel: Channel, contact_ids: set[str]
+) -> dict[str, _Known]:
+    rows = await session.execute(
+        select(ContactIdentity, Contact, Conversation)
+        .join(Contact, Contact.id == ContactIdentity.contact_id)
+        .outerjoin(Conversation, Conversation.active_identity_id == ContactIdentity.id)
+        .where(
+            ContactIdentity.channel_id == channel.id,
+            ContactIdentity.external_id.in_(sorted(contact_ids)),
+        )
+    )
+    return {i.external_id: _Known(i, c, conv) for i, c, conv in rows}
 
 
 async def _upsert_identity(
-    session: AsyncSession, channel: Channel, inbound: InboundMessage
-) -> tuple[ContactIdentity, Contact]:
+    session: AsyncSession, channel: Channel, inbound: InboundMessage, known: dict[str, _Known]
+) -> _Known:
     c = inbound.contact
-    identity = await session.scalar(
-        select(ContactIdentity).where(
-            ContactIdentity.channel_id == channel.id, ContactIdentity.external_id == c.external_id
-        )
-    )
-    if identity is None:
+    found = known.get(c.external_id)
+    if found is None:
         # Platforms like WeChat send no nickname: a short stable label beats a blank row.
         name = c.name or f"客户 {c.external_id[-4:]}"
         contact = Contact(name=name, avatar_url=c.avatar_url, attributes=dict(c.attributes))
@@ -95,10 +130,9 @@ async def _upsert_identity(
         )
         session.add(identity)
         await session.flush()
-        return identity, contact
-    existing = await session.get(Contact, identity.contact_id)
-    assert existing is not None
-    contact = existing
+        found = known[c.external_id] = _Known(identity, contact, None)
+        return found
+    identity, contact = found.identity, found.contact
     if c.name and c.name != identity.name:
         identity.name = c.name
         if not contact.name:
@@ -106,17 +140,15 @@ async def _upsert_identity(
     if c.avatar_url and c.avatar_url != identity.avatar_url:
         identity.avatar_url = c.avatar_url
         contact.avatar_url = contact.avatar_url or c.avatar_url
-    return identity, contact
+    return found
 
 
 async def _conversation_for(
-    session: AsyncSession, identity: ContactIdentity, inbound: InboundMessage, now: datetime
+    session: AsyncSession, known: _Known, inbound: InboundMessage, now: datetime
 ) -> tuple[Conversation, bool]:
-    active = await session.scalar(
-        select(Conversation).where(Conversation.active_identity_id == identity.id)
-    )
-    if active is not None:
-        return active, False
+    identity = known.identity
+    if known.active is not None and known.active.active_identity_id == identity.id:
+        return known.active, False
     if not inbound.counts_as_unread or inbound.direction == Direction.OUTBOUND:
         latest = await session.scalar(
             select(Conversation)
@@ -139,22 +171,28 @@ async def _conversation_for(
         created_at=now,
         updated_at=now,
         last_message_at=now,
+        assignee_id=None,
+        unread_count=0,
+        last_message_preview="",
     )
     session.add(conversation)
     await session.flush()
+    if not quiet:
+        known.active = conversation
     return conversation, True
 
 
-async def _insert_message(session: AsyncSession, values: dict[str, object]) -> int | None:
-    """INSERT ... ON CONFLICT (channel_id, external_id) DO NOTHING; the new id or None."""
+async def _insert_messages(session: AsyncSession, rows: list[dict[str, Any]]) -> dict[str, Message]:
+    """One INSERT ... ON CONFLICT (channel_id, external_id) DO NOTHING RETURNING for the
+    batch: the stored rows as loaded objects, by external id (a conflict returns none)."""
     insert = pg_insert if _dialect(session) == "postgresql" else sqlite_insert
     stmt = (
         insert(Message)
-        .values(**values)
         .on_conflict_do_nothing(index_elements=["channel_id", "external_id"])
-        .returning(Message.id)
+        .returning(Message)
     )
-    return (await session.execute(stmt)).scalar_one_or_none()
+    stored = await session.scalars(stmt, rows)
+    return {m.external_id: m for m in stored if m.external_id is not None}
 
 
 # How far back an echo of our own send is matched by its text when the platform's
@@ -203,69 +241,137 @@ async def record_inbound_message(
     reply_window: timedelta | None = None,
 ) -> Message | None:
     """Store one normalized platform message; None when it was already stored."""
-    await _lock_identity(session, channel.id, inbound.contact.external_id)
-    exists = await session.scalar(
-        select(func.count()).where(
-            Message.channel_id == channel.id, Message.external_id == inbound.external_id
+    (message,) = await record_inbound_batch(session, channel, [inbound], reply_window=reply_window)
+    return message
+
+
+@dataclass
+class _Pending:
+    inbound: InboundMessage
+    known: _Known
+    conversation: Conversation
+    created: bool
+
+
+async def record_inbound_batch(
+    session: AsyncSession,
+    channel: Channel,
+    inbounds: Sequence[InboundMessage],
+    *,
+    reply_window: timedelta | None = None,
+    locked: bool = False,
+) -> list[Message | None]:
+    """Store a channel's messages in order, in the caller's transaction; for each, the
+    stored message or None when it was already stored (or is an echo of our own send).
+
+    The same as storing them one by one, in a few set-based statements: one duplicate
+    check, one load of the customers, one insert of the messages, one index insert.
+    `locked`: the caller already holds the customers' locks (`lock_identities`)."""
+    if not inbounds:
+        return []
+    if not locked:
+        keys = identity_lock_keys(channel.id, (i.contact.external_id for i in inbounds))
+        await lock_identities(session, keys)
+    seen = set(
+        await session.scalars(
+            select(Message.external_id).where(
+                Message.channel_id == channel.id,
+                Message.external_id.in_(sorted({i.external_id for i in inbounds})),
+            )
         )
     )
-    if exists:
-        return None
+    known = await _load_known(session, channel, {i.contact.external_id for i in inbounds})
     now = utcnow_for_models()
-    if inbound.direction == Direction.OUTBOUND and await _claim_own_echo(session, channel, inbound):
-        return None
-    identity, contact = await _upsert_identity(session, channel, inbound)
-    if inbound.reply_context and inbound.direction == Direction.INBOUND:
-        identity.reply_context = dict(inbound.reply_context)
-    if inbound.unreachable is not None:
-        identity.unreachable = inbound.unreachable
-    conversation, created = await _conversation_for(session, identity, inbound, now)
+    pending: list[_Pending | None] = []
+    for inbound in inbounds:
+        if inbound.external_id in seen:
+            pending.append(None)  # a retry or a racing copy: nothing to store or publish
+            continue
+        seen.add(inbound.external_id)
+        if inbound.direction == Direction.OUTBOUND and await _claim_own_echo(
+            session, channel, inbound
+        ):
+            pending.append(None)
+            continue
+        k = await _upsert_identity(session, channel, inbound, known)
+        if inbound.reply_context and inbound.direction == Direction.INBOUND:
+            k.identity.reply_context = dict(inbound.reply_context)
+        if inbound.unreachable is not None:
+            k.identity.unreachable = inbound.unreachable
+        conversation, created = await _conversation_for(session, k, inbound, now)
+        pending.append(_Pending(inbound, k, conversation, created))
+    rows = [_message_row(channel, p, now) for p in pending if p is not None]
+    stored = await _insert_messages(session, rows) if rows else {}
+    messages = [stored.get(p.inbound.external_id) if p else None for p in pending]
+    # The message is searchable once committed (app/archive), in this same transaction.
+    await _index_messages(session, [m for m in messages if m is not None])
+    for p, message in zip(pending, messages, strict=True):
+        if p is not None and message is not None:
+            await _after_insert(session, channel, p, message, now, reply_window)
+    return messages
 
+
+async def _index_messages(session: AsyncSession, messages: list[Message]) -> None:
+    """`index_message` for a batch: one executemany instead of one insert per message."""
+    dialect = _dialect(session)
+    params = index_params(
+        dialect, [(m.id, m.channel_id, m.created_at, m.content) for m in messages]
+    )
+    if params:
+        await session.execute(_insert_sql(dialect), params)
+
+
+def _message_row(channel: Channel, p: _Pending, now: datetime) -> dict[str, Any]:
+    inbound, identity, contact = p.inbound, p.known.identity, p.known.contact
     outbound = inbound.direction == Direction.OUTBOUND
     extra = dict(inbound.extra)
     if inbound.reply_context:
         extra["reply_context"] = dict(inbound.reply_context)
-    message_id = await _insert_message(
-        session,
-        {
-            "conversation_id": conversation.id,
-            "channel_id": channel.id,
-            "direction": str(inbound.direction),
-            "private": False,
-            "sender_type": SenderType.SYSTEM if outbound else SenderType.CONTACT,
-            "sender_id": None if outbound else contact.id,
-            "sender_name": "" if outbound else (contact.name or identity.name or ""),
-            "content_type": str(inbound.content_type),
-            "content": inbound.text,
-            "attachments": [
-                {
-                    "kind": str(m.kind),
-                    "ref": m.ref,
-                    "mime_type": m.mime_type,
-                    "file_name": m.file_name,
-                    "status": "pending",
-                }
-                for m in inbound.media
-            ],
-            "extra": extra,
-            "external_id": inbound.external_id,
-            "delivery_status": DeliveryStatus.SENT if outbound else DeliveryStatus.RECEIVED,
-            "created_at": now,
-            "sent_at": inbound.sent_at,
-            "media_pending": bool(inbound.media),
-        },
-    )
-    if message_id is None:  # lost a race the lock did not cover: nothing to publish
-        return None
-    message = await session.get(Message, message_id)
-    assert message is not None
-    # Archive hooks (app/archive, app/inbox/assignment.py), in this same transaction:
-    # the message is searchable once committed, and a customer's new conversation
-    # goes to an online agent before its `conversation.created` event is built.
-    await index_message(session, message)
-    if created and conversation.status == ConversationStatus.OPEN and not outbound:
-        await assign_new_conversation(session, conversation)
+    return {
+        "conversation_id": p.conversation.id,
+        "channel_id": channel.id,
+        "direction": str(inbound.direction),
+        "private": False,
+        "sender_type": SenderType.SYSTEM if outbound else SenderType.CONTACT,
+        "sender_id": None if outbound else contact.id,
+        "sender_name": "" if outbound else (contact.name or identity.name or ""),
+        "content_type": str(inbound.content_type),
+        "content": inbound.text,
+        "attachments": [
+            {
+                "kind": str(m.kind),
+                "ref": m.ref,
+                "mime_type": m.mime_type,
+                "file_name": m.file_name,
+                "status": "pending",
+            }
+            for m in inbound.media
+        ],
+        "extra": extra,
+        "external_id": inbound.external_id,
+        "delivery_status": DeliveryStatus.SENT if outbound else DeliveryStatus.RECEIVED,
+        "error": None,
+        "created_at": now,
+        "sent_at": inbound.sent_at,
+        "media_pending": bool(inbound.media),
+    }
 
+
+async def _after_insert(
+    session: AsyncSession,
+    channel: Channel,
+    p: _Pending,
+    message: Message,
+    now: datetime,
+    reply_window: timedelta | None,
+) -> None:
+    """Assignment, the conversation's counters and the two events, message by message."""
+    inbound, conversation = p.inbound, p.conversation
+    outbound = inbound.direction == Direction.OUTBOUND
+    # A customer's new conversation goes to an online agent before its
+    # `conversation.created` event is built (app/inbox/assignment.py).
+    if p.created and conversation.status == ConversationStatus.OPEN and not outbound:
+        await assign_new_conversation(session, conversation)
     if inbound.content_type != ContentType.EVENT:
         conversation.last_message_at = now
         conversation.last_message_preview = preview_of(message.content_type, message.content)
@@ -283,12 +389,18 @@ async def record_inbound_message(
         channel_id=channel.id,
         conversation_id=conversation.id,
     )
-    view = await conversation_view(session, conversation)
+    identity, contact = p.known.identity, p.known.contact
+    view = await conversation_view(
+        session,
+        conversation,
+        channel=channel,
+        contact=contact if contact.id == conversation.contact_id else None,
+        identity=identity if identity.id == conversation.identity_id else None,
+    )
     publish(
         session,
-        EventType.CONVERSATION_CREATED if created else EventType.CONVERSATION_UPDATED,
+        EventType.CONVERSATION_CREATED if p.created else EventType.CONVERSATION_UPDATED,
         view,
         channel_id=channel.id,
         conversation_id=conversation.id,
     )
-    return message

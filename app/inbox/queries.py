@@ -54,10 +54,18 @@ def decode_id_cursor(cursor: str) -> int:
     return before
 
 
-async def conversation_view(session: AsyncSession, c: Conversation) -> ConversationOut:
-    channel = await session.get(Channel, c.channel_id)
-    contact = await session.get(Contact, c.contact_id)
-    identity = await session.get(ContactIdentity, c.identity_id)
+async def conversation_view(
+    session: AsyncSession,
+    c: Conversation,
+    *,
+    channel: Channel | None = None,
+    contact: Contact | None = None,
+    identity: ContactIdentity | None = None,
+) -> ConversationOut:
+    """One conversation as the API shows it; rows the caller already holds are not re-read."""
+    channel = channel or await session.get(Channel, c.channel_id)
+    contact = contact or await session.get(Contact, c.contact_id)
+    identity = identity or await session.get(ContactIdentity, c.identity_id)
     assignee = await session.get(User, c.assignee_id) if c.assignee_id else None
     assert channel and contact and identity
     return conversation_out(c, channel, contact, identity, assignee)

@@ -1,0 +1,188 @@
+"""Group commit for webhooks: concurrent pushes are stored in one transaction.
+
+Each webhook request hands its push to the process's batcher and waits. The batcher
+takes every push that queued up while the previous batch was committing, verifies and
+parses each with its connector, stores all their messages in ONE transaction and
+commits, and only then answers every request: an acknowledgement is as durable as
+before, and a busy server pays the per-transaction costs (BEGIN, the channel read, the
+event-log lock and insert, COMMIT and its fsync) once per batch instead of per push.
+
+Nothing waits for a batch to fill: an idle server stores a lone push at once. If a
+batch fails, its pushes are stored again one per transaction, so one bad message
+answers its own request with its own error and never takes the others down with it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.db import Database
+from app.delivery.context import connector_for
+from app.inbox.inbound import identity_lock_keys, lock_identities, record_inbound_batch
+from app.models import Channel, Message
+from channels.base import WebhookError, WebhookRequest, WebhookResult
+
+# Pushes per transaction: enough to amortise the commit over 32 busy connections, small
+# enough that a batch's locks and its transaction stay short.
+MAX_BATCH = 64
+# Batches in flight at once per process. SQLite has one writer and one pooled connection;
+# on PostgreSQL a second batch gathers and parses while the first waits on the server.
+SQLITE_WORKERS = 1
+POSTGRES_WORKERS = 2
+
+
+@dataclass
+class Outcome:
+    """What one request answers: the connector's result, or an error answer."""
+
+    result: WebhookResult | None = None
+    refused: WebhookError | None = None
+    missing: bool = False  # no such channel, or archived
+    stored: int = 0
+    duplicates: int = 0
+    media: bool = False
+
+
+@dataclass
+class Push:
+    channel_type: str
+    channel_id: int
+    wire: WebhookRequest
+    future: asyncio.Future[Outcome] = field(
+        default_factory=lambda: asyncio.get_running_loop().create_future()
+    )
+
+
+@dataclass
+class _Parsed:
+    push: Push
+    channel: Channel
+    result: WebhookResult
+    reply_window: timedelta | None
+
+
+class IngestBatcher:
+    """Per-process group commit; no background task outlives the pushes it stores."""
+
+    def __init__(self, db: Database, *, max_batch: int = MAX_BATCH) -> None:
+        self.db = db
+        self.max_batch = max_batch
+        self.max_workers = POSTGRES_WORKERS if db.is_postgres else SQLITE_WORKERS
+        self.queue: list[Push] = []
+        self.workers: set[asyncio.Task[None]] = set()
+
+    async def submit(self, push: Push) -> Outcome:
+        """Queue a push and wait until it is committed (or refused, or failed)."""
+        self.queue.append(push)
+        if len(self.workers) < self.max_workers:
+            task = asyncio.create_task(self._work())
+            self.workers.add(task)
+            task.add_done_callback(self.workers.discard)
+        return await asyncio.shield(push.future)
+
+    async def _work(self) -> None:
+        while self.queue:
+            batch, self.queue = self.queue[: self.max_batch], self.queue[self.max_batch :]
+            try:
+                await self._store(batch)
+            except Exception as exc:
+                if len(batch) == 1:
+                    _fail(batch, exc)
+                    continue
+                # Which push broke the batch is unknown: store each alone, so every
+                # request gets its own answer and the good ones are still stored.
+                for push in batch:
+                    try:
+                        await self._store([push])
+                    except Exception as one:
+                        _fail([push], one)
+            except BaseException as exc:  # cancelled at shutdown: nobody is left waiting
+                _fail(batch, exc)
+                raise
+
+    async def _store(self, batch: Sequence[Push]) -> None:
+        outcomes: dict[int, Outcome] = {}
+        async with self.db.session() as session:
+            parsed = await _parse(session, batch, outcomes)
+            by_push = await _record(session, parsed)
+            # Leaving the block commits; only then is any platform told "received".
+        for p in parsed:
+            messages = by_push[id(p.push)]
+            stored = sum(m is not None for m in messages)
+            outcomes[id(p.push)] = Outcome(
+                result=p.result,
+                stored=stored,
+                duplicates=len(messages) - stored,
+                media=any(m is not None and m.media_pending for m in messages),
+            )
+        for push in batch:
+            if not push.future.done():
+                push.future.set_result(outcomes[id(push)])
+
+
+def _fail(batch: Sequence[Push], exc: BaseException) -> None:
+    """Answer each request of `batch` still waiting with `exc` (the error handlers render it)."""
+    for push in batch:
+        if not push.future.done():
+            push.future.set_exception(exc)
+
+
+async def _parse(
+    session: AsyncSession, batch: Sequence[Push], outcomes: dict[int, Outcome]
+) -> list[_Parsed]:
+    """Verify and parse each push with its channel; refused pushes get their answer here."""
+    ids = sorted({p.channel_id for p in batch})
+    channels = {c.id: c for c in await session.scalars(select(Channel).where(Channel.id.in_(ids)))}
+    parsed: list[_Parsed] = []
+    for push in batch:
+        channel = channels.get(push.channel_id)
+        if channel is None or channel.type != push.channel_type or channel.archived:
+            outcomes[id(push)] = Outcome(missing=True)
+            continue
+        connector = connector_for(channel.type)
+        config = connector.config_model.model_validate(channel.config)
+        try:
+            result = connector.handle_webhook(config, push.wire)
+        except WebhookError as exc:
+            outcomes[id(push)] = Outcome(refused=exc)
+            continue
+        window_for = getattr(connector, "reply_window_for", None)
+        reply_window = window_for(config) if window_for else connector.reply_window
+        parsed.append(_Parsed(push, channel, result, reply_window))
+    return parsed
+
+
+async def _record(session: AsyncSession, parsed: list[_Parsed]) -> dict[int, list[Message | None]]:
+    """Store every parsed message of the batch, each channel's in one set of statements."""
+    # All the batch's customer locks at once, in one order (app/inbox/inbound.py).
+    await lock_identities(
+        session,
+        [
+            key
+            for p in parsed
+            for key in identity_lock_keys(
+                p.channel.id, (m.contact.external_id for m in p.result.messages)
+            )
+        ],
+    )
+    by_push: dict[int, list[Message | None]] = {}
+    groups: dict[tuple[int, timedelta | None], list[_Parsed]] = {}
+    for p in parsed:
+        groups.setdefault((p.channel.id, p.reply_window), []).append(p)
+    for group in groups.values():
+        inbounds = [m for p in group for m in p.result.messages]
+        messages = await record_inbound_batch(
+            session, group[0].channel, inbounds, reply_window=group[0].reply_window, locked=True
+        )
+        at = 0
+        for p in group:
+            n = len(p.result.messages)
+            by_push[id(p.push)] = messages[at : at + n]
+            at += n
+    return by_push
