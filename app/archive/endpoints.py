@@ -12,7 +12,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import StreamingResponse
 
 from app.archive import queries
@@ -86,23 +86,19 @@ def _filters(
     )
 
 
+# The archive's filters, one set of query parameters for the list and the export.
+Filters = Annotated[queries.ArchiveFilters, Depends(_filters)]
+
+
 @router.get("/archive/conversations")
 async def archive_conversations(
     session: SessionDep,
     viewer: SupervisorDep,
-    channel_id: int | None = None,
-    agent_id: int | None = None,
-    since: datetime | None = None,
-    until: datetime | None = None,
-    status: Status = None,
-    contact: OptionalText = None,
-    tag: OptionalText = None,
-    q: OptionalText = None,
+    f: Filters,
     cursor: Cursor = None,
     limit: Limit = DEFAULT_LIMIT,
 ) -> dict[str, Any]:
     """Every conversation ever held, filtered; newest activity first."""
-    f = _filters(channel_id, agent_id, since, until, status, contact, tag, q)
     items, next_cursor = await queries.list_archive(session, viewer, f, cursor=cursor, limit=limit)
     if cursor is None:
         record_audit(session, viewer.user, "archive.listed", "conversation", "", f.as_details())
@@ -135,20 +131,12 @@ async def archive_export(
     request: Request,
     session: SessionDep,
     viewer: SupervisorDep,
+    f: Filters,
     format: Annotated[str, Query(pattern="^(jsonl|csv)$")] = "jsonl",
-    channel_id: int | None = None,
-    agent_id: int | None = None,
-    since: datetime | None = None,
-    until: datetime | None = None,
-    status: Status = None,
-    contact: OptionalText = None,
-    tag: OptionalText = None,
-    q: OptionalText = None,
 ) -> StreamingResponse:
     """The filtered archive as a download: JSON lines (one conversation with all its
     messages each) or CSV (one message a row). Streamed; the audit entry is committed
     before the first byte."""
-    f = _filters(channel_id, agent_id, since, until, status, contact, tag, q)
     if f.q:
         queries.query_groups(f.q)  # a query with nothing to search is a 400, not a broken stream
     details = {**f.as_details(), "format": format, "via": "api"}
@@ -157,7 +145,7 @@ async def archive_export(
     media = "application/x-ndjson" if format == "jsonl" else "text/csv"
     # The stream runs after the answer started: refuse up front what the database would
     # refuse mid-stream (an id beyond its column, a NUL), so no download is silently cut.
-    _check_storable(channel_id, agent_id, contact, tag, q)
+    _check_storable(f.channel_id, f.agent_id, f.contact, f.tag, f.q)
     return StreamingResponse(
         export_text(request.app.state.db.session, f, viewer, format),
         media_type=f"{media}; charset=utf-8",
