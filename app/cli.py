@@ -70,6 +70,8 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> None:
 
     import uvicorn
 
+    from app.realtime.transport import WEBSOCKET_OPTIONS
+
     if args.workers < 1:
         raise CliError("--workers must be at least 1")
     run_migrations(settings.database_url)
@@ -96,10 +98,9 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> None:
         workers=args.workers,
         proxy_headers=True,
         log_level="info",
-        # Per-socket zlib state cost 77 MB RSS per 1,000 idle agent sockets; without it
-        # 43 MB (make bench). Live events are small JSON frames, and every frame would be
-        # compressed once per socket: the fan-out's CPU goes to sending instead.
-        ws_per_message_deflate=False,
+        # uvicorn's websocket protocol plus pre-encoded frames for the fan-out, without
+        # permessage-deflate (the reasons are in app/realtime/transport.py).
+        **WEBSOCKET_OPTIONS,
         # SIGTERM: stop accepting, let in-flight requests finish (a webhook is answered
         # within the platforms' 5 s or retried anyway), close sockets with 1012, exit.
         timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,

@@ -16,13 +16,16 @@ from urllib.parse import urlsplit
 
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from sqlalchemy import func, select
+from starlette.routing import WebSocketRoute
+from uvicorn.protocols.utils import ClientDisconnected
 
 from app.accounts.auth import bearer_from, user_for_token
 from app.db import Database
 from app.inbox.access import Viewer, load_viewer
 from app.metrics import WEBSOCKETS
 from app.models import EventLog
-from app.realtime.hub import EventHub, Subscriber, event_row, public_event
+from app.realtime.hub import EventHub, Subscriber, event_row, wire_text
+from app.realtime.transport import EXTENSION as FRAMES_EXTENSION
 
 router = APIRouter()
 
@@ -83,7 +86,6 @@ async def _replay(
     return [event_row(r) for r in rows if accepts(event_row(r))], True
 
 
-@router.websocket("/api/v1/events")
 async def events(websocket: WebSocket) -> None:
     viewer = await _authenticate(websocket)
     # Accept before refusing: a browser sees the close code, never an HTTP 403.
@@ -119,7 +121,7 @@ async def events(websocket: WebSocket) -> None:
             else:
                 last = int(since_raw)
                 for event in missed:
-                    await websocket.send_json(public_event(event))
+                    await websocket.send_text(wire_text(event))
                     last = event["seq"]
         await _forward(websocket, sub, last, on_frame)
     except WebSocketDisconnect:
@@ -131,42 +133,72 @@ async def events(websocket: WebSocket) -> None:
         WEBSOCKETS.labels(kind="agent").dec()
 
 
+# A plain Starlette route: FastAPI's websocket route adds two AsyncExitStacks and its
+# dependency-solving frames to every open socket (~2 KB each, bench_memory), and this
+# endpoint has no dependencies to solve.
+router.routes.append(WebSocketRoute("/api/v1/events", events))
+
+
 async def _forward(
     websocket: WebSocket,
     sub: Subscriber,
     last: int,
     on_frame: Callable[[Any], Awaitable[None]] | None = None,
 ) -> None:
+    """The socket's one writer: sleeps on its queue, then sends everything queued, in
+    order. Each event's text and frame were encoded once by the hub for every socket;
+    under `huiliu serve` a burst is one write to the kernel (transport.py), elsewhere one
+    ASGI send per event. Either way a burst costs this socket one wake-up, not a task and
+    an `asyncio.wait` per event (make bench, live latency: most of the fan-out's CPU)."""
     receiver = asyncio.create_task(_drain_client(websocket, on_frame))
+    receiver.add_done_callback(lambda _task: sub.queue.wake())
+    queue = sub.queue
+    extension = websocket.scope.get("extensions", {}).get(FRAMES_EXTENSION)
+    write: Callable[[bytes], Awaitable[None]] | None = extension["write"] if extension else None
+    frames: list[bytes] = []
     try:
         while True:
-            getter = asyncio.create_task(sub.queue.get())
-            done, _ = await asyncio.wait(
-                {getter, receiver}, timeout=HEARTBEAT_SECONDS, return_when=asyncio.FIRST_COMPLETED
-            )
-            if receiver in done:
-                getter.cancel()
-                return
-            if not done:
-                getter.cancel()
-                await websocket.send_json({"type": "heartbeat", "seq": last, "data": {}})
+            if not await queue.wait(HEARTBEAT_SECONDS):
+                if receiver.done():
+                    return
+                await websocket.send_text(_heartbeat(last))
                 continue
-            event = getter.result()
-            if event is None:  # closed by the hub: too slow, deactivated, or shutting down
-                code = CLOSE_TOO_SLOW if sub.overflowed else 1001
-                await websocket.close(code=code)
-                return
-            if "ephemeral" in event:  # presence: sent as is, never logged nor counted
-                await websocket.send_json(event["ephemeral"])
-                continue
-            if event["seq"] <= last:
-                continue
-            await websocket.send_json(public_event(event))
-            last = event["seq"]
+            while queue.qsize():
+                if receiver.done():  # the client left: what is queued has nowhere to go
+                    return
+                event = queue.get_nowait()
+                if event is not None and "seq" in event and write is not None:
+                    if event["seq"] > last:
+                        frames.append(event["frame"])
+                        last = event["seq"]
+                    continue
+                if frames:  # what is batched goes first: the socket's order is the queue's
+                    await write(b"".join(frames))
+                    frames.clear()
+                if event is None:  # closed by the hub: too slow, deactivated, or shutting down
+                    code = CLOSE_TOO_SLOW if sub.overflowed else 1001
+                    await websocket.close(code=code)
+                    return
+                if "ephemeral" in event:  # presence: sent as is, never logged nor counted
+                    await websocket.send_json(event["ephemeral"])
+                    continue
+                if event["seq"] <= last:
+                    continue
+                await websocket.send_text(event.get("text") or wire_text(event))
+                last = event["seq"]
+            if frames:
+                await write(b"".join(frames))
+                frames.clear()
+    except ClientDisconnected:
+        return
     finally:
         receiver.cancel()
         with contextlib.suppress(asyncio.CancelledError, Exception):
             await receiver
+
+
+def _heartbeat(last: int) -> str:
+    return json.dumps({"type": "heartbeat", "seq": last, "data": {}}, separators=(",", ":"))
 
 
 async def _drain_client(

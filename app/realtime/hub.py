@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import os
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -23,6 +24,7 @@ from sqlalchemy import func, select
 
 from app.db import Database
 from app.models import EventLog
+from app.realtime.transport import text_frame
 
 log = logging.getLogger(__name__)
 
@@ -35,24 +37,25 @@ BATCH = 500
 class EventQueue:
     """One subscriber's bounded FIFO, with asyncio.Queue's `put_nowait`, `get_nowait` and
     `get` for its single consumer. An asyncio.Queue holds four deques and an Event: 3.3 KB
-    per idle socket (tracemalloc), ~8% of its memory (make bench); this holds one deque.
-    `put_last` ignores the bound, so the closing marker always gets in."""
+    per idle socket (tracemalloc), ~8% of its memory (make bench); this holds one deque,
+    made on the first put (an empty deque is 760 bytes, and most idle widget sockets never
+    get an event). `put_last` ignores the bound, so the closing marker always gets in."""
 
     __slots__ = ("_items", "_maxsize", "_waiter")
 
     def __init__(self, maxsize: int) -> None:
-        self._items: deque[dict[str, Any] | None] = deque()
+        self._items: deque[dict[str, Any] | None] | None = None
         self._maxsize = maxsize
         self._waiter: asyncio.Future[None] | None = None
 
     def qsize(self) -> int:
-        return len(self._items)
+        return len(self._items) if self._items else 0
 
     def empty(self) -> bool:
         return not self._items
 
     def full(self) -> bool:
-        return len(self._items) >= self._maxsize
+        return self.qsize() >= self._maxsize
 
     def put_nowait(self, item: dict[str, Any] | None) -> None:
         if self.full():
@@ -60,6 +63,8 @@ class EventQueue:
         self.put_last(item)
 
     def put_last(self, item: dict[str, Any] | None) -> None:
+        if self._items is None:
+            self._items = deque()
         self._items.append(item)
         waiter = self._waiter
         if waiter is not None and not waiter.done():
@@ -69,6 +74,31 @@ class EventQueue:
         if not self._items:
             raise asyncio.QueueEmpty
         return self._items.popleft()
+
+    def wake(self) -> None:
+        """Wake the consumer without an item (its socket's reader finished)."""
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    async def wait(self, timeout: float) -> bool:
+        """Until an item is queued (True), `wake()` is called, or `timeout` passes (False).
+        A socket's writer waits here between bursts, then takes everything with
+        `get_nowait`: one future and one timer per wait, where `get()` raced against the
+        reader under `asyncio.wait` cost a task, a set and a callback pair per event."""
+        if self._items:
+            return True
+        loop = asyncio.get_running_loop()
+        waiter = loop.create_future()
+        self._waiter = waiter
+        timer = loop.call_later(timeout, _expire, waiter)
+        try:
+            await waiter
+        finally:
+            timer.cancel()
+            if self._waiter is waiter:
+                self._waiter = None
+        return bool(self._items)
 
     async def get(self) -> dict[str, Any] | None:
         # Items are taken only after waking, so a getter cancelled after the wake-up
@@ -82,6 +112,11 @@ class EventQueue:
                 if self._waiter is waiter:
                     self._waiter = None
         return self._items.popleft()
+
+
+def _expire(waiter: asyncio.Future[None]) -> None:
+    if not waiter.done():
+        waiter.set_result(None)
 
 
 @dataclass(eq=False)  # identity hashing: each connection is its own subscriber
@@ -140,6 +175,9 @@ class EventHub:
         self._tasks: list[asyncio.Task[None]] = []
         self._redis: Any = None
         self.redis_connected = asyncio.Event()
+        # Tags this process's hints: Redis echoes them back to their sender, whose pump
+        # the commit already woke; each echo cost an empty read of the log (make bench).
+        self._origin = os.urandom(6).hex()
 
     async def start(self) -> None:
         self.last_seq = await self.current_seq()
@@ -183,12 +221,12 @@ class EventHub:
         """Called after a commit wrote events: wake the pump here and hint the others."""
         self._wake.set()
         if self._redis is not None and seqs:
-            task = asyncio.get_running_loop().create_task(self._hint(max(seqs)))
+            task = asyncio.get_running_loop().create_task(self._hint(f"{max(seqs)} {self._origin}"))
             task.add_done_callback(lambda t: t.exception() if not t.cancelled() else None)
 
-    async def _hint(self, seq: int) -> None:
+    async def _hint(self, hint: str) -> None:
         try:
-            await self._redis.publish(REDIS_CHANNEL, str(seq))
+            await self._redis.publish(REDIS_CHANNEL, hint)
         except Exception as exc:  # Redis down: the other processes' poll covers it
             log.warning("event hint not published: %s", exc)
 
@@ -220,11 +258,20 @@ class EventHub:
                 # agents each event was json.dumps'ed 200 times (make bench, live latency).
                 # A sender may use it as is; the dict stays for filtering.
                 event["text"] = wire_text(event)
+                # And its websocket frame, the same bytes for every socket (transport.py).
+                event["frame"] = text_frame(event["text"])
                 self.last_seq = row.seq
                 for sub in list(self.subscribers):
                     sub.deliver(event)
             if len(rows) < BATCH:
                 return
+
+    def _own_hint(self, data: Any) -> bool:
+        """`"<seq> <origin>"` from this hub; anything else (a bare seq from an older
+        process) wakes the pump."""
+        if isinstance(data, bytes):
+            data = data.decode(errors="replace")
+        return isinstance(data, str) and data.endswith(f" {self._origin}")
 
     async def _listen(self) -> None:
         backoff = 0.5
@@ -238,7 +285,8 @@ class EventHub:
                 while True:
                     message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=30)
                     if message is not None:
-                        self._wake.set()
+                        if not self._own_hint(message.get("data")):
+                            self._wake.set()
                     else:
                         await pubsub.ping()  # detects a dead connection on a quiet channel
             except asyncio.CancelledError:

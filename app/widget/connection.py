@@ -79,7 +79,7 @@ class Connection:
         self,
         websocket: WebSocket,
         service: WidgetService,
-        channel: Channel,
+        channel_id: int,
         config: WebchatConfig,
         ip: str,
     ) -> None:
@@ -87,7 +87,7 @@ class Connection:
         self.service = service
         self.db: Database = websocket.app.state.db
         self.hub: EventHub = websocket.app.state.hub
-        self.channel_id = channel.id
+        self.channel_id = channel_id
         self.config = config
         self.ip = ip
         self.token: VisitorToken | None = None
@@ -103,12 +103,13 @@ class Connection:
     # --- lifecycle ---------------------------------------------------------------
 
     async def run(self) -> None:
+        if await self._open():
+            await self._live()
+
+    async def _open(self) -> bool:
+        # Its own frame: the hello frame is not held while the socket lives.
         hello = await self._receive_hello()
-        if hello is None:
-            return
-        if not await self._begin(hello):
-            return
-        await self._live()
+        return hello is not None and await self._begin(hello)
 
     def stop(self) -> None:
         self.hub.unsubscribe(self.sub)
@@ -189,20 +190,16 @@ class Connection:
         await self._send({"type": "ready"})
 
     async def _live(self) -> None:
+        """The socket's one writer: sleeps on its queue (no task while idle), then acts on
+        everything queued, in order; the reader task wakes it when the visitor leaves."""
         receiver = asyncio.create_task(self._receive_frames())
+        queue = self.sub.queue
+        receiver.add_done_callback(lambda _task: queue.wake())
         try:
             while True:
-                getter = asyncio.create_task(self.sub.queue.get())
-                done, _ = await asyncio.wait(
-                    {getter, receiver},
-                    timeout=HEARTBEAT_SECONDS,
-                    return_when=asyncio.FIRST_COMPLETED,
-                )
-                if receiver in done:
-                    getter.cancel()
-                    return
-                if not done:
-                    getter.cancel()
+                if not await queue.wait(HEARTBEAT_SECONDS):
+                    if receiver.done():
+                        return
                     await self._send(
                         {
                             "type": "heartbeat",
@@ -210,12 +207,15 @@ class Connection:
                         }
                     )
                     continue
-                event = getter.result()
-                if event is None:  # the hub closed us: too slow, or shutting down
-                    code = CLOSE_TOO_SLOW if self.sub.overflowed else 1012
-                    await self.websocket.close(code)
-                    return
-                await self._on_event(event)
+                while queue.qsize():
+                    if receiver.done():
+                        return
+                    event = queue.get_nowait()
+                    if event is None:  # the hub closed us: too slow, or shutting down
+                        code = CLOSE_TOO_SLOW if self.sub.overflowed else 1012
+                        await self.websocket.close(code)
+                        return
+                    await self._on_event(event)
         finally:
             receiver.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):

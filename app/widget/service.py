@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from app.realtime.hub import EventHub
     from app.widget.connection import Connection
     from app.widget.visitors import VisitorState
+    from channels.webchat.config import WebchatConfig
 
 
 @dataclass(frozen=True)
@@ -42,6 +43,7 @@ class WidgetService:
         self.connections: set[Connection] = set()
         self._key: bytes | None = None
         self._online: tuple[float, bool] = (0.0, False)
+        self._configs: dict[int, WebchatConfig] = {}
         self.set_limits(limits or Limits())
 
     def set_limits(self, limits: Limits) -> None:
@@ -50,6 +52,15 @@ class WidgetService:
         self.message_ip = RateLimiter(limits.message_per_ip)
         self.connect_ip = RateLimiter(limits.connect_per_ip)
         self.new_visitor_ip = RateLimiter(limits.new_visitor_per_ip)
+
+    def shared_config(self, channel_id: int, config: WebchatConfig) -> WebchatConfig:
+        """One config object for all of a channel's sockets while it stays the same, rather
+        than one parsed copy held by each (1.2 KB per idle socket, bench_memory)."""
+        cached = self._configs.get(channel_id)
+        if cached is not None and cached == config:
+            return cached
+        self._configs[channel_id] = config
+        return config
 
     def _secret(self) -> bytes:
         if self._key is None:

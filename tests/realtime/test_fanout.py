@@ -1,0 +1,225 @@
+"""The fan-out under load: every socket gets each event it may see exactly once, in seq
+order; a socket that cannot keep up never holds the others back; an idle socket holds
+no task of its own beyond its reader."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import pytest
+import uvicorn
+from starlette.websockets import WebSocketDisconnect
+
+from app.config import Settings
+from app.main import create_app
+from app.realtime.endpoints import _forward
+from app.realtime.hub import EventQueue, Subscriber, wire_text
+from app.realtime.transport import WEBSOCKET_OPTIONS
+from tests.realtime.test_events_ws import Live, next_event
+
+
+@asynccontextmanager
+async def serving(app: Any, framed: bool) -> AsyncIterator[str]:
+    """tests/support/server.py's `running`, with `huiliu serve`'s websocket protocol when
+    `framed` (the hub's frames written straight to the socket), uvicorn's default if not."""
+    options = WEBSOCKET_OPTIONS if framed else {}
+    config = uvicorn.Config(
+        app, host="127.0.0.1", port=0, log_level="warning", lifespan="on", **options
+    )
+    server = uvicorn.Server(config)
+    task = asyncio.create_task(server.serve())
+    while not server.started:  # noqa: ASYNC110 - uvicorn offers no event to wait on
+        if task.done():
+            task.result()
+        await asyncio.sleep(0.01)
+    port = server.servers[0].sockets[0].getsockname()[1]
+    try:
+        yield f"127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        await asyncio.wait_for(task, 10)
+
+
+@pytest.fixture(params=["frames", "asgi"])
+async def live(settings: Settings, request: pytest.FixtureRequest) -> Any:
+    app = create_app(settings)
+    async with serving(app, framed=request.param == "frames") as host:
+        lv = Live(app, host)
+        yield lv
+        await lv.http.aclose()
+
+
+BURST = 12  # pushes sent at once: enough for several to share one read of the log
+
+
+async def push_burst(lv: Live, channel: dict[str, Any], tag: str) -> None:
+    await asyncio.gather(
+        *(
+            lv.push(channel, {"id": f"{tag}{i}", "from": f"u{i}", "text": f"{tag}{i}"})
+            for i in range(BURST)
+        )
+    )
+
+
+async def collect(ws: Any, count: int) -> list[dict[str, Any]]:
+    return [await next_event(ws) for _ in range(count)]
+
+
+async def test_a_burst_arrives_in_seq_order_exactly_once_on_every_socket(live: Live) -> None:
+    ch = await live.factory.channel()
+    agents = [await live.factory.user("agent") for _ in range(3)]
+    async with (
+        live.events(agents[0]["token"]) as a,
+        live.events(agents[1]["token"]) as b,
+        live.events(agents[2]["token"], since=0) as c,  # replay and live meet mid-burst
+    ):
+        await asyncio.sleep(0.2)  # subscribed
+        await push_burst(live, ch, "m")
+        # Each push: message.created and conversation.created (new contact each time).
+        got = [await collect(ws, 2 * BURST) for ws in (a, b, c)]
+    for events in got:
+        seqs = [e["seq"] for e in events]
+        assert seqs == sorted(set(seqs)), seqs  # increasing: in order, no duplicates
+        texts = sorted(e["data"]["content"] for e in events if e["type"] == "message.created")
+        assert texts == sorted(f"m{i}" for i in range(BURST))
+    assert got[0] == got[1] == got[2]
+
+
+async def test_a_limited_agent_never_gets_another_channels_events_in_a_burst(
+    live: Live,
+) -> None:
+    a = await live.factory.channel("A", "sa")
+    b = await live.factory.channel("B", "sb")
+    limited = await live.factory.user("agent", channels=[a["id"]])
+    everyone = await live.factory.user("agent")
+    async with live.events(limited["token"]) as mine, live.events(everyone["token"]) as all_:
+        await asyncio.sleep(0.2)
+        await asyncio.gather(push_burst(live, b, "b"), push_burst(live, a, "a"))
+        seen_all = await collect(all_, 4 * BURST)
+        seen_mine = await collect(mine, 2 * BURST)
+        await live.push(a, {"id": "last", "from": "u", "text": "last"})
+        tail = await collect(mine, 1)
+    assert {e["data"]["content"] for e in seen_all if e["type"] == "message.created"} == {
+        f"{t}{i}" for t in "ab" for i in range(BURST)
+    }
+    texts = [e["data"]["content"] for e in seen_mine + tail if e["type"] == "message.created"]
+    assert sorted(texts[:-1]) == sorted(f"a{i}" for i in range(BURST)) and texts[-1] == "last"
+
+
+class FakeSocket:
+    """Enough of Starlette's WebSocket for `_forward`: sends are recorded (or stall)."""
+
+    def __init__(self, stall: bool = False) -> None:
+        self.scope: dict[str, Any] = {}  # no frame writer: sends go through ASGI
+        self.sent: list[str] = []
+        self.stall = asyncio.Event() if stall else None
+        self.gone = asyncio.Event()
+
+    async def send_text(self, text: str) -> None:
+        if self.stall is not None:
+            await self.stall.wait()
+        self.sent.append(text)
+
+    async def send_json(self, data: Any) -> None:
+        await self.send_text(json.dumps(data))
+
+    async def close(self, code: int = 1000) -> None:
+        self.sent.append(f"close {code}")
+
+    async def receive(self) -> dict[str, Any]:
+        await self.gone.wait()
+        raise WebSocketDisconnect(1000)
+
+
+def event(seq: int) -> dict[str, Any]:
+    e = {"seq": seq, "type": "message.created", "data": {"n": seq}, "channel_id": 1}
+    return e | {"text": wire_text(e)}
+
+
+async def test_a_stalled_socket_does_not_delay_the_others() -> None:
+    stalled, fast = FakeSocket(stall=True), FakeSocket()
+    subs = [Subscriber(accepts=lambda _e: True) for _ in range(2)]
+    tasks = [
+        asyncio.create_task(_forward(ws, sub, 0))  # type: ignore[arg-type]
+        for ws, sub in zip((stalled, fast), subs, strict=True)
+    ]
+    for seq in range(1, 51):
+        for sub in subs:  # what the hub does: never awaits a socket
+            sub.deliver(event(seq))
+        await asyncio.sleep(0)
+    for _ in range(20):
+        await asyncio.sleep(0)
+    assert [json.loads(t)["seq"] for t in fast.sent] == list(range(1, 51))
+    assert stalled.sent == []
+    assert subs[0].queue.qsize() == 49  # one taken and stuck in send, the rest waiting
+    stalled.stall.set()  # type: ignore[union-attr]
+    for _ in range(20):
+        await asyncio.sleep(0)
+    assert [json.loads(t)["seq"] for t in stalled.sent] == list(range(1, 51))
+    for ws in (stalled, fast):
+        ws.gone.set()
+    await asyncio.wait_for(asyncio.gather(*tasks), 1)
+
+
+async def test_the_shared_text_is_sent_once_per_socket_and_old_seqs_are_skipped() -> None:
+    ws = FakeSocket()
+    sub = Subscriber(accepts=lambda _e: True)
+    task = asyncio.create_task(_forward(ws, sub, 3))  # type: ignore[arg-type]
+    shared = [event(seq) for seq in range(1, 7)]
+    for e in shared + shared[4:]:  # 1-3 were replayed already; 5 and 6 arrive twice
+        sub.deliver(e)
+    for _ in range(5):
+        await asyncio.sleep(0)
+    assert ws.sent == [e["text"] for e in shared[3:]]
+    ws.gone.set()
+    await asyncio.wait_for(task, 1)
+
+
+async def test_queue_wait_times_out_wakes_and_reports_items() -> None:
+    queue = EventQueue(10)
+    assert await queue.wait(0.01) is False  # the heartbeat's timeout
+    waiting = asyncio.create_task(queue.wait(5))
+    await asyncio.sleep(0)
+    queue.wake()  # the reader finished: the writer wakes with nothing queued
+    assert await asyncio.wait_for(waiting, 1) is False
+    waiting = asyncio.create_task(queue.wait(5))
+    await asyncio.sleep(0)
+    queue.put_nowait({"seq": 1})
+    assert await asyncio.wait_for(waiting, 1) is True
+    assert await queue.wait(5) is True  # already queued: no waiting at all
+    assert queue.get_nowait() == {"seq": 1} and queue.empty()
+
+
+async def test_under_huiliu_serve_the_hubs_frames_are_written_as_they_are(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from app.realtime.transport import FrameWriterProtocol
+
+    writes: list[bytes] = []
+    original = FrameWriterProtocol.write_frames
+
+    async def counted(self: FrameWriterProtocol, data: bytes) -> None:
+        writes.append(data)
+        await original(self, data)
+
+    monkeypatch.setattr(FrameWriterProtocol, "write_frames", counted)
+    app = create_app(settings)
+    async with serving(app, framed=True) as host:
+        lv = Live(app, host)
+        ch = await lv.factory.channel()
+        agent = await lv.factory.user("agent")
+        async with lv.events(agent["token"]) as ws:
+            await asyncio.sleep(0.2)
+            await push_burst(lv, ch, "f")
+            got = await collect(ws, 2 * BURST)
+        await lv.http.aclose()
+    assert sorted(e["data"]["content"] for e in got if e["type"] == "message.created") == sorted(
+        f"f{i}" for i in range(BURST)
+    )
+    # Every event went out as the hub's bytes, none through ASGI; bursts share writes.
+    assert sum(data.count(b'"seq":') for data in writes) == 2 * BURST
+    assert len(writes) <= 2 * BURST
