@@ -115,12 +115,15 @@ async def memory_bench(args: argparse.Namespace, workdir: Path) -> dict[str, Any
     url = f"sqlite+aiosqlite:///{workdir / 'memory.db'}"
     await migrate(url)
     (token,) = await create_agents(url, 1)
-    server = huiliu_server(workdir / "memory", url)
-    try:
-        await server.start()
-        return await bench_memory.run(server, token, args.sockets)
-    finally:
-        await server.stop()
+    results: dict[str, Any] = {}
+    for kind in ("widget", "agent"):  # the widget's is the target (issue 8)
+        server = huiliu_server(workdir / f"memory-{kind}", url)
+        try:
+            await server.start()
+            results[kind] = await bench_memory.run(server, token, args.sockets, kind)
+        finally:
+            await server.stop()
+    return results
 
 
 async def main(args: argparse.Namespace) -> dict[str, Any]:
@@ -187,7 +190,7 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
                 results["search"][kind] = r
                 log(f"search on {kind}: {json.dumps(r, ensure_ascii=False, default=str)}")
         if "memory" in parts:
-            log(f"memory: 2 x {args.sockets} idle websockets")
+            log(f"memory: 2 x {args.sockets} idle widget websockets, then agent websockets")
             results["memory"] = await memory_bench(args, workdir)
     return results
 
@@ -242,13 +245,17 @@ def table(args: argparse.Namespace, results: dict[str, Any]) -> str:
             )
     m = results["memory"]
     if m:
-        worst = max(m["first_mb_per_1000"], m["second_mb_per_1000"])
-        rows.append(
-            f"| memory per 1,000 idle agent websockets (RSS) | sqlite "
-            f"| {m['first_mb_per_1000']:.1f} MB, then {m['second_mb_per_1000']:.1f} MB "
-            f"({m['alive']} open; base {m['baseline_mb']:.0f} MB) | | "
-            f"{verdict(worst < TARGETS['ws_mb_per_1000'])} | < 40 MB |"
-        )
+        # The target is the widget's sockets (issue 8); agents' are shown beside them.
+        for kind, r in m.items():
+            worst = max(r["first_mb_per_1000"], r["second_mb_per_1000"])
+            target = kind == "widget"
+            rows.append(
+                f"| memory per 1,000 idle {kind} websockets (RSS) | sqlite "
+                f"| {r['first_mb_per_1000']:.1f} MB, then {r['second_mb_per_1000']:.1f} MB "
+                f"({r['alive']} open; base {r['baseline_mb']:.0f} MB) | | "
+                f"{verdict(worst < TARGETS['ws_mb_per_1000']) if target else ''} "
+                f"| {'< 40 MB' if target else ''} |"
+            )
     rows += search_rows(results["search"])
     return "\n".join(rows)
 

@@ -34,6 +34,10 @@ class LiveResult:
     received: int
     latencies: list[float] = field(default_factory=list)
     ack_latencies: list[float] = field(default_factory=list)
+    # Received minus the push's acknowledgement: the push side alone (the hub's read of
+    # the log and the fan-out), without the ingest transaction; negative when the event
+    # beat the HTTP answer to the client.
+    after_ack: list[float] = field(default_factory=list)
 
     @property
     def p50(self) -> float:
@@ -70,6 +74,8 @@ async def run_rate(
     drain_seconds: float = 5.0,
 ) -> LiveResult:
     sent_at: dict[str, float] = {}
+    acked_at: dict[str, float] = {}
+    received_at: list[tuple[str, float]] = []
     result = LiveResult(rate, len(sockets), 0, 0, 0, 0)
     tag = f"live{time.monotonic_ns()}-"
 
@@ -83,6 +89,7 @@ async def run_rate(
             if event["type"] == "message.created" and content in sent_at:
                 result.received += 1
                 result.latencies.append(now - sent_at[content])
+                received_at.append((content, now))
 
     readers = [asyncio.create_task(receive(ws)) for ws in sockets]
     pool: asyncio.Queue[HttpClient] = asyncio.Queue()
@@ -98,7 +105,8 @@ async def run_rate(
             status, _ = await client.request(
                 "POST", path, body, {"Content-Type": "text/xml; charset=utf-8"}
             )
-            result.ack_latencies.append(time.perf_counter() - t0)
+            acked_at[content] = time.perf_counter()
+            result.ack_latencies.append(acked_at[content] - t0)
             result.acked += status == 200
         finally:
             pool.put_nowait(client)
@@ -125,6 +133,7 @@ async def run_rate(
             await task
     while not pool.empty():
         pool.get_nowait().close()
+    result.after_ack = [t - acked_at[c] for c, t in received_at if c in acked_at]
     return result
 
 
@@ -141,5 +150,8 @@ def summary(r: LiveResult) -> dict[str, Any]:
         "complete": round(r.complete, 4),
         "p50_ms": round(r.p50 * 1000, 1),
         "p99_ms": round(r.p99 * 1000, 1),
+        "ack_p50_ms": round(percentile(r.ack_latencies, 50) * 1000, 1),
         "ack_p99_ms": round(percentile(r.ack_latencies, 99) * 1000, 1),
+        "after_ack_p50_ms": round(percentile(r.after_ack, 50) * 1000, 1),
+        "after_ack_p99_ms": round(percentile(r.after_ack, 99) * 1000, 1),
     }

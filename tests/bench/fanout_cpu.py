@@ -1,0 +1,127 @@
+"""The fan-out's CPU alone: microseconds per (event, socket), frames vs. ASGI sends.
+
+`python -m tests.bench.fanout_cpu [sockets] [events]` serves the app in this process
+(SQLite) and holds `sockets` agent websockets open from a child process; events are
+handed to the hub's subscribers directly, in bursts of two as one message makes them,
+so neither ingest nor the database is counted: only the sockets' writers, uvicorn and
+the kernel's write. Process CPU time, so a busy machine changes it less than latency.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+PAIRS = 200  # messages per measurement: 2 events each
+
+
+async def clients(port: int, count: int, token: str, expected: int) -> None:
+    from tests.bench.bench_live import close_all, open_agents
+    from tests.bench.bench_support import Server
+
+    server = Server("fanout", [], {}, Path("."), port)
+    sockets = await open_agents(server, [token] * count)
+    print("open", flush=True)
+    got = 0
+
+    async def read(ws: Any) -> None:
+        nonlocal got
+        async for raw in ws:
+            if '"message.created"' in raw or '"conversation.updated"' in raw:
+                got += 1
+
+    readers = [asyncio.create_task(read(ws)) for ws in sockets]
+    await asyncio.to_thread(sys.stdin.readline)
+    await asyncio.sleep(0.5)
+    print(f"received {got}", flush=True)
+    for task in readers:
+        task.cancel()
+    await close_all(sockets)
+
+
+async def measure(framed: bool, count: int, pairs: int) -> None:
+    import uvicorn
+
+    from app.main import create_app
+    from app.realtime.hub import EventHub, text_frame, wire_text
+    from app.realtime.transport import WEBSOCKET_OPTIONS
+    from tests.bench.bench_support import SECRET_KEY, create_agents, free_port, migrate
+
+    work = Path(tempfile.mkdtemp(prefix="huiliu-fanout-"))
+    url = f"sqlite+aiosqlite:///{work / 'fanout.db'}"
+    await migrate(url)
+    (token,) = await create_agents(url, 1)
+    port = free_port()
+    os.environ.update(HUILIU_DATABASE_URL=url, HUILIU_SECRET_KEY=SECRET_KEY, HUILIU_REDIS_URL="")
+    app = create_app()
+    options = WEBSOCKET_OPTIONS if framed else {"ws_per_message_deflate": False}
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", **options)
+    )
+    serving = asyncio.create_task(server.serve())
+    while not server.started:  # noqa: ASYNC110 - uvicorn offers no event to wait on
+        await asyncio.sleep(0.05)
+    child = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "tests.bench.fanout_cpu", "--client", str(port), str(count),
+        token, str(2 * pairs * count), stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    assert child.stdout is not None and child.stdin is not None
+    await child.stdout.readline()
+    hub: EventHub = app.state.hub
+    await asyncio.sleep(1)
+    data = {"id": 1, "content": "x" * 120, "sender": {"type": "contact", "name": "压测"}}
+    t0, wall0 = os.times(), time.perf_counter()
+    seq = 10_000_000
+    for _ in range(pairs):
+        for kind in ("message.created", "conversation.updated"):
+            seq += 1
+            event = {"seq": seq, "type": kind, "data": data, "channel_id": 1}
+            event["text"] = wire_text(event)
+            event["frame"] = text_frame(event["text"])
+            for sub in list(hub.subscribers):
+                sub.deliver(event)
+        await asyncio.sleep(0.005)  # 200 msg/s offered; the writers catch up in between
+    while any(sub.queue.qsize() for sub in hub.subscribers):  # noqa: ASYNC110
+        await asyncio.sleep(0.001)
+    t1, wall = os.times(), time.perf_counter() - wall0
+    user, system = t1.user - t0.user, t1.system - t0.system
+    cpu = user + system
+    child.stdin.write(b"done\n")
+    await child.stdin.drain()
+    received = (await child.stdout.readline()).decode().strip()
+    await child.wait()
+    server.should_exit = True
+    await serving
+    per = cpu / (2 * pairs * count) * 1e6
+    idle = pairs * 0.005
+    print(
+        f"{'frames' if framed else 'asgi  '}: {count} sockets x {2 * pairs} events: "
+        f"{per:.1f} us CPU per (event, socket); {cpu:.2f} s CPU ({system:.2f} s in the "
+        f"kernel) in {wall:.2f} s "
+        f"({idle:.1f} s of it sleeping); {received} of {2 * pairs * count}"
+    )
+
+
+if __name__ == "__main__":
+    if sys.argv[1:2] == ["--client"]:
+        port, n, token, expected = sys.argv[2:6]
+        asyncio.run(clients(int(port), int(n), token, int(expected)))
+    elif sys.argv[1:2] == ["--variant"]:
+        import uvloop  # what `huiliu serve` runs on (uvicorn's loop="auto")
+
+        framed, n, pairs = sys.argv[2] == "frames", int(sys.argv[3]), int(sys.argv[4])
+        uvloop.run(measure(framed, n, pairs))
+    else:  # each variant in a fresh process, alternating
+        import subprocess
+
+        n = sys.argv[1] if len(sys.argv) > 1 else "200"
+        pairs = sys.argv[2] if len(sys.argv) > 2 else str(PAIRS)
+        for variant in ("asgi", "frames", "asgi", "frames"):
+            argv = [sys.executable, "-m", "tests.bench.fanout_cpu", "--variant", variant]
+            subprocess.run([*argv, n, pairs], check=True)  # noqa: S603 - ourselves
