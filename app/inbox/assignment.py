@@ -15,6 +15,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -49,9 +50,33 @@ def online_ttl(settings: Settings) -> timedelta:
     return timedelta(seconds=3 * settings.assignment_sweep_seconds)
 
 
+TRANSACTION_FACTS = "huiliu_assignment_facts"
+
+
+@dataclass
+class _Facts:
+    """What stays true until the transaction ends, so a batch of new conversations
+    (app/ingest/batcher.py) asks once: the lock is held; a channel had nobody with room
+    (assignments in this transaction only add load, so nobody stays nobody)."""
+
+    transaction: object
+    locked: bool = False
+    nobody: set[int] = field(default_factory=set)
+
+
+def _facts(session: AsyncSession) -> _Facts:
+    transaction = session.sync_session.get_transaction()
+    facts: _Facts | None = session.info.get(TRANSACTION_FACTS)
+    if facts is None or facts.transaction is not transaction:
+        facts = session.info[TRANSACTION_FACTS] = _Facts(transaction)
+    return facts
+
+
 async def lock_assignment(session: AsyncSession) -> None:
-    if session.get_bind().dialect.name == "postgresql":
+    facts = _facts(session)
+    if not facts.locked and session.get_bind().dialect.name == "postgresql":
         await session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": ASSIGNMENT_LOCK_KEY})
+    facts.locked = True
 
 
 def _works_on(channel_id: int) -> Any:
@@ -125,10 +150,13 @@ async def assign_new_conversation(session: AsyncSession, conversation: Conversat
     published, which then carries the assignee). Returns the agent's id or None."""
     if settings_of(session).assignment_capacity <= 0 or conversation.assignee_id is not None:
         return None
+    if conversation.channel_id in _facts(session).nobody:
+        return None
     await lock_assignment(session)
     now = utcnow_for_models()
     candidates = await _candidates(session, conversation.channel_id, now)
     if not candidates:
+        _facts(session).nobody.add(conversation.channel_id)
         return None
     previous = await _previous_agent(session, conversation)
     chosen, rule = (

@@ -110,29 +110,45 @@ async def _load_known(
     return {i.external_id: _Known(i, c, conv) for i, c, conv in rows}
 
 
-async def _upsert_identity(
-    session: AsyncSession, channel: Channel, inbound: InboundMessage, known: dict[str, _Known]
-) -> _Known:
-    c = inbound.contact
-    found = known.get(c.external_id)
-    if found is None:
+async def _create_identities(
+    session: AsyncSession,
+    channel: Channel,
+    inbounds: Iterable[InboundMessage],
+    known: dict[str, _Known],
+) -> None:
+    """New customers' contacts and identities, all in two inserts (first message's details)."""
+    new: dict[str, InboundMessage] = {}
+    for inbound in inbounds:
+        if inbound.contact.external_id not in known:
+            new.setdefault(inbound.contact.external_id, inbound)
+    if not new:
+        return
+    contacts = {}
+    for external_id, inbound in new.items():
+        c = inbound.contact
         # Platforms like WeChat send no nickname: a short stable label beats a blank row.
-        name = c.name or f"客户 {c.external_id[-4:]}"
-        contact = Contact(name=name, avatar_url=c.avatar_url, attributes=dict(c.attributes))
-        session.add(contact)
-        await session.flush()
+        name = c.name or f"客户 {external_id[-4:]}"
+        contacts[external_id] = Contact(
+            name=name, avatar_url=c.avatar_url, attributes=dict(c.attributes)
+        )
+    session.add_all(contacts.values())
+    await session.flush()
+    for external_id, inbound in new.items():
+        contact = contacts[external_id]
         identity = ContactIdentity(
             contact_id=contact.id,
             channel_id=channel.id,
-            external_id=c.external_id,
-            name=c.name,
-            avatar_url=c.avatar_url,
+            external_id=external_id,
+            name=inbound.contact.name,
+            avatar_url=inbound.contact.avatar_url,
         )
         session.add(identity)
-        await session.flush()
-        found = known[c.external_id] = _Known(identity, contact, None)
-        return found
-    identity, contact = found.identity, found.contact
+        known[external_id] = _Known(identity, contact, None)
+    await session.flush()
+
+
+def _update_identity(known: _Known, inbound: InboundMessage) -> None:
+    c, identity, contact = inbound.contact, known.identity, known.contact
     if c.name and c.name != identity.name:
         identity.name = c.name
         if not contact.name:
@@ -140,7 +156,6 @@ async def _upsert_identity(
     if c.avatar_url and c.avatar_url != identity.avatar_url:
         identity.avatar_url = c.avatar_url
         contact.avatar_url = contact.avatar_url or c.avatar_url
-    return found
 
 
 async def _conversation_for(
@@ -175,8 +190,7 @@ async def _conversation_for(
         unread_count=0,
         last_message_preview="",
     )
-    session.add(conversation)
-    await session.flush()
+    session.add(conversation)  # flushed with the batch's others, before the messages
     if not quiet:
         known.active = conversation
     return conversation, True
@@ -281,6 +295,9 @@ async def record_inbound_batch(
         )
     )
     known = await _load_known(session, channel, {i.contact.external_id for i in inbounds})
+    await _create_identities(
+        session, channel, (i for i in inbounds if i.external_id not in seen), known
+    )
     now = utcnow_for_models()
     pending: list[_Pending | None] = []
     for inbound in inbounds:
@@ -293,13 +310,15 @@ async def record_inbound_batch(
         ):
             pending.append(None)
             continue
-        k = await _upsert_identity(session, channel, inbound, known)
+        k = known[inbound.contact.external_id]
+        _update_identity(k, inbound)
         if inbound.reply_context and inbound.direction == Direction.INBOUND:
             k.identity.reply_context = dict(inbound.reply_context)
         if inbound.unreachable is not None:
             k.identity.unreachable = inbound.unreachable
         conversation, created = await _conversation_for(session, k, inbound, now)
         pending.append(_Pending(inbound, k, conversation, created))
+    await session.flush()  # new conversations get their ids
     rows = [_message_row(channel, p, now) for p in pending if p is not None]
     stored = await _insert_messages(session, rows) if rows else {}
     messages = [stored.get(p.inbound.external_id) if p else None for p in pending]

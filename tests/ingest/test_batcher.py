@@ -140,3 +140,24 @@ async def test_a_push_with_several_messages_and_a_duplicate_in_the_same_batch(
     ]
     assert await count(app, Message) == 3
     assert await count(app, Conversation) == 2
+
+
+async def test_new_conversations_of_one_batch_are_assigned_as_if_one_by_one(
+    app: Any, factory: Any
+) -> None:
+    from tests.accounts.test_assignment import assignees, set_online
+
+    ch = await factory.channel()
+    batcher = IngestBatcher(app.state.db)
+    customers = [
+        Push("test", ch["id"], wire(ch, {"id": f"n{i}", "from": f"n{i}"})) for i in range(3)
+    ]
+    await submit_all(batcher, customers)
+    assert await assignees(app) == [None, None, None]  # nobody online: all stay queued
+    a = await factory.user("agent")
+    b = await factory.user("agent")
+    await set_online(app, a["id"], b["id"])
+    # The next transaction asks again ("nobody" held only for the batch before).
+    more = [Push("test", ch["id"], wire(ch, {"id": f"o{i}", "from": f"o{i}"})) for i in range(4)]
+    await submit_all(batcher, more)
+    assert await assignees(app) == [None, None, None, a["id"], b["id"], a["id"], b["id"]]
