@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -53,6 +54,24 @@ async def no_web_session(_conn: Any, _session: AsyncSession) -> User | None:
     return None
 
 
+# The collector's first generation is collected every this many net allocations instead of
+# Python's 700: a webhook batch allocates thousands of short-lived ORM and pydantic objects
+# (ingest profile: collections were about a quarter of the server's CPU).
+GC_GEN0_THRESHOLD = 10_000
+
+
+def _tune_gc() -> None:
+    """Once per process, after the first startup: the modules and objects built at boot live
+    as long as the process, so they are frozen out of the collector's full walks; the young
+    generation is collected less often."""
+    if gc.get_threshold()[0] >= GC_GEN0_THRESHOLD:
+        return
+    gc.collect()
+    gc.freeze()
+    _, gen1, gen2 = gc.get_threshold()
+    gc.set_threshold(GC_GEN0_THRESHOLD, gen1, gen2)
+
+
 def create_app(settings: Settings | None = None, *, run_workers: bool = True) -> FastAPI:
     settings = settings or get_settings()
     demo = None
@@ -89,6 +108,7 @@ def create_app(settings: Settings | None = None, *, run_workers: bool = True) ->
             assignment.start()
         if demo is not None:
             await demo.start(db)
+        _tune_gc()
         try:
             yield
         finally:
