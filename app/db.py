@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
-from sqlalchemy import event, insert, text
+from sqlalchemy import event, func, insert, select, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeoutError
@@ -109,21 +109,30 @@ class Database:
         wake_delivery = session.info.pop(WAKE_DELIVERY, False)
         seqs: list[int] = []
         if pending:
-            if self.is_postgres:
-                await session.execute(
-                    text("SELECT pg_advisory_xact_lock(:k)"), {"k": EVENT_LOG_LOCK_KEY}
-                )
-            # One round trip for all of the transaction's events (usually two per
-            # message), in order: seq follows the order the action queued them.
-            result = await session.execute(
-                insert(EventLog).returning(EventLog.seq, sort_by_parameter_order=True), pending
-            )
-            seqs = list(result.scalars())
+            seqs = await self._log_events(session, pending)
         await session.commit()
         if seqs and self.on_events is not None:
             self.on_events(seqs)
         if wake_delivery and self.on_delivery_queued is not None:
             self.on_delivery_queued()
+
+    async def _log_events(self, session: AsyncSession, pending: list[dict[str, Any]]) -> list[int]:
+        """Write the transaction's events (usually two per message) in the order the actions
+        queued them, so `seq` follows that order; returns their seqs."""
+        if self.is_postgres:
+            await session.execute(
+                text("SELECT pg_advisory_xact_lock(:k)"), {"k": EVENT_LOG_LOCK_KEY}
+            )
+            result = await session.execute(
+                insert(EventLog).returning(EventLog.seq, sort_by_parameter_order=True), pending
+            )
+            return list(result.scalars())
+        # SQLite: with RETURNING in parameter order SQLAlchemy sends one INSERT per event
+        # (40 for a batch of 20 pushes); a plain executemany is one call that inserts in
+        # order, and under the single writer (BEGIN IMMEDIATE) the seqs are consecutive.
+        await session.execute(insert(EventLog), pending)
+        last = int(await session.scalar(select(func.max(EventLog.seq))) or 0)
+        return list(range(last - len(pending) + 1, last + 1))
 
     async def dispose(self) -> None:
         await self.engine.dispose()
