@@ -13,7 +13,7 @@ import json
 import random
 import sqlite3
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -91,7 +91,11 @@ def _conversations(p: dict[str, Any]) -> Iterator[tuple[Any, ...]]:
         )
 
 
-def _messages(p: dict[str, Any]) -> Iterator[tuple[Any, ...]]:
+def message_rows(
+    p: dict[str, Any], text: Callable[[int, int, bool], str], name: Callable[[int], str]
+) -> Iterator[tuple[Any, ...]]:
+    """The plan's messages (MESSAGE_COLS), customer and agent turns alternating;
+    `text(conversation, k, inbound)` and `name(conversation)` fill in the words."""
     per = p["per"]
     mid = 0
     for c in range(1, p["conversations"] + 1):
@@ -106,12 +110,18 @@ def _messages(p: dict[str, Any]) -> Iterator[tuple[Any, ...]]:
                 "inbound" if inbound else "outbound",
                 "contact" if inbound else "user",
                 c if inbound else 1,
-                f"客户 {c:06d}" if inbound else "客服",
-                TEXTS[(c + k) % len(TEXTS)],
+                name(c) if inbound else "客服",
+                text(c, k, inbound),
                 f"seed{mid}" if inbound else None,
                 "received" if inbound else "sent",
                 last - timedelta(seconds=(per - k) * 30),
             )
+
+
+def _messages(p: dict[str, Any]) -> Iterator[tuple[Any, ...]]:
+    return message_rows(
+        p, lambda c, k, _inbound: TEXTS[(c + k) % len(TEXTS)], lambda c: f"客户 {c:06d}"
+    )
 
 
 CONTACT_COLS = ("id", "name", "created_at", "updated_at")

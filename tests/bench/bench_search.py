@@ -30,7 +30,6 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -120,27 +119,11 @@ def message_text(rng: random.Random, inbound: bool) -> str:
 
 def _messages(p: dict[str, Any]) -> Iterator[tuple[Any, ...]]:
     rng = random.Random(99)
-    per = p["per"]
-    mid = 0
-    for c in range(1, p["conversations"] + 1):
-        last = p["now"] - timedelta(seconds=(p["conversations"] - c) * 60)
-        name = NICKNAMES[c % len(NICKNAMES)]
-        for k in range(per):
-            mid += 1
-            inbound = k % 2 == 0
-            yield (
-                mid,
-                c,
-                p["channel_id"],
-                "inbound" if inbound else "outbound",
-                "contact" if inbound else "user",
-                c if inbound else 1,
-                name if inbound else "客服",
-                message_text(rng, inbound),
-                f"seed{mid}" if inbound else None,
-                "received" if inbound else "sent",
-                last - timedelta(seconds=(per - k) * 30),
-            )
+    return bench_inbox.message_rows(
+        p,
+        lambda _c, _k, inbound: message_text(rng, inbound),
+        lambda c: NICKNAMES[c % len(NICKNAMES)],
+    )
 
 
 def tables() -> list[Any]:
