@@ -269,9 +269,8 @@ def _customer_or_fail(open_id: str, event: str) -> str:
     return open_id
 
 
-def _received(env: Envelope) -> InboundMessage:
-    """im_receive_msg: the customer wrote to the business account."""
-    customer = _customer_or_fail(env.from_user_id, env.event)
+def _message(env: Envelope, customer: str, **fields: Any) -> InboundMessage:
+    """A message event's common part (content, ids, time); `fields` add the rest."""
     content_type, text, media, extra = _body(env)
     return InboundMessage(
         external_id=_external_id(env),
@@ -281,8 +280,14 @@ def _received(env: Envelope) -> InboundMessage:
         media=media,
         extra=extra,
         sent_at=_sent_at(env.content.get("create_time")),
-        reply_context=_reply_context(env, customer),
+        **fields,
     )
+
+
+def _received(env: Envelope) -> InboundMessage:
+    """im_receive_msg: the customer wrote to the business account."""
+    customer = _customer_or_fail(env.from_user_id, env.event)
+    return _message(env, customer, reply_context=_reply_context(env, customer))
 
 
 def _sent_echo(env: Envelope) -> InboundMessage:
@@ -293,18 +298,7 @@ def _sent_echo(env: Envelope) -> InboundMessage:
     customer's last message.
     """
     customer = _customer_or_fail(env.to_user_id, env.event)
-    content_type, text, media, extra = _body(env)
-    return InboundMessage(
-        external_id=_external_id(env),
-        contact=_contact(env, customer),
-        content_type=content_type,
-        text=text,
-        media=media,
-        extra=extra,
-        sent_at=_sent_at(env.content.get("create_time")),
-        direction=Direction.OUTBOUND,
-        counts_as_unread=False,
-    )
+    return _message(env, customer, direction=Direction.OUTBOUND, counts_as_unread=False)
 
 
 def _entered(env: Envelope) -> InboundMessage:
