@@ -80,7 +80,10 @@ class IngestBatcher:
     async def submit(self, push: Push) -> Outcome:
         """Queue a push and wait until it is committed (or refused, or failed)."""
         self.queue.append(push)
-        if len(self.workers) < self.max_workers:
+        # Count running workers only: a worker that just found the queue empty has
+        # returned, but its done-callback may not have run yet; counting it would leave
+        # this push waiting for the next request.
+        if sum(not task.done() for task in self.workers) < self.max_workers:
             task = asyncio.create_task(self._work())
             self.workers.add(task)
             task.add_done_callback(self.workers.discard)

@@ -161,3 +161,18 @@ async def test_new_conversations_of_one_batch_are_assigned_as_if_one_by_one(
     more = [Push("test", ch["id"], wire(ch, {"id": f"o{i}", "from": f"o{i}"})) for i in range(4)]
     await submit_all(batcher, more)
     assert await assignees(app) == [None, None, None, a["id"], b["id"], a["id"], b["id"]]
+
+
+async def test_a_worker_that_has_just_stopped_does_not_strand_a_push(
+    app: Any, client: Any, factory: Any
+) -> None:
+    """A push submitted after the last worker returned, before its done-callback ran,
+    still gets a worker (else it would wait for the next request to arrive)."""
+    ch = await factory.channel()
+    batcher = IngestBatcher(app.state.db)
+    stopped = [asyncio.create_task(asyncio.sleep(0)) for _ in range(batcher.max_workers)]
+    await asyncio.gather(*stopped)
+    batcher.workers.update(stopped)
+    p = Push("test", ch["id"], wire(ch, {"id": "late", "from": "c1", "text": "在吗"}))
+    outcome = await asyncio.wait_for(batcher.submit(p), 10)
+    assert outcome.stored == 1
