@@ -5,7 +5,7 @@ from __future__ import annotations
 import gc
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 from urllib.parse import urlsplit
@@ -19,7 +19,10 @@ from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeoutError
 from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import Message as ASGIMessage
 
 from app.accounts.endpoints import router as accounts_router
 from app.archive.endpoints import router as archive_router
@@ -213,17 +216,40 @@ def _install_handlers(app: FastAPI) -> None:
 
 
 def _install_middleware(app: FastAPI, settings: Settings) -> None:
-    @app.middleware("http")
-    async def measure_and_cap(
-        request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
-        declared = request.headers.get("content-length")
-        if declared and (not declared.isdigit() or int(declared) > settings.max_body_bytes):
-            return PlainTextResponse("request body too large", status_code=413)
+    app.add_middleware(MeasureAndCap, max_body_bytes=settings.max_body_bytes)
+
+
+class MeasureAndCap:
+    """Refuse declared bodies over the cap (413); count and time requests by route.
+
+    Plain ASGI rather than `@app.middleware("http")`: Starlette's BaseHTTPMiddleware runs
+    each request in a task group with memory streams, about 9% of the server's CPU per
+    webhook push in the ingest profile."""
+
+    def __init__(self, app: ASGIApp, max_body_bytes: int) -> None:
+        self.app = app
+        self.max_body_bytes = max_body_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = Headers(scope=scope).get("content-length")
+        if declared and (not declared.isdigit() or int(declared) > self.max_body_bytes):
+            response = PlainTextResponse("request body too large", status_code=413)
+            await response(scope, receive, send)
+            return
         started = time.perf_counter()
-        response = await call_next(request)
-        route = request.scope.get("route")
-        label = getattr(route, "path", "unmatched")
-        REQUESTS.labels(request.method, label, str(response.status_code)).inc()
-        LATENCY.labels(request.method, label).observe(time.perf_counter() - started)
-        return response
+        status = 500
+
+        async def send_status(message: ASGIMessage) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        await self.app(scope, receive, send_status)
+        label = getattr(scope.get("route"), "path", "unmatched")
+        method = scope["method"]
+        REQUESTS.labels(method, label, str(status)).inc()
+        LATENCY.labels(method, label).observe(time.perf_counter() - started)
