@@ -24,7 +24,7 @@ from app.db import Database
 from app.inbox.access import Viewer, load_viewer
 from app.metrics import WEBSOCKETS
 from app.models import EventLog
-from app.realtime.hub import EventHub, Subscriber, event_row, wire_text
+from app.realtime.hub import EVENT_COLUMNS, EventHub, Subscriber, event_row, wire_text
 from app.realtime.transport import EXTENSION as FRAMES_EXTENSION
 
 router = APIRouter()
@@ -76,14 +76,18 @@ async def _replay(
         if oldest is not None and since < oldest - 1:
             return [], False  # the log no longer reaches back that far
         rows = (
-            await session.scalars(
-                select(EventLog).where(EventLog.seq > since).order_by(EventLog.seq).limit(limit + 1)
+            await session.execute(
+                select(*EVENT_COLUMNS)
+                .where(EventLog.seq > since)
+                .order_by(EventLog.seq)
+                .limit(limit + 1)
             )
         ).all()
     if len(rows) > limit:
         return [], False
     accepts = _visible(viewer)
-    return [event_row(r) for r in rows if accepts(event_row(r))], True
+    events = [event_row(r) for r in rows]
+    return [e for e in events if accepts(e)], True
 
 
 async def events(websocket: WebSocket) -> None:
@@ -157,11 +161,12 @@ async def _forward(
     write: Callable[[bytes], Awaitable[None]] | None = extension["write"] if extension else None
     frames: list[bytes] = []
     try:
-        while True:
+        # The reader's end wakes a waiting writer; one busy sending when it ended sees it
+        # here before it waits again (or it would sleep until the next heartbeat).
+        while not receiver.done():
             if not await queue.wait(HEARTBEAT_SECONDS):
-                if receiver.done():
-                    return
-                await websocket.send_text(_heartbeat(last))
+                if not receiver.done():
+                    await websocket.send_text(_heartbeat(last))
                 continue
             while queue.qsize():
                 if receiver.done():  # the client left: what is queued has nowhere to go

@@ -16,11 +16,12 @@ import json
 import logging
 import os
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.db import Database
 from app.models import EventLog
@@ -32,6 +33,11 @@ REDIS_CHANNEL = "huiliu:events"
 QUEUE_SIZE = 1000  # a client this far behind is closed and resyncs from the log
 POLL_SECONDS = 2.0  # safety net when a hint is lost
 BATCH = 500
+# A socket's wake-up and write cost ~33 us, an event in it ~0.5 us more: 200 sockets at
+# 200 msg/s need 1.3 s of CPU per second woken per message, 0.7 s two messages at a time,
+# 0.4 s four (tests/bench/fanout_cpu.py). 10 ms adds at most that much latency, and only
+# when commits come faster than 100 a second.
+MIN_READ_GAP = 0.010
 
 
 class EventQueue:
@@ -142,7 +148,19 @@ class Subscriber:
         self.queue.put_last(None)
 
 
-def event_row(row: EventLog) -> dict[str, Any]:
+# Columns, not ORM objects: the hub reads the log after every commit, and mapping
+# each row into an EventLog instance (identity map, state) was most of that read's CPU.
+EVENT_COLUMNS = (
+    EventLog.seq,
+    EventLog.type,
+    EventLog.data,
+    EventLog.channel_id,
+    EventLog.conversation_id,
+)
+
+
+def event_row(row: Any) -> dict[str, Any]:
+    """An event-log row (an EventLog or a row of EVENT_COLUMNS) as the hub's event."""
     return {
         "seq": row.seq,
         "type": row.type,
@@ -174,6 +192,7 @@ class EventHub:
         self._wake = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
         self._redis: Any = None
+        self._conn: AsyncConnection | None = None  # PostgreSQL: the hub's own, see _read_after
         self.redis_connected = asyncio.Event()
         # Tags this process's hints: Redis echoes them back to their sender, whose pump
         # the commit already woke; each echo cost an empty read of the log (make bench).
@@ -199,6 +218,10 @@ class EventHub:
             sub.close()
         if self._redis is not None:
             await self._redis.aclose()
+        if self._conn is not None:
+            conn, self._conn = self._conn, None
+            with contextlib.suppress(Exception):
+                await conn.close()
 
     async def current_seq(self) -> int:
         async with self.db.sessions() as session:
@@ -231,9 +254,16 @@ class EventHub:
             log.warning("event hint not published: %s", exc)
 
     async def _pump(self) -> None:
+        loop = asyncio.get_running_loop()
+        last_read = 0.0
         while True:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), self.poll_seconds)
+            # A quiet server reads at once; a busy one reads at most every MIN_READ_GAP,
+            # so one read carries several commits and each socket writes them at once.
+            if (gap := MIN_READ_GAP - (loop.time() - last_read)) > 0:
+                await asyncio.sleep(gap)
+            last_read = loop.time()
             self._wake.clear()
             try:
                 await self._drain()
@@ -241,17 +271,29 @@ class EventHub:
                 log.exception("event hub could not read the event log; retrying")
                 await asyncio.sleep(1)
 
+    async def _read_after(self, seq: int) -> Sequence[Any]:
+        query = select(*EVENT_COLUMNS).where(EventLog.seq > seq).order_by(EventLog.seq)
+        if not self.db.is_postgres:  # SQLite's one pooled connection is everyone's
+            async with self.db.sessions() as session:
+                return (await session.execute(query.limit(BATCH))).all()
+        # PostgreSQL: the hub keeps one connection in autocommit for its reads. A pooled
+        # session per read cost four round trips (pre-ping, BEGIN, SELECT, ROLLBACK)
+        # after every commit; this is one. A broken connection (database restart) is
+        # dropped, the pump retries, and the next read opens a fresh one.
+        if self._conn is None:
+            conn = await self.db.engine.connect()
+            self._conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
+        try:
+            return (await self._conn.execute(query.limit(BATCH))).all()
+        except BaseException:
+            conn, self._conn = self._conn, None
+            with contextlib.suppress(Exception):
+                await conn.invalidate()
+            raise
+
     async def _drain(self) -> None:
         while True:
-            async with self.db.sessions() as session:
-                rows = (
-                    await session.scalars(
-                        select(EventLog)
-                        .where(EventLog.seq > self.last_seq)
-                        .order_by(EventLog.seq)
-                        .limit(BATCH)
-                    )
-                ).all()
+            rows = await self._read_after(self.last_seq)
             for row in rows:
                 event = event_row(row)
                 # The wire text, encoded once here rather than once per socket: with 200

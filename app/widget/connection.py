@@ -196,7 +196,9 @@ class Connection:
         queue = self.sub.queue
         receiver.add_done_callback(lambda _task: queue.wake())
         try:
-            while True:
+            # The reader's end wakes a waiting writer; one busy sending when it ended sees
+            # it here before it waits again (or it would sleep until the next heartbeat).
+            while not receiver.done():
                 if not await queue.wait(HEARTBEAT_SECONDS):
                     if receiver.done():
                         return

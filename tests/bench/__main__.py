@@ -93,7 +93,7 @@ async def live_bench(args: argparse.Namespace, workdir: Path, kind: str) -> list
     try:
         await server.start()
         maker = PushMaker(f"/webhooks/wechat/{channel_id}", prefix=3)
-        sockets = await bench_live.open_agents(server, tokens)
+        sockets = await bench_live.open_lean_agents(server, tokens)
         log(f"live: {len(sockets)} agents connected")
         await bench_live.run_rate(server, maker, sockets, 5, 1.0)  # warm-up
         for rate in [float(r) for r in args.rates.split(",")]:

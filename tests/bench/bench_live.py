@@ -1,8 +1,9 @@
 """Live latency: a WeChat push sent -> its `message.created` received on every agent's socket.
 
-N agents hold `WS /api/v1/events` open (each its own user and token; the client offers
-permessage-deflate as browsers do). Pushes go out open-loop at a fixed rate over a pool
-of keep-alive connections. Latency is counted per (message, agent) from the moment the
+N agents hold `WS /api/v1/events` open (each its own user and token), read by a lean
+client (`LeanAgent`: the time is taken when the bytes arrive, before any parsing; the
+server declines permessage-deflate anyway, app/realtime/transport.py). Pushes go out
+open-loop at a fixed rate over a pool of keep-alive connections. Latency is counted per (message, agent) from the moment the
 push left the client, so it includes the ingest transaction itself, the commit, the
 hub's read of the event log and the fan-out: the customer-to-screen time on loopback.
 """
@@ -10,9 +11,11 @@ hub's read of the event log and the fan-out: the customer-to-screen time on loop
 from __future__ import annotations
 
 import asyncio
-import contextlib
+import base64
 import json
+import os
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -65,10 +68,106 @@ async def open_agents(server: Server, tokens: list[str]) -> list[ClientConnectio
     return sockets
 
 
+class LeanAgent(asyncio.Protocol):
+    """An agent socket that only reads, timed when the bytes arrive.
+
+    With 200 sockets in one Python client, the websockets library's per-frame work (its
+    parser, its queue, a reader task woken per frame) ran ~200 times per event before
+    the last socket's frame was even looked at, and counted as the server's latency.
+    Here `data_received` takes the time, then cuts the unmasked server frames itself."""
+
+    def __init__(self) -> None:
+        self.transport: asyncio.Transport | None = None
+        self.opened: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self.buffer = bytearray()
+        self.on_text: Callable[[bytes, float], None] | None = None
+        self.close_code: int | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+
+    def data_received(self, data: bytes) -> None:
+        now = time.perf_counter()
+        self.buffer += data
+        if not self.opened.done():
+            head, sep, _ = bytes(self.buffer).partition(b"\r\n\r\n")
+            if not sep:
+                return
+            if not head.startswith(b"HTTP/1.1 101"):
+                self.opened.set_exception(RuntimeError(head.decode(errors="replace")))
+                return
+            del self.buffer[: len(head) + 4]
+            self.opened.set_result(None)
+        self._frames(now)
+
+    def _frames(self, now: float) -> None:
+        buf = self.buffer
+        while len(buf) >= 2:
+            size, start = buf[1] & 0x7F, 2
+            if size == 126:
+                if len(buf) < 4:
+                    return
+                size, start = int.from_bytes(buf[2:4], "big"), 4
+            elif size == 127:
+                if len(buf) < 10:
+                    return
+                size, start = int.from_bytes(buf[2:10], "big"), 10
+            if len(buf) < start + size:
+                return
+            opcode, payload = buf[0] & 0x0F, bytes(buf[start : start + size])
+            del buf[: start + size]
+            if opcode == 0x1 and self.on_text is not None:
+                self.on_text(payload, now)
+            elif opcode == 0x9:  # ping: a masked pong (key 0) keeps uvicorn from closing us
+                self._send(0xA, payload)
+            elif opcode == 0x8:
+                self.close_code = int.from_bytes(payload[:2], "big") if payload else 1005
+
+    def _send(self, opcode: int, payload: bytes) -> None:
+        if self.transport is not None and not self.transport.is_closing():
+            head = bytes([0x80 | opcode, 0x80 | len(payload)])
+            self.transport.write(head + b"\0\0\0\0" + payload)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self.close_code is None:
+            self.close_code = 1006
+        if not self.opened.done():
+            self.opened.set_exception(ConnectionError("closed during the handshake"))
+
+    async def close(self) -> None:
+        self._send(0x8, (1000).to_bytes(2, "big"))
+        if self.transport is not None:
+            self.transport.close()
+
+
+async def open_lean_agent(server: Server, token: str) -> LeanAgent:
+    loop = asyncio.get_running_loop()
+    _, agent = await loop.create_connection(LeanAgent, "127.0.0.1", server.port)
+    key = base64.b64encode(os.urandom(16)).decode()
+    assert agent.transport is not None
+    agent.transport.write(
+        (
+            f"GET /api/v1/events?token={token} HTTP/1.1\r\nHost: 127.0.0.1:{server.port}\r\n"
+            f"Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
+            "Sec-WebSocket-Version: 13\r\n\r\n"
+        ).encode()
+    )
+    await agent.opened
+    return agent
+
+
+async def open_lean_agents(server: Server, tokens: list[str]) -> list[LeanAgent]:
+    sockets: list[LeanAgent] = []
+    for i in range(0, len(tokens), CONNECT_BATCH):
+        batch = tokens[i : i + CONNECT_BATCH]
+        sockets += await asyncio.gather(*(open_lean_agent(server, t) for t in batch))
+    return sockets
+
+
 async def run_rate(
     server: Server,
     maker: PushMaker,
-    sockets: list[ClientConnection],
+    sockets: list[LeanAgent],
     rate: float,
     seconds: float,
     drain_seconds: float = 5.0,
@@ -79,19 +178,18 @@ async def run_rate(
     result = LiveResult(rate, len(sockets), 0, 0, 0, 0)
     tag = f"live{time.monotonic_ns()}-"
 
-    async def receive(ws: ClientConnection) -> None:
-        async for raw in ws:
-            now = time.perf_counter()
-            if '"message.created"' not in raw:  # cheap filter before parsing
-                continue
-            event = json.loads(raw)
-            content = event["data"].get("content", "")
-            if event["type"] == "message.created" and content in sent_at:
-                result.received += 1
-                result.latencies.append(now - sent_at[content])
-                received_at.append((content, now))
+    def on_text(raw: bytes, now: float) -> None:
+        if b'"message.created"' not in raw:  # cheap filter before parsing
+            return
+        event = json.loads(raw)
+        content = event["data"].get("content", "")
+        if event["type"] == "message.created" and content in sent_at:
+            result.received += 1
+            result.latencies.append(now - sent_at[content])
+            received_at.append((content, now))
 
-    readers = [asyncio.create_task(receive(ws)) for ws in sockets]
+    for ws in sockets:
+        ws.on_text = on_text
     pool: asyncio.Queue[HttpClient] = asyncio.Queue()
     for _ in range(SENDERS):
         pool.put_nowait(await HttpClient.open(server.port))
@@ -126,18 +224,15 @@ async def run_rate(
     deadline = time.perf_counter() + drain_seconds
     while result.received < result.expected and time.perf_counter() < deadline:  # noqa: ASYNC110 - counters, polled
         await asyncio.sleep(0.05)
-    for task in readers:
-        task.cancel()
-    for task in readers:
-        with contextlib.suppress(asyncio.CancelledError, Exception):
-            await task
+    for ws in sockets:
+        ws.on_text = None
     while not pool.empty():
         pool.get_nowait().close()
     result.after_ack = [t - acked_at[c] for c, t in received_at if c in acked_at]
     return result
 
 
-async def close_all(sockets: list[ClientConnection]) -> None:
+async def close_all(sockets: Sequence[ClientConnection | LeanAgent]) -> None:
     await asyncio.gather(*(ws.close() for ws in sockets), return_exceptions=True)
 
 

@@ -1,8 +1,8 @@
 """The fan-out's CPU alone: microseconds per (event, socket), frames vs. ASGI sends.
 
-`python -m tests.bench.fanout_cpu [sockets] [events]` serves the app in this process
-(SQLite) and holds `sockets` agent websockets open from a child process; events are
-handed to the hub's subscribers directly, in bursts of two as one message makes them,
+`python -m tests.bench.fanout_cpu [sockets] [messages] [messages per read]` serves the
+app in this process (SQLite, uvloop) and holds `sockets` agent websockets open from a
+child process. Events are handed to the hub's subscribers directly, two per message,
 so neither ingest nor the database is counted: only the sockets' writers, uvicorn and
 the kernel's write. Process CPU time, so a busy machine changes it less than latency.
 """
@@ -44,7 +44,9 @@ async def clients(port: int, count: int, token: str, expected: int) -> None:
     await close_all(sockets)
 
 
-async def measure(framed: bool, count: int, pairs: int) -> None:
+async def measure(framed: bool, count: int, pairs: int, per_read: int = 1) -> None:
+    """`per_read` messages reach the sockets together, as when one read of the log
+    finds several commits' events; 200 msg/s are offered either way."""
     import uvicorn
 
     from app.main import create_app
@@ -78,7 +80,7 @@ async def measure(framed: bool, count: int, pairs: int) -> None:
     data = {"id": 1, "content": "x" * 120, "sender": {"type": "contact", "name": "压测"}}
     t0, wall0 = os.times(), time.perf_counter()
     seq = 10_000_000
-    for _ in range(pairs):
+    for n in range(pairs):
         for kind in ("message.created", "conversation.updated"):
             seq += 1
             event = {"seq": seq, "type": kind, "data": data, "channel_id": 1}
@@ -86,7 +88,8 @@ async def measure(framed: bool, count: int, pairs: int) -> None:
             event["frame"] = text_frame(event["text"])
             for sub in list(hub.subscribers):
                 sub.deliver(event)
-        await asyncio.sleep(0.005)  # 200 msg/s offered; the writers catch up in between
+        if (n + 1) % per_read == 0:
+            await asyncio.sleep(0.005 * per_read)  # the writers catch up in between
     while any(sub.queue.qsize() for sub in hub.subscribers):  # noqa: ASYNC110
         await asyncio.sleep(0.001)
     t1, wall = os.times(), time.perf_counter() - wall0
@@ -101,7 +104,8 @@ async def measure(framed: bool, count: int, pairs: int) -> None:
     per = cpu / (2 * pairs * count) * 1e6
     idle = pairs * 0.005
     print(
-        f"{'frames' if framed else 'asgi  '}: {count} sockets x {2 * pairs} events: "
+        f"{'frames' if framed else 'asgi  '}: {count} sockets x {2 * pairs} events, "
+        f"{per_read} msgs per read: "
         f"{per:.1f} us CPU per (event, socket); {cpu:.2f} s CPU ({system:.2f} s in the "
         f"kernel) in {wall:.2f} s "
         f"({idle:.1f} s of it sleeping); {received} of {2 * pairs * count}"
@@ -116,12 +120,14 @@ if __name__ == "__main__":
         import uvloop  # what `huiliu serve` runs on (uvicorn's loop="auto")
 
         framed, n, pairs = sys.argv[2] == "frames", int(sys.argv[3]), int(sys.argv[4])
-        uvloop.run(measure(framed, n, pairs))
+        per_read = int(sys.argv[5]) if len(sys.argv) > 5 else 1
+        uvloop.run(measure(framed, n, pairs, per_read))
     else:  # each variant in a fresh process, alternating
         import subprocess
 
         n = sys.argv[1] if len(sys.argv) > 1 else "200"
         pairs = sys.argv[2] if len(sys.argv) > 2 else str(PAIRS)
+        per_read = sys.argv[3] if len(sys.argv) > 3 else "1"
         for variant in ("asgi", "frames", "asgi", "frames"):
             argv = [sys.executable, "-m", "tests.bench.fanout_cpu", "--variant", variant]
-            subprocess.run([*argv, n, pairs], check=True)  # noqa: S603 - ourselves
+            subprocess.run([*argv, n, pairs, per_read], check=True)  # noqa: S603 - ourselves

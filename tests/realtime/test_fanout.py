@@ -19,7 +19,7 @@ from app.main import create_app
 from app.realtime.endpoints import _forward
 from app.realtime.hub import EventQueue, Subscriber, wire_text
 from app.realtime.transport import WEBSOCKET_OPTIONS
-from tests.realtime.test_events_ws import Live, next_event
+from tests.realtime.test_events_ws import Live, next_event, no_event
 
 
 @asynccontextmanager
@@ -72,15 +72,18 @@ async def collect(ws: Any, count: int) -> list[dict[str, Any]]:
 async def test_a_burst_arrives_in_seq_order_exactly_once_on_every_socket(live: Live) -> None:
     ch = await live.factory.channel()
     agents = [await live.factory.user("agent") for _ in range(3)]
-    async with (
-        live.events(agents[0]["token"]) as a,
-        live.events(agents[1]["token"]) as b,
-        live.events(agents[2]["token"], since=0) as c,  # replay and live meet mid-burst
-    ):
+    start = await live.app.state.hub.current_seq()
+    async with live.events(agents[0]["token"]) as a, live.events(agents[1]["token"]) as b:
         await asyncio.sleep(0.2)  # subscribed
-        await push_burst(live, ch, "m")
-        # Each push: message.created and conversation.created (new contact each time).
-        got = [await collect(ws, 2 * BURST) for ws in (a, b, c)]
+        burst = asyncio.create_task(push_burst(live, ch, "m"))
+        await asyncio.sleep(0.05)
+        # The third connects mid-burst from where the burst began: its replay of the log
+        # and the live events meet somewhere in the burst.
+        async with live.events(agents[2]["token"], since=start) as c:
+            await burst
+            # Each push: message.created and conversation.created (a new contact each).
+            got = [await collect(ws, 2 * BURST) for ws in (a, b, c)]
+            await no_event(c, 0.3)
     for events in got:
         seqs = [e["seq"] for e in events]
         assert seqs == sorted(set(seqs)), seqs  # increasing: in order, no duplicates
@@ -223,3 +226,52 @@ async def test_under_huiliu_serve_the_hubs_frames_are_written_as_they_are(
     # Every event went out as the hub's bytes, none through ASGI; bursts share writes.
     assert sum(data.count(b'"seq":') for data in writes) == 2 * BURST
     assert len(writes) <= 2 * BURST
+
+
+def test_a_hub_ignores_only_its_own_redis_hints() -> None:
+    from app.realtime.hub import EventHub
+
+    mine, other = EventHub(None, "redis://unused"), EventHub(None, "redis://unused")  # type: ignore[arg-type]
+    assert mine._own_hint(f"41 {mine._origin}".encode())
+    assert not mine._own_hint(f"41 {other._origin}".encode())
+    assert not mine._own_hint(b"41")  # a bare seq, from a process before hints were tagged
+    assert not mine._own_hint(None)
+
+
+async def test_the_hubs_postgres_connection_heals_after_the_server_drops_it(live: Live) -> None:
+    """The hub keeps one connection for its reads on PostgreSQL; a database restart or a
+    killed backend must cost a retry, not the live stream."""
+    from sqlalchemy import text
+
+    hub = live.app.state.hub
+    if not hub.db.is_postgres:
+        pytest.skip("SQLite reads through the one pooled connection")
+    ch = await live.factory.channel()
+    agent = await live.factory.user("agent")
+    async with live.events(agent["token"]) as ws:
+        await asyncio.sleep(0.2)
+        await live.push(ch, {"id": "1", "from": "u1", "text": "before"})
+        assert (await next_event(ws))["data"]["content"] == "before"
+        await next_event(ws)
+        pid = await hub._conn.scalar(text("SELECT pg_backend_pid()"))
+        async with hub.db.engine.connect() as conn:
+            await conn.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+            await conn.commit()
+        await live.push(ch, {"id": "2", "from": "u1", "text": "after"})
+        event = await next_event(ws, timeout=10)
+    assert event["data"]["content"] == "after"
+
+
+async def test_a_writer_busy_when_the_client_leaves_ends_without_waiting_for_a_heartbeat() -> None:
+    ws = FakeSocket(stall=True)
+    sub = Subscriber(accepts=lambda _e: True)
+    task = asyncio.create_task(_forward(ws, sub, 0))  # type: ignore[arg-type]
+    sub.deliver(event(1))
+    for _ in range(5):
+        await asyncio.sleep(0)  # the writer is now stuck sending seq 1
+    ws.gone.set()  # the client leaves: nobody is waiting on the queue to be woken
+    for _ in range(5):
+        await asyncio.sleep(0)
+    ws.stall.set()  # type: ignore[union-attr]
+    # Before the fix it went back to wait for 30 s (the heartbeat) holding the socket.
+    await asyncio.wait_for(task, 1)
