@@ -59,9 +59,11 @@ async def conversations_with_messages(
         after = (0, 0)
         while True:
             async with sessions() as session:
+                # Plain rows, not ORM objects: an export reads millions of messages once,
+                # and the identity map and instance state would be most of its cost.
                 page = (
-                    await session.scalars(
-                        select(Message)
+                    await session.execute(
+                        select(*Message.__table__.columns)
                         .where(
                             Message.conversation_id.in_(ids),
                             tuple_(Message.conversation_id, Message.id) > tuple_(*after),
@@ -75,7 +77,7 @@ async def conversations_with_messages(
                 while pending[0].id < m.conversation_id:
                     yield pending.pop(0), collected
                     collected = []
-                collected.append(message_out(m))
+                collected.append(message_out(m))  # type: ignore[arg-type] # a Row has the columns
             if len(page) < MESSAGE_PAGE:
                 break
             after = (page[-1].conversation_id, page[-1].id)
