@@ -133,14 +133,19 @@ def index_params(dialect: str, rows: Iterable[Sequence[Any]]) -> list[dict[str, 
     return params
 
 
-async def index_message(session: AsyncSession, message: Message) -> None:
-    """Make one just-stored message searchable, in the caller's transaction."""
+async def index_messages(session: AsyncSession, messages: Sequence[Message]) -> None:
+    """Make just-stored messages searchable, in the caller's transaction (one executemany)."""
     dialect = _dialect(session)
     params = index_params(
-        dialect, [(message.id, message.channel_id, message.created_at, message.content)]
+        dialect, [(m.id, m.channel_id, m.created_at, m.content) for m in messages]
     )
     if params:
         await session.execute(_insert_sql(dialect), params)
+
+
+async def index_message(session: AsyncSession, message: Message) -> None:
+    """Make one just-stored message searchable, in the caller's transaction."""
+    await index_messages(session, [message])
 
 
 def backfill(connection: Connection) -> None:

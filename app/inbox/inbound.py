@@ -24,7 +24,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.archive.search import _insert_sql, index_params
+from app.archive.search import index_messages
 from app.inbox.assignment import assign_new_conversation
 from app.inbox.queries import conversation_view
 from app.inbox.schemas import message_out
@@ -323,21 +323,11 @@ async def record_inbound_batch(
     stored = await _insert_messages(session, rows) if rows else {}
     messages = [stored.get(p.inbound.external_id) if p else None for p in pending]
     # The message is searchable once committed (app/archive), in this same transaction.
-    await _index_messages(session, [m for m in messages if m is not None])
+    await index_messages(session, [m for m in messages if m is not None])
     for p, message in zip(pending, messages, strict=True):
         if p is not None and message is not None:
             await _after_insert(session, channel, p, message, now, reply_window)
     return messages
-
-
-async def _index_messages(session: AsyncSession, messages: list[Message]) -> None:
-    """`index_message` for a batch: one executemany instead of one insert per message."""
-    dialect = _dialect(session)
-    params = index_params(
-        dialect, [(m.id, m.channel_id, m.created_at, m.content) for m in messages]
-    )
-    if params:
-        await session.execute(_insert_sql(dialect), params)
 
 
 def _message_row(channel: Channel, p: _Pending, now: datetime) -> dict[str, Any]:
