@@ -30,6 +30,10 @@ from app.realtime.transport import text_frame
 log = logging.getLogger(__name__)
 
 REDIS_CHANNEL = "huiliu:events"
+# Ephemeral frames (presence, typing, seen) for the other processes: never logged, never
+# replayed, best effort like the frames themselves (`EventHub.share`).
+EPHEMERAL_CHANNEL = "huiliu:ephemeral"
+EPHEMERAL_BACKLOG = 1000  # frames waiting for Redis; past it they are dropped
 QUEUE_SIZE = 1000  # a client this far behind is closed and resyncs from the log
 POLL_SECONDS = 2.0  # safety net when a hint is lost
 BATCH = 500
@@ -197,6 +201,9 @@ class EventHub:
         # Tags this process's hints: Redis echoes them back to their sender, whose pump
         # the commit already woke; each echo cost an empty read of the log (make bench).
         self._origin = os.urandom(6).hex()
+        # kind -> handler of another process's shared frame (set by the app's lifespan).
+        self.ephemeral_handlers: dict[str, Callable[[dict[str, Any]], None]] = {}
+        self._shared: asyncio.Queue[str] = asyncio.Queue(EPHEMERAL_BACKLOG)
 
     async def start(self) -> None:
         self.last_seq = await self.current_seq()
@@ -206,6 +213,7 @@ class EventHub:
 
             self._redis = aioredis.from_url(self.redis_url)
             self._tasks.append(asyncio.create_task(self._listen(), name="event-hub-redis"))
+            self._tasks.append(asyncio.create_task(self._share_out(), name="event-hub-share"))
 
     async def stop(self) -> None:
         for task in self._tasks:
@@ -246,6 +254,37 @@ class EventHub:
         if self._redis is not None and seqs:
             task = asyncio.get_running_loop().create_task(self._hint(f"{max(seqs)} {self._origin}"))
             task.add_done_callback(lambda t: t.exception() if not t.cancelled() else None)
+
+    def share(self, kind: str, data: dict[str, Any]) -> None:
+        """Tell the other processes' `ephemeral_handlers[kind]` (presence, typing): one
+        sender keeps the order; without Redis there is no other process to tell."""
+        if self._redis is None:
+            return
+        item = json.dumps({"origin": self._origin, "kind": kind, "data": data}, ensure_ascii=False)
+        with contextlib.suppress(asyncio.QueueFull):
+            self._shared.put_nowait(item)
+
+    async def _share_out(self) -> None:
+        while True:
+            item = await self._shared.get()
+            try:
+                await self._redis.publish(EPHEMERAL_CHANNEL, item)
+            except Exception as exc:  # Redis down: the frame is lost, as a live frame may be
+                log.warning("ephemeral frame not shared: %s", exc)
+
+    def _shared_in(self, data: Any) -> None:
+        try:
+            item = json.loads(data)
+        except (TypeError, ValueError):
+            return
+        if not isinstance(item, dict) or item.get("origin") == self._origin:
+            return
+        handler = self.ephemeral_handlers.get(str(item.get("kind")))
+        if handler is not None and isinstance(item.get("data"), dict):
+            try:
+                handler(item["data"])
+            except Exception:
+                log.exception("shared %s frame not handled", item.get("kind"))
 
     async def _hint(self, hint: str) -> None:
         try:
@@ -320,17 +359,18 @@ class EventHub:
         while True:
             pubsub = self._redis.pubsub()
             try:
-                await pubsub.subscribe(REDIS_CHANNEL)
+                await pubsub.subscribe(REDIS_CHANNEL, EPHEMERAL_CHANNEL)
                 self.redis_connected.set()
                 backoff = 0.5
                 self._wake.set()  # catch up on whatever was hinted while we were away
                 while True:
                     message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=30)
-                    if message is not None:
-                        if not self._own_hint(message.get("data")):
-                            self._wake.set()
-                    else:
+                    if message is None:
                         await pubsub.ping()  # detects a dead connection on a quiet channel
+                    elif message.get("channel") in (EPHEMERAL_CHANNEL, EPHEMERAL_CHANNEL.encode()):
+                        self._shared_in(message.get("data"))
+                    elif not self._own_hint(message.get("data")):
+                        self._wake.set()
             except asyncio.CancelledError:
                 raise
             except Exception as exc:

@@ -1,17 +1,20 @@
-"""Who is viewing or typing in which conversation: ephemeral, kept in this process only.
+"""Who is viewing or typing in which conversation: ephemeral, never logged.
 
 Agents' sockets send `{"type": "presence", "conversation_id": N, "state": S}` with S
-one of viewing, typing, idle (left). Everyone else connected to this process who may
-see that conversation gets `{"type": "presence", "data": {...}}` frames, without a
-`seq`: presence is never logged nor replayed. A newcomer is told who is already
-there; a closed socket counts as leaving. With several processes (Redis fan-out)
-agents on different processes do not see each other's presence: a known limit.
+one of viewing, typing, idle (left). Everyone else connected who may see that
+conversation gets `{"type": "presence", "data": {...}}` frames, without a `seq`:
+presence is never logged nor replayed. A newcomer is told who is already there; a
+closed socket counts as leaving. With several processes each change is also shared
+through Redis (`EventHub.share`), and each process remembers the others' agents for
+REMOTE_TTL so that its newcomers are told about them too. Widget sockets turn an
+agent's "typing" into the visitor's "typing..." (app/widget/connection.py).
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 from sqlalchemy import select
@@ -23,6 +26,9 @@ from app.models import Conversation
 from app.realtime.hub import EventHub, Subscriber
 
 STATES = frozenset({"viewing", "typing", "idle"})
+# How long another process's "viewing"/"typing" is told to newcomers without news from it
+# (a process that died never says "idle").
+REMOTE_TTL = 600.0
 CHANNEL_CACHE_SIZE = 10_000  # conversation -> channel never changes; bound the memory
 
 
@@ -58,6 +64,8 @@ class Presence:
         # Called with a conversation id when an agent starts typing there (the platform
         # relay, app/delivery/typing.py); set by the app's lifespan.
         self.on_typing: Callable[[int], None] | None = None
+        # Other processes' agents: (conversation, user) -> (where, when heard).
+        self.remote: dict[tuple[int, int], tuple[Here, float]] = {}
 
     async def _channel(self, db: Database, conversation_id: int) -> int | None:
         if conversation_id in self._channel_of:
@@ -100,7 +108,7 @@ class Presence:
         if previous != here:
             self._announce(hub, sub, here)
         if previous is None or moved:
-            for other in list(self.where.values()):
+            for other in list(self.where.values()) + self._remote_in(conversation_id):
                 if other.conversation_id == conversation_id and other.user_id != viewer.id:
                     sub.deliver(ephemeral(other))
 
@@ -117,8 +125,33 @@ class Presence:
             return
         self._announce(hub, sub, replace(here, state="idle"))
 
-    def _announce(self, hub: EventHub, sender: Subscriber, here: Here) -> None:
+    def _announce(self, hub: EventHub, sender: Subscriber | None, here: Here) -> None:
         item = ephemeral(here)
         for sub in list(hub.subscribers):
             if sub is not sender and sub.user_id != here.user_id:
                 sub.deliver(item)
+        if sender is not None:
+            hub.share("presence", asdict(here))
+
+    def remote_change(self, hub: EventHub, data: dict[str, Any]) -> None:
+        """Another process's agent moved (`EventHub.share`): tell this process's sockets."""
+        try:
+            here = Here(**data)
+        except TypeError:
+            return
+        ints = (here.conversation_id, here.channel_id, here.user_id)
+        if here.state not in STATES or not all(type(v) is int for v in ints):
+            return
+        key = (here.conversation_id, here.user_id)
+        if here.state == "idle":
+            self.remote.pop(key, None)
+        else:
+            self.remote[key] = (here, time.monotonic())
+        self._announce(hub, None, here)
+
+    def _remote_in(self, conversation_id: int) -> list[Here]:
+        now = time.monotonic()
+        for key, (_, heard) in list(self.remote.items()):
+            if now - heard > REMOTE_TTL:
+                del self.remote[key]
+        return [h for (c, _), (h, _) in self.remote.items() if c == conversation_id]

@@ -108,11 +108,21 @@ class WidgetService:
                 conn.state.conversations |= state.conversations
 
     def to_agents(self, hub: EventHub, channel_id: int, frame: dict[str, Any]) -> None:
-        """An ephemeral frame (visitor typing, seen) for the agents' sockets of this process
-        who may see the channel: sent as is, never logged (like presence)."""
+        """An ephemeral frame (visitor typing, seen) for the agents' sockets who may see the
+        channel, in this process and (through Redis) the others: never logged."""
+        self.to_local_agents(hub, channel_id, frame)
+        hub.share("to_agents", {"channel_id": channel_id, "frame": frame})
+
+    def to_local_agents(self, hub: EventHub, channel_id: int, frame: dict[str, Any]) -> None:
         item = {"ephemeral": frame, "channel_id": channel_id}
         for sub in _agents(hub.subscribers):
             sub.deliver(item)
+
+    def remote_to_agents(self, hub: EventHub, data: dict[str, Any]) -> None:
+        """Another process's `to_agents` (`EventHub.share`)."""
+        channel_id, frame = data.get("channel_id"), data.get("frame")
+        if type(channel_id) is int and isinstance(frame, dict):
+            self.to_local_agents(hub, channel_id, frame)
 
 
 def _agents(subscribers: Iterable[Any]) -> list[Any]:
