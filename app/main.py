@@ -101,10 +101,11 @@ def create_app(settings: Settings | None = None, *, run_workers: bool = True) ->
         if presence is not None:
             presence.on_typing = typing_relay.agent_typing
             hub.ephemeral_handlers["presence"] = lambda data: presence.remote_change(hub, data)
+        assignment = AssignmentWorker(db, hub, settings)  # presence heartbeat + re-queue
         widget = getattr(app.state, "widget", None)
         if widget is not None:
             hub.ephemeral_handlers["to_agents"] = lambda data: widget.remote_to_agents(hub, data)
-        assignment = AssignmentWorker(db, hub, settings)  # presence heartbeat + re-queue
+            widget.online_elsewhere = lambda: bool(assignment.online_anywhere)
         app.state.assignment = assignment
         app.state.db, app.state.hub, app.state.http, app.state.delivery = db, hub, http, worker
         app.state.storage, app.state.media = storage, media

@@ -25,7 +25,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from app.config import Settings
 from app.db import Database
-from app.inbox.assignment import requeue_stale
+from app.inbox.assignment import online_user_ids, requeue_stale
 from app.models import AgentPresence, User, utcnow_for_models
 from app.realtime.hub import EventHub
 
@@ -39,6 +39,8 @@ class AssignmentWorker:
         self.settings = settings
         self.started = time.monotonic()
         self._task: asyncio.Task[None] | None = None
+        # Agents seen on any process within the online TTL, as of the last beat.
+        self.online_anywhere: set[int] = set()
 
     def start(self) -> None:
         self.started = time.monotonic()
@@ -94,6 +96,8 @@ class AssignmentWorker:
         while True:
             try:
                 await self.beat()
+                async with self.db.sessions() as session:
+                    self.online_anywhere = await online_user_ids(session)
                 await self.sweep()
             except Exception:
                 log.exception("assignment heartbeat failed; retrying next beat")

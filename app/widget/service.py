@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -43,6 +43,9 @@ class WidgetService:
         self.connections: set[Connection] = set()
         self._key: bytes | None = None
         self._online: tuple[float, bool] = (0.0, False)
+        # Agents online on any process (the assignment heartbeat's view of agent_presence),
+        # set by the app's lifespan; without it only this process's sockets count.
+        self.online_elsewhere: Callable[[], bool] = lambda: False
         self._configs: dict[int, WebchatConfig] = {}
         self.set_limits(limits or Limits())
 
@@ -83,12 +86,14 @@ class WidgetService:
         return origin_allowed(allowed, origin)
 
     def agents_online(self, hub: EventHub) -> bool:
-        """Someone has the inbox open in this process (cached for a second: every visitor
-        asks on each heartbeat)."""
+        """Someone has the inbox open, in this process or another (cached for a second:
+        every visitor asks on each heartbeat)."""
         now = time.monotonic()
         checked, value = self._online
         if now - checked > 1.0:
-            value = any(sub.user_id is not None for sub in list(hub.subscribers))
+            value = self.online_elsewhere() or any(
+                sub.user_id is not None for sub in list(hub.subscribers)
+            )
             self._online = (now, value)
         return value
 
