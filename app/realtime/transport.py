@@ -14,6 +14,8 @@ through ASGI as before. `huiliu serve` selects this protocol (`WEBSOCKET_OPTIONS
 
 from __future__ import annotations
 
+import asyncio
+from collections import deque
 from typing import Any
 
 from uvicorn.protocols.utils import ClientDisconnected
@@ -38,10 +40,63 @@ def text_frame(text: str) -> bytes:
     return Frame(Opcode.TEXT, text.encode()).serialize(mask=False)
 
 
+class ReceiveQueue:
+    """What uvicorn needs of the asyncio.Queue it gives each socket for ASGI `receive`
+    (`put_nowait`, `get`, `empty`): a deque made on the first put and a list of waiting
+    getters. An asyncio.Queue holds four deques and an Event, ~3 KB per idle socket
+    (tests/bench/ws_memory_profile.py). Unbounded, like uvicorn's: reading from the
+    client is paused by uvicorn's own flow control."""
+
+    __slots__ = ("_items", "_getters")
+
+    def __init__(self) -> None:
+        self._items: deque[Any] | None = None
+        self._getters: list[asyncio.Future[None]] | None = None
+
+    def empty(self) -> bool:
+        return not self._items
+
+    def put_nowait(self, item: Any) -> None:
+        if self._items is None:
+            self._items = deque()
+        self._items.append(item)
+        for getter in self._getters or ():
+            if not getter.done():
+                getter.set_result(None)
+                break
+
+    async def get(self) -> Any:
+        # The item is taken only after waking: a getter cancelled once woken loses nothing.
+        while not self._items:
+            getter = asyncio.get_running_loop().create_future()
+            if self._getters is None:
+                self._getters = []
+            self._getters.append(getter)
+            try:
+                await getter
+            except asyncio.CancelledError:
+                if getter.done() and self._items:  # woken, then cancelled: pass it on
+                    self._wake_next(getter)
+                raise
+            finally:
+                self._getters.remove(getter)
+        return self._items.popleft()
+
+    def _wake_next(self, skip: asyncio.Future[None]) -> None:
+        for getter in self._getters or ():
+            if getter is not skip and not getter.done():
+                getter.set_result(None)
+                return
+
+
 class FrameWriterProtocol(WebSocketsSansIOProtocol):
-    """Adds `write_frames` to the scope's extensions, and forgets the handshake once it
-    is done: uvicorn keeps the upgrade request and the response, headers and all, for
-    the socket's whole life (~3 KB per idle socket, bench_memory)."""
+    """Adds `write_frames` to the scope's extensions, a lighter receive queue, and
+    forgets the handshake once it is done: uvicorn keeps the upgrade request and the
+    response, headers and all, for the socket's whole life (bench_memory)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.queue = ReceiveQueue()  # type: ignore[assignment]
 
     def handle_connect(self, event: Any) -> None:
         super().handle_connect(event)

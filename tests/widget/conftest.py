@@ -11,7 +11,7 @@ import pytest
 from app.config import Settings
 from app.main import create_app
 from tests.conftest import Factory
-from tests.support.server import running
+from tests.realtime.serving import serving
 
 
 class Live:
@@ -26,7 +26,8 @@ class Live:
 @pytest.fixture
 async def live(settings: Settings) -> AsyncIterator[Live]:
     app = create_app(settings)
-    async with running(app) as host:
+    # huiliu serve's websocket protocol (app/realtime/transport.py), as in production.
+    async with serving(app, framed=True) as host:
         lv = Live(app, host)
         try:
             yield lv
