@@ -202,7 +202,9 @@ class EventHub:
         # the commit already woke; each echo cost an empty read of the log (make bench).
         self._origin = os.urandom(6).hex()
         # kind -> handler of another process's shared frame (set by the app's lifespan).
-        self.ephemeral_handlers: dict[str, Callable[[dict[str, Any]], None]] = {}
+        self.ephemeral_handlers: dict[str, Callable[[dict[str, Any]], None]] = {
+            "disconnect": self._disconnect_shared
+        }
         self._shared: asyncio.Queue[str] = asyncio.Queue(EPHEMERAL_BACKLOG)
 
     async def start(self) -> None:
@@ -242,11 +244,19 @@ class EventHub:
     def unsubscribe(self, sub: Subscriber) -> None:
         self.subscribers.discard(sub)
 
-    def disconnect_user(self, user_id: int) -> None:
-        """Close every live connection of a user (deactivation, revoked session)."""
+    def disconnect_user(self, user_id: int, *, everywhere: bool = True) -> None:
+        """Close every live connection of a user (deactivation, revoked session), here
+        and, through Redis, in the other processes at once (their heartbeat would too,
+        within one beat)."""
         for sub in list(self.subscribers):
             if sub.user_id == user_id:
                 sub.close()
+        if everywhere:
+            self.share("disconnect", {"user_id": user_id})
+
+    def _disconnect_shared(self, data: dict[str, Any]) -> None:
+        if type(data.get("user_id")) is int:
+            self.disconnect_user(data["user_id"], everywhere=False)
 
     def notify(self, seqs: list[int]) -> None:
         """Called after a commit wrote events: wake the pump here and hint the others."""

@@ -4,6 +4,7 @@ guards, the websocket closed at once, and channels archived instead of deleted."
 from __future__ import annotations
 
 import asyncio
+import os
 from typing import Any
 
 import httpx
@@ -336,3 +337,32 @@ async def test_open_websocket_is_closed_at_once(settings: Settings) -> None:
                 with pytest.raises(websockets.ConnectionClosed) as closed:
                     await asyncio.wait_for(ws.recv(), 5)
                 assert closed.value.rcvd is not None and closed.value.rcvd.code == 4401
+
+
+@pytest.mark.skipif(
+    not os.environ.get("HUILIU_TEST_REDIS_URL"), reason="needs HUILIU_TEST_REDIS_URL"
+)
+async def test_a_socket_on_another_process_is_closed_at_once(settings: Settings) -> None:
+    """Deactivation through one process closes the user's socket on another through Redis,
+    well before that process's heartbeat (set to a minute here) would notice."""
+    shared = settings.model_copy(
+        update={"redis_url": os.environ["HUILIU_TEST_REDIS_URL"], "assignment_sweep_seconds": 60}
+    )
+    app_a, app_b = create_app(shared), create_app(shared)
+    async with running(app_a) as host_a, running(app_b) as host_b:
+        factory = Factory(app_a)
+        admin = await factory.user("admin")
+        agent = await factory.user("agent")
+        for app in (app_a, app_b):
+            await asyncio.wait_for(app.state.hub.redis_connected.wait(), 5)
+        async with httpx.AsyncClient(base_url=f"http://{host_a}") as http:
+            async with connect(f"ws://{host_b}/api/v1/events?token={agent['token']}") as ws:
+                await asyncio.sleep(0.1)  # subscribed
+                r = await http.post(
+                    f"/api/v1/users/{agent['id']}/deactivate", headers=admin["headers"]
+                )
+                assert r.status_code == 200
+                with pytest.raises(websockets.ConnectionClosed) as closed:
+                    while True:
+                        await asyncio.wait_for(ws.recv(), 10)
+                assert closed.value.rcvd is not None and closed.value.rcvd.code == 1001
