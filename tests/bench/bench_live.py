@@ -3,9 +3,10 @@
 N agents hold `WS /api/v1/events` open (each its own user and token), read by a lean
 client (`LeanAgent`: the time is taken when the bytes arrive, before any parsing; the
 server declines permessage-deflate anyway, app/realtime/transport.py). Pushes go out
-open-loop at a fixed rate over a pool of keep-alive connections. Latency is counted per (message, agent) from the moment the
-push left the client, so it includes the ingest transaction itself, the commit, the
-hub's read of the event log and the fan-out: the customer-to-screen time on loopback.
+open-loop at a fixed rate over a pool of keep-alive connections. Latency is counted per
+(message, agent) from the moment the push left the client, so it includes the ingest
+transaction itself, the commit, the hub's read of the event log and the fan-out: the
+customer-to-screen time on loopback. `after_ack` is the push side alone.
 """
 
 from __future__ import annotations
