@@ -105,7 +105,9 @@ async def online_user_ids(session: AsyncSession, now: datetime | None = None) ->
 
 
 async def _candidates(session: AsyncSession, channel_id: int, now: datetime) -> list[int]:
-    """Online agents of the channel with room, in round-robin order."""
+    """Online agents of the channel with room, in round-robin order. Two statements: the
+    online agents in order, then their open loads in one GROUP BY (a correlated count per
+    agent cost one index probe per online agent on every new conversation)."""
     settings = settings_of(session)
     stmt = (
         select(User.id)
@@ -115,11 +117,19 @@ async def _candidates(session: AsyncSession, channel_id: int, now: datetime) -> 
             User.role == Role.AGENT,
             AgentPresence.last_seen_at >= now - online_ttl(settings),
             _works_on(channel_id),
-            _open_load() < settings.assignment_capacity,
         )
         .order_by(AgentPresence.last_assigned_at.asc().nulls_first(), User.id)
     )
-    return list(await session.scalars(stmt))
+    online = list(await session.scalars(stmt))
+    if not online:
+        return []
+    rows = await session.execute(
+        select(Conversation.assignee_id, func.count(Conversation.id))
+        .where(Conversation.assignee_id.in_(online), Conversation.status == ConversationStatus.OPEN)
+        .group_by(Conversation.assignee_id)
+    )
+    loads = {int(user_id): int(n) for user_id, n in rows if user_id is not None}
+    return [i for i in online if loads.get(i, 0) < settings.assignment_capacity]
 
 
 async def _previous_agent(session: AsyncSession, conversation: Conversation) -> int | None:

@@ -222,12 +222,16 @@ def table(args: argparse.Namespace, results: dict[str, Any]) -> str:
             f"{ms(percentile(r['floor_latencies'], 99))} | | |"
         )
     for row in results["live"]:
-        ok = row["p99_ms"] < TARGETS["live_p99_ms"] and row["complete"] >= 0.999
+        # The measure: webhook accepted (the platform has its 200) -> message.created
+        # on an agent socket. The customer-to-screen time (push sent -> received) is beside it.
+        ok = row["after_ack_p99_ms"] < TARGETS["live_p99_ms"] and row["complete"] >= 0.999
         db = row["db"] + (" + Redis" if row["redis"] else "")
         rows.append(
-            f"| live push -> message.created, {row['agents']} agents @ {row['rate']:.0f} msg/s "
-            f"| {db} | p50 {row['p50_ms']} ms, p99 {row['p99_ms']} ms "
-            f"({row['complete'] * 100:.1f}% delivered) | | {verdict(ok)} | p99 < 50 ms |"
+            f"| live: webhook accepted -> message.created, {row['agents']} agents @ "
+            f"{row['rate']:.0f} msg/s | {db} | p50 {row['after_ack_p50_ms']} ms, "
+            f"p99 {row['after_ack_p99_ms']} ms ({row['complete'] * 100:.1f}% delivered; "
+            f"push sent -> received p50 {row['p50_ms']} ms, p99 {row['p99_ms']} ms) "
+            f"| | {verdict(ok)} | p99 < 50 ms |"
         )
     for kind, r in results["inbox"].items():
         size = f"{args.messages:,} msgs / {args.conversations:,} convs"
