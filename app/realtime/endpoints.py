@@ -177,7 +177,7 @@ async def _forward(
                         frames.append(event["frame"])
                         last = event["seq"]
                     continue
-                if frames:  # what is batched goes first: the socket's order is the queue's
+                if frames and write is not None:  # what is batched goes first, in order
                     await write(b"".join(frames))
                     frames.clear()
                 if event is None:  # closed by the hub: too slow, deactivated, or shutting down
@@ -191,7 +191,7 @@ async def _forward(
                     continue
                 await websocket.send_text(event.get("text") or wire_text(event))
                 last = event["seq"]
-            if frames:
+            if frames and write is not None:
                 await write(b"".join(frames))
                 frames.clear()
     except ClientDisconnected:
