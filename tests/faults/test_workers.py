@@ -1,10 +1,12 @@
-"""`huiliu serve --workers 2` on PostgreSQL + Redis: one deployment, several processes.
+"""`huiliu serve --workers 2` plus a second host's `huiliu serve`, on PostgreSQL + Redis:
+one deployment, three processes.
 
-Agent websockets held by both worker processes (checked in /proc, not assumed) get
-every `message.created`, whichever worker took the push; replies posted to either
-worker are sent to the platform exactly once each, in order per conversation; and
-the two processes share one platform token (the refresh is coordinated in the
-database, so the fake WeChat sees a single token request).
+Agent websockets held by several processes (checked in /proc, not assumed: which worker
+of `--workers 2` accepts a connection is the kernel's choice, so a second server stands
+for another host and guarantees a socket elsewhere) get every `message.created`,
+whichever worker took the push; replies posted to either server are sent to the platform
+exactly once each, in order per conversation; and the processes share one platform
+token (the refresh is coordinated in the database: the fake WeChat sees one request).
 """
 
 from __future__ import annotations
@@ -94,27 +96,31 @@ async def test_two_workers_share_live_events_deliveries_and_the_token(
         async with running(fake.app) as fake_host:
             server = huiliu_server(tmp_path / "srv", db_url, redis_url=REDIS_URL)
             server.argv += ["--workers", str(WORKERS)]
-            server.env["HUILIU_WECHAT_API_BASE"] = f"http://{fake_host}"
-            # No safety-net poll within the test: only Redis carries events across workers.
-            server.env["HUILIU_EVENTS_POLL_SECONDS"] = "3600"
+            other = huiliu_server(tmp_path / "other", db_url, redis_url=REDIS_URL, name="other")
+            for s in (server, other):
+                s.env["HUILIU_WECHAT_API_BASE"] = f"http://{fake_host}"
+                # No safety-net poll in the test: only Redis carries events across processes.
+                s.env["HUILIU_EVENTS_POLL_SECONDS"] = "3600"
             await server.start()
+            await other.start()
             try:
-                assert server.proc is not None
+                assert server.proc is not None and other.proc is not None
                 parent = server.proc.pid
                 await eventually(lambda: _true(len(worker_pids(parent)) == WORKERS), 20)
                 pids = worker_pids(parent)
 
-                # Sockets until both workers hold some (the kernel picks the worker).
+                # Sockets on both servers, opened in bursts so that both workers of the
+                # first are likely to take some; the owner of each is read in /proc.
                 owners: dict[int, int] = {}
-                for _ in range(40):
-                    ws = await connect(f"ws://127.0.0.1:{server.port}/api/v1/events?token={token}")
-                    sockets.append(ws)
-                    owner = owner_of(server.port, ws.local_address[1], pids)
-                    assert owner is not None
-                    owners[owner] = owners.get(owner, 0) + 1
-                    if len(owners) == WORKERS and len(sockets) >= 4:
-                        break
-                assert len(owners) == WORKERS, owners
+                for host, candidates in ((server, pids), (other, [other.proc.pid])):
+                    url = f"ws://127.0.0.1:{host.port}/api/v1/events?token={token}"
+                    burst = await asyncio.gather(*(connect(url) for _ in range(6)))
+                    sockets.extend(burst)
+                    for ws in burst:
+                        owner = owner_of(host.port, ws.local_address[1], candidates)
+                        assert owner is not None
+                        owners[owner] = owners.get(owner, 0) + 1
+                assert len(owners) >= 2, owners
 
                 # Pushes on fresh connections (either worker takes each one).
                 maker = PushMaker(f"/webhooks/wechat/{channel.id}", customers=CUSTOMERS)
@@ -153,7 +159,8 @@ async def test_two_workers_share_live_events_deliveries_and_the_token(
                 for n in range(REPLIES_EACH):
                     for conv in conversations:
                         text = f"回复 {conv['id']}-{n}"
-                        async with httpx.AsyncClient(base_url=server.base, headers=headers) as h:
+                        base = (server, other)[(n + conv["id"]) % 2].base
+                        async with httpx.AsyncClient(base_url=base, headers=headers) as h:
                             r = await h.post(
                                 f"/api/v1/conversations/{conv['id']}/messages",
                                 json={"content": text},
@@ -175,6 +182,7 @@ async def test_two_workers_share_live_events_deliveries_and_the_token(
                 for ws in sockets:
                     await ws.close()
                 await server.stop()
+                await other.stop()
         async with db.sessions() as session:
             statuses = set(
                 await session.scalars(
