@@ -11,8 +11,11 @@ import uvicorn
 
 
 @asynccontextmanager
-async def running(app: Any, port: int = 0) -> AsyncIterator[str]:
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
+async def running(app: Any, port: int = 0, **options: Any) -> AsyncIterator[str]:
+    """`app` served by uvicorn on loopback; `options` are more uvicorn.Config settings."""
+    config = uvicorn.Config(
+        app, host="127.0.0.1", port=port, log_level="warning", lifespan="on", **options
+    )
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())
     for _ in range(500):
