@@ -14,7 +14,6 @@ from contextlib import AsyncExitStack
 from urllib.parse import urlsplit
 
 import httpx
-import pytest
 from websockets.asyncio.client import connect
 
 from app.config import Settings
@@ -28,10 +27,6 @@ pytestmark = needs_pg_and_redis
 FAIL_FAST_SECONDS = 2.0  # well inside the 5 s after which WeChat and Douyin give up
 
 
-# Failed once (1 of 4 fresh-clone CI runs, under a concurrent 1M-row bench on the same
-# PostgreSQL): after recovery the retried push answered 200 but the list still showed the
-# previous preview. Not understood yet; kept running, not allowed to block a landing.
-@pytest.mark.xfail(strict=False, reason="intermittent stale preview after recovery; under study")
 async def test_database_outage_fails_fast_and_recovers(settings: Settings) -> None:
     target = urlsplit(settings.database_url)
     proxy = CuttableProxy(target.hostname or "127.0.0.1", target.port or 5432)
