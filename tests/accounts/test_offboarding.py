@@ -316,27 +316,34 @@ async def test_channels_are_archived_never_deleted(client: Any, factory: Any, ap
         assert r.status_code in (404, 405)
 
 
+async def deactivate_while_connected(
+    api_host: str, socket_host: str, admin: dict[str, Any], agent: dict[str, Any]
+) -> None:
+    """Deactivate `agent` through `api_host` while its socket is open on `socket_host`;
+    the socket must be closed by the server (1001) without the client doing anything."""
+    async with httpx.AsyncClient(base_url=f"http://{api_host}") as http:
+        async with connect(f"ws://{socket_host}/api/v1/events?token={agent['token']}") as ws:
+            await asyncio.sleep(0.1)  # subscribed
+            r = await http.post(f"/api/v1/users/{agent['id']}/deactivate", headers=admin["headers"])
+            assert r.status_code == 200
+            with pytest.raises(websockets.ConnectionClosed) as closed:
+                while True:
+                    await asyncio.wait_for(ws.recv(), 10)
+            assert closed.value.rcvd is not None and closed.value.rcvd.code == 1001
+
+
 async def test_open_websocket_is_closed_at_once(settings: Settings) -> None:
     app = create_app(settings)
     async with running(app) as host:
         factory = Factory(app)
         admin = await factory.user("admin")
         agent = await factory.user("agent")
-        async with httpx.AsyncClient(base_url=f"http://{host}") as http:
-            async with connect(f"ws://{host}/api/v1/events?token={agent['token']}") as ws:
-                await asyncio.sleep(0.1)  # subscribed
-                r = await http.post(
-                    f"/api/v1/users/{agent['id']}/deactivate", headers=admin["headers"]
-                )
-                assert r.status_code == 200
-                with pytest.raises(websockets.ConnectionClosed) as closed:
-                    while True:
-                        await asyncio.wait_for(ws.recv(), 5)
-                assert closed.value.rcvd is not None and closed.value.rcvd.code == 1001
-            async with connect(f"ws://{host}/api/v1/events?token={agent['token']}") as ws:
-                with pytest.raises(websockets.ConnectionClosed) as closed:
-                    await asyncio.wait_for(ws.recv(), 5)
-                assert closed.value.rcvd is not None and closed.value.rcvd.code == 4401
+        await deactivate_while_connected(host, host, admin, agent)
+        # A deactivated user's token no longer opens a socket.
+        async with connect(f"ws://{host}/api/v1/events?token={agent['token']}") as ws:
+            with pytest.raises(websockets.ConnectionClosed) as closed:
+                await asyncio.wait_for(ws.recv(), 5)
+            assert closed.value.rcvd is not None and closed.value.rcvd.code == 4401
 
 
 @pytest.mark.skipif(
@@ -355,14 +362,4 @@ async def test_a_socket_on_another_process_is_closed_at_once(settings: Settings)
         agent = await factory.user("agent")
         for app in (app_a, app_b):
             await asyncio.wait_for(app.state.hub.redis_connected.wait(), 5)
-        async with httpx.AsyncClient(base_url=f"http://{host_a}") as http:
-            async with connect(f"ws://{host_b}/api/v1/events?token={agent['token']}") as ws:
-                await asyncio.sleep(0.1)  # subscribed
-                r = await http.post(
-                    f"/api/v1/users/{agent['id']}/deactivate", headers=admin["headers"]
-                )
-                assert r.status_code == 200
-                with pytest.raises(websockets.ConnectionClosed) as closed:
-                    while True:
-                        await asyncio.wait_for(ws.recv(), 10)
-                assert closed.value.rcvd is not None and closed.value.rcvd.code == 1001
+        await deactivate_while_connected(host_a, host_b, admin, agent)

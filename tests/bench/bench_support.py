@@ -98,7 +98,10 @@ async def migrate(url: str) -> None:
     await asyncio.to_thread(run_migrations, url)
 
 
-async def create_wechat_channel(url: str) -> int:
+async def create_wechat_channel(
+    url: str, app_id: str = "wxbench", app_secret: str = "benchsecret"
+) -> int:
+    """A WeChat channel signed with WECHAT_TOKEN (what PushMaker signs with); its id."""
     from app.db import Database
     from app.workspace import create_channel
 
@@ -109,7 +112,7 @@ async def create_wechat_channel(url: str) -> int:
                 session,
                 "wechat",
                 "压测公众号",
-                {"app_id": "wxbench", "app_secret": "benchsecret", "token": WECHAT_TOKEN},
+                {"app_id": app_id, "app_secret": app_secret, "token": WECHAT_TOKEN},
             )
             return channel.id
     finally:

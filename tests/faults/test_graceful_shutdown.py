@@ -15,8 +15,7 @@ from websockets.asyncio.client import connect
 
 from app.db import Database
 from app.models import Message
-from app.workspace import create_channel
-from tests.bench.bench_support import PushMaker, create_agents, huiliu_server
+from tests.bench.bench_support import PushMaker, create_agents, create_wechat_channel, huiliu_server
 from tests.faults.faults_support import needs_pg_and_redis
 
 pytestmark = needs_pg_and_redis
@@ -25,19 +24,13 @@ pytestmark = needs_pg_and_redis
 async def test_sigterm_drains_requests_and_closes_websockets(db_url: str, tmp_path: Path) -> None:
     db = Database(db_url)
     try:
-        async with db.session() as session:
-            channel = await create_channel(
-                session,
-                "wechat",
-                "公众号",
-                {"app_id": "wxg", "app_secret": "s", "token": "benchtoken"},
-            )
+        channel_id = await create_wechat_channel(db_url)
         (token,) = await create_agents(db_url, 1)
         server = huiliu_server(tmp_path, db_url)
         await server.start()
         try:
             ws = await connect(f"ws://127.0.0.1:{server.port}/api/v1/events?token={token}")
-            path, body, msg_id = PushMaker(f"/webhooks/wechat/{channel.id}").make()
+            path, body, msg_id = PushMaker(f"/webhooks/wechat/{channel_id}").make()
             # A push whose body is still arriving when the signal comes.
             reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
             head = (

@@ -12,8 +12,13 @@ from sqlalchemy import func, select
 
 from app.db import Database
 from app.models import EventLog, Message
-from app.workspace import create_channel
-from tests.bench.bench_support import HttpClient, PushMaker, Server, huiliu_server
+from tests.bench.bench_support import (
+    HttpClient,
+    PushMaker,
+    Server,
+    create_wechat_channel,
+    huiliu_server,
+)
 from tests.faults.faults_support import needs_pg_and_redis
 
 pytestmark = needs_pg_and_redis
@@ -63,14 +68,8 @@ async def test_sigkill_during_ingest_loses_nothing_acknowledged(
 ) -> None:
     db = Database(db_url)
     try:
-        async with db.session() as session:
-            channel = await create_channel(
-                session,
-                "wechat",
-                "公众号",
-                {"app_id": "wxfault", "app_secret": "s", "token": "benchtoken"},
-            )
-        maker = PushMaker(f"/webhooks/wechat/{channel.id}", customers=20)
+        channel_id = await create_wechat_channel(db_url)
+        maker = PushMaker(f"/webhooks/wechat/{channel_id}", customers=20)
         acked: set[int] = set()
         unknown: set[int] = set()
         bodies: dict[int, tuple[str, bytes]] = {}
@@ -87,7 +86,7 @@ async def test_sigkill_during_ingest_loses_nothing_acknowledged(
         # Acknowledged means stored, before any retry.
         async with db.sessions() as s:
             stored = set(
-                await s.scalars(select(Message.external_id).where(Message.channel_id == channel.id))
+                await s.scalars(select(Message.external_id).where(Message.channel_id == channel_id))
             )
         assert {str(m) for m in acked} <= stored
 
@@ -109,7 +108,7 @@ async def test_sigkill_during_ingest_loses_nothing_acknowledged(
             rows = (
                 await s.execute(
                     select(Message.external_id, func.count())
-                    .where(Message.channel_id == channel.id)
+                    .where(Message.channel_id == channel_id)
                     .group_by(Message.external_id)
                 )
             ).all()

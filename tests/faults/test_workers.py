@@ -23,13 +23,12 @@ from websockets.asyncio.client import ClientConnection, connect
 
 from app.db import Database
 from app.models import Message
-from app.workspace import create_channel
 from channels.wechat.fake import FakeWeChat
 from tests.bench.bench_support import (
-    WECHAT_TOKEN,
     HttpClient,
     PushMaker,
     create_agents,
+    create_wechat_channel,
     huiliu_server,
 )
 from tests.faults.faults_support import REDIS_URL, eventually, needs_pg_and_redis
@@ -85,13 +84,7 @@ async def test_two_workers_share_live_events_deliveries_and_the_token(
     db = Database(db_url)
     sockets: list[ClientConnection] = []
     try:
-        async with db.session() as session:
-            channel = await create_channel(
-                session,
-                "wechat",
-                "公众号",
-                {"app_id": fake.app_id, "app_secret": fake.app_secret, "token": WECHAT_TOKEN},
-            )
+        channel_id = await create_wechat_channel(db_url, fake.app_id, fake.app_secret)
         (token,) = await create_agents(db_url, 1)
         async with running(fake.app) as fake_host:
             server = huiliu_server(tmp_path / "srv", db_url, redis_url=REDIS_URL)
@@ -123,7 +116,7 @@ async def test_two_workers_share_live_events_deliveries_and_the_token(
                 assert len(owners) >= 2, owners
 
                 # Pushes on fresh connections (either worker takes each one).
-                maker = PushMaker(f"/webhooks/wechat/{channel.id}", customers=CUSTOMERS)
+                maker = PushMaker(f"/webhooks/wechat/{channel_id}", customers=CUSTOMERS)
                 pushed: dict[str, str] = {}  # content -> openid
                 for _ in range(CUSTOMERS):
                     path, body, msg_id = maker.make(text=f"你好 {maker.next_id + 1}")
