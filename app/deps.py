@@ -9,9 +9,9 @@ from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.accounts.auth import bearer_from, user_for_token
+from app.accounts.viewer import Viewer, load_viewer
 from app.db import Database
 from app.errors import Forbidden, Unauthorized
-from app.inbox.access import Viewer, load_viewer
 from app.models import Role
 
 

@@ -37,13 +37,13 @@ from app.inbox.contacts_endpoints import router as contacts_router
 from app.inbox.endpoints import router as inbox_router
 from app.ingest.endpoints import router as ingest_router
 from app.media.endpoints import router as media_router
-from app.media.storage import LocalStorage
 from app.media.uploads import router as uploads_router
 from app.media.worker import MediaWorker
 from app.metrics import LATENCY, REQUESTS
 from app.models import User
 from app.realtime.endpoints import router as realtime_router
 from app.realtime.hub import EventHub
+from app.storage import LocalStorage
 from app.web.setup import install_web
 from app.widget import install_widget
 

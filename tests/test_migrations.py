@@ -7,8 +7,8 @@ from alembic.migration import MigrationContext
 from sqlalchemy import Column, Integer, MetaData, String, Table
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from app.archive.search import alembic_include_name
 from app.models import Base
+from app.searchindex.index import alembic_include_name
 
 
 async def _diff(url: str, metadata: MetaData) -> list[object]:

@@ -8,7 +8,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.accounts.security import hash_password, hash_token, new_token
-from app.archive.audit import record_audit
+from app.audit import record_audit
 from app.errors import BadRequest, Conflict, NotFound
 from app.models import ApiToken, Channel, Role, User, UserChannel
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.archive.audit import record_audit
+from app.audit import record_audit
 from app.errors import BadRequest, Conflict
 from app.inbox.assignment import hand_over, least_loaded_member, lock_assignment, online_user_ids
 from app.models import (

@@ -16,12 +16,12 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import StreamingResponse
 
 from app.archive import queries
-from app.archive.audit import record_audit
 from app.archive.export import export_text
+from app.audit import record_audit
 from app.deps import AdminDep, SessionDep, SupervisorDep, ViewerDep
 from app.errors import BadRequest
-from app.inbox.queries import DEFAULT_LIMIT, MAX_LIMIT
 from app.models import utcnow_for_models
+from app.pagination import DEFAULT_LIMIT, MAX_LIMIT
 
 router = APIRouter(prefix="/api/v1", tags=["archive"])
 

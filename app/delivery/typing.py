@@ -13,8 +13,8 @@ import time
 import httpx
 
 from app.config import Settings
+from app.connectors import channel_context
 from app.db import Database
-from app.delivery.context import channel_context
 from app.models import Channel, ContactIdentity, Conversation
 from channels import registry
 from channels.base import DeliveryError

@@ -26,10 +26,9 @@ from sqlalchemy import and_, exists, or_, select
 from sqlalchemy.orm import aliased
 
 from app.config import Settings
+from app.connectors import channel_context, connector_for
 from app.db import Database
-from app.delivery.context import channel_context, connector_for
 from app.inbox.actions import publish_message
-from app.media.storage import AttachmentStorage
 from app.metrics import DELIVERIES
 from app.models import (
     Channel,
@@ -41,6 +40,7 @@ from app.models import (
     Message,
 )
 from app.realtime.events import EventType
+from app.storage import AttachmentStorage
 from channels.base import (
     ContentType,
     DeliveryError,

@@ -11,11 +11,10 @@ import uuid
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.archive.audit import record_audit
-from app.archive.search import index_message
+from app.accounts.viewer import Viewer
+from app.audit import record_audit
 from app.db import wake_delivery_on_commit
 from app.errors import BadRequest, Conflict
-from app.inbox.access import Viewer
 from app.inbox.inbound import preview_of
 from app.inbox.queries import conversation_view
 from app.inbox.schemas import attachment_url, message_out
@@ -32,6 +31,7 @@ from app.models import (
     utcnow_for_models,
 )
 from app.realtime.events import EventType, publish
+from app.searchindex.index import index_message
 from channels.base import ContentType
 
 

@@ -24,8 +24,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.archive.audit import record_audit
-from app.archive.search import index_message
+from app.audit import record_audit
 from app.config import Settings, settings_of
 from app.inbox.queries import conversation_view
 from app.inbox.schemas import message_out
@@ -41,6 +40,7 @@ from app.models import (
     utcnow_for_models,
 )
 from app.realtime.events import EventType, publish
+from app.searchindex.index import index_message
 
 ASSIGNMENT_LOCK_KEY = 0x48554C41  # "HULA": one decision at a time across processes
 SYSTEM_NAME = "系统"

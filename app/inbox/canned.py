@@ -12,10 +12,10 @@ from pydantic import BaseModel, Field
 from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.archive.audit import record_audit
+from app.accounts.viewer import Viewer
+from app.audit import record_audit
 from app.deps import SessionDep, ViewerDep
 from app.errors import BadRequest, Forbidden, NotFound
-from app.inbox.access import Viewer
 from app.models import CannedReply, utcnow_for_models
 
 router = APIRouter(prefix="/api/v1", tags=["canned replies"])

@@ -9,10 +9,10 @@ from pydantic import BaseModel, Field
 from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.archive.audit import record_audit
+from app.accounts.viewer import Viewer
+from app.audit import record_audit
 from app.deps import SessionDep, ViewerDep
 from app.errors import BadRequest, NotFound
-from app.inbox.access import Viewer
 from app.models import Contact, ContactIdentity, ContactTag, utcnow_for_models
 
 router = APIRouter(prefix="/api/v1", tags=["contacts"])

@@ -24,7 +24,6 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.archive.search import index_messages
 from app.inbox.assignment import assign_new_conversation
 from app.inbox.queries import conversation_view
 from app.inbox.schemas import message_out
@@ -40,6 +39,7 @@ from app.models import (
     utcnow_for_models,
 )
 from app.realtime.events import EventType, publish
+from app.searchindex.index import index_messages
 from channels.base import ContentType, Direction, InboundMessage
 
 PREVIEW_CHARS = 120

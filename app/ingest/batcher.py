@@ -22,8 +22,8 @@ from datetime import timedelta
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.connectors import connector_for
 from app.db import Database
-from app.delivery.context import connector_for
 from app.inbox.inbound import identity_lock_keys, lock_identities, record_inbound_batch
 from app.models import Channel, Message
 from channels.base import WebhookError, WebhookRequest, WebhookResult

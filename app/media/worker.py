@@ -18,13 +18,13 @@ import httpx
 from sqlalchemy import select
 
 from app.config import Settings
+from app.connectors import channel_context, connector_for
 from app.db import Database
-from app.delivery.context import channel_context, connector_for
 from app.inbox.actions import publish_message
 from app.inbox.schemas import attachment_url
-from app.media.storage import AttachmentStorage
 from app.models import Channel, Message
 from app.realtime.events import EventType
+from app.storage import AttachmentStorage
 from channels.base import ContentType, DeliveryError, MediaRef, utcnow
 
 log = logging.getLogger(__name__)

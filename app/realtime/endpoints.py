@@ -20,8 +20,8 @@ from starlette.routing import WebSocketRoute
 from uvicorn.protocols.utils import ClientDisconnected
 
 from app.accounts.auth import bearer_from, user_for_token
+from app.accounts.viewer import Viewer, load_viewer
 from app.db import Database
-from app.inbox.access import Viewer, load_viewer
 from app.metrics import WEBSOCKETS
 from app.models import EventLog
 from app.realtime.hub import EVENT_COLUMNS, EventHub, Subscriber, event_row, wire_text

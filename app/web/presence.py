@@ -20,8 +20,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 
+from app.accounts.viewer import Viewer
 from app.db import Database
-from app.inbox.access import Viewer
 from app.models import Conversation
 from app.realtime.hub import EventHub, Subscriber
 

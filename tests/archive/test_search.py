@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from app.archive import search
-from app.archive.search import reindex
 from app.models import AuditLog, Message
+from app.searchindex import index as search
+from app.searchindex.index import reindex
 from tests.conftest import push
 
 CJK_WORDS = ["退款", "优惠券", "漏发", "发票", "物流", "客服", "快递", "尺码", "过期", "申请"]
@@ -31,7 +31,7 @@ def _sentence(rng: random.Random, i: int) -> str:
 
 
 def expected_ids(corpus: dict[int, str], query: str) -> list[int]:
-    """The oracle, independent of app/archive/terms.py: Chinese parts as substrings,
+    """The oracle, independent of app/searchindex/terms.py: Chinese parts as substrings,
     ASCII parts as whole words, case-insensitive, all parts required."""
     parts = re.findall(r"[\u4e00-\u9fff]+|[A-Za-z0-9]+", query)
 

@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
+from app.connectors import DbChannelState
 from app.db import Database
-from app.delivery.context import DbChannelState
 
 
 class _NoSharing(dict[str, asyncio.Lock]):
@@ -22,7 +22,7 @@ async def test_lock_serializes_across_two_database_handles(
     app: Any, factory: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     if app.state.db.is_postgres:  # prove the advisory lock itself, as between processes
-        monkeypatch.setattr("app.delivery.context._PROCESS_LOCKS", _NoSharing())
+        monkeypatch.setattr("app.connectors._PROCESS_LOCKS", _NoSharing())
     ch = await factory.channel()
     other = Database(app.state.settings.database_url)  # as if another process
     try:

@@ -158,7 +158,7 @@ async def test_job_left_by_a_crash_is_picked_up_and_not_sent_twice(
     claimed = await dead._claim()
     assert len(claimed) == 1
     # The dead process reached the platform, then died before recording the outcome.
-    from app.delivery.context import channel_context
+    from app.connectors import channel_context
     from app.models import Channel
     from app.models import DeliveryJob as Job
     from channels.base import ContentType, OutboundMessage

@@ -21,9 +21,9 @@ from starlette.responses import HTMLResponse
 from starlette.routing import Route
 from websockets.asyncio.client import connect
 
+from app.accounts.viewer import load_viewer
 from app.config import Settings
 from app.db import Database
-from app.inbox.access import load_viewer
 from app.inbox.actions import send_reply
 from app.main import create_app
 from app.models import Contact, ContactIdentity, Conversation, Message, User

@@ -1,4 +1,4 @@
-"""Building a connector's ChannelContext from a channel row."""
+"""The connector bridge: a channel row to its connector and ChannelContext (token state, locks)."""
 
 from __future__ import annotations
 
