@@ -26,14 +26,14 @@ from starlette.types import Message as ASGIMessage
 
 from app.accounts.endpoints import router as accounts_router
 from app.archive.endpoints import router as archive_router
+from app.canned.endpoints import router as canned_router
 from app.config import SESSION_SETTINGS, Settings, get_settings
+from app.contacts.endpoints import router as contacts_router
 from app.db import Database, database_unavailable, invalid_input
 from app.delivery.typing import TypingRelay
 from app.delivery.worker import DeliveryWorker
 from app.errors import HuiliuError
 from app.inbox.assignment_worker import AssignmentWorker
-from app.inbox.canned import router as canned_router
-from app.inbox.contacts_endpoints import router as contacts_router
 from app.inbox.endpoints import router as inbox_router
 from app.ingest.endpoints import router as ingest_router
 from app.media.endpoints import router as media_router

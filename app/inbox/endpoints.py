@@ -14,7 +14,6 @@ from app.inbox.access import access_conversation
 from app.inbox.schemas import (
     AssignmentIn,
     ChannelOut,
-    ContactOut,
     ConversationOut,
     MessageOut,
     ReplyIn,
@@ -126,11 +125,6 @@ async def mark_read(
     conversation = await access_conversation(session, viewer, conversation_id, for_update=True)
     await actions.mark_read(session, conversation)
     return await queries.conversation_view(session, conversation)
-
-
-@router.get("/contacts/{contact_id}")
-async def get_contact(contact_id: int, session: SessionDep, viewer: ViewerDep) -> ContactOut:
-    return await queries.contact_view(session, viewer, contact_id)
 
 
 @router.get("/channels")

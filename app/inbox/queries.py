@@ -8,19 +8,15 @@ from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.accounts.viewer import Viewer
-from app.errors import BadRequest, NotFound
+from app.errors import BadRequest
 from app.inbox.schemas import (
-    ChannelRef,
-    ContactOut,
     ConversationOut,
-    IdentityOut,
     MessageOut,
     conversation_out,
     message_out,
 )
 from app.models import Channel, Contact, ContactIdentity, Conversation, Message, User
 from app.pagination import (
-    MAX_LIMIT,
     before_last_message,
     by_id,
     by_last_message,
@@ -104,51 +100,3 @@ async def list_messages(
     rows = (await session.scalars(stmt.order_by(Message.id.desc()).limit(limit + 1))).all()
     page, next_cursor = paginate(rows, limit, by_id)
     return [message_out(m) for m in page], next_cursor
-
-
-async def contact_view(session: AsyncSession, viewer: Viewer, contact_id: int) -> ContactOut:
-    contact = await session.get(Contact, contact_id)
-    if contact is None:
-        raise NotFound("contact not found")
-    identity_rows = (
-        await session.execute(
-            select(ContactIdentity, Channel)
-            .join(Channel, Channel.id == ContactIdentity.channel_id)
-            .where(ContactIdentity.contact_id == contact.id)
-            .order_by(ContactIdentity.id)
-        )
-    ).all()
-    visible = [(i, ch) for i, ch in identity_rows if viewer.can_see_channel(ch.id)]
-    if not visible:
-        raise NotFound("contact not found")
-    conv_rows = (
-        await session.execute(
-            conversation_rows()
-            .where(Conversation.contact_id == contact.id)
-            .order_by(Conversation.last_message_at.desc(), Conversation.id.desc())
-            .limit(MAX_LIMIT)
-        )
-    ).all()
-    return ContactOut(
-        id=contact.id,
-        name=contact.name,
-        avatar_url=contact.avatar_url,
-        phone=contact.phone,
-        email=contact.email,
-        notes=contact.notes,
-        attributes=dict(contact.attributes or {}),
-        identities=[
-            IdentityOut(
-                channel=ChannelRef(id=ch.id, type=ch.type, name=ch.name),
-                external_id=i.external_id,
-                name=i.name,
-                avatar_url=i.avatar_url,
-                unreachable=i.unreachable,
-            )
-            for i, ch in visible
-        ],
-        conversations=[
-            conversation_out(*row) for row in conv_rows if viewer.can_see_channel(row[0].channel_id)
-        ],
-        created_at=contact.created_at,
-    )

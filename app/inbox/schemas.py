@@ -68,27 +68,6 @@ class ConversationOut(BaseModel):
     contact_unreachable: bool
 
 
-class IdentityOut(BaseModel):
-    channel: ChannelRef
-    external_id: str
-    name: str | None
-    avatar_url: str | None
-    unreachable: bool
-
-
-class ContactOut(BaseModel):
-    id: int
-    name: str
-    avatar_url: str | None
-    phone: str | None
-    email: str | None
-    notes: str
-    attributes: dict[str, Any]
-    identities: list[IdentityOut]
-    conversations: list[ConversationOut]
-    created_at: datetime
-
-
 class ChannelOut(BaseModel):
     id: int
     type: str

@@ -1,0 +1,1 @@
+"""Customers: contacts, their identities per channel, notes and tags."""
