@@ -36,7 +36,7 @@ class Settings(BaseSettings):
     events_replay_limit: int = 1000  # beyond this a reconnecting client is told to resync
     attachments_dir: Path = VAR_DIR / "attachments"
 
-    # Assignment (app/inbox/assignment.py). Capacity: open conversations an agent is
+    # Assignment (app/inbox/actions/assignment.py). Capacity: open conversations an agent is
     # given automatically at most; 0 turns automatic assignment off.
     assignment_capacity: int = 10
     # An open conversation goes back to the queue when its assignee has been offline

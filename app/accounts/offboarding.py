@@ -5,7 +5,7 @@ Nothing here deletes a row. A deactivated user cannot sign in (sessions check
 transaction, and their open and pending conversations move on, each with a system
 handover note and a `conversation.assigned` event:
 - to the named successor, when the successor works on that conversation's channel;
-- otherwise by rule (app/inbox/assignment.py `least_loaded_member`);
+- otherwise by rule (app/inbox/actions/assignment.py `least_loaded_member`);
 - otherwise to the unassigned queue.
 Resolved conversations keep their assignee: the history stays as it was. Messages
 keep their author's name (captured at write time). One audit entry records it all.
@@ -20,7 +20,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit import record_audit
 from app.errors import BadRequest, Conflict
-from app.inbox.assignment import hand_over, least_loaded_member, lock_assignment, online_user_ids
+from app.inbox.actions.assignment import (
+    hand_over,
+    least_loaded_member,
+    lock_assignment,
+    online_user_ids,
+)
 from app.models import (
     AgentPresence,
     ApiToken,

@@ -28,18 +28,16 @@ from sqlalchemy.orm import aliased
 from app.config import Settings
 from app.connectors import channel_context, connector_for
 from app.db import Database
-from app.inbox.actions import publish_message
+from app.delivery.actions import record_delivery_failure, record_delivery_sent
 from app.metrics import DELIVERIES
 from app.models import (
     Channel,
     ContactIdentity,
     Conversation,
     DeliveryJob,
-    DeliveryStatus,
     JobStatus,
     Message,
 )
-from app.realtime.events import EventType
 from app.storage import AttachmentStorage
 from channels.base import (
     ContentType,
@@ -204,49 +202,18 @@ class DeliveryWorker:
 
     async def _record_success(self, job_id: int, result: SendResult) -> None:
         async with self.db.session() as session:
-            job = await session.get(DeliveryJob, job_id)
-            assert job is not None
-            message = await session.get(Message, job.message_id)
-            assert message is not None
-            now = self.clock()
-            job.status = JobStatus.DONE
-            job.locked_until = None
-            job.last_error = None
-            job.updated_at = now
-            message.delivery_status = DeliveryStatus.SENT
-            message.error = None
-            if result.external_id:
-                taken = await session.scalar(
-                    select(Message.id).where(
-                        Message.channel_id == message.channel_id,
-                        Message.external_id == result.external_id,
-                    )
-                )
-                if taken is None:
-                    message.external_id = result.external_id
-            publish_message(session, message, EventType.MESSAGE_UPDATED)
+            await record_delivery_sent(session, job_id, result, self.clock())
         DELIVERIES.labels(outcome="sent").inc()
 
     async def _record_failure(self, job_id: int, exc: DeliveryError, attempts: int) -> None:
+        retry = exc.retryable and attempts < self.settings.delivery_max_attempts
         async with self.db.session() as session:
-            job = await session.get(DeliveryJob, job_id)
-            assert job is not None
-            message = await session.get(Message, job.message_id)
-            assert message is not None
-            now = self.clock()
-            job.last_error = exc.reason
-            job.locked_until = None
-            job.updated_at = now
-            retry = exc.retryable and attempts < self.settings.delivery_max_attempts
-            if retry:
-                job.status = JobStatus.PENDING
-                job.next_attempt_at = now + backoff(attempts)
-                message.error = f"重试中 / retrying ({attempts}): {exc.reason}"
-                outcome = "retried"
-            else:
-                job.status = JobStatus.FAILED
-                message.delivery_status = DeliveryStatus.FAILED
-                message.error = exc.reason
-                outcome = "uncertain" if exc.uncertain else "failed"
-            publish_message(session, message, EventType.MESSAGE_UPDATED)
+            outcome = await record_delivery_failure(
+                session,
+                job_id,
+                exc,
+                attempts,
+                self.clock(),
+                retry_in=backoff(attempts) if retry else None,
+            )
         DELIVERIES.labels(outcome=outcome).inc()

@@ -7,7 +7,7 @@ Every `assignment_sweep_seconds`:
 2. close the sockets of users deactivated elsewhere (the CLI, another process): a
    socket is authenticated once, at connect, so this bounds how long one outlives
    its user to one beat;
-3. the re-queue sweep (app/inbox/assignment.py `requeue_stale`). The offline rule
+3. the re-queue sweep (app/inbox/actions/assignment.py `requeue_stale`). The offline rule
    waits until this process has run for `assignment_offline_seconds`: after a restart
    presence rows are stale until the agents' pages have reconnected.
 """
@@ -25,7 +25,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from app.config import Settings
 from app.db import Database
-from app.inbox.assignment import online_user_ids, requeue_stale
+from app.inbox.actions.assignment import online_user_ids, requeue_stale
 from app.models import AgentPresence, User, utcnow_for_models
 from app.realtime.hub import EventHub
 

@@ -9,8 +9,9 @@ from sqlalchemy import select
 
 from app.deps import SessionDep, ViewerDep
 from app.errors import NotFound
-from app.inbox import actions, queries
+from app.inbox import queries
 from app.inbox.access import access_conversation
+from app.inbox.actions import conversations as actions
 from app.inbox.schemas import (
     AssignmentIn,
     ChannelOut,

@@ -24,7 +24,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.connectors import connector_for
 from app.db import Database
-from app.inbox.inbound import identity_lock_keys, lock_identities, record_inbound_batch
+from app.inbox.actions.inbound import record_inbound_batch
+from app.inbox.locks import identity_lock_keys, lock_identities
 from app.models import Channel, Message
 from channels.base import WebhookError, WebhookRequest, WebhookResult
 
@@ -163,7 +164,7 @@ async def _parse(
 
 async def _record(session: AsyncSession, parsed: list[_Parsed]) -> dict[int, list[Message | None]]:
     """Store every parsed message of the batch, each channel's in one set of statements."""
-    # All the batch's customer locks at once, in one order (app/inbox/inbound.py).
+    # All the batch's customer locks at once, in one order (app/inbox/locks.py).
     await lock_identities(
         session,
         [

@@ -13,8 +13,8 @@ from fastapi import APIRouter, File, Form, Request, UploadFile
 
 from app.deps import SessionDep, ViewerDep
 from app.errors import BadRequest
-from app.inbox import actions
 from app.inbox.access import access_conversation
+from app.inbox.actions import conversations as actions
 from app.inbox.schemas import MessageOut, message_out
 from app.models import Channel
 from channels import registry

@@ -20,10 +20,9 @@ from sqlalchemy import select
 from app.config import Settings
 from app.connectors import channel_context, connector_for
 from app.db import Database
-from app.inbox.actions import publish_message
 from app.inbox.schemas import attachment_url
+from app.media.actions import media_settled, record_media_downloads
 from app.models import Channel, Message
-from app.realtime.events import EventType
 from app.storage import AttachmentStorage
 from channels.base import ContentType, DeliveryError, MediaRef, utcnow
 
@@ -102,15 +101,10 @@ class MediaWorker:
                 continue
             changed = True
             await self._fetch_one(channel, message_id, index, att)
-        done = all(a.get("status") in ("ready", "failed") for a in attachments)
-        if not changed and not done:
+        if not changed and not media_settled(attachments):
             return
         async with self.db.session() as session:
-            message = await session.get(Message, message_id)
-            assert message is not None
-            message.attachments = attachments
-            message.media_pending = not done
-            publish_message(session, message, EventType.MESSAGE_UPDATED)
+            await record_media_downloads(session, message_id, attachments)
 
     async def _fetch_one(
         self, channel: Channel, message_id: int, index: int, att: dict[str, Any]

@@ -24,7 +24,7 @@ from app.inbox.queries import conversation_view
 from app.models import Channel, Conversation, User
 from app.realtime.events import EventType
 from app.realtime.hub import EventHub, Subscriber
-from app.widget import visitors
+from app.widget import actions, visitors
 from app.widget.ratelimit import RateLimiter
 from app.widget.service import WidgetService
 from app.widget.visitors import VisitorState, message_data, visitor_message
@@ -175,7 +175,7 @@ class Connection:
             self.state = await visitors.load_state(session, self.channel_id, self.token.external_id)
             if not self.pending_profile or self.state.identity_id is None:
                 return False
-            await visitors.apply_profile(session, self.state, self.pending_profile, trusted=trusted)
+            await actions.apply_profile(session, self.state, self.pending_profile, trusted=trusted)
         self.pending_profile = None
         return True
 
@@ -356,7 +356,7 @@ class Connection:
             user_id = str(frame.user_id)
             if self.token.user_id != user_id:
                 async with self.db.session() as session:
-                    await visitors.link_verified_user(
+                    await actions.link_verified_user(
                         session, self.channel_id, self.token.visitor_id, user_id
                     )
                 self.token = replace(self.token, user_id=user_id)

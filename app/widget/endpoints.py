@@ -19,7 +19,7 @@ from sqlalchemy import select
 from app.media.endpoints import INLINE_TYPES
 from app.media.uploads import MAX_IMAGE_BYTES, sniff_image
 from app.models import Channel, Message
-from app.widget import visitors
+from app.widget import actions, visitors
 from app.widget.connection import load_channel, media_link
 from app.widget.script import STATIC, build_script, widget_settings
 from app.widget.service import WidgetService
@@ -184,11 +184,17 @@ async def _store_image(
         channel = await session.get(Channel, channel_id)
         assert channel is not None
         state = VisitorState()
-        message, new = await visitors.record_visitor_message(
-            session, channel, visitor, state, echo_id, text, content_type=ContentType.IMAGE
+        message, new = await actions.record_visitor_message(
+            session,
+            channel,
+            visitor,
+            state,
+            echo_id,
+            text,
+            content_type=ContentType.IMAGE,
+            stored_file=attachment,
         )
         if new:
-            visitors.attach_stored_file(session, message, attachment)
             # The visitor's open sockets learn the conversation before its events arrive.
             service.adopt(visitor.external_id, state)
         return message_data(message)

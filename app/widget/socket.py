@@ -18,7 +18,7 @@ from starlette.routing import WebSocketRoute
 
 from app.metrics import WEBSOCKETS
 from app.models import Channel
-from app.widget import visitors
+from app.widget import actions, visitors
 from app.widget.connection import (
     CLOSE_FORBIDDEN_ORIGIN,
     CLOSE_NOT_FOUND,
@@ -169,7 +169,7 @@ class VisitorConnection(Connection):
         async with self.db.session() as session:
             channel = await session.get(Channel, self.channel_id)
             assert channel is not None
-            message, _new = await visitors.record_visitor_message(
+            message, _new = await actions.record_visitor_message(
                 session,
                 channel,
                 self.token,
@@ -179,7 +179,7 @@ class VisitorConnection(Connection):
                 name=profile.name if profile else None,
             )
             if profile:
-                await visitors.apply_profile(session, self.state, profile, trusted=False)
+                await actions.apply_profile(session, self.state, profile, trusted=False)
             data = message_data(message)
         if profile:
             self.pending_profile = None

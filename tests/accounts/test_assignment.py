@@ -9,7 +9,7 @@ from typing import Any
 
 from sqlalchemy import select, update
 
-from app.inbox.assignment import requeue_stale
+from app.inbox.actions.assignment import requeue_stale
 from app.models import AgentPresence, AuditLog, Conversation, EventLog, Message, User
 from app.models import utcnow_for_models as now
 from app.realtime.hub import Subscriber

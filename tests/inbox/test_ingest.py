@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from app.inbox.inbound import record_inbound_message
+from app.inbox.actions.inbound import record_inbound_message
 from app.models import Channel, Contact, ContactIdentity, Conversation, EventLog, Message
 from channels.base import ContentType, InboundContact, InboundMessage
 from tests.conftest import push

@@ -10,7 +10,7 @@ from playwright.async_api import Browser, expect
 from sqlalchemy import update
 
 from app.db import Database
-from app.inbox.inbound import record_inbound_message
+from app.inbox.actions.inbound import record_inbound_message
 from app.inbox.schemas import attachment_url
 from app.models import CannedReply, Channel, Conversation, Message, utcnow_for_models
 from channels.base import ContentType, DeliveryError, InboundContact, InboundMessage, MediaRef

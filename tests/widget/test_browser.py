@@ -24,7 +24,7 @@ from websockets.asyncio.client import connect
 from app.accounts.viewer import load_viewer
 from app.config import Settings
 from app.db import Database
-from app.inbox.actions import send_reply
+from app.inbox.actions.conversations import send_reply
 from app.main import create_app
 from app.models import Contact, ContactIdentity, Conversation, Message, User
 from app.widget.ratelimit import Rate

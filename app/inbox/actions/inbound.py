@@ -14,19 +14,20 @@ already resolved so that the queue is not filled with followers who said nothing
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select, text
+from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.inbox.assignment import assign_new_conversation
+from app.inbox.actions.assignment import assign_new_conversation
+from app.inbox.locks import identity_lock_keys, lock_identities
 from app.inbox.queries import conversation_view
-from app.inbox.schemas import message_out
+from app.inbox.schemas import attachment_url, message_out
 from app.models import (
     Channel,
     Contact,
@@ -63,27 +64,6 @@ def preview_of(content_type: str, text_: str) -> str:
 
 def _dialect(session: AsyncSession) -> str:
     return session.get_bind().dialect.name
-
-
-def identity_lock_keys(channel_id: int, contact_ids: Iterable[str]) -> list[str]:
-    return [f"ingest:{channel_id}:{external_id}" for external_id in contact_ids]
-
-
-async def lock_identities(session: AsyncSession, keys: Iterable[str]) -> None:
-    """Serialize ingest per customer on PostgreSQL (SQLite serializes all writers).
-
-    A batch takes all its customers' locks in one statement, in one global order, so two
-    processes' batches that share customers wait for each other instead of deadlocking."""
-    ordered = sorted(set(keys))
-    if ordered and _dialect(session) == "postgresql":
-        await session.execute(
-            text(
-                "SELECT count(pg_advisory_xact_lock(h)) FROM "
-                "(SELECT hashtextextended(k, 0) AS h FROM unnest(CAST(:keys AS text[])) AS k "
-                "ORDER BY 1) AS ordered"
-            ),
-            {"keys": ordered},
-        )
 
 
 @dataclass
@@ -253,9 +233,16 @@ async def record_inbound_message(
     inbound: InboundMessage,
     *,
     reply_window: timedelta | None = None,
+    stored_files: Sequence[dict[str, Any]] = (),
 ) -> Message | None:
-    """Store one normalized platform message; None when it was already stored."""
-    (message,) = await record_inbound_batch(session, channel, [inbound], reply_window=reply_window)
+    """Store one normalized platform message; None when it was already stored.
+
+    `stored_files`: attachments already in storage (the widget's uploads), given to the
+    message before its events are built, so no reader sees it without them."""
+    files = {inbound.external_id: stored_files} if stored_files else None
+    (message,) = await record_inbound_batch(
+        session, channel, [inbound], reply_window=reply_window, stored_files=files
+    )
     return message
 
 
@@ -274,6 +261,7 @@ async def record_inbound_batch(
     *,
     reply_window: timedelta | None = None,
     locked: bool = False,
+    stored_files: Mapping[str, Sequence[dict[str, Any]]] | None = None,
 ) -> list[Message | None]:
     """Store a channel's messages in order, in the caller's transaction; for each, the
     stored message or None when it was already stored (or is an echo of our own send).
@@ -326,6 +314,11 @@ async def record_inbound_batch(
     await index_messages(session, [m for m in messages if m is not None])
     for p, message in zip(pending, messages, strict=True):
         if p is not None and message is not None:
+            files = (stored_files or {}).get(message.external_id or "")
+            if files:  # already stored, nothing to download; the urls need the message id
+                message.attachments = [
+                    {**f, "url": attachment_url(message.id, i)} for i, f in enumerate(files)
+                ]
             await _after_insert(session, channel, p, message, now, reply_window)
     return messages
 
@@ -378,7 +371,7 @@ async def _after_insert(
     inbound, conversation = p.inbound, p.conversation
     outbound = inbound.direction == Direction.OUTBOUND
     # A customer's new conversation goes to an online agent before its
-    # `conversation.created` event is built (app/inbox/assignment.py).
+    # `conversation.created` event is built (app/inbox/actions/assignment.py).
     if p.created and conversation.status == ConversationStatus.OPEN and not outbound:
         await assign_new_conversation(session, conversation)
     if inbound.content_type != ContentType.EVENT:

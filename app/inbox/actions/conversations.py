@@ -15,7 +15,7 @@ from app.accounts.viewer import Viewer
 from app.audit import record_audit
 from app.db import wake_delivery_on_commit
 from app.errors import BadRequest, Conflict
-from app.inbox.inbound import preview_of
+from app.inbox.actions.inbound import preview_of
 from app.inbox.queries import conversation_view
 from app.inbox.schemas import attachment_url, message_out
 from app.models import (
