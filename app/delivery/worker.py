@@ -12,7 +12,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import os
 import random
@@ -39,6 +38,7 @@ from app.models import (
     Message,
 )
 from app.storage import AttachmentStorage
+from app.workers import PollingWorker
 from channels.base import (
     ContentType,
     DeliveryError,
@@ -62,7 +62,10 @@ def backoff(attempt: int, rng: Callable[[], float] = random.random) -> timedelta
     return timedelta(seconds=base / 2 + rng() * base / 2)
 
 
-class DeliveryWorker:
+class DeliveryWorker(PollingWorker):
+    name = "delivery-worker"
+    drain = True  # a full batch: claim the next at once
+
     def __init__(
         self,
         db: Database,
@@ -72,39 +75,16 @@ class DeliveryWorker:
         clock: Callable[[], datetime] = utcnow,
         storage: AttachmentStorage | None = None,
     ) -> None:
+        super().__init__()
         self.storage = storage
         self.db = db
         self.http = http
         self.settings = settings
         self.clock = clock
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{id(self):x}"
-        self._wake = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
 
-    def wake(self) -> None:
-        self._wake.set()
-
-    def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="delivery-worker")
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
-
-    async def _run(self) -> None:
-        while True:
-            try:
-                done = await self.run_once()
-            except Exception:
-                log.exception("delivery worker pass failed; retrying")
-                done = 0
-            if done == 0:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), self.settings.delivery_poll_seconds)
-                self._wake.clear()
+    def interval(self) -> float:
+        return self.settings.delivery_poll_seconds
 
     async def run_once(self) -> int:
         """Claim what is due and send it; the number of jobs handled."""
