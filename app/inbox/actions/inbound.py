@@ -14,7 +14,7 @@ already resolved so that the queue is not filled with followers who said nothing
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -25,12 +25,12 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.inbox.actions.assignment import assign_new_conversation
+from app.inbox.actions.identities import Known, create_identities, load_known, update_identity
 from app.inbox.locks import identity_lock_keys, lock_identities
 from app.inbox.queries import conversation_view
 from app.inbox.schemas import attachment_url, message_out
 from app.models import (
     Channel,
-    Contact,
     ContactIdentity,
     Conversation,
     ConversationStatus,
@@ -66,80 +66,8 @@ def _dialect(session: AsyncSession) -> str:
     return session.get_bind().dialect.name
 
 
-@dataclass
-class _Known:
-    """A customer's identity, contact and active conversation, loaded once per batch."""
-
-    identity: ContactIdentity
-    contact: Contact
-    active: Conversation | None
-
-
-async def _load_known(
-    session: AsyncSession, channel: Channel, contact_ids: set[str]
-) -> dict[str, _Known]:
-    rows = await session.execute(
-        select(ContactIdentity, Contact, Conversation)
-        .join(Contact, Contact.id == ContactIdentity.contact_id)
-        .outerjoin(Conversation, Conversation.active_identity_id == ContactIdentity.id)
-        .where(
-            ContactIdentity.channel_id == channel.id,
-            ContactIdentity.external_id.in_(sorted(contact_ids)),
-        )
-    )
-    return {i.external_id: _Known(i, c, conv) for i, c, conv in rows}
-
-
-async def _create_identities(
-    session: AsyncSession,
-    channel: Channel,
-    inbounds: Iterable[InboundMessage],
-    known: dict[str, _Known],
-) -> None:
-    """New customers' contacts and identities, all in two inserts (first message's details)."""
-    new: dict[str, InboundMessage] = {}
-    for inbound in inbounds:
-        if inbound.contact.external_id not in known:
-            new.setdefault(inbound.contact.external_id, inbound)
-    if not new:
-        return
-    contacts = {}
-    for external_id, inbound in new.items():
-        c = inbound.contact
-        # Platforms like WeChat send no nickname: a short stable label beats a blank row.
-        name = c.name or f"客户 {external_id[-4:]}"
-        contacts[external_id] = Contact(
-            name=name, avatar_url=c.avatar_url, attributes=dict(c.attributes)
-        )
-    session.add_all(contacts.values())
-    await session.flush()
-    for external_id, inbound in new.items():
-        contact = contacts[external_id]
-        identity = ContactIdentity(
-            contact_id=contact.id,
-            channel_id=channel.id,
-            external_id=external_id,
-            name=inbound.contact.name,
-            avatar_url=inbound.contact.avatar_url,
-        )
-        session.add(identity)
-        known[external_id] = _Known(identity, contact, None)
-    await session.flush()
-
-
-def _update_identity(known: _Known, inbound: InboundMessage) -> None:
-    c, identity, contact = inbound.contact, known.identity, known.contact
-    if c.name and c.name != identity.name:
-        identity.name = c.name
-        if not contact.name:
-            contact.name = c.name
-    if c.avatar_url and c.avatar_url != identity.avatar_url:
-        identity.avatar_url = c.avatar_url
-        contact.avatar_url = contact.avatar_url or c.avatar_url
-
-
 async def _conversation_for(
-    session: AsyncSession, known: _Known, inbound: InboundMessage, now: datetime
+    session: AsyncSession, known: Known, inbound: InboundMessage, now: datetime
 ) -> tuple[Conversation, bool]:
     identity = known.identity
     if known.active is not None and known.active.active_identity_id == identity.id:
@@ -249,7 +177,7 @@ async def record_inbound_message(
 @dataclass
 class _Pending:
     inbound: InboundMessage
-    known: _Known
+    known: Known
     conversation: Conversation
     created: bool
 
@@ -282,8 +210,8 @@ async def record_inbound_batch(
             )
         )
     )
-    known = await _load_known(session, channel, {i.contact.external_id for i in inbounds})
-    await _create_identities(
+    known = await load_known(session, channel, {i.contact.external_id for i in inbounds})
+    await create_identities(
         session, channel, (i for i in inbounds if i.external_id not in seen), known
     )
     now = utcnow_for_models()
@@ -299,7 +227,7 @@ async def record_inbound_batch(
             pending.append(None)
             continue
         k = known[inbound.contact.external_id]
-        _update_identity(k, inbound)
+        update_identity(k, inbound)
         if inbound.reply_context and inbound.direction == Direction.INBOUND:
             k.identity.reply_context = dict(inbound.reply_context)
         if inbound.unreachable is not None:
