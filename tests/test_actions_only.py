@@ -2,8 +2,8 @@
 
 An *action module* is a module named `actions.py` or any module inside an `actions/`
 package (app/inbox/actions/). The publishing functions are `app.realtime.events.publish`,
-`app.db.queue_event` (what publish calls) and `app.inbox.actions.conversations.
-publish_message`; the queued rows under `app.db.PENDING_EVENTS` are only db.py's to read.
+`app.db.queue_event` (what publish calls) and the inbox's shorthands in
+`app.inbox.actions.events`; the queued rows under `app.db.PENDING_EVENTS` are only db.py's to read.
 The scan reads the source with `ast`, so it needs no import and catches a call however
 the function was imported (a name, an alias, or an attribute of the imported module).
 """
@@ -19,7 +19,7 @@ SCANNED = ("app", "channels", "sandbox")
 PUBLISHERS = {
     "app.realtime.events": {"publish"},
     "app.db": {"queue_event", "PENDING_EVENTS"},
-    "app.inbox.actions.conversations": {"publish_message"},
+    "app.inbox.actions.events": {"publish_message", "publish_conversation"},
 }
 # Where the publishing functions themselves are defined.
 DEFINERS = {Path("app/db.py"), Path("app/realtime/events.py")}
@@ -95,11 +95,11 @@ def test_the_scan_catches_every_spelling() -> None:
         ),
         "from app import db\ndb.queue_event(s, {})": "app.db.queue_event",
         "from app.db import PENDING_EVENTS\ns.info[PENDING_EVENTS]": "app.db.PENDING_EVENTS",
-        "from app.inbox.actions.conversations import publish_message\npublish_message(s)": (
-            "app.inbox.actions.conversations.publish_message"
+        "from app.inbox.actions.events import publish_message\npublish_message(s)": (
+            "app.inbox.actions.events.publish_message"
         ),
-        "from .conversations import publish_message\npublish_message(s)": (
-            "app.inbox.actions.conversations.publish_message"
+        "from .events import publish_conversation as pc\nawait pc(s)": (
+            "app.inbox.actions.events.publish_conversation"
         ),
     }
     for source, name in spellings.items():

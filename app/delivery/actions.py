@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.inbox.actions.conversations import publish_message
+from app.inbox.actions.events import publish_message
 from app.models import DeliveryJob, DeliveryStatus, JobStatus, Message
 from app.realtime.events import EventType
 from channels.base import DeliveryError, SendResult

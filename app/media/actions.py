@@ -6,7 +6,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.inbox.actions.conversations import publish_message
+from app.inbox.actions.events import publish_message
 from app.models import Message
 from app.realtime.events import EventType
 

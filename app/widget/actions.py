@@ -13,10 +13,10 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.inbox.actions.events import publish_conversation
 from app.inbox.actions.inbound import record_inbound_message
-from app.inbox.queries import conversation_view
 from app.models import Channel, Contact, ContactIdentity, Conversation, Message
-from app.realtime.events import EventType, publish
+from app.realtime.events import EventType
 from app.widget.visitors import VisitorState, message_external_id, stored_message
 from channels.base import ContentType, InboundContact, InboundMessage
 from channels.webchat.frames import Profile
@@ -94,13 +94,7 @@ async def apply_profile(
             select(Conversation).where(Conversation.active_identity_id == identity.id)
         )
         if active is not None:  # the inbox shows the new name at once
-            publish(
-                session,
-                EventType.CONVERSATION_UPDATED,
-                await conversation_view(session, active),
-                channel_id=active.channel_id,
-                conversation_id=active.id,
-            )
+            await publish_conversation(session, active, EventType.CONVERSATION_UPDATED)
     return changed
 
 

@@ -26,8 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit import record_audit
 from app.config import Settings, settings_of
-from app.inbox.queries import conversation_view
-from app.inbox.schemas import message_out
+from app.inbox.actions.events import publish_conversation, publish_message
 from app.models import (
     AgentPresence,
     Conversation,
@@ -39,7 +38,7 @@ from app.models import (
     UserChannel,
     utcnow_for_models,
 )
-from app.realtime.events import EventType, publish
+from app.realtime.events import EventType
 from app.searchindex.index import index_message
 
 ASSIGNMENT_LOCK_KEY = 0x48554C41  # "HULA": one decision at a time across processes
@@ -230,13 +229,7 @@ async def add_system_note(session: AsyncSession, conversation: Conversation, con
     session.add(note)
     await session.flush()
     await index_message(session, note)
-    publish(
-        session,
-        EventType.MESSAGE_CREATED,
-        message_out(note),
-        channel_id=conversation.channel_id,
-        conversation_id=conversation.id,
-    )
+    publish_message(session, note, EventType.MESSAGE_CREATED)
 
 
 async def hand_over(
@@ -248,13 +241,7 @@ async def hand_over(
     conversation.assigned_at = now if to else None
     conversation.updated_at = now
     await add_system_note(session, conversation, note)
-    publish(
-        session,
-        EventType.CONVERSATION_ASSIGNED,
-        await conversation_view(session, conversation),
-        channel_id=conversation.channel_id,
-        conversation_id=conversation.id,
-    )
+    await publish_conversation(session, conversation, EventType.CONVERSATION_ASSIGNED)
 
 
 def _older(column: Any, cutoff: datetime) -> Any:

@@ -15,9 +15,9 @@ from app.accounts.viewer import Viewer
 from app.audit import record_audit
 from app.db import wake_delivery_on_commit
 from app.errors import BadRequest, Conflict
+from app.inbox.actions.events import publish_conversation, publish_message
 from app.inbox.actions.inbound import preview_of
-from app.inbox.queries import conversation_view
-from app.inbox.schemas import attachment_url, message_out
+from app.inbox.schemas import attachment_url
 from app.models import (
     Channel,
     Conversation,
@@ -30,31 +30,9 @@ from app.models import (
     UserChannel,
     utcnow_for_models,
 )
-from app.realtime.events import EventType, publish
+from app.realtime.events import EventType
 from app.searchindex.index import index_message
 from channels.base import ContentType
-
-
-async def _publish_conversation(
-    session: AsyncSession, conversation: Conversation, type: EventType
-) -> None:
-    publish(
-        session,
-        type,
-        await conversation_view(session, conversation),
-        channel_id=conversation.channel_id,
-        conversation_id=conversation.id,
-    )
-
-
-def publish_message(session: AsyncSession, message: Message, type: EventType) -> None:
-    publish(
-        session,
-        type,
-        message_out(message),
-        channel_id=message.channel_id,
-        conversation_id=message.conversation_id,
-    )
 
 
 async def send_reply(
@@ -116,7 +94,7 @@ async def send_reply(
             conversation.first_response_at = now
     conversation.updated_at = now
     publish_message(session, message, EventType.MESSAGE_CREATED)
-    await _publish_conversation(session, conversation, EventType.CONVERSATION_UPDATED)
+    await publish_conversation(session, conversation, EventType.CONVERSATION_UPDATED)
     wake_delivery_on_commit(session)
     return message
 
@@ -173,7 +151,7 @@ async def assign_conversation(
         conversation.id,
         {"from": previous, "to": assignee_id},
     )
-    await _publish_conversation(session, conversation, EventType.CONVERSATION_ASSIGNED)
+    await publish_conversation(session, conversation, EventType.CONVERSATION_ASSIGNED)
     return conversation
 
 
@@ -210,12 +188,12 @@ async def change_status(
         conversation.id,
         {"from": previous, "to": status},
     )
-    await _publish_conversation(session, conversation, EventType.CONVERSATION_UPDATED)
+    await publish_conversation(session, conversation, EventType.CONVERSATION_UPDATED)
     return conversation
 
 
 async def mark_read(session: AsyncSession, conversation: Conversation) -> Conversation:
     if conversation.unread_count:
         conversation.unread_count = 0
-        await _publish_conversation(session, conversation, EventType.CONVERSATION_UPDATED)
+        await publish_conversation(session, conversation, EventType.CONVERSATION_UPDATED)
     return conversation
