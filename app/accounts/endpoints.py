@@ -22,6 +22,7 @@ from app.deps import AdminDep, SessionDep, SupervisorDep
 from app.errors import BadRequest, NotFound
 from app.inbox.schemas import ChannelOut, UserOut, channel_out
 from app.models import Channel, Conversation, ConversationStatus, User, UserChannel
+from app.services import get_services
 
 router = APIRouter(prefix="/api/v1", tags=["admin"])
 
@@ -143,7 +144,7 @@ async def deactivate(
         if successor is None:
             raise BadRequest(f"no user with id {body.reassign_to}")
     result = await deactivate_user(session, user, successor=successor, actor=viewer.user)
-    hub = request.app.state.hub
+    hub = get_services(request).hub
     after_commit(session, lambda: hub.disconnect_user(user_id))
     return DeactivationOut(
         user=await user_out(session, user),
