@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import sys
 from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import urlsplit
@@ -115,11 +116,16 @@ class AgentSocket:
     async def recheck(self) -> Rechecked:
         """The new filter, installed on the subscriber, and the hub's last seq then;
         None when the credential no longer holds (the socket then closes)."""
-        viewer = await _authenticate(self.websocket)
+        try:
+            viewer = await _authenticate(self.websocket)
+        finally:
+            self.sub.rechecks -= 1
         if viewer is None or viewer.id != self.viewer.id:
             return None
         self.viewer = viewer
         accepts = _visible(viewer)
+        if self.sub.rechecks:  # another change is queued: hold until the socket gets there
+            return accepts, sys.maxsize
         self.sub.accepts = accepts
         return accepts, get_services(self.websocket).hub.last_seq
 

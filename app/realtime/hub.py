@@ -59,6 +59,17 @@ def event_row(row: Any) -> LogEvent:
     return LogEvent.of_row(row)
 
 
+async def hint_servers(redis_url: str, seq: int) -> None:
+    """Wake every server's hub from outside a server (the CLI): the hint a commit sends."""
+    import redis.asyncio as aioredis
+
+    client = aioredis.from_url(redis_url)
+    try:
+        await client.publish(REDIS_CHANNEL, f"{seq} cli")
+    finally:
+        await client.aclose()
+
+
 class EventHub:
     def __init__(
         self, db: Database, redis_url: str | None = None, poll_seconds: float = POLL_SECONDS

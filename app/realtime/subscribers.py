@@ -176,6 +176,7 @@ class Subscriber:
     user_id: int | None = None
     queue: EventQueue = field(default_factory=lambda: EventQueue(QUEUE_SIZE))
     overflowed: bool = False
+    rechecks: int = 0  # `Recheck` items queued and not yet handled by the socket
 
     def deliver(self, item: Visible) -> None:
         if self.overflowed or not self.accepts(item):
@@ -189,6 +190,7 @@ class Subscriber:
         if self.overflowed:
             return
         self.accepts = _hold
+        self.rechecks += 1
         self._put(Recheck(seq))
 
     def close(self) -> None:

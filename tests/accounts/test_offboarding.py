@@ -114,7 +114,8 @@ async def test_deactivation_hands_over_and_revokes_at_once(
     mine = [m for m in msgs["items"] if m["sender"]["type"] == "user"]
     assert [(m["content"], m["sender"]["name"]) for m in mine] == [("我来处理", "张三")]
 
-    # Events: a note and an assignment per moved conversation; one audit entry.
+    # Events: the credential change (their sockets close), then a note and an assignment
+    # per moved conversation; one audit entry.
     async with app.state.services.db.session() as session:
         events = (
             await session.scalars(select(EventLog).where(EventLog.seq > seq).order_by(EventLog.seq))
@@ -125,12 +126,14 @@ async def test_deactivation_hands_over_and_revokes_at_once(
             )
         ).all()
     assert [(e.type, e.conversation_id) for e in events] == [
+        ("user.access_changed", None),
         ("message.created", open_),
         ("conversation.assigned", open_),
         ("message.created", pending),
         ("conversation.assigned", pending),
     ]
-    assert events[1].data["assignee"] == {"id": successor["id"], "name": "李四"}
+    assert events[0].data == {"user_id": leaver["id"]}
+    assert events[2].data["assignee"] == {"id": successor["id"], "name": "李四"}
     (entry,) = audits  # one entry, not one per conversation
     assert entry.action == "user.deactivated" and entry.actor_id == admin["id"]
     assert entry.details["handovers"] == [[open_, successor["id"]], [pending, successor["id"]]]
@@ -320,7 +323,7 @@ async def deactivate_while_connected(
     api_host: str, socket_host: str, admin: dict[str, Any], agent: dict[str, Any]
 ) -> None:
     """Deactivate `agent` through `api_host` while its socket is open on `socket_host`;
-    the socket must be closed by the server (1001) without the client doing anything."""
+    the socket must be closed by the server (4401) without the client doing anything."""
     async with httpx.AsyncClient(base_url=f"http://{api_host}") as http:
         async with connect(f"ws://{socket_host}/api/v1/events?token={agent['token']}") as ws:
             await asyncio.sleep(0.1)  # subscribed
@@ -329,7 +332,7 @@ async def deactivate_while_connected(
             with pytest.raises(websockets.ConnectionClosed) as closed:
                 while True:
                     await asyncio.wait_for(ws.recv(), 10)
-            assert closed.value.rcvd is not None and closed.value.rcvd.code == 1001
+            assert closed.value.rcvd is not None and closed.value.rcvd.code == 4401
 
 
 async def test_open_websocket_is_closed_at_once(settings: Settings) -> None:
