@@ -108,6 +108,8 @@ class AgentSocket:
     says their credentials changed (issue 19: a socket kept the permissions it opened
     with, and logout or deactivation left it open)."""
 
+    __slots__ = ("sub", "viewer", "websocket")
+
     def __init__(self, websocket: WebSocket, viewer: Viewer, sub: Subscriber) -> None:
         self.websocket = websocket
         self.viewer = viewer
@@ -124,6 +126,10 @@ class AgentSocket:
             return None
         self.viewer = viewer
         accepts = _visible(viewer)
+        presence = get_services(self.websocket).presence
+        here = presence.where.get(self.sub)
+        if here is not None and not viewer.can_see_channel(here.channel_id):
+            presence.drop(self.sub)  # no longer shown in a conversation they cannot see
         if self.sub.rechecks:  # another change is queued: hold until the socket gets there
             return accepts, sys.maxsize
         self.sub.accepts = accepts

@@ -170,7 +170,7 @@ def _hold(_item: Visible) -> bool:
     return True
 
 
-@dataclass(eq=False)  # identity hashing: each connection is its own subscriber
+@dataclass(eq=False, slots=True)  # identity hashing: each connection is its own subscriber
 class Subscriber:
     accepts: Callable[[Visible], bool]
     user_id: int | None = None

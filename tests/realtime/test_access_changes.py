@@ -28,7 +28,10 @@ from websockets.asyncio.client import ClientConnection, connect
 from app.accounts.sessions import SESSION_COOKIE, csrf_token_for
 from app.config import Settings
 from app.main import create_app
+from app.realtime.endpoints import _forward
+from app.realtime.subscribers import LogEvent, Subscriber
 from tests.conftest import Factory, signed
+from tests.realtime.test_fanout import FakeSocket
 from tests.support.server import running
 
 REDIS_URL = os.environ.get("HUILIU_TEST_REDIS_URL")
@@ -239,3 +242,56 @@ async def test_deactivation_by_the_cli_closes_the_socket_at_once(pair: Pair) -> 
         # The CLI's own start-up takes seconds; the socket must close within the poll
         # (one server, 2 s) or at once through the Redis hint (two servers, poll 60 s).
         assert await closed_with(ws, timeout=4) == 4401
+
+
+def _event(seq: int, channel_id: int) -> LogEvent:
+    return LogEvent(seq, "message.created", {"seq": seq}, channel_id=channel_id)
+
+
+async def test_events_queued_while_a_socket_rechecks_pass_the_new_filter() -> None:
+    """The hub keeps handing events out while the socket reads the new viewer: those are
+    held (nothing the new permissions allow is lost) and filtered with the new viewer;
+    later ones are filtered by the hub as usual."""
+    ws = FakeSocket()
+    sub = Subscriber(accepts=lambda item: True)
+    reading = asyncio.Event()
+    proceed = asyncio.Event()
+
+    async def recheck() -> Any:
+        reading.set()
+        await proceed.wait()  # the database read of the new viewer
+        sub.rechecks -= 1
+        only_one = lambda item: item.channel_id == 1  # noqa: E731
+        sub.accepts = only_one
+        return only_one, 3
+
+    task = asyncio.create_task(_forward(ws, sub, 0, None, recheck))  # type: ignore[arg-type]
+    sub.deliver(_event(1, 2))  # before the change: the old viewer saw channel 2
+    sub.recheck(2)
+    await asyncio.wait_for(reading.wait(), 1)
+    sub.deliver(_event(2, 2))  # held meanwhile, then dropped by the new filter
+    sub.deliver(_event(3, 1))  # held, then kept
+    proceed.set()
+    for _ in range(5):
+        await asyncio.sleep(0)
+    sub.deliver(_event(4, 2))  # after: the hub's filter is the new one
+    sub.deliver(_event(5, 1))
+    for _ in range(5):
+        await asyncio.sleep(0)
+    assert [json.loads(t)["seq"] for t in ws.sent] == [1, 3, 5]
+    ws.gone.set()
+    await asyncio.wait_for(task, 1)
+
+
+async def test_a_socket_whose_credential_is_gone_closes_with_4401() -> None:
+    ws = FakeSocket()
+    sub = Subscriber(accepts=lambda item: True)
+
+    async def recheck() -> Any:
+        return None
+
+    task = asyncio.create_task(_forward(ws, sub, 0, None, recheck))  # type: ignore[arg-type]
+    sub.recheck(1)
+    sub.deliver(_event(2, 1))
+    await asyncio.wait_for(task, 1)
+    assert ws.sent == ["close 4401"]

@@ -105,7 +105,7 @@ class FakeSocket:
     async def send_json(self, data: Any) -> None:
         await self.send_text(json.dumps(data))
 
-    async def close(self, code: int = 1000) -> None:
+    async def close(self, code: int = 1000, reason: str | None = None) -> None:
         self.sent.append(f"close {code}")
 
     async def receive(self) -> dict[str, Any]:
