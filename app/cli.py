@@ -43,11 +43,21 @@ def _with_session(settings: Settings, fn: Callable[[Any], Awaitable[Any]]) -> An
 
     async def go() -> Any:
         db = Database(settings.database_url)
+        logged: list[int] = []
+        db.on_events = logged.extend
         try:
             async with db.session() as session:
-                return await fn(session)
+                result = await fn(session)
         finally:
             await db.dispose()
+        if logged and settings.redis_url:  # the servers' hubs read the log now, not at their poll
+            from app.realtime.hub import hint_servers
+
+            try:
+                await hint_servers(settings.redis_url, max(logged))
+            except Exception as exc:  # Redis down: their poll reads the events shortly
+                print(f"servers not told at once (redis: {exc})", file=sys.stderr)
+        return result
 
     return asyncio.run(go())
 
@@ -150,8 +160,9 @@ def cmd_user(args: argparse.Namespace, settings: Settings) -> None:
 
 def cmd_user_deactivate(args: argparse.Namespace, settings: Settings) -> None:
     """Staff turnover. A running server notices at once for requests and new sockets
-    (tokens and sessions are checked each time); sockets already open on it are closed
-    by its next assignment heartbeat (`assignment_sweep_seconds`)."""
+    (tokens and sessions are checked each time); sockets already open are closed when
+    its hub reads the logged `user.access_changed`: at once with Redis (the command
+    hints every server), else at the server's next poll (`events_poll_seconds`)."""
     from app.accounts.actions import get_user_by_email
     from app.accounts.offboarding import deactivate_user
 

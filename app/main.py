@@ -7,8 +7,6 @@ import logging
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
-from urllib.parse import urlsplit
 
 import httpx
 from fastapi import FastAPI, Request, Response
@@ -18,7 +16,6 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeoutError
-from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -35,26 +32,26 @@ from app.delivery.worker import DeliveryWorker
 from app.errors import HuiliuError
 from app.inbox.assignment_worker import AssignmentWorker
 from app.inbox.endpoints import router as inbox_router
+from app.ingest.batcher import IngestBatcher
 from app.ingest.endpoints import router as ingest_router
 from app.media.endpoints import router as media_router
 from app.media.uploads import router as uploads_router
 from app.media.worker import MediaWorker
 from app.metrics import LATENCY, REQUESTS
-from app.models import User
 from app.realtime.endpoints import router as realtime_router
 from app.realtime.hub import EventHub
+from app.realtime.presence import Presence
+from app.services import AppServices, get_services
 from app.storage import LocalStorage
+from app.web.auth import web_auth
 from app.web.setup import install_web
 from app.widget import install_widget
+from app.widget.service import WidgetService
 
 log = logging.getLogger(__name__)
 
 # Platform APIs answer in well under this; a hung call must not hold a delivery slot.
 HTTP_TIMEOUT = httpx.Timeout(10.0, connect=5.0)
-
-
-async def no_web_session(_conn: Any, _session: AsyncSession) -> User | None:
-    return None
 
 
 # The collector's first generation is collected every this many net allocations instead of
@@ -97,18 +94,26 @@ def create_app(settings: Settings | None = None, *, run_workers: bool = True) ->
         # Actions deep in a transaction (auto-assignment, search) read the app's settings.
         db.sessions.configure(info={SESSION_SETTINGS: settings})
         typing_relay = TypingRelay(db, http, settings)
-        presence = getattr(app.state, "presence", None)
-        if presence is not None:
-            presence.on_typing = typing_relay.agent_typing
-            hub.ephemeral_handlers["presence"] = lambda data: presence.remote_change(hub, data)
+        presence = Presence(hub)
+        presence.on_typing = typing_relay.agent_typing
         assignment = AssignmentWorker(db, hub, settings)  # presence heartbeat + re-queue
-        widget = getattr(app.state, "widget", None)
-        if widget is not None:
-            hub.ephemeral_handlers["to_agents"] = lambda data: widget.remote_to_agents(hub, data)
-            widget.online_elsewhere = lambda: bool(assignment.online_anywhere)
-        app.state.assignment = assignment
-        app.state.db, app.state.hub, app.state.http, app.state.delivery = db, hub, http, worker
-        app.state.storage, app.state.media = storage, media
+        widget = WidgetService(settings)
+        widget.attach(hub, lambda: bool(assignment.online_anywhere))
+        app.state.services = AppServices(
+            settings=settings,
+            db=db,
+            hub=hub,
+            http=http,
+            storage=storage,
+            delivery=worker,
+            media=media,
+            assignment=assignment,
+            typing=typing_relay,
+            presence=presence,
+            widget=widget,
+            ingest=IngestBatcher(db),
+            web_auth=web_auth,
+        )
         await hub.start()
         if run_workers:
             worker.start()
@@ -131,9 +136,6 @@ def create_app(settings: Settings | None = None, *, run_workers: bool = True) ->
             await db.dispose()
 
     app = FastAPI(title="Huiliu 汇流", version="1", lifespan=lifespan)
-    app.state.settings = settings
-    app.state.web_auth = no_web_session
-    app.state.origin_allowed = lambda origin: origin_allowed(settings, origin)
     _install_handlers(app)
     _install_middleware(app, settings)
     app.include_router(inbox_router)
@@ -145,7 +147,7 @@ def create_app(settings: Settings | None = None, *, run_workers: bool = True) ->
     app.include_router(contacts_router)
     app.include_router(archive_router)
     app.include_router(accounts_router)
-    install_web(app)  # sets app.state.web_auth (cookie sessions) and mounts /static
+    install_web(app)  # the pages and /static
     install_widget(app)  # /widget/{id}.js, the visitor websocket, uploads, the demo page
     if demo is not None:
         app.state.demo = demo
@@ -154,7 +156,7 @@ def create_app(settings: Settings | None = None, *, run_workers: bool = True) ->
     @app.get("/healthz", include_in_schema=False)
     async def healthz(request: Request) -> Response:
         try:
-            async with request.app.state.db.sessions() as session:
+            async with get_services(request).db.sessions() as session:
                 await session.execute(text("SELECT 1"))
         except Exception as exc:
             return JSONResponse({"status": "unavailable", "detail": str(exc)[:200]}, 503)
@@ -165,15 +167,6 @@ def create_app(settings: Settings | None = None, *, run_workers: bool = True) ->
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
     return app
-
-
-def origin_allowed(settings: Settings, origin: str | None) -> bool:
-    """Cookie-authenticated websockets only from our own pages (CSWSH guard)."""
-    if not origin:
-        return False
-    public = urlsplit(settings.public_url)
-    got = urlsplit(origin)
-    return (got.scheme, got.netloc) == (public.scheme, public.netloc)
 
 
 def _install_handlers(app: FastAPI) -> None:

@@ -112,7 +112,7 @@ class Factory:
         from app.accounts.actions import create_api_token, create_user
 
         self.n += 1
-        async with self.app.state.db.session() as session:
+        async with self.app.state.services.db.session() as session:
             user = await create_user(
                 session,
                 email=f"{role}{self.n}@example.com",
@@ -132,7 +132,7 @@ class Factory:
     async def channel(self, name: str = "Test", secret: str = "s3cret") -> dict[str, Any]:
         from app.workspace import create_channel
 
-        async with self.app.state.db.session() as session:
+        async with self.app.state.services.db.session() as session:
             channel = await create_channel(session, "test", name, {"secret": secret})
             return {"id": channel.id, "secret": secret}
 

@@ -38,6 +38,7 @@ from app.models import (
     WebSession,
     utcnow_for_models,
 )
+from app.realtime.events import publish_access_changed
 
 
 @dataclass
@@ -107,6 +108,8 @@ async def deactivate_user(
     user.deactivated_at = now
     result = Offboarding(user=user)
     result.tokens_revoked, result.sessions_revoked = await _revoke_credentials(session, user)
+    # Logged, so every process's hub closes the user's sockets at once (API and CLI alike).
+    publish_access_changed(session, user.id)
 
     await lock_assignment(session)  # the rule reads loads: one decision at a time
     conversations = (

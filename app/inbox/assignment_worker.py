@@ -66,7 +66,7 @@ class AssignmentWorker(PollingWorker):
                 )
             )
             for user_id in inactive:
-                self.hub.disconnect_user(user_id, everywhere=False)
+                self.hub.disconnect_user(user_id)
             ids -= inactive
             if ids:
                 insert = pg_insert if self.db.is_postgres else sqlite_insert

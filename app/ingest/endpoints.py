@@ -12,8 +12,9 @@ from __future__ import annotations
 from fastapi import APIRouter, Request, Response
 
 from app.errors import BadRequest, NotFound
-from app.ingest.batcher import IngestBatcher, Push
+from app.ingest.batcher import Push
 from app.metrics import INGESTED
+from app.services import get_services
 from channels import registry
 from channels.base import WebhookRequest
 
@@ -38,20 +39,11 @@ async def read_capped(request: Request, limit: int) -> bytes:
     return b"".join(chunks)
 
 
-def batcher_of(request: Request) -> IngestBatcher:
-    """The process's group-commit batcher, made on first use (one per app and database)."""
-    state = request.app.state
-    batcher: IngestBatcher | None = getattr(state, "ingest_batcher", None)
-    if batcher is None or batcher.db is not state.db:
-        batcher = state.ingest_batcher = IngestBatcher(state.db)
-    return batcher
-
-
 @router.api_route("/webhooks/{channel_type}/{channel_id}", methods=["GET", "POST"])
 async def webhook(channel_type: str, channel_id: str, request: Request) -> Response:
     if registry.get(channel_type) is None or not channel_id.isdigit():
         raise NotFound("no such webhook")
-    settings = request.app.state.settings
+    settings = get_services(request).settings
     body = await read_capped(request, settings.max_webhook_bytes)
     wire = WebhookRequest(
         method=request.method,
@@ -61,7 +53,7 @@ async def webhook(channel_type: str, channel_id: str, request: Request) -> Respo
     )
     # Returns once the push's messages are committed (with those of concurrent pushes):
     # only then is the platform told "received".
-    outcome = await batcher_of(request).submit(Push(channel_type, int(channel_id), wire))
+    outcome = await get_services(request).ingest.submit(Push(channel_type, int(channel_id), wire))
     if outcome.missing:
         raise NotFound("no such channel")
     if outcome.refused is not None:
@@ -70,7 +62,7 @@ async def webhook(channel_type: str, channel_id: str, request: Request) -> Respo
     result = outcome.result
     assert result is not None
     if outcome.media:
-        request.app.state.media.wake()  # downloads happen after the answer
+        get_services(request).media.wake()  # downloads happen after the answer
     if outcome.stored:
         INGESTED.labels(channel_type=channel_type, outcome="stored").inc(outcome.stored)
     if outcome.duplicates:

@@ -17,6 +17,7 @@ from app.inbox.access import access_conversation
 from app.inbox.actions import conversations as actions
 from app.inbox.schemas import MessageOut, message_out
 from app.models import Channel
+from app.services import get_services
 from channels import registry
 from channels.base import ContentType
 
@@ -64,7 +65,7 @@ async def upload_reply_image(
     if mime is None:
         raise BadRequest("only PNG, JPEG and GIF images can be sent")
     key = f"outbound/{channel.id}/{uuid.uuid4().hex}"
-    await request.app.state.storage.put(key, content)
+    await get_services(request).storage.put(key, content)
     name = (file.filename or "image")[:200]
     attachment: dict[str, object] = {
         "kind": "image",

@@ -18,6 +18,7 @@ from app.accounts.security import hash_password, verify_password
 from app.accounts.sessions import create_session, csrf_matches, revoke_session
 from app.deps import SessionDep
 from app.models import EventLog, User
+from app.services import get_services
 from app.web import ratelimit
 from app.web.auth import (
     clear_session_cookie,
@@ -205,7 +206,7 @@ async def staff_page(
     context = {"user": user, "csrf": csrf_token(request), "t": texts, "path": path}
     if user.role not in roles:
         return render(request, "forbidden.html", context, status=403)
-    public = request.app.state.settings.public_url.rstrip("/")
+    public = get_services(request).settings.public_url.rstrip("/")
     return render(request, name, {**context, "public_url": public, **(extra or {})})
 
 

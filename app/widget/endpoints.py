@@ -19,6 +19,7 @@ from sqlalchemy import select
 from app.media.endpoints import INLINE_TYPES
 from app.media.uploads import MAX_IMAGE_BYTES, sniff_image
 from app.models import Channel, Message
+from app.services import get_services
 from app.widget import actions, visitors
 from app.widget.connection import load_channel, media_link
 from app.widget.script import STATIC, build_script, widget_settings
@@ -41,7 +42,7 @@ DEMO_CSP = (
 
 
 def _service(request: Request) -> WidgetService:
-    service: WidgetService = request.app.state.widget
+    service: WidgetService = get_services(request).widget
     return service
 
 
@@ -69,7 +70,7 @@ def _error(request: Request, status: int, detail: str, **headers: str) -> JSONRe
 @router.get("/widget/{channel_id}.js")
 async def widget_script(channel_id: int, request: Request) -> Response:
     service = _service(request)
-    found = await load_channel(request.app.state.db, channel_id)
+    found = await load_channel(get_services(request).db, channel_id)
     js = {"X-Content-Type-Options": "nosniff", "Cross-Origin-Resource-Policy": "cross-origin"}
     if found is None:
         return Response(
@@ -114,7 +115,7 @@ async def upload_image(
 ) -> Response:
     """A visitor's image: stored, then a message like any other (idempotent per echo_id)."""
     service = _service(request)
-    db = request.app.state.db
+    db = get_services(request).db
     found = await load_channel(db, channel_id)
     if found is None:
         return _error(request, 404, "no such website channel")
@@ -151,7 +152,7 @@ async def upload_image(
     if mime is None:
         return _error(request, 415, "only PNG, JPEG and GIF images can be sent")
     key = f"webchat/{channel_id}/{uuid.uuid4().hex}"
-    await request.app.state.storage.put(key, content)
+    await get_services(request).storage.put(key, content)
     data = await _store_image(
         service,
         db,
@@ -209,7 +210,7 @@ async def widget_media(
     key = service.media_key(channel_id)
     if not media_signature_valid(key, channel_id, message_id, index, e, s, int(time.time())):
         return _error(request, 403, "invalid or expired link")
-    async with request.app.state.db.sessions() as session:
+    async with get_services(request).db.sessions() as session:
         message = await session.get(Message, message_id)
     if message is None or message.channel_id != channel_id or message.private:
         return _error(request, 404, "attachment not found")
@@ -217,7 +218,7 @@ async def widget_media(
     if not 0 <= index < len(attachments) or attachments[index].get("status") != "ready":
         return _error(request, 404, "attachment not found")
     att = attachments[index]
-    content = await request.app.state.storage.get(att["storage_key"])
+    content = await get_services(request).storage.get(att["storage_key"])
     mime = str(att.get("mime_type") or "").lower()
     if content is None or mime not in INLINE_TYPES or not mime.startswith("image/"):
         return _error(request, 404, "attachment not found")
@@ -238,7 +239,7 @@ async def demo_redirect(request: Request) -> Response:
     """The demo's host page for the first website channel (created in demo mode)."""
     from app.workspace import create_channel
 
-    async with request.app.state.db.session() as session:
+    async with get_services(request).db.session() as session:
         channel_id = await session.scalar(
             select(Channel.id)
             .where(Channel.type == "webchat", Channel.archived.is_(False))
@@ -246,7 +247,7 @@ async def demo_redirect(request: Request) -> Response:
             .limit(1)
         )
         if channel_id is None:
-            if not request.app.state.settings.demo:
+            if not get_services(request).settings.demo:
                 return _error(request, 404, "no website channel yet: huiliu channel create webchat")
             channel = await create_channel(
                 session,
@@ -264,7 +265,7 @@ async def demo_redirect(request: Request) -> Response:
 @router.get("/widget-demo/{channel_id}")
 async def demo_page(channel_id: int, request: Request) -> Response:
     """A host page embedding the widget, so anyone can chat as a customer."""
-    if await load_channel(request.app.state.db, channel_id) is None:
+    if await load_channel(get_services(request).db, channel_id) is None:
         return _error(request, 404, "no such website channel")
     html = (STATIC / "demo.html").read_text(encoding="utf-8")
     html = html.replace("{{SCRIPT}}", f"/widget/{channel_id}.js")

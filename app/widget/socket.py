@@ -18,6 +18,7 @@ from starlette.routing import WebSocketRoute
 
 from app.metrics import WEBSOCKETS
 from app.models import Channel
+from app.services import get_services
 from app.widget import actions, visitors
 from app.widget.connection import (
     CLOSE_FORBIDDEN_ORIGIN,
@@ -65,8 +66,8 @@ async def _admit(websocket: WebSocket, channel_id: int) -> VisitorConnection | N
     """Accept, then refuse or build the connection. Its own frame, so the channel row
     read here is not held for the socket's life: the connection keeps the channel's id
     and the channel's one shared config (bench_memory: ~2 KB per idle socket)."""
-    service: WidgetService = websocket.app.state.widget
-    found = await load_channel(websocket.app.state.db, channel_id)
+    service: WidgetService = get_services(websocket).widget
+    found = await load_channel(get_services(websocket).db, channel_id)
     # Accept before refusing: a browser sees the close code, never a bare HTTP 403.
     await websocket.accept()
     if found is None:

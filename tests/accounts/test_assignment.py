@@ -12,13 +12,13 @@ from sqlalchemy import select, update
 from app.inbox.actions.assignment import requeue_stale
 from app.models import AgentPresence, AuditLog, Conversation, EventLog, Message, User
 from app.models import utcnow_for_models as now
-from app.realtime.hub import Subscriber
+from app.realtime.subscribers import Subscriber
 from tests.conftest import push
 
 
 async def set_online(app: Any, *user_ids: int, ago: timedelta = timedelta(0)) -> None:
     """What the heartbeat writes for agents with an open inbox."""
-    async with app.state.db.session() as session:
+    async with app.state.services.db.session() as session:
         for uid in user_ids:
             row = await session.get(AgentPresence, uid)
             if row is None:
@@ -28,7 +28,7 @@ async def set_online(app: Any, *user_ids: int, ago: timedelta = timedelta(0)) ->
 
 
 async def assignees(app: Any) -> list[int | None]:
-    async with app.state.db.session() as session:
+    async with app.state.services.db.session() as session:
         rows = await session.scalars(select(Conversation).order_by(Conversation.id))
         return [c.assignee_id for c in rows]
 
@@ -49,7 +49,7 @@ async def test_round_robin_among_online_agents_of_the_channel(
         await push(client, ch, {"id": str(i), "from": f"u{i}", "text": "你好"})
     assert await assignees(app) == [a["id"], b["id"], a["id"], b["id"]]
 
-    async with app.state.db.session() as session:
+    async with app.state.services.db.session() as session:
         created = (
             await session.scalars(
                 select(EventLog)
@@ -74,7 +74,7 @@ async def test_round_robin_among_online_agents_of_the_channel(
 async def test_capacity_is_respected_and_the_rest_waits_in_the_queue(
     client: Any, factory: Any, app: Any
 ) -> None:
-    app.state.settings.assignment_capacity = 2
+    app.state.services.settings.assignment_capacity = 2
     ch = await factory.channel()
     a = await factory.user("agent")
     await set_online(app, a["id"])
@@ -93,7 +93,7 @@ async def test_capacity_is_respected_and_the_rest_waits_in_the_queue(
     await push(client, ch, {"id": "3", "from": "u3", "text": "hi"})
     assert (await assignees(app))[-1] == a["id"]
 
-    app.state.settings.assignment_capacity = 0  # automatic assignment off
+    app.state.services.settings.assignment_capacity = 0  # automatic assignment off
     await push(client, ch, {"id": "4", "from": "u4", "text": "hi"})
     assert (await assignees(app))[-1] is None
 
@@ -101,7 +101,7 @@ async def test_capacity_is_respected_and_the_rest_waits_in_the_queue(
 async def test_concurrent_arrivals_cannot_overfill_an_agent(
     client: Any, factory: Any, app: Any
 ) -> None:
-    app.state.settings.assignment_capacity = 1
+    app.state.services.settings.assignment_capacity = 1
     ch = await factory.channel()
     a = await factory.user("agent")
     await set_online(app, a["id"])
@@ -132,7 +132,7 @@ async def test_returning_customer_goes_to_their_previous_agent_when_online(
     await set_online(app, a["id"])
     await push(client, ch, {"id": "2", "from": "vip", "text": "又来了"})
     assert await assignees(app) == [b["id"], b["id"]]
-    async with app.state.db.session() as session:
+    async with app.state.services.db.session() as session:
         rules = list(
             await session.scalars(
                 select(AuditLog.details)
@@ -155,7 +155,7 @@ async def test_returning_customer_goes_to_their_previous_agent_when_online(
 
 
 async def _latest(app: Any) -> Conversation:
-    async with app.state.db.session() as session:
+    async with app.state.services.db.session() as session:
         found = await session.scalar(select(Conversation).order_by(Conversation.id.desc()))
         assert found is not None
         return found
@@ -166,14 +166,14 @@ async def test_heartbeat_records_presence_and_closes_deactivated_users(
 ) -> None:
     a = await factory.user("agent")
     b = await factory.user("agent")
-    hub, worker = app.state.hub, app.state.assignment
+    hub, worker = app.state.services.hub, app.state.services.assignment
     sub_a = Subscriber(accepts=lambda _e: True, user_id=a["id"])
     sub_b = Subscriber(accepts=lambda _e: True, user_id=b["id"])
     hub.subscribe(sub_a)
     hub.subscribe(sub_b)
     try:
         assert await worker.beat() == {a["id"], b["id"]}
-        async with app.state.db.session() as session:
+        async with app.state.services.db.session() as session:
             seen = set(await session.scalars(select(AgentPresence.user_id)))
             await session.execute(update(User).where(User.id == b["id"]).values(active=False))
         assert seen == {a["id"], b["id"]}
@@ -198,7 +198,7 @@ async def _age(app: Any, conversation_id: int, **minutes: int) -> None:
     """Move a conversation's clocks into the past."""
     t = now()
     values = {k: t - timedelta(minutes=v) for k, v in minutes.items()}
-    async with app.state.db.session() as session:
+    async with app.state.services.db.session() as session:
         await session.execute(
             update(Conversation).where(Conversation.id == conversation_id).values(**values)
         )
@@ -207,7 +207,7 @@ async def _age(app: Any, conversation_id: int, **minutes: int) -> None:
 async def test_offline_assignee_returns_the_conversation_to_the_queue(
     client: Any, factory: Any, app: Any
 ) -> None:
-    app.state.settings.assignment_capacity = 0
+    app.state.services.settings.assignment_capacity = 0
     ch = await factory.channel()
     admin = await factory.user("admin")
     gone = await factory.user("agent", name="小周")
@@ -224,12 +224,12 @@ async def test_offline_assignee_returns_the_conversation_to_the_queue(
     await _age(app, c2, assigned_at=10)
     # c3 was assigned to the offline agent a moment ago: they get their time.
 
-    worker = app.state.assignment
+    worker = app.state.services.assignment
     assert await worker.sweep() == []  # just started: presence may be stale after a restart
-    worker.started -= app.state.settings.assignment_offline_seconds
+    worker.started -= app.state.services.settings.assignment_offline_seconds
     assert await worker.sweep() == [c1]
     assert await assignees(app) == [None, here["id"], gone["id"]]
-    async with app.state.db.session() as session:
+    async with app.state.services.db.session() as session:
         note = await session.scalar(
             select(Message).where(Message.conversation_id == c1).order_by(Message.id.desc())
         )
@@ -248,14 +248,14 @@ async def test_offline_assignee_returns_the_conversation_to_the_queue(
 
 
 async def _conversations(app: Any) -> list[Conversation]:
-    async with app.state.db.session() as session:
+    async with app.state.services.db.session() as session:
         return list((await session.scalars(select(Conversation).order_by(Conversation.id))).all())
 
 
 async def test_unanswered_conversation_returns_to_the_queue(
     client: Any, factory: Any, app: Any
 ) -> None:
-    app.state.settings.assignment_capacity = 0
+    app.state.services.settings.assignment_capacity = 0
     ch = await factory.channel()
     admin = await factory.user("admin")
     agent = await factory.user("agent", name="小李")
@@ -272,10 +272,10 @@ async def test_unanswered_conversation_returns_to_the_queue(
     # c1: the customer has waited 20 minutes; c2: answered (its last message is ours).
     await _age(app, c1, assigned_at=30, last_inbound_at=20, last_message_at=20)
     await _age(app, c2, assigned_at=30, last_inbound_at=20)
-    async with app.state.db.session() as session:
+    async with app.state.services.db.session() as session:
         assert await requeue_stale(session, check_offline=False) == [c1]
     assert await assignees(app) == [None, agent["id"]]
-    async with app.state.db.session() as session:
+    async with app.state.services.db.session() as session:
         note = await session.scalar(
             select(Message.content).where(Message.conversation_id == c1).order_by(Message.id.desc())
         )

@@ -56,7 +56,7 @@ async def test_export_round_trip(
     )
     assert json.loads(r.stdout)["conversations"] == 0 and out.read_text() == ""
 
-    async with app.state.db.session() as session:
+    async with app.state.services.db.session() as session:
         audits = (
             await session.scalars(select(AuditLog).where(AuditLog.action == "archive.exported"))
         ).all()

@@ -78,7 +78,7 @@ async def test_search_matches_a_scan_on_a_few_thousand_messages(
     items = await search_all(client, admin["headers"], "hello")
     assert items, "the corpus has the word"
     # The oracle scans the stored rows.
-    async with app.state.db.session() as session:
+    async with app.state.services.db.session() as session:
         rows = (await session.execute(select(Message.id, Message.content))).all()
     corpus = {mid: content for mid, content in rows}
     assert len(corpus) == 3000
@@ -100,11 +100,11 @@ async def test_search_matches_a_scan_on_a_few_thousand_messages(
     for query in queries:
         got = [item["message"]["id"] for item in await search_all(client, admin["headers"], query)]
         assert got == expected_ids(corpus, query), query
-    if app.state.db.is_postgres:
+    if app.state.services.db.is_postgres:
         # Buckets of 8 ids (375 of them): every step of the bucketed search runs, and a
         # page boundary falls inside steps; reindexing rewrites the bucket lexemes.
         monkeypatch.setattr(search, "BUCKET_SHIFT", 3)
-        await reindex(app.state.db.session)
+        await reindex(app.state.services.db.session)
         for query in queries:
             got = [i["message"]["id"] for i in await search_all(client, admin["headers"], query)]
             assert got == expected_ids(corpus, query), query
@@ -198,7 +198,7 @@ async def test_search_is_audited_once_per_query(client: Any, factory: Any, app: 
     first = (await client.get("/api/v1/search?q=物流&limit=2", headers=admin["headers"])).json()
     params = {"q": "物流", "limit": 2, "cursor": first["next_cursor"]}
     await client.get("/api/v1/search", params=params, headers=admin["headers"])
-    async with app.state.db.session() as session:
+    async with app.state.services.db.session() as session:
         rows = (
             await session.scalars(select(AuditLog).where(AuditLog.action == "search.queried"))
         ).all()
@@ -224,7 +224,7 @@ async def test_reindex_rebuilds_the_same_index(client: Any, factory: Any, app: A
     )
     before = await search_all(client, admin["headers"], "漏发")
     progress: list[tuple[int, int]] = []
-    assert await reindex(app.state.db.session, lambda a, b: progress.append((a, b))) == 30
+    assert await reindex(app.state.services.db.session, lambda a, b: progress.append((a, b))) == 30
     assert progress and progress[-1][0] == progress[-1][1]
     assert await search_all(client, admin["headers"], "漏发") == before
     await push(client, ch, {"id": "new", "from": "u", "text": "漏发 again"})

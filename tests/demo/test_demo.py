@@ -140,7 +140,7 @@ async def test_simulate_command_writes_through_the_webhooks(settings: Settings) 
 
     app = create_app(settings, run_workers=False)
     async with running(app) as host:
-        async with app.state.db.session() as session:
+        async with app.state.services.db.session() as session:
             await create_channel(
                 session, "wechat", "公众号", {"app_id": "wxsim", "app_secret": "s", "token": "tok"}
             )
@@ -163,7 +163,7 @@ async def test_simulate_command_writes_through_the_webhooks(settings: Settings) 
         out, err = await asyncio.wait_for(proc.communicate(), 60)
         assert proc.returncode == 0, err.decode()
         report = json.loads(out)
-        async with app.state.db.sessions() as s:
+        async with app.state.services.db.sessions() as s:
             stored = await s.scalar(select(func.count()).select_from(Message))
     assert report["failed"] == 0 and report["sent"] >= 10
     assert stored >= 10  # every acknowledged push is a stored message or event

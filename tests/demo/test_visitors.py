@@ -28,7 +28,7 @@ class Server:
 
     async def webchat(self, **config: Any) -> SimChannel:
         channel = await webchat_channel(self.app, **config)
-        async with self.app.state.db.sessions() as session:
+        async with self.app.state.services.db.sessions() as session:
             from app.models import Channel
 
             row = await session.get(Channel, channel["id"])
@@ -163,7 +163,9 @@ async def test_refused_new_visitors_pause_the_website_channel(server: Server) ->
     from app.widget.service import Limits
 
     # The server mints one visitor token per address, then refuses (4429).
-    server.app.state.widget.set_limits(Limits(new_visitor_per_ip=Rate(burst=1, per_second=0.001)))
+    server.app.state.services.widget.set_limits(
+        Limits(new_visitor_per_ip=Rate(burst=1, per_second=0.001))
+    )
     channel = await server.webchat()
     async with httpx.AsyncClient() as http:
         sim = Simulator(server.base, [channel], http=http, seed=2)

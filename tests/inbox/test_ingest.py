@@ -24,17 +24,17 @@ def inbound(msg_id: str = "m1", sender: str = "openid-1", text: str = "你好") 
 
 
 async def count(app: Any, model: Any) -> int:
-    async with app.state.db.sessions() as session:
+    async with app.state.services.db.sessions() as session:
         return int(await session.scalar(select(func.count()).select_from(model)))
 
 
 async def test_ten_concurrent_identical_calls_store_one_message(app: Any, factory: Any) -> None:
     ch = await factory.channel()
     published: list[list[int]] = []
-    app.state.db.on_events = published.append
+    app.state.services.db.on_events = published.append
 
     async def once() -> bool:
-        async with app.state.db.session() as session:
+        async with app.state.services.db.session() as session:
             channel = await session.get(Channel, ch["id"])
             return await record_inbound_message(session, channel, inbound()) is not None
 
@@ -54,7 +54,7 @@ async def test_concurrent_different_messages_of_a_new_customer_share_one_convers
     ch = await factory.channel()
 
     async def once(i: int) -> None:
-        async with app.state.db.session() as session:
+        async with app.state.services.db.session() as session:
             channel = await session.get(Channel, ch["id"])
             await record_inbound_message(session, channel, inbound(f"m{i}", text=f"第{i}条"))
 
@@ -62,7 +62,7 @@ async def test_concurrent_different_messages_of_a_new_customer_share_one_convers
     assert await count(app, Message) == 8
     assert await count(app, Conversation) == 1
     assert await count(app, Contact) == 1
-    async with app.state.db.sessions() as session:
+    async with app.state.services.db.sessions() as session:
         conv = await session.scalar(select(Conversation))
         assert conv is not None and conv.unread_count == 8
 
@@ -78,9 +78,9 @@ async def test_webhook_retries_race_and_store_once(client: Any, factory: Any, ap
 async def test_rollback_publishes_nothing(app: Any, factory: Any) -> None:
     ch = await factory.channel()
     published: list[list[int]] = []
-    app.state.db.on_events = published.append
+    app.state.services.db.on_events = published.append
     with pytest.raises(RuntimeError):
-        async with app.state.db.session() as session:
+        async with app.state.services.db.session() as session:
             channel = await session.get(Channel, ch["id"])
             assert await record_inbound_message(session, channel, inbound()) is not None
             raise RuntimeError("something failed after the insert")
@@ -92,14 +92,14 @@ async def test_rollback_publishes_nothing(app: Any, factory: Any) -> None:
 async def test_events_are_logged_with_increasing_seq(app: Any, factory: Any) -> None:
     ch = await factory.channel()
     published: list[list[int]] = []
-    app.state.db.on_events = published.append
+    app.state.services.db.on_events = published.append
     for i in range(3):
-        async with app.state.db.session() as session:
+        async with app.state.services.db.session() as session:
             channel = await session.get(Channel, ch["id"])
             await record_inbound_message(session, channel, inbound(f"m{i}"))
     seqs = [s for batch in published for s in batch]
     assert seqs == sorted(seqs) and len(set(seqs)) == 6
-    async with app.state.db.sessions() as session:
+    async with app.state.services.db.sessions() as session:
         types = list(await session.scalars(select(EventLog.type).order_by(EventLog.seq)))
     assert types == [
         "message.created",
@@ -144,7 +144,7 @@ async def test_unknown_channel_and_oversized_body(client: Any, factory: Any, app
     ch = await factory.channel()
     assert (await push(client, {"id": ch["id"] + 99, "secret": "x"}, {})).status_code == 404
     assert (await client.post("/webhooks/nope/1", content=b"x")).status_code == 404
-    big = b"x" * (app.state.settings.max_webhook_bytes + 1)
+    big = b"x" * (app.state.services.settings.max_webhook_bytes + 1)
     r = await client.post(f"/webhooks/test/{ch['id']}", content=big)
     assert r.status_code == 413
     assert await count(app, Message) == 0

@@ -40,7 +40,10 @@ async def test_image_reply_goes_to_the_connector(client: Any, factory: Any, app:
     got = await client.get(att["url"], headers=agent["headers"])
     assert got.status_code == 200 and got.content == PNG
     worker = DeliveryWorker(
-        app.state.db, app.state.http, app.state.settings, storage=app.state.storage
+        app.state.services.db,
+        app.state.services.http,
+        app.state.services.settings,
+        storage=app.state.services.storage,
     )
     assert await worker.run_once() == 1
     (sent,) = loopback.PLATFORM.sent
@@ -65,7 +68,7 @@ async def test_bad_uploads_store_nothing(
         headers=agent["headers"],
     )
     assert r.status_code == 400 and detail in r.json()["detail"]
-    async with app.state.db.sessions() as s:
+    async with app.state.services.db.sessions() as s:
         assert await s.scalar(select(func.count()).select_from(Message)) == 1
 
 

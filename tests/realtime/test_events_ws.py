@@ -95,7 +95,7 @@ async def test_reconnect_with_since_gets_every_missed_event_once(live: Live) -> 
 
 
 async def test_too_far_behind_gets_resync(live: Live) -> None:
-    live.app.state.settings.events_replay_limit = 3
+    live.app.state.services.settings.events_replay_limit = 3
     ch = await live.factory.channel()
     agent = await live.factory.user("agent")
     for i in range(4):
@@ -166,7 +166,7 @@ async def test_event_from_one_process_reaches_a_socket_of_another(settings: Sett
         stack.push_async_callback(b.http.aclose)
         ch = await a.factory.channel()
         agent = await a.factory.user("agent")
-        await asyncio.wait_for(app_b.state.hub.redis_connected.wait(), 5)
+        await asyncio.wait_for(app_b.state.services.hub.redis_connected.wait(), 5)
         ws = await stack.enter_async_context(b.events(agent["token"]))
         await a.push(ch, {"id": "x1", "from": "u1", "text": "跨进程"})
         event = await next_event(ws, timeout=3)

@@ -35,7 +35,7 @@ async def test_two_agents_share_one_live_inbox(live: LiveServer, browser: Browse
     await live.push(
         ch, {"id": "1", "from": "u1", "name": "王小明", "text": "你好，订单什么时候发货？"}
     )
-    async with live.app.state.db.session() as session:
+    async with live.app.state.services.db.session() as session:
         session.add(CannedReply(owner_id=None, shortcut="ship", content="我们 48 小时内发货"))
     a, watch_a = await open_inbox(browser, live.base, li["email"])
     b, watch_b = await open_inbox(browser, live.base, zhang["email"])
@@ -127,7 +127,7 @@ async def test_two_agents_share_one_live_inbox(live: LiveServer, browser: Browse
     watch_b.check()
 
     # 陈静 wrote more than 48 hours ago: the platform's reply window has closed.
-    async with live.app.state.db.session() as session:
+    async with live.app.state.services.db.session() as session:
         await session.execute(
             update(Conversation)
             .where(Conversation.id != conversation_of_wang)
@@ -156,7 +156,7 @@ async def test_hostile_customer_input_renders_as_text(live: LiveServer, browser:
     await live.push(ch, {"id": "x1", "from": "evil", "name": name, "text": text})
     contact = InboundContact("evil", name)
     file_message = await store(
-        live.app.state.db,
+        live.app.state.services.db,
         ch["id"],
         InboundMessage(
             "x2",
@@ -165,8 +165,8 @@ async def test_hostile_customer_input_renders_as_text(live: LiveServer, browser:
             media=(MediaRef(ContentType.FILE, "r", "text/html", file_name),),
         ),
     )
-    await live.app.state.storage.put("xss/1", b"<script>alert(6)</script>")
-    async with live.app.state.db.session() as session:
+    await live.app.state.services.storage.put("xss/1", b"<script>alert(6)</script>")
+    async with live.app.state.services.db.session() as session:
         row = await session.get(Message, file_message.id)
         assert row is not None
         row.media_pending = False
@@ -183,7 +183,7 @@ async def test_hostile_customer_input_renders_as_text(live: LiveServer, browser:
         ]
     link = {"url": "javascript:alert(7)", "title": "<b>点我</b>", "description": "<i>x</i>"}
     await store(
-        live.app.state.db,
+        live.app.state.services.db,
         ch["id"],
         InboundMessage("x3", contact, ContentType.LINK, "点我", extra=link),
     )

@@ -87,6 +87,6 @@ async def test_contact_notes_and_tags(app: Any, client: httpx.AsyncClient, facto
             method, f"/api/v1/contacts/{contact}{path}", json={"notes": "x"}, headers=limited_to_b
         )
         assert r.status_code == 404
-    async with app.state.db.sessions() as session:
+    async with app.state.services.db.sessions() as session:
         audits = (await session.scalars(select(AuditLog.action))).all()
     assert audits.count("contact.updated") == 2

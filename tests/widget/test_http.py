@@ -39,7 +39,7 @@ def png(size: int = 0) -> bytes:
 
 
 def visitor_token(app: Any, channel_id: int, visitor_id: str = "visitor-id-0123456789") -> str:
-    key = app.state.widget.token_key(channel_id)
+    key = app.state.services.widget.token_key(channel_id)
     return issue_token(key, VisitorToken(channel_id, visitor_id, None, int(time.time())))
 
 
@@ -125,7 +125,7 @@ async def test_image_upload_limits_and_signed_links(app: Any, client: httpx.Asyn
     staff_copy = await client.get(att["url"], headers=agent["headers"])
     assert staff_copy.content == png()
     # One event describes the message with its file (never an image without one).
-    async with app.state.db.sessions() as session:
+    async with app.state.services.db.sessions() as session:
         events = (await session.scalars(select(EventLog).order_by(EventLog.seq))).all()
     assert [e.type for e in events] == ["message.created", "conversation.created"]
     assert events[0].data["attachments"][0]["url"] == att["url"]
@@ -145,7 +145,7 @@ async def test_image_upload_limits_and_signed_links(app: Any, client: httpx.Asyn
     evil = form("upload-0005", png())
     evil["headers"] = {"Origin": "https://evil.example.net"}
     assert (await client.post(url, **evil)).status_code == 403
-    async with app.state.db.sessions() as session:
+    async with app.state.services.db.sessions() as session:
         rows = (await session.scalars(select(Message))).all()
     assert len(rows) == 1
 
@@ -154,7 +154,7 @@ async def test_upload_flood_answers_429(app: Any, client: httpx.AsyncClient) -> 
     from app.widget.ratelimit import Rate
     from app.widget.service import Limits
 
-    app.state.widget.set_limits(Limits(message_per_visitor=Rate(burst=1, per_second=0.01)))
+    app.state.services.widget.set_limits(Limits(message_per_visitor=Rate(burst=1, per_second=0.01)))
     ch = await webchat_channel(app)
     token = visitor_token(app, ch["id"])
     url = f"/widget/{ch['id']}/upload"

@@ -23,7 +23,8 @@ from sqlalchemy.exc import SQLAlchemyError
 from app.accounts.viewer import Viewer
 from app.db import Database
 from app.models import Conversation
-from app.realtime.hub import EventHub, Subscriber
+from app.realtime.hub import EventHub
+from app.realtime.subscribers import Ephemeral, Subscriber
 
 STATES = frozenset({"viewing", "typing", "idle"})
 # How long another process's "viewing"/"typing" is told to newcomers without news from it
@@ -52,13 +53,15 @@ def frame_of(here: Here) -> dict[str, Any]:
     }
 
 
-def ephemeral(here: Here) -> dict[str, Any]:
+def ephemeral(here: Here) -> Ephemeral:
     """A queue item the websocket sends as is; `channel_id` lets the hub filter visibility."""
-    return {"ephemeral": frame_of(here), "channel_id": here.channel_id}
+    return Ephemeral(frame_of(here), here.channel_id, here.conversation_id)
 
 
 class Presence:
-    def __init__(self) -> None:
+    def __init__(self, hub: EventHub) -> None:
+        self.hub = hub
+        hub.ephemeral_handlers["presence"] = self.remote_change
         self.where: dict[Subscriber, Here] = {}
         self._channel_of: dict[int, int] = {}
         # Called with a conversation id when an agent starts typing there (the platform
@@ -83,9 +86,7 @@ class Presence:
             self._channel_of[conversation_id] = channel_id
         return channel_id
 
-    async def handle(
-        self, db: Database, hub: EventHub, viewer: Viewer, sub: Subscriber, frame: Any
-    ) -> None:
+    async def handle(self, db: Database, viewer: Viewer, sub: Subscriber, frame: Any) -> None:
         """Apply one client frame; anything that is not a valid presence frame is ignored."""
         if not isinstance(frame, dict) or frame.get("type") != "presence":
             return
@@ -98,7 +99,7 @@ class Presence:
         previous = self.where.get(sub)
         moved = previous is not None and previous.conversation_id != conversation_id
         if previous is not None and (moved or state == "idle"):
-            self.drop(hub, sub)
+            self.drop(sub)
         if state == "idle":
             return
         here = Here(conversation_id, channel_id, viewer.id, viewer.user.name, state)
@@ -106,13 +107,13 @@ class Presence:
         if state == "typing" and self.on_typing is not None:
             self.on_typing(conversation_id)
         if previous != here:
-            self._announce(hub, sub, here)
+            self._announce(sub, here)
         if previous is None or moved:
             for other in list(self.where.values()) + self._remote_in(conversation_id):
                 if other.conversation_id == conversation_id and other.user_id != viewer.id:
                     sub.deliver(ephemeral(other))
 
-    def drop(self, hub: EventHub, sub: Subscriber) -> None:
+    def drop(self, sub: Subscriber) -> None:
         """The socket left its conversation (or closed): tell the others, unless the same
         agent is still there from another tab."""
         here = self.where.pop(sub, None)
@@ -123,17 +124,17 @@ class Presence:
             for h in self.where.values()
         ):
             return
-        self._announce(hub, sub, replace(here, state="idle"))
+        self._announce(sub, replace(here, state="idle"))
 
-    def _announce(self, hub: EventHub, sender: Subscriber | None, here: Here) -> None:
+    def _announce(self, sender: Subscriber | None, here: Here) -> None:
         item = ephemeral(here)
-        for sub in list(hub.subscribers):
+        for sub in list(self.hub.subscribers):
             if sub is not sender and sub.user_id != here.user_id:
                 sub.deliver(item)
         if sender is not None:
-            hub.share("presence", asdict(here))
+            self.hub.share("presence", asdict(here))
 
-    def remote_change(self, hub: EventHub, data: dict[str, Any]) -> None:
+    def remote_change(self, data: dict[str, Any]) -> None:
         """Another process's agent moved (`EventHub.share`): tell this process's sockets."""
         try:
             here = Here(**data)
@@ -147,7 +148,7 @@ class Presence:
             self.remote.pop(key, None)
         else:
             self.remote[key] = (here, time.monotonic())
-        self._announce(hub, None, here)
+        self._announce(None, here)
 
     def _remote_in(self, conversation_id: int) -> list[Here]:
         now = time.monotonic()

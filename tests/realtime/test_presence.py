@@ -107,7 +107,7 @@ async def test_presence_and_visitor_typing_cross_processes(settings: Settings) -
         wang = await factory.user("agent", name="王芳")
         conv = (await http.get("/api/v1/conversations", headers=li["headers"])).json()["items"][0]
         for app in (app_a, app_b):
-            await asyncio.wait_for(app.state.hub.redis_connected.wait(), 5)
+            await asyncio.wait_for(app.state.services.hub.redis_connected.wait(), 5)
 
         def socket(host: str, user: dict[str, Any]) -> Any:
             return connect(f"ws://{host}/api/v1/events?token={user['token']}")
@@ -133,7 +133,7 @@ async def test_presence_and_visitor_typing_cross_processes(settings: Settings) -
 
         # A visitor typing on process A's widget socket reaches process B's agents.
         typing = {"type": "visitor.typing", "data": {"conversation_id": conv["id"], "typing": True}}
-        app_a.state.widget.to_agents(app_a.state.hub, ch["id"], typing)
+        app_a.state.services.widget.to_agents(app_a.state.services.hub, ch["id"], typing)
         while (got := json.loads(await asyncio.wait_for(b.recv(), 5)))["type"] != "visitor.typing":
             pass
         assert got == typing
@@ -141,4 +141,4 @@ async def test_presence_and_visitor_typing_cross_processes(settings: Settings) -
         await a.close()
         left = await frame(b)
         assert left["data"]["user"]["id"] == li["id"] and left["data"]["state"] == "idle"
-        assert app_b.state.presence.remote == {}
+        assert app_b.state.services.presence.remote == {}
