@@ -9,11 +9,11 @@ import pytest
 
 from channels.base import (
     ChannelContext,
+    Connector,
     ContentType,
     DeliveryError,
     MediaRef,
     OutboundMedia,
-    Connector,
     OutboundMessage,
 )
 from channels.wechat import connector

@@ -10,9 +10,9 @@ import pytest
 
 from channels.base import (
     ChannelContext,
+    Connector,
     ContentType,
     DeliveryError,
-    Connector,
     OutboundMessage,
 )
 from channels.wechat import connector
