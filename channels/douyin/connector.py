@@ -33,6 +33,7 @@ from channels.douyin.config import DEFAULT_API_BASE, DEFAULT_REPLY_WINDOW, Douyi
 from channels.douyin.events import SCENE_ENTER, SCENE_REPLY, parse_resource_ref, parse_webhook
 from channels.douyin.tokens import TokenKeeper
 from channels.douyin.wire import as_str, platform_error
+from channels.transport import typed_config
 
 # Inbound media cap: Huiliu's choice (no platform figure found); IM photos and
 # short clips fit, and a bigger file fails with a readable reason.
@@ -55,9 +56,7 @@ SUBSCRIBE_EVENTS = ("im_receive_msg", "im_send_msg", "im_enter_direct_msg", "im_
 
 
 def _config(config: BaseModel) -> DouyinConfig:
-    if isinstance(config, DouyinConfig):
-        return config
-    return DouyinConfig.model_validate(dict(config))
+    return typed_config(config, DouyinConfig)
 
 
 def _media_host_allowed(url: str, api_base: str) -> bool:

@@ -27,13 +27,12 @@ from channels.base import (
     WebhookRequest,
     WebhookResult,
 )
+from channels.transport import typed_config
 from channels.webchat.config import WebchatConfig
 
 
 def _config(config: BaseModel) -> WebchatConfig:
-    if not isinstance(config, WebchatConfig):
-        raise TypeError(f"expected WebchatConfig, got {type(config).__name__}")
-    return config
+    return typed_config(config, WebchatConfig)
 
 
 def embed_snippet(public_url: str, channel_id: int) -> str:
