@@ -69,14 +69,16 @@ async def send_message(
     http: httpx.AsyncClient, api_base: str, open_id: str, token: str, body: Mapping[str, Any]
 ) -> dict[str, Any]:
     """POST /im/send/msg/?open_id=… with the `access-token` header (brief §4.3)."""
+    url = _url(api_base, SEND_PATH)
+    query, headers = {"open_id": open_id}, {"access-token": token}
     return await _call(
         http,
         "send",
         idempotent=False,
         method="POST",
-        url=_url(api_base, SEND_PATH),
-        params={"open_id": open_id},
-        headers={"access-token": token},
+        url=url,
+        params=query,
+        headers=headers,
         json=dict(body),
     )
 
@@ -85,14 +87,9 @@ async def refresh_token(
     http: httpx.AsyncClient, api_base: str, client_key: str, refresh: str
 ) -> dict[str, Any]:
     """POST /oauth/refresh_token/, form-encoded as the SKIT SDK sends it (brief §4.4)."""
-    return await _call(
-        http,
-        "token refresh",
-        idempotent=True,
-        method="POST",
-        url=_url(api_base, REFRESH_PATH),
-        data={"client_key": client_key, "grant_type": "refresh_token", "refresh_token": refresh},
-    )
+    form = {"client_key": client_key, "grant_type": "refresh_token", "refresh_token": refresh}
+    url = _url(api_base, REFRESH_PATH)
+    return await _call(http, "token refresh", idempotent=True, method="POST", url=url, data=form)
 
 
 async def message_resource(
@@ -108,14 +105,11 @@ async def message_resource(
     httpx percent-encodes the `+`, `/` and `=` these ids contain, which the doc
     requires ("由于 conversation_id 包含 + = 等特殊字符，传参时需要进行编码" [3p quote]).
     """
+    ids = {"open_id": open_id, "conversation_id": conversation_id, "message_id": message_id}
+    url = _url(api_base, RESOURCES_PATH)
+    headers = {"access-token": token}
     return await _call(
-        http,
-        "media lookup",
-        idempotent=True,
-        method="GET",
-        url=_url(api_base, RESOURCES_PATH),
-        params={"open_id": open_id, "conversation_id": conversation_id, "message_id": message_id},
-        headers={"access-token": token},
+        http, "media lookup", idempotent=True, method="GET", url=url, params=ids, headers=headers
     )
 
 
