@@ -5,7 +5,7 @@ from __future__ import annotations
 import gc
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 
 import httpx
@@ -30,10 +30,12 @@ from app.db import Database, database_unavailable, invalid_input
 from app.delivery.typing import TypingRelay
 from app.delivery.worker import DeliveryWorker
 from app.errors import HuiliuError
+from app.extensions import AppExtension
 from app.inbox.assignment_worker import AssignmentWorker
 from app.inbox.endpoints import router as inbox_router
 from app.ingest.batcher import IngestBatcher
 from app.ingest.endpoints import router as ingest_router
+from app.ingest.pull import Puller, PullWorker
 from app.media.endpoints import router as media_router
 from app.media.uploads import router as uploads_router
 from app.media.worker import MediaWorker
@@ -72,14 +74,16 @@ def _tune_gc() -> None:
     gc.set_threshold(GC_GEN0_THRESHOLD, gen1, gen2)
 
 
-def create_app(settings: Settings | None = None, *, run_workers: bool = True) -> FastAPI:
+def create_app(
+    settings: Settings | None = None,
+    *,
+    run_workers: bool = True,
+    extensions: Sequence[AppExtension] = (),
+) -> FastAPI:
+    """The app; `extensions` (e.g. the demo, sandbox/demo.py) are wired around it."""
     settings = settings or get_settings()
-    demo = None
-    if settings.demo:
-        from app.demo import DemoPlatforms, demo_settings
-
-        settings = demo_settings(settings)
-        demo = DemoPlatforms(settings)
+    for extension in extensions:
+        settings = extension.configure(settings)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -89,6 +93,7 @@ def create_app(settings: Settings | None = None, *, run_workers: bool = True) ->
         storage = LocalStorage(settings.attachments_dir)
         worker = DeliveryWorker(db, http, settings, storage=storage)
         media = MediaWorker(db, http, settings, storage)
+        pulls = PullWorker(Puller(db, http, settings, on_media=media.wake))
         db.on_events = hub.notify
         db.on_delivery_queued = worker.wake
         # Actions deep in a transaction (auto-assignment, search) read the app's settings.
@@ -113,22 +118,25 @@ def create_app(settings: Settings | None = None, *, run_workers: bool = True) ->
             widget=widget,
             ingest=IngestBatcher(db),
             web_auth=web_auth,
+            puller=pulls.puller,
         )
         await hub.start()
         if run_workers:
             worker.start()
             media.start()
+            pulls.start()
             assignment.start()
-        if demo is not None:
-            await demo.start(db)
+        for extension in extensions:
+            await extension.start(db)
         _tune_gc()
         try:
             yield
         finally:
-            if demo is not None:
-                await demo.stop()
+            for extension in reversed(extensions):
+                await extension.stop()
             await assignment.stop()
             await typing_relay.stop()
+            await pulls.stop()
             await media.stop()
             await worker.stop()
             await hub.stop()
@@ -149,9 +157,8 @@ def create_app(settings: Settings | None = None, *, run_workers: bool = True) ->
     app.include_router(accounts_router)
     install_web(app)  # the pages and /static
     install_widget(app)  # /widget/{id}.js, the visitor websocket, uploads, the demo page
-    if demo is not None:
-        app.state.demo = demo
-        demo.mount(app)
+    for extension in extensions:
+        extension.mount(app)
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz(request: Request) -> Response:

@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from app.delivery.worker import DeliveryWorker
     from app.inbox.assignment_worker import AssignmentWorker
     from app.ingest.batcher import IngestBatcher
+    from app.ingest.pull import Puller
     from app.media.worker import MediaWorker
     from app.models import User
     from app.realtime.hub import EventHub
@@ -53,6 +54,7 @@ class AppServices:
     widget: WidgetService
     ingest: IngestBatcher
     web_auth: WebAuth
+    puller: Puller
     _secret_key: str | None = None
 
     def secret_key(self) -> str:

@@ -4,19 +4,23 @@ The connector verifies and parses (pure, no I/O); the batcher (batcher.py) store
 what it parsed in one transaction, shared with concurrent pushes, and only then does
 this module answer, so an acknowledged message is durable. A bad signature answers
 403 and a malformed body 400, and neither stores anything. Slow work (media download)
-happens after the answer.
+happens after the answer, and so does the pull of a platform that only notifies
+(pull.py).
 """
 
 from __future__ import annotations
 
 from fastapi import APIRouter, Request, Response
+from starlette.background import BackgroundTask
 
 from app.errors import BadRequest, NotFound
 from app.ingest.batcher import Push
+from app.ingest.pull import request_pull
 from app.metrics import INGESTED
 from app.services import get_services
 from channels import registry
 from channels.base import WebhookRequest
+from channels.transport import read_stream_capped
 
 router = APIRouter(tags=["webhooks"], include_in_schema=False)
 
@@ -26,17 +30,12 @@ class BodyTooLarge(BadRequest):
 
 
 async def read_capped(request: Request, limit: int) -> bytes:
-    declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > limit:
-        raise BodyTooLarge(f"body larger than {limit} bytes")
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise BodyTooLarge(f"body larger than {limit} bytes")
-        chunks.append(chunk)
-    return b"".join(chunks)
+    return await read_stream_capped(
+        request.stream(),
+        request.headers.get("content-length"),
+        limit,
+        lambda: BodyTooLarge(f"body larger than {limit} bytes"),
+    )
 
 
 @router.api_route("/webhooks/{channel_type}/{channel_id}", methods=["GET", "POST"])
@@ -67,4 +66,13 @@ async def webhook(channel_type: str, channel_id: str, request: Request) -> Respo
         INGESTED.labels(channel_type=channel_type, outcome="stored").inc(outcome.stored)
     if outcome.duplicates:
         INGESTED.labels(channel_type=channel_type, outcome="duplicate").inc(outcome.duplicates)
-    return Response(result.body, status_code=result.status, media_type=result.media_type)
+    background = None
+    if result.pull is not None:
+        # Counted before the answer, pulled after it (app/ingest/pull.py).
+        services = get_services(request)
+        number = await request_pull(services.db, int(channel_id), result.pull)
+        puller = services.puller
+        background = BackgroundTask(puller.pull, int(channel_id), result.pull, number)
+    return Response(
+        result.body, status_code=result.status, media_type=result.media_type, background=background
+    )

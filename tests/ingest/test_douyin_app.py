@@ -18,8 +18,8 @@ from app.delivery.worker import DeliveryWorker
 from app.main import create_app
 from app.models import Message
 from app.workspace import create_channel
-from channels.douyin.fake import FakeDouyin
-from channels.douyin.pushes import build_verify_webhook
+from sandbox.douyin.fake import FakeDouyin
+from sandbox.douyin.pushes import build_verify_webhook
 from tests.conftest import Factory
 from tests.support.server import running
 
@@ -28,7 +28,7 @@ from tests.support.server import running
 async def dy(settings: Settings) -> Any:
     fake = FakeDouyin(clock=lambda: datetime.now(UTC))  # real time, like the worker
     async with running(fake.app) as fake_host:
-        s = settings.model_copy(update={"douyin_api_base": f"http://{fake_host}"})
+        s = settings.with_api_bases(douyin=f"http://{fake_host}")
         fake.base_url = f"http://{fake_host}"
         app = create_app(s, run_workers=False)
         async with running(app) as host:

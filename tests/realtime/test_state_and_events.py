@@ -48,7 +48,7 @@ def apply_event(state: State, event: EventLog) -> None:
 
 
 async def last_seq(app: Any) -> int:
-    async with app.state.db.sessions() as s:
+    async with app.state.services.db.sessions() as s:
         return int(await s.scalar(select(func.max(EventLog.seq))) or 0)
 
 
@@ -59,7 +59,7 @@ async def verify_action(
     before = await fetch_state(client, headers)
     seq = await last_seq(app)
     await action()
-    async with app.state.db.sessions() as s:
+    async with app.state.services.db.sessions() as s:
         events = list(
             await s.scalars(select(EventLog).where(EventLog.seq > seq).order_by(EventLog.seq))
         )
@@ -116,7 +116,7 @@ async def test_actions_publish_what_a_fresh_load_shows(client: Any, factory: Any
     assert types == ["conversation.updated"]
 
     # Delivery outcomes: sent, then a permanent failure with the platform's reason.
-    worker = DeliveryWorker(app.state.db, app.state.http, app.state.settings)
+    worker = DeliveryWorker(app.state.services.db, app.state.services.http, app.state.services.settings)
     types = await verify_action(app, client, h, worker.run_once)
     assert types == ["message.updated"]
     await call("POST", "/messages", {"content": "第二条"})
