@@ -16,7 +16,7 @@ from app.archive.search import index_message
 from app.db import wake_delivery_on_commit
 from app.errors import BadRequest, Conflict
 from app.inbox.access import Viewer
-from app.inbox.inbound import preview_of
+from app.inbox.inbound import set_last_message
 from app.inbox.queries import conversation_view
 from app.inbox.schemas import attachment_url, message_out
 from app.models import (
@@ -110,7 +110,7 @@ async def send_reply(
             )
         )
         conversation.last_message_at = now
-        conversation.last_message_preview = preview_of(content_type, content)
+        set_last_message(conversation, content_type, content)
         conversation.unread_count = 0
         if conversation.first_response_at is None:
             conversation.first_response_at = now

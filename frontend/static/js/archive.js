@@ -116,7 +116,7 @@ function conversationItem(c) {
           h("span", { class: "conv-name" }, c.contact.name || pt("no_name")),
           h("time", { class: "conv-time", datetime: c.last_message_at, title: fullTime(c.last_message_at) }, shortTime(c.last_message_at))),
         h("div", { class: "conv-bottom" },
-          h("span", { class: "conv-preview" }, c.last_message_preview || ""),
+          h("span", { class: "conv-preview" }, preview(c)),
           statusBadge(c.status)),
         h("div", { class: "conv-bottom muted conv-assignee" },
           `${pt("assignee")}: ${c.assignee ? c.assignee.name : pt("unassigned")}`))));

@@ -112,7 +112,7 @@ export class Sidebar {
         channelIcon(c.channel.type, c.channel.name),
         h("span", {}, `#${c.id}`),
         h("span", { class: `badge badge-${c.status}` }, t(`status_${c.status}`)),
-        h("span", { class: "contact-conv-preview" }, c.last_message_preview || ""),
+        h("span", { class: "contact-conv-preview" }, preview(c)),
         timeEl(c.last_message_at)))));
   }
 
