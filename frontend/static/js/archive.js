@@ -5,6 +5,7 @@ import { api, query } from "./api.js";
 import { channelIcon, fill, fullTime, h, shortTime, toast } from "./dom.js";
 import { renderMessage } from "./message.js";
 import { highlighted, pt } from "./archive-texts.js";
+import { preview } from "./i18n.js";
 
 const root = document.getElementById("app");
 const me = { id: Number(root.dataset.userId), name: root.dataset.userName };

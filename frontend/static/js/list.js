@@ -3,7 +3,7 @@
 
 import { api, query } from "./api.js";
 import { avatar, channelIcon, fill, h, timeEl } from "./dom.js";
-import { t } from "./i18n.js";
+import { preview, t } from "./i18n.js";
 
 const TABS = ["mine", "unassigned", "all"];
 const STATUSES = ["open", "pending", "resolved", "all"];

@@ -3,7 +3,7 @@
 
 import { api } from "./api.js";
 import { avatar, channelIcon, clear, fill, h, timeEl, toast } from "./dom.js";
-import { t } from "./i18n.js";
+import { preview, t } from "./i18n.js";
 
 function attributeValue(value) {
   if (value === null || value === undefined) return "";
