@@ -24,6 +24,21 @@ from tests.support import loopback
 PG_URL = os.environ.get("HUILIU_TEST_DATABASE_URL")
 REDIS_URL = os.environ.get("HUILIU_TEST_REDIS_URL")
 
+# Markers by place (pyproject registers them; `make test-fast` deselects them): a whole
+# directory, a browser fixture, or a `slow` mark on the test itself.
+MARKED_DIRS = {"faults": "faults", "fuzz": "fuzz"}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    tests_dir = Path(__file__).parent
+    for item in items:
+        parts = item.path.relative_to(tests_dir).parts
+        if parts[0] in MARKED_DIRS:
+            item.add_marker(MARKED_DIRS[parts[0]])
+        if "browser" in getattr(item, "fixturenames", ()) or item.path.name == "test_browser.py":
+            item.add_marker("browser")
+
+
 TABLES = (
     "audit_log, event_log, delivery_jobs, messages, conversations, contact_identities, "
     "contacts, api_tokens, user_channels, users, channels, "

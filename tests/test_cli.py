@@ -13,6 +13,9 @@ import pytest
 
 from tests.conftest import REDIS_URL  # noqa: F401  (keeps env handling in one place)
 
+# Every test runs the command in a subprocess (about a second each).
+pytestmark = pytest.mark.slow
+
 ROOT = Path(__file__).resolve().parent.parent
 
 

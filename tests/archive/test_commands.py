@@ -26,6 +26,7 @@ async def _seed(client: Any, factory: Any) -> dict[str, Any]:
     return {"a": a, "b": b, "admin": admin}
 
 
+@pytest.mark.slow
 async def test_export_round_trip(
     client: Any, factory: Any, app: Any, run: Any, tmp_path: Path
 ) -> None:

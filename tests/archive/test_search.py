@@ -61,6 +61,7 @@ async def search_all(client: Any, headers: dict[str, str], query: str, **params:
             return items
 
 
+@pytest.mark.slow
 async def test_search_matches_a_scan_on_a_few_thousand_messages(
     client: Any, factory: Any, app: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 
 from app.config import Settings
 from app.main import create_app
@@ -23,6 +24,7 @@ from tests.support.server import free_port, running
 ROOT = Path(__file__).resolve().parents[2]
 
 
+@pytest.mark.slow
 def test_serve_demo_fills_the_inbox_from_every_channel(tmp_path: Path) -> None:
     port = free_port()
     env = {**os.environ, "HUILIU_DEMO_RATE": "4", "PYTHONPATH": str(ROOT)}
@@ -132,6 +134,7 @@ async def test_simulator_rate_is_bounded() -> None:
     assert 5 <= count <= 14  # about 10 pushes (+ some subscribe events), never a flood
 
 
+@pytest.mark.slow
 async def test_simulate_command_writes_through_the_webhooks(settings: Settings) -> None:
     from sqlalchemy import func, select
 
@@ -169,6 +172,7 @@ async def test_simulate_command_writes_through_the_webhooks(settings: Settings) 
     assert stored >= 10  # every acknowledged push is a stored message or event
 
 
+@pytest.mark.slow
 async def test_simulate_refuses_bad_arguments(settings: Settings) -> None:
     env = {**os.environ, "HUILIU_DATABASE_URL": settings.database_url, "PYTHONPATH": str(ROOT)}
     proc = await asyncio.create_subprocess_exec(

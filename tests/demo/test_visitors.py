@@ -108,6 +108,7 @@ async def test_visitors_write_over_the_widget_socket_and_hear_agents(server: Ser
     assert sim.stats.failed == 0
 
 
+@pytest.mark.slow
 async def test_a_dropped_visitor_reconnects_and_catches_up(server: Server) -> None:
     channel = await server.webchat()
     admin = await server.factory.user("admin")

@@ -145,7 +145,7 @@ async def test_a_push_with_several_messages_and_a_duplicate_in_the_same_batch(
 async def test_new_conversations_of_one_batch_are_assigned_as_if_one_by_one(
     app: Any, factory: Any
 ) -> None:
-    from tests.accounts.test_assignment import assignees, set_online
+    from tests.inbox.test_assignment import assignees, set_online
 
     ch = await factory.channel()
     batcher = IngestBatcher(app.state.services.db)

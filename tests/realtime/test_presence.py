@@ -31,6 +31,7 @@ async def no_frame(ws: ClientConnection) -> None:
         await frame(ws, 0.4)
 
 
+@pytest.mark.slow
 async def test_agents_see_each_other_view_type_and_leave(settings: Settings) -> None:
     app = create_app(settings, run_workers=False)
     async with running(app) as host, httpx.AsyncClient(base_url=f"http://{host}") as http:
@@ -85,6 +86,7 @@ async def test_agents_see_each_other_view_type_and_leave(settings: Settings) -> 
 REDIS_URL = os.environ.get("HUILIU_TEST_REDIS_URL")
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not REDIS_URL, reason="needs HUILIU_TEST_REDIS_URL")
 async def test_presence_and_visitor_typing_cross_processes(settings: Settings) -> None:
     """Two processes sharing Redis (as `huiliu serve --workers 2`): an agent on one sees

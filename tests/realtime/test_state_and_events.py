@@ -116,7 +116,9 @@ async def test_actions_publish_what_a_fresh_load_shows(client: Any, factory: Any
     assert types == ["conversation.updated"]
 
     # Delivery outcomes: sent, then a permanent failure with the platform's reason.
-    worker = DeliveryWorker(app.state.services.db, app.state.services.http, app.state.services.settings)
+    worker = DeliveryWorker(
+        app.state.services.db, app.state.services.http, app.state.services.settings
+    )
     types = await verify_action(app, client, h, worker.run_once)
     assert types == ["message.updated"]
     await call("POST", "/messages", {"content": "第二条"})

@@ -197,7 +197,9 @@ async def test_hostile_customer_input_renders_as_text(live: LiveServer, browser:
     await expect(page.locator(".link-title")).to_have_text("<b>点我</b>")
     await expect(page.locator(".contact-name")).to_have_text(name)
     assert await page.locator("[onerror], img[src='x'], a[href^='javascript']").count() == 0
-    assert await page.locator("script").count() == 1  # our own module, nothing injected
+    # Our own module and the page's words (a JSON data block, never run): nothing injected.
+    assert await page.locator("script:not([type='application/json'])").count() == 1
+    assert await page.locator("script[type='application/json']").count() == 1
     ok = page.locator(".msg-text a")
     await expect(ok).to_have_count(1)
     await expect(ok).to_have_attribute("href", "https://example.com/ok")
@@ -205,6 +207,11 @@ async def test_hostile_customer_input_renders_as_text(live: LiveServer, browser:
     download = page.locator(".att-file")
     await expect(download).to_have_attribute("href", attachment_url(file_message.id, 0))
     await page.screenshot(path=shot("inbox-xss.png"))
+    # The preview's label is made by the page, in the reader's language (app/i18n).
+    await expect(page.locator(".conv-preview")).to_have_text("[链接] 点我")
+    await page.context.add_cookies([{"name": "huiliu_lang", "value": "en", "url": live.base}])
+    await page.reload()
+    await expect(page.locator(".conv-preview")).to_have_text("[Link] 点我")
     watch.check()
 
 

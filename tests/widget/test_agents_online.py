@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
+
 from app.config import Settings
 from app.main import create_app
 from app.models import AgentPresence, utcnow_for_models
@@ -12,6 +14,7 @@ from tests.conftest import Factory
 from tests.support.server import running
 
 
+@pytest.mark.slow
 async def test_an_agent_on_another_process_counts_as_online(settings: Settings) -> None:
     app = create_app(settings.model_copy(update={"assignment_sweep_seconds": 0.1}))
     async with running(app):

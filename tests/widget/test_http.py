@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 from sqlalchemy import select
 
 from app.models import EventLog, Message
@@ -54,9 +55,12 @@ async def test_script_is_small_self_contained_and_carries_no_secret(
     assert r.headers["content-type"].startswith("text/javascript")
     assert len(r.content) < MAX_SCRIPT_BYTES, len(r.content)
     assert ch["secret"] not in r.text
-    settings = json.loads(re.search(r"\}\)\((\{.*?\}), \"", r.text, re.S).group(1))  # type: ignore[union-attr]
+    preamble = r.text.index("})({") + len("})(")
+    settings, _ = json.JSONDecoder().raw_decode(r.text, preamble)
     assert settings["channel"] == ch["id"] and settings["title"] == "汇流小店"
     assert settings["base"] == "http://testserver"
+    # The widget's words come from the catalog (app/i18n), in both languages.
+    assert settings["texts"]["zh"]["send"] == "发送" and settings["texts"]["en"]["send"] == "Send"
     assert "</script>" not in r.text.split("(function (CONFIG, CSS)")[0]
     # Revalidation: an unchanged script is a 304.
     again = await client.get(f"/widget/{ch['id']}.js", headers={"If-None-Match": r.headers["etag"]})
@@ -179,6 +183,7 @@ async def test_demo_host_page(app: Any, client: httpx.AsyncClient) -> None:
     assert "script-src 'self'" in page.headers["content-security-policy"]
 
 
+@pytest.mark.slow
 def test_cli_prints_the_snippet_and_the_identity_secret(db_url: str, tmp_path: Path) -> None:
     env = {
         **os.environ,

@@ -156,6 +156,7 @@ async def test_refusals_close_with_a_reason(live: Live) -> None:
     assert await count_messages(live) == 1
 
 
+@pytest.mark.slow
 async def test_flood_gets_429_and_keeps_every_accepted_message(live: Live) -> None:
     live.app.state.services.widget.set_limits(
         Limits(message_per_visitor=Rate(burst=3, per_second=2.0))

@@ -16,7 +16,7 @@ from app.audit import record_audit
 from app.db import wake_delivery_on_commit
 from app.errors import BadRequest, Conflict
 from app.inbox.actions.events import publish_conversation, publish_message
-from app.inbox.actions.inbound import preview_of
+from app.inbox.actions.inbound import set_last_message
 from app.inbox.schemas import attachment_url
 from app.models import (
     Channel,
@@ -88,7 +88,7 @@ async def send_reply(
             )
         )
         conversation.last_message_at = now
-        conversation.last_message_preview = preview_of(content_type, content)
+        set_last_message(conversation, content_type, content)
         conversation.unread_count = 0
         if conversation.first_response_at is None:
             conversation.first_response_at = now

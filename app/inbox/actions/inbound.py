@@ -24,6 +24,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.i18n import PREVIEW_CHARS
 from app.inbox.actions.assignment import assign_new_conversation
 from app.inbox.actions.identities import Known, create_identities, load_known, update_identity
 from app.inbox.locks import identity_lock_keys, lock_identities
@@ -43,23 +44,11 @@ from app.realtime.events import EventType, publish
 from app.searchindex.index import index_messages
 from channels.base import ContentType, Direction, InboundMessage
 
-PREVIEW_CHARS = 120
 
-
-def preview_of(content_type: str, text_: str) -> str:
-    labels = {
-        ContentType.IMAGE: "[图片]",
-        ContentType.VOICE: "[语音]",
-        ContentType.VIDEO: "[视频]",
-        ContentType.FILE: "[文件]",
-        ContentType.LOCATION: "[位置]",
-        ContentType.LINK: "[链接]",
-        ContentType.UNSUPPORTED: "[暂不支持的消息]",
-    }
-    body = text_.strip() or labels.get(ContentType(content_type), "")
-    if content_type in (ContentType.VOICE, ContentType.LOCATION, ContentType.LINK) and text_:
-        body = f"{labels[ContentType(content_type)]} {text_.strip()}"
-    return body[:PREVIEW_CHARS]
+def set_last_message(conversation: Conversation, content_type: str, text_: str) -> None:
+    """What the conversation's preview is made of, at display time (app/i18n.preview)."""
+    conversation.last_message_type = content_type
+    conversation.last_message_preview = text_.strip()[:PREVIEW_CHARS]
 
 
 def _dialect(session: AsyncSession) -> str:
@@ -304,7 +293,7 @@ async def _after_insert(
         await assign_new_conversation(session, conversation)
     if inbound.content_type != ContentType.EVENT:
         conversation.last_message_at = now
-        conversation.last_message_preview = preview_of(message.content_type, message.content)
+        set_last_message(conversation, message.content_type, message.content)
     if inbound.counts_as_unread and not outbound:
         conversation.unread_count += 1
         conversation.last_inbound_at = now

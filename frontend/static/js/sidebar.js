@@ -3,7 +3,7 @@
 
 import { api } from "./api.js";
 import { avatar, channelIcon, clear, fill, h, timeEl, toast } from "./dom.js";
-import { t } from "./i18n.js";
+import { preview, t } from "./i18n.js";
 
 function attributeValue(value) {
   if (value === null || value === undefined) return "";
@@ -112,7 +112,7 @@ export class Sidebar {
         channelIcon(c.channel.type, c.channel.name),
         h("span", {}, `#${c.id}`),
         h("span", { class: `badge badge-${c.status}` }, t(`status_${c.status}`)),
-        h("span", { class: "contact-conv-preview" }, c.last_message_preview || ""),
+        h("span", { class: "contact-conv-preview" }, preview(c)),
         timeEl(c.last_message_at)))));
   }
 
