@@ -26,8 +26,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from app.config import Settings
 from app.db import Database
-from app.delivery.context import DbChannelState, channel_context, connector_for
-from app.inbox.inbound import record_inbound_batch
+from app.connectors import DbChannelState, channel_context, connector_for
+from app.inbox.actions.inbound import record_inbound_batch
 from app.models import Channel, PullCursor
 from channels.base import DeliveryError, PullRequest, utcnow
 
