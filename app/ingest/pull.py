@@ -15,8 +15,6 @@ or the `PullWorker`'s periodic pass retries it.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 from collections.abc import Callable
 
@@ -25,10 +23,11 @@ from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from app.config import Settings
-from app.db import Database
 from app.connectors import DbChannelState, channel_context, connector_for
+from app.db import Database
 from app.inbox.actions.inbound import record_inbound_batch
 from app.models import Channel, PullCursor
+from app.workers import PollingWorker
 from channels.base import DeliveryError, PullRequest, utcnow
 
 log = logging.getLogger(__name__)
@@ -148,27 +147,19 @@ class Puller:
         return stored
 
 
-class PullWorker:
-    """Retries owed pulls every `interval` seconds (platform errors, crashes)."""
+class PullWorker(PollingWorker):
+    """Retries owed pulls every `interval` seconds (platform errors, crashes), and once at
+    start, so a pull owed when the server stopped is not left until the next notice."""
+
+    name = "pull-worker"
 
     def __init__(self, puller: Puller, *, interval: float = RETRY_SECONDS) -> None:
+        super().__init__()
         self.puller = puller
-        self.interval = interval
-        self._task: asyncio.Task[None] | None = None
+        self._interval = interval
 
-    def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="pull-worker")
+    def interval(self) -> float:
+        return self._interval
 
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-
-    async def _run(self) -> None:
-        while True:
-            await asyncio.sleep(self.interval)
-            try:
-                await self.puller.run_owed()
-            except Exception:
-                log.exception("pull worker pass failed")
+    async def run_once(self) -> int:
+        return await self.puller.run_owed()
