@@ -22,6 +22,7 @@ class Settings(BaseSettings):
     public_url: str = "http://127.0.0.1:8000"
     wechat_api_base: str = "https://api.weixin.qq.com"
     douyin_api_base: str = "https://open.douyin.com"
+    wecom_api_base: str = "https://qyapi.weixin.qq.com"
 
     # Demo mode (`huiliu serve --demo`): fake platform APIs in-process and the simulator.
     demo: bool = False
