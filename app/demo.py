@@ -61,11 +61,8 @@ async def seed_demo(session: AsyncSession, settings: Settings) -> None:
 def demo_settings(settings: Settings) -> Settings:
     """Point the platform API bases at the fakes mounted in this very server."""
     public = settings.public_url.rstrip("/")
-    return settings.model_copy(
-        update={
-            "wechat_api_base": public + FAKE_WECHAT_PATH,
-            "douyin_api_base": public + FAKE_DOUYIN_PATH,
-        }
+    return settings.with_api_bases(
+        wechat=public + FAKE_WECHAT_PATH, douyin=public + FAKE_DOUYIN_PATH
     )
 
 

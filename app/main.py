@@ -36,6 +36,7 @@ from app.inbox.canned import router as canned_router
 from app.inbox.contacts_endpoints import router as contacts_router
 from app.inbox.endpoints import router as inbox_router
 from app.ingest.endpoints import router as ingest_router
+from app.ingest.pull import Puller, PullWorker
 from app.media.endpoints import router as media_router
 from app.media.storage import LocalStorage
 from app.media.uploads import router as uploads_router
@@ -92,6 +93,7 @@ def create_app(settings: Settings | None = None, *, run_workers: bool = True) ->
         storage = LocalStorage(settings.attachments_dir)
         worker = DeliveryWorker(db, http, settings, storage=storage)
         media = MediaWorker(db, http, settings, storage)
+        pulls = PullWorker(Puller(db, http, settings, on_media=media.wake))
         db.on_events = hub.notify
         db.on_delivery_queued = worker.wake
         # Actions deep in a transaction (auto-assignment, search) read the app's settings.
@@ -109,10 +111,12 @@ def create_app(settings: Settings | None = None, *, run_workers: bool = True) ->
         app.state.assignment = assignment
         app.state.db, app.state.hub, app.state.http, app.state.delivery = db, hub, http, worker
         app.state.storage, app.state.media = storage, media
+        app.state.puller = pulls.puller
         await hub.start()
         if run_workers:
             worker.start()
             media.start()
+            pulls.start()
             assignment.start()
         if demo is not None:
             await demo.start(db)
@@ -124,6 +128,7 @@ def create_app(settings: Settings | None = None, *, run_workers: bool = True) ->
                 await demo.stop()
             await assignment.stop()
             await typing_relay.stop()
+            await pulls.stop()
             await media.stop()
             await worker.stop()
             await hub.stop()

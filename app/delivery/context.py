@@ -76,7 +76,8 @@ def connector_for(channel_type: str) -> Connector:
 
 
 def api_base_for(settings: Settings, channel_type: str) -> str:
-    return str(getattr(settings, f"{channel_type}_api_base", "") or "")
+    """HUILIU_<TYPE>_API_BASE when set, else the connector's own default."""
+    return settings.api_base(channel_type, connector_for(channel_type).default_api_base)
 
 
 def channel_context(

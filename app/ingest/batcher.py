@@ -155,9 +155,7 @@ async def _parse(
         except WebhookError as exc:
             outcomes[id(push)] = Outcome(refused=exc)
             continue
-        window_for = getattr(connector, "reply_window_for", None)
-        reply_window = window_for(config) if window_for else connector.reply_window
-        parsed.append(_Parsed(push, channel, result, reply_window))
+        parsed.append(_Parsed(push, channel, result, connector.reply_window_for(config)))
     return parsed
 
 

@@ -4,15 +4,18 @@ The connector verifies and parses (pure, no I/O); the batcher (batcher.py) store
 what it parsed in one transaction, shared with concurrent pushes, and only then does
 this module answer, so an acknowledged message is durable. A bad signature answers
 403 and a malformed body 400, and neither stores anything. Slow work (media download)
-happens after the answer.
+happens after the answer, and so does the pull of a platform that only notifies
+(pull.py).
 """
 
 from __future__ import annotations
 
 from fastapi import APIRouter, Request, Response
+from starlette.background import BackgroundTask
 
 from app.errors import BadRequest, NotFound
 from app.ingest.batcher import IngestBatcher, Push
+from app.ingest.pull import request_pull
 from app.metrics import INGESTED
 from channels import registry
 from channels.base import WebhookRequest
@@ -75,4 +78,12 @@ async def webhook(channel_type: str, channel_id: str, request: Request) -> Respo
         INGESTED.labels(channel_type=channel_type, outcome="stored").inc(outcome.stored)
     if outcome.duplicates:
         INGESTED.labels(channel_type=channel_type, outcome="duplicate").inc(outcome.duplicates)
-    return Response(result.body, status_code=result.status, media_type=result.media_type)
+    background = None
+    if result.pull is not None:
+        # Counted before the answer, pulled after it (app/ingest/pull.py).
+        number = await request_pull(request.app.state.db, int(channel_id), result.pull)
+        puller = request.app.state.puller
+        background = BackgroundTask(puller.pull, int(channel_id), result.pull, number)
+    return Response(
+        result.body, status_code=result.status, media_type=result.media_type, background=background
+    )

@@ -1,6 +1,6 @@
 """POST /api/v1/conversations/{id}/attachments: an agent's image reply (or note).
 
-Only where the channel's connector can send media (`media_reply_types`); the file
+Only where the channel's connector can send media (`capabilities.media_replies`); the file
 is stored first, then the reply is queued like a text reply.
 """
 
@@ -54,7 +54,7 @@ async def upload_reply_image(
     channel = await session.get(Channel, conversation.channel_id)
     assert channel is not None
     connector = registry.get(channel.type)
-    supported: frozenset[ContentType] = getattr(connector, "media_reply_types", frozenset())
+    supported = connector.capabilities.media_replies if connector else frozenset()
     if not private and ContentType.IMAGE not in supported:
         raise BadRequest(f"this channel ({channel.type}) cannot send images")
     content = await file.read(MAX_IMAGE_BYTES + 1)

@@ -16,6 +16,7 @@ from app.models.inbox import (
     SenderType,
 )
 from app.models.presence import AgentPresence
+from app.models.pulls import PullCursor
 from app.models.web import CannedReply, ContactTag, LoginFailure, WebSession
 
 __all__ = [
@@ -38,6 +39,7 @@ __all__ = [
     "EventLog",
     "JobStatus",
     "Message",
+    "PullCursor",
     "Role",
     "SenderType",
     "User",

@@ -165,7 +165,7 @@ def image_reply_types() -> list[str]:
     return sorted(
         t
         for t, c in registry.CONNECTORS.items()
-        if ContentType.IMAGE in getattr(c, "media_reply_types", frozenset())
+        if ContentType.IMAGE in c.capabilities.media_replies
     )
 
 

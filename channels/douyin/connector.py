@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel
 
 from channels.base import (
+    BaseConnector,
     ChannelContext,
     ContentType,
     DeliveryError,
@@ -28,7 +29,7 @@ from channels.base import (
     WebhookResult,
 )
 from channels.douyin import api, quota
-from channels.douyin.config import DEFAULT_REPLY_WINDOW, DouyinConfig
+from channels.douyin.config import DEFAULT_API_BASE, DEFAULT_REPLY_WINDOW, DouyinConfig
 from channels.douyin.events import SCENE_ENTER, SCENE_REPLY, parse_resource_ref, parse_webhook
 from channels.douyin.tokens import TokenKeeper
 from channels.douyin.wire import as_str, platform_error
@@ -98,12 +99,13 @@ def _reply_body(message: OutboundMessage) -> dict[str, Any]:
     }
 
 
-class DouyinConnector:
+class DouyinConnector(BaseConnector):
     """The Connector for `douyin` channels."""
 
     type: ClassVar[str] = "douyin"
     config_model: ClassVar[builtins.type[BaseModel]] = DouyinConfig
     reply_window: ClassVar[timedelta | None] = DEFAULT_REPLY_WINDOW
+    default_api_base: ClassVar[str] = DEFAULT_API_BASE
 
     def __init__(self) -> None:
         # Per event loop, per channel: asyncio locks cannot cross loops.

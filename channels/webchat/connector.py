@@ -14,6 +14,8 @@ from typing import Any, ClassVar
 from pydantic import BaseModel
 
 from channels.base import (
+    BaseConnector,
+    Capabilities,
     ChannelContext,
     ContentType,
     DeliveryError,
@@ -39,7 +41,7 @@ def embed_snippet(public_url: str, channel_id: int) -> str:
     return f'<script src="{public_url.rstrip("/")}/widget/{channel_id}.js" async></script>'
 
 
-class WebchatConnector:
+class WebchatConnector(BaseConnector):
     """Website chat: visitors on the product's own websocket."""
 
     config_model: ClassVar[type[BaseModel]] = WebchatConfig
@@ -47,7 +49,9 @@ class WebchatConnector:
     # The visitor's history and socket are ours: a reply is always accepted.
     reply_window: ClassVar[timedelta | None] = None
     # Images go out as stored attachments the widget shows by signed link.
-    media_reply_types: ClassVar[frozenset[ContentType]] = frozenset({ContentType.IMAGE})
+    capabilities: ClassVar[Capabilities] = Capabilities(
+        media_replies=frozenset({ContentType.IMAGE})
+    )
 
     def handle_webhook(self, config: BaseModel, request: WebhookRequest) -> WebhookResult:
         """No platform pushes to a website chat: visitors use the widget's websocket."""

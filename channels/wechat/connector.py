@@ -14,6 +14,8 @@ from typing import Any, ClassVar
 from pydantic import BaseModel
 
 from channels.base import (
+    BaseConnector,
+    Capabilities,
     ChannelContext,
     ContentType,
     DeliveryError,
@@ -103,7 +105,7 @@ async def _send_image(
     return result
 
 
-class WeChatConnector:
+class WeChatConnector(BaseConnector):
     """WeChat Official Account (公众号 / 服务号) push receiver and customer-service sender."""
 
     # Declared before `type`, which would otherwise shadow the builtin in this annotation.
@@ -113,8 +115,11 @@ class WeChatConnector:
     # outside it). Menu clicks, follows and scans open only 1-minute windows, which the
     # platform enforces; the product only tracks the customer's last message.
     reply_window: ClassVar[timedelta | None] = timedelta(hours=48)
-    # Image replies go through a temporary-media upload (§2.5).
-    media_reply_types: ClassVar[frozenset[ContentType]] = frozenset({ContentType.IMAGE})
+    # Image replies go through a temporary-media upload (§2.5); typing is §2.4.
+    capabilities: ClassVar[Capabilities] = Capabilities(
+        media_replies=frozenset({ContentType.IMAGE}), typing=True
+    )
+    default_api_base: ClassVar[str] = "https://api.weixin.qq.com"
 
     def handle_webhook(self, config: BaseModel, request: WebhookRequest) -> WebhookResult:
         """Verify and parse one request. Pure: no I/O. Raises WebhookError."""

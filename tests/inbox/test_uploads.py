@@ -9,6 +9,7 @@ from sqlalchemy import func, select
 
 from app.delivery.worker import DeliveryWorker
 from app.models import Message
+from channels.base import Capabilities
 from tests.conftest import push
 from tests.support import loopback
 
@@ -73,7 +74,7 @@ async def test_channel_without_image_support_refuses(
     client: Any, factory: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     agent, conv_id = await _conversation(client, factory)
-    monkeypatch.setattr(loopback.LoopbackConnector, "media_reply_types", frozenset())
+    monkeypatch.setattr(loopback.LoopbackConnector, "capabilities", Capabilities())
     r = await client.post(
         f"/api/v1/conversations/{conv_id}/attachments",
         files={"file": ("x.png", PNG, "image/png")},

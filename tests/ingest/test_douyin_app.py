@@ -28,7 +28,7 @@ from tests.support.server import running
 async def dy(settings: Settings) -> Any:
     fake = FakeDouyin(clock=lambda: datetime.now(UTC))  # real time, like the worker
     async with running(fake.app) as fake_host:
-        s = settings.model_copy(update={"douyin_api_base": f"http://{fake_host}"})
+        s = settings.with_api_bases(douyin=f"http://{fake_host}")
         fake.base_url = f"http://{fake_host}"
         app = create_app(s, run_workers=False)
         async with running(app) as host:

@@ -29,7 +29,7 @@ AES_KEY = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"
 async def wx(settings: Settings) -> Any:
     fake = FakeWeChat()  # its clock follows real time, like the worker's
     async with running(fake.app) as fake_host:
-        s = settings.model_copy(update={"wechat_api_base": f"http://{fake_host}"})
+        s = settings.with_api_bases(wechat=f"http://{fake_host}")
         app = create_app(s, run_workers=False)
         async with app.router.lifespan_context(app):
             transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
@@ -223,7 +223,7 @@ async def test_push_reaches_an_agent_websocket_once(settings: Settings) -> None:
 
     fake = FakeWeChat()
     async with running(fake.app) as fake_host:
-        app = create_app(settings.model_copy(update={"wechat_api_base": f"http://{fake_host}"}))
+        app = create_app(settings.with_api_bases(wechat=f"http://{fake_host}"))
         async with running(app) as host, httpx.AsyncClient(base_url=f"http://{host}") as http:
             async with app.state.db.session() as session:
                 channel = await create_channel(
