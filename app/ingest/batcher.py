@@ -25,6 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.db import Database
 from app.delivery.context import connector_for
 from app.inbox.inbound import identity_lock_keys, lock_identities, record_inbound_batch
+from app.ingest.reports import record_platform_notices
 from app.models import Channel, Message
 from channels.base import WebhookError, WebhookRequest, WebhookResult
 
@@ -181,6 +182,8 @@ async def _record(session: AsyncSession, parsed: list[_Parsed]) -> dict[int, lis
         messages = await record_inbound_batch(
             session, group[0].channel, inbounds, reply_window=group[0].reply_window, locked=True
         )
+        for p in group:
+            record_platform_notices(session, p.channel, p.result.notices)
         at = 0
         for p in group:
             n = len(p.result.messages)

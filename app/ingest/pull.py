@@ -28,6 +28,7 @@ from app.config import Settings
 from app.db import Database
 from app.delivery.context import DbChannelState, channel_context, connector_for
 from app.inbox.inbound import record_inbound_batch
+from app.ingest.reports import apply_delivery_reports, record_platform_notices
 from app.models import Channel, PullCursor
 from channels.base import DeliveryError, PullRequest, utcnow
 
@@ -106,6 +107,8 @@ class Puller:
                     messages = await record_inbound_batch(
                         session, channel, page.messages, reply_window=reply_window
                     )
+                    await apply_delivery_reports(session, channel, page.reports)
+                    record_platform_notices(session, channel, page.notices)
                     row = await session.get(PullCursor, (channel_id, request.key))
                     assert row is not None  # rows are never deleted
                     if page.next_cursor:

@@ -10,7 +10,6 @@ is in a state where the API may answer (0 new or 2 queued -> 1, handled by API).
 from __future__ import annotations
 
 import builtins
-from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Any, ClassVar
 
@@ -18,6 +17,8 @@ import httpx
 from pydantic import BaseModel
 
 from channels.base import (
+    BaseConnector,
+    Capabilities,
     ChannelContext,
     ContentType,
     DeliveryError,
@@ -25,6 +26,8 @@ from channels.base import (
     MediaRef,
     OutboundMedia,
     OutboundMessage,
+    PullPage,
+    PullRequest,
     SendResult,
     WebhookRequest,
     WebhookResult,
@@ -107,7 +110,7 @@ async def _ensure_api_state(
         await api.post_json(ctx, config, STATE_TRANS_PATH, {**ids, "service_state": STATE_API})
 
 
-class WeComConnector:
+class WeComConnector(BaseConnector):
     """WeCom 微信客服: encrypted notices, pulled messages, kf/send_msg replies."""
 
     config_model: ClassVar[builtins.type[BaseModel]] = WeComConfig
@@ -115,33 +118,31 @@ class WeComConnector:
     # Replies are accepted within 48 hours of the customer's last message, 5 at most
     # (§3 table); the platform counts the 5 and answers 95001 / msg_send_fail 6.
     reply_window: ClassVar[timedelta | None] = timedelta(hours=48)
-    media_reply_types: ClassVar[frozenset[ContentType]] = frozenset(
-        {ContentType.IMAGE, ContentType.FILE}
+    capabilities: ClassVar[Capabilities] = Capabilities(
+        media_replies=frozenset({ContentType.IMAGE, ContentType.FILE}), pull=True
     )
+    default_api_base: ClassVar[str] = "https://qyapi.weixin.qq.com"
 
     def handle_webhook(self, config: BaseModel, request: WebhookRequest) -> WebhookResult:
-        """GET: answer the decrypted echostr. POST: check the notice and answer success;
-        the messages are pulled afterwards (`pull`). Pure: no I/O."""
+        """GET: answer the decrypted echostr. POST: check the notice, answer success and
+        ask for a pull of its account (none for an account this channel does not serve).
+        Pure: no I/O."""
         cfg = _config(config)
         method = request.method.upper()
         if method == "GET":
             return WebhookResult(body=webhook.verify_url(cfg, request.query))
-        if method == "POST":
-            webhook.read_notice(cfg, request)
+        if method != "POST":
+            raise webhook.MalformedPayload(f"method {method} not allowed")
+        notice = webhook.read_notice(cfg, request)
+        if not cfg.serves(notice.open_kfid):
             return WebhookResult(body=b"success")
-        raise webhook.MalformedPayload(f"method {method} not allowed")
+        return WebhookResult(
+            body=b"success", pull=PullRequest(key=notice.open_kfid, token=notice.token)
+        )
 
-    def notice(self, config: BaseModel, request: WebhookRequest) -> webhook.Notice | None:
-        """The verified notice of a POST, or None when it is for an account not served."""
-        cfg = _config(config)
-        found = webhook.read_notice(cfg, request)
-        return found if cfg.serves(found.open_kfid) else None
-
-    def pages(
-        self, ctx: ChannelContext, open_kfid: str, token: str | None, cursor: str
-    ) -> AsyncIterator[pull.Page]:
-        """sync_msg pages from `cursor` (see `channels.wecom.pull`)."""
-        return pull.pages(ctx, _config(ctx.config), open_kfid, token, cursor)
+    async def pull(self, ctx: ChannelContext, request: PullRequest, cursor: str | None) -> PullPage:
+        """One sync_msg page after `cursor` (channels.wecom.pull). Raises DeliveryError."""
+        return await pull.pull_page(ctx, _config(ctx.config), request, cursor)
 
     async def send(self, ctx: ChannelContext, message: OutboundMessage) -> SendResult:
         """Send one text, image or file reply through kf/send_msg. Raises DeliveryError."""
@@ -160,7 +161,7 @@ class WeComConnector:
             if not message.text.strip():
                 raise DeliveryError("empty_content: 消息内容为空 / empty content")
             body.update(msgtype="text", text={"content": message.text})
-        elif message.content_type in self.media_reply_types and len(message.media) == 1:
+        elif message.content_type in self.capabilities.media_replies and len(message.media) == 1:
             kind = "image" if message.content_type == ContentType.IMAGE else "file"
             media_id = await _upload(ctx, config, message.media[0])
             body.update(msgtype=kind, **{kind: {"media_id": media_id}})

@@ -152,6 +152,8 @@ class FakeWeCom:
                 nickname or f"微信用户{external_userid[-4:]}",
                 f"https://wx.qlogo.cn/mmhead/{external_userid}/0",
             )
+        elif nickname:
+            known.nickname = nickname
         return known
 
     def _append(self, open_kfid: str, body: dict[str, Any]) -> str:

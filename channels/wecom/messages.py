@@ -8,11 +8,18 @@ from the WeCom client (stored as outbound), 4 a system event. Pure: no I/O.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from channels.base import ContentType, Direction, InboundContact, InboundMessage, MediaRef
+from channels.base import (
+    ContentType,
+    DeliveryReport,
+    Direction,
+    InboundContact,
+    InboundMessage,
+    MediaRef,
+    PlatformNotice,
+)
 
 ORIGIN_CUSTOMER = 3
 ORIGIN_EVENT = 4
@@ -41,25 +48,7 @@ SESSION_CHANGES = {
 }
 
 
-@dataclass(frozen=True)
-class SendFailure:
-    """msg_send_fail: our message `msgid` did not reach the customer, for `reason`."""
-
-    msgid: str
-    reason: str
-
-
-@dataclass(frozen=True)
-class StaffNotice:
-    """An event about a servicer, not a customer (servicer_status_change): a channel log line."""
-
-    event: str
-    text: str
-    at: datetime | None
-    detail: Mapping[str, Any]
-
-
-Parsed = InboundMessage | SendFailure | StaffNotice | None
+Parsed = InboundMessage | DeliveryReport | PlatformNotice | None
 
 
 def fail_reason(fail_type: int) -> str:
@@ -239,19 +228,18 @@ def _event(msgid: str, item: Mapping[str, Any]) -> Parsed:
         fail_msgid = _str(event, "fail_msgid")
         fail_type = event.get("fail_type")
         code = fail_type if isinstance(fail_type, int) else 0
-        return SendFailure(fail_msgid, fail_reason(code)) if fail_msgid else None
+        return DeliveryReport(fail_msgid, fail_reason(code)) if fail_msgid else None
     if event_type == "servicer_status_change":
         status = event.get("status")
         state = {1: "接待中 / receiving", 2: "停止接待 / stopped receiving"}.get(
             status if isinstance(status, int) else 0, f"status {status}"
         )
         servicer = _str(event, "servicer_userid")
-        return StaffNotice(event_type, f"接待人员 {servicer}：{state}", _time(item), dict(event))
+        return PlatformNotice(event_type, f"接待人员 {servicer}：{state}", _notice_detail(item))
     customer = _str(event, "external_userid") or _str(item, "external_userid")
     if not customer:
-        return StaffNotice(
-            event_type or "event", f"事件 / event {event_type}", _time(item), dict(event)
-        )
+        text = f"事件 / event {event_type}"
+        return PlatformNotice(event_type or "event", text, _notice_detail(item))
     text, extra = _describe(event_type, event)
     open_kfid = _str(event, "open_kfid") or _str(item, "open_kfid")
     return InboundMessage(
@@ -264,6 +252,15 @@ def _event(msgid: str, item: Mapping[str, Any]) -> Parsed:
         reply_context={"open_kfid": open_kfid} if open_kfid else {},
         counts_as_unread=False,
     )
+
+
+def _notice_detail(item: Mapping[str, Any]) -> dict[str, Any]:
+    at = _time(item)
+    return {
+        **_obj(item, "event"),
+        "msgid": _str(item, "msgid"),
+        "at": at.isoformat() if at else None,
+    }
 
 
 def _describe(event_type: str, event: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:

@@ -15,6 +15,9 @@ from channels.base import (
     MediaRef,
     OutboundMedia,
     OutboundMessage,
+    PullPage,
+    PullRequest,
+    WebhookRequest,
 )
 from channels.wecom import WeComConfig, connector, pull
 from channels.wecom.fake import FakeWeCom
@@ -23,22 +26,24 @@ from tests.channels.wecom.conftest import MakeCtx
 CUSTOMER = "wmCUSTOMER0001"
 
 
-async def pull_all(ctx: ChannelContext, kfid: str, token: str | None) -> list[pull.Page]:
-    state = await ctx.state.load()
+async def pull_all(ctx: ChannelContext, kfid: str, token: str | None) -> list[PullPage]:
+    """What the product's pull step does: page after page from the stored cursor."""
+    # The test's cursor row: kept on the context's in-memory state.
     found = []
-    async for page in connector.pages(ctx, kfid, token, pull.cursor_of(state, kfid)):
+    while True:
+        cursor = getattr(ctx.state, "cursor", None)
+        page = await connector.pull(ctx, PullRequest(kfid, token or ""), cursor)
         found.append(page)
-        await ctx.state.save(pull.with_cursor(await ctx.state.load(), kfid, page.cursor))
-    return found
+        ctx.state.cursor = page.next_cursor  # type: ignore[attr-defined]
+        if not page.has_more:
+            return found
 
 
 def notice_token(fake: FakeWeCom, config: WeComConfig) -> str:
-    from channels.base import WebhookRequest
-
     query, body = fake.notice()
-    found = connector.notice(config, WebhookRequest("POST", query, {}, body))
-    assert found is not None
-    return found.token
+    result = connector.handle_webhook(config, WebhookRequest("POST", query, {}, body))
+    assert result.pull is not None and result.pull.key == fake.open_kfids[0]
+    return result.pull.token
 
 
 async def test_a_notice_pulls_every_page_and_the_cursor_moves_on(
@@ -170,8 +175,8 @@ async def test_a_late_reply_comes_back_as_msg_send_fail(fake: FakeWeCom, make_ct
     fake.advance(49 * 3600)
     await connector.send(ctx, reply("抱歉回复晚了", key="late1"))
     pages = await pull_all(ctx, fake.open_kfids[0], None)
-    failures = [f for p in pages for f in p.failures]
-    assert [f.msgid for f in failures] == ["late1"]
+    failures = [f for p in pages for f in p.reports]
+    assert [f.external_id for f in failures] == ["late1"]
     assert failures[0].reason.startswith("window_expired")
 
 

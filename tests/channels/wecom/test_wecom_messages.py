@@ -7,8 +7,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from channels.base import ContentType, Direction, InboundMessage
-from channels.wecom.messages import SendFailure, StaffNotice, fail_reason, parse_item
+from channels.base import (
+    ContentType,
+    DeliveryReport,
+    Direction,
+    InboundMessage,
+    PlatformNotice,
+)
+from channels.wecom.messages import fail_reason, parse_item
 
 PAGE = json.loads((Path(__file__).parent / "fixtures" / "sync_msg_page.json").read_text())
 ITEMS = {item["msgid"]: item for item in PAGE["msg_list"]}
@@ -101,7 +107,7 @@ def test_session_change_and_recall_are_readable_events() -> None:
 
 def test_msg_send_fail_names_our_message_and_the_reason() -> None:
     parsed = parse_item(ITEMS["event_fail"])
-    assert parsed == SendFailure("FAIL_MSGID", fail_reason(4))
+    assert parsed == DeliveryReport("FAIL_MSGID", fail_reason(4))
     assert parsed.reason.startswith("window_expired: ")
     assert fail_reason(6).startswith("quota_exceeded: ")
     assert fail_reason(99).startswith("platform_error: ")
@@ -109,7 +115,7 @@ def test_msg_send_fail_names_our_message_and_the_reason() -> None:
 
 def test_servicer_status_is_a_channel_log_line_not_a_conversation() -> None:
     parsed = parse_item(ITEMS["event_servicer"])
-    assert isinstance(parsed, StaffNotice)
+    assert isinstance(parsed, PlatformNotice)
     assert parsed.event == "servicer_status_change"
     assert "zhangsan" in parsed.text
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from channels.base import BadSignature, MalformedPayload, WebhookRequest
+from channels.base import BadSignature, MalformedPayload, PullRequest, WebhookRequest
 from channels.wechat import crypto
 from channels.wecom import WeComConfig, connector, webhook
 
@@ -100,17 +100,18 @@ def test_a_notice_is_answered_success_and_names_the_pull() -> None:
     request = notice_request(config)
     result = connector.handle_webhook(config, request)
     assert (result.status, result.body, result.messages) == (200, b"success", [])
-    notice = connector.notice(config, request)
-    assert notice == webhook.Notice(
+    assert result.pull == PullRequest(
+        key="wkAJ2GCAAASSm4_FhToWMFea0xAFfd3Q",
         token="ENCApHxnGDNAVNY4AaSJKj4Tb5mwsEMzxhFmHVGcra996NR",
-        open_kfid="wkAJ2GCAAASSm4_FhToWMFea0xAFfd3Q",
-        create_time="1348831860",
     )
+    served = tv4_config(open_kfid=["wkAJ2GCAAASSm4_FhToWMFea0xAFfd3Q"])
+    assert connector.handle_webhook(served, request).pull == result.pull
 
 
 def test_a_notice_for_an_account_not_served_is_acknowledged_but_not_pulled() -> None:
     config = tv4_config(open_kfid=["wk-other"])
-    assert connector.notice(config, notice_request(config)) is None
+    result = connector.handle_webhook(config, notice_request(config))
+    assert (result.body, result.pull) == (b"success", None)
 
 
 def test_a_notice_encrypted_for_another_corp_is_forbidden() -> None:

@@ -1,0 +1,60 @@
+"""What a platform tells us besides customer messages, stored with the messages.
+
+- Delivery reports: a reply the platform accepted and later could not deliver (WeCom's
+  msg_send_fail) is marked `failed` with the platform's reason, and `message.updated`
+  is published, so the agent sees it like an immediate refusal.
+- Platform notices: notifications about the account rather than a conversation (a
+  template or mass send finished, a servicer went offline) go to the channel's log,
+  the append-only audit log with the channel as object, not into any chat.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy import or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.archive.audit import record_audit
+from app.inbox.actions import publish_message
+from app.models import Channel, DeliveryJob, DeliveryStatus, Message
+from app.realtime.events import EventType
+from channels.base import DeliveryReport, Direction, PlatformNotice
+
+NOTICE_ACTION = "channel.platform_notice"
+
+
+async def apply_delivery_reports(
+    session: AsyncSession, channel: Channel, reports: Sequence[DeliveryReport]
+) -> int:
+    """Mark each reported outbound message failed (once); the number changed."""
+    changed = 0
+    for report in reports:
+        message = await session.scalar(
+            select(Message)
+            .outerjoin(DeliveryJob, DeliveryJob.message_id == Message.id)
+            .where(
+                Message.channel_id == channel.id,
+                Message.direction == Direction.OUTBOUND,
+                or_(
+                    Message.external_id == report.external_id,
+                    DeliveryJob.idempotency_key == report.external_id,
+                ),
+            )
+            .limit(1)
+        )
+        if message is None or message.delivery_status == DeliveryStatus.FAILED:
+            continue  # not ours (sent from elsewhere) or already recorded: a retried page
+        message.delivery_status = DeliveryStatus.FAILED
+        message.error = report.reason
+        publish_message(session, message, EventType.MESSAGE_UPDATED)
+        changed += 1
+    return changed
+
+
+def record_platform_notices(
+    session: AsyncSession, channel: Channel, notices: Sequence[PlatformNotice]
+) -> None:
+    for notice in notices:
+        details = {"event": notice.event, "text": notice.text, **dict(notice.detail)}
+        record_audit(session, None, NOTICE_ACTION, "channel", channel.id, details)
