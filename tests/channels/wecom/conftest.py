@@ -13,6 +13,7 @@ from channels.base import ChannelContext
 from channels.wecom import WeComConfig
 from channels.wecom.fake import FakeWeCom
 from tests.channels.wechat.wechat_support import MemoryState
+from tests.test_cli import run  # noqa: F401 - the CLI fixture, for test_wecom_cli
 
 API_BASE = "http://qyapi.wecom.fake"
 MakeCtx = Callable[..., ChannelContext]
