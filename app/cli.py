@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib
 import json
 import sys
 import time
@@ -65,6 +66,20 @@ def cmd_migrate(args: argparse.Namespace, settings: Settings) -> None:
 GRACEFUL_SHUTDOWN_SECONDS = 20
 
 
+def _sandbox(module: str) -> Any:
+    """A module of the sandbox (fake platforms, simulator, demo), loaded by name: the
+    product never imports it, and an installation without it still serves."""
+    try:
+        return importlib.import_module(f"sandbox.{module}")
+    except ModuleNotFoundError as exc:
+        if exc.name is None or exc.name.split(".")[0] != "sandbox":
+            raise
+        raise CliError(
+            "the demo and the simulator need the sandbox package of a development checkout "
+            "(pip install -e . in the source tree)"
+        ) from exc
+
+
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> None:
     import os
 
@@ -75,9 +90,10 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> None:
     if args.workers < 1:
         raise CliError("--workers must be at least 1")
     run_migrations(settings.database_url)
+    factory = "app.main:create_app"
     if args.demo:
-        from app.demo import seed_demo
-
+        demo = _sandbox("demo")
+        factory = "sandbox.demo:create_demo_app"
         if args.workers != 1:
             raise CliError(
                 "--demo runs one worker (the simulator and fake platforms are in-process)"
@@ -89,9 +105,9 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> None:
             os.environ["HUILIU_PUBLIC_URL"] = f"http://{host}:{args.port}"
         get_settings.cache_clear()
         settings = get_settings()
-        _with_session(settings, lambda s: seed_demo(s, settings))
+        _with_session(settings, lambda s: demo.seed_demo(s, settings))
     uvicorn.run(
-        "app.main:create_app",
+        factory,
         factory=True,
         host=args.host,
         port=args.port,
@@ -262,22 +278,22 @@ def cmd_simulate(args: argparse.Namespace, settings: Settings) -> None:
     from sqlalchemy import select
 
     from app.models import Channel
-    from app.simulator.simulator import SUPPORTED, SimChannel, Simulator
     from app.workspace import validate_config
 
+    sim = _sandbox("simulator.simulator")
     if args.rate <= 0 or args.duration <= 0:
         raise CliError("--rate and --duration must be positive")
 
-    async def load(session: Any) -> list[SimChannel]:
+    async def load(session: Any) -> list[Any]:
         rows = await session.scalars(
-            select(Channel).where(Channel.type.in_(SUPPORTED), Channel.archived.is_(False))
+            select(Channel).where(Channel.type.in_(sim.SUPPORTED), Channel.archived.is_(False))
         )
-        return [SimChannel(c.id, c.type, validate_config(c.type, dict(c.config))) for c in rows]
+        return [sim.SimChannel(c.id, c.type, validate_config(c.type, dict(c.config))) for c in rows]
 
     channels = _with_session(settings, load)
     if not channels:
         raise CliError("no WeChat, Douyin or website channel in the database to write to")
-    simulator = Simulator(args.base_url, channels, rate=args.rate)
+    simulator = sim.Simulator(args.base_url, channels, rate=args.rate)
     started = time.monotonic()
     stats = asyncio.run(simulator.run(duration=args.duration))
     elapsed = time.monotonic() - started

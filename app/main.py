@@ -5,7 +5,7 @@ from __future__ import annotations
 import gc
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 from urllib.parse import urlsplit
@@ -31,6 +31,7 @@ from app.db import Database, database_unavailable, invalid_input
 from app.delivery.typing import TypingRelay
 from app.delivery.worker import DeliveryWorker
 from app.errors import HuiliuError
+from app.extensions import AppExtension
 from app.inbox.assignment_worker import AssignmentWorker
 from app.inbox.canned import router as canned_router
 from app.inbox.contacts_endpoints import router as contacts_router
@@ -76,14 +77,16 @@ def _tune_gc() -> None:
     gc.set_threshold(GC_GEN0_THRESHOLD, gen1, gen2)
 
 
-def create_app(settings: Settings | None = None, *, run_workers: bool = True) -> FastAPI:
+def create_app(
+    settings: Settings | None = None,
+    *,
+    run_workers: bool = True,
+    extensions: Sequence[AppExtension] = (),
+) -> FastAPI:
+    """The app; `extensions` (e.g. the demo, sandbox/demo.py) are wired around it."""
     settings = settings or get_settings()
-    demo = None
-    if settings.demo:
-        from app.demo import DemoPlatforms, demo_settings
-
-        settings = demo_settings(settings)
-        demo = DemoPlatforms(settings)
+    for extension in extensions:
+        settings = extension.configure(settings)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -118,14 +121,14 @@ def create_app(settings: Settings | None = None, *, run_workers: bool = True) ->
             media.start()
             pulls.start()
             assignment.start()
-        if demo is not None:
-            await demo.start(db)
+        for extension in extensions:
+            await extension.start(db)
         _tune_gc()
         try:
             yield
         finally:
-            if demo is not None:
-                await demo.stop()
+            for extension in reversed(extensions):
+                await extension.stop()
             await assignment.stop()
             await typing_relay.stop()
             await pulls.stop()
@@ -152,9 +155,8 @@ def create_app(settings: Settings | None = None, *, run_workers: bool = True) ->
     app.include_router(accounts_router)
     install_web(app)  # sets app.state.web_auth (cookie sessions) and mounts /static
     install_widget(app)  # /widget/{id}.js, the visitor websocket, uploads, the demo page
-    if demo is not None:
-        app.state.demo = demo
-        demo.mount(app)
+    for extension in extensions:
+        extension.mount(app)
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz(request: Request) -> Response:

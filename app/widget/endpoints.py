@@ -31,7 +31,6 @@ from channels.webchat.tokens import VisitorToken, media_signature_valid, verify_
 
 router = APIRouter(include_in_schema=False)
 
-DEMO_CHANNEL_NAME = "汇流官网 · 网页客服"
 # The demo host page: our own scripts only, and no inline script at all.
 DEMO_CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
@@ -229,29 +228,16 @@ async def widget_media(
 
 @router.get("/widget-demo")
 async def demo_redirect(request: Request) -> Response:
-    """The demo's host page for the first website channel (created in demo mode)."""
-    from app.workspace import create_channel
-
-    async with request.app.state.db.session() as session:
+    """The host page of the first website channel (the demo creates one at start)."""
+    async with request.app.state.db.sessions() as session:
         channel_id = await session.scalar(
             select(Channel.id)
             .where(Channel.type == "webchat", Channel.archived.is_(False))
             .order_by(Channel.id)
             .limit(1)
         )
-        if channel_id is None:
-            if not request.app.state.settings.demo:
-                return _error(request, 404, "no website channel yet: huiliu channel create webchat")
-            channel = await create_channel(
-                session,
-                "webchat",
-                DEMO_CHANNEL_NAME,
-                {
-                    "greeting": "您好，欢迎来到汇流！有什么可以帮您？",
-                    "prechat_field": ["name", "email"],
-                },
-            )
-            channel_id = channel.id
+    if channel_id is None:
+        return _error(request, 404, "no website channel yet: huiliu channel create webchat")
     return RedirectResponse(f"/widget-demo/{channel_id}", 303)
 
 

@@ -352,7 +352,7 @@ class PushMaker:
 
     def __init__(self, path: str, customers: int = 500, prefix: int | None = None) -> None:
         from channels.wechat.config import WeChatConfig
-        from channels.wechat.pushes import build_push, message_xml
+        from sandbox.wechat.pushes import build_push, message_xml
 
         config = WeChatConfig(app_id="wxbench", app_secret="benchsecret", token=WECHAT_TOKEN)
         query, _ = build_push(config, message_xml("oBench", Content="x", msg_id=1))

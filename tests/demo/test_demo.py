@@ -16,8 +16,8 @@ import httpx
 
 from app.config import Settings
 from app.main import create_app
-from app.simulator.simulator import SimChannel, Simulator
 from channels.wechat import WeChatConfig
+from sandbox.simulator.simulator import SimChannel, Simulator
 from tests.support.server import free_port, running
 
 ROOT = Path(__file__).resolve().parents[2]

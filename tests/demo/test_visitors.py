@@ -11,9 +11,9 @@ import pytest
 
 from app.config import Settings
 from app.main import create_app
-from app.simulator.simulator import Customer, SimChannel, Simulator
-from app.simulator.visitors import Visitor, visitor_origin
 from channels.webchat.config import WebchatConfig
+from sandbox.simulator.simulator import Customer, SimChannel, Simulator
+from sandbox.simulator.visitors import Visitor, visitor_origin
 from tests.conftest import Factory
 from tests.support.server import running
 from tests.widget.support import webchat_channel

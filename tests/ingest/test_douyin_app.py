@@ -18,8 +18,8 @@ from app.delivery.worker import DeliveryWorker
 from app.main import create_app
 from app.models import Message
 from app.workspace import create_channel
-from channels.douyin.fake import FakeDouyin
-from channels.douyin.pushes import build_verify_webhook
+from sandbox.douyin.fake import FakeDouyin
+from sandbox.douyin.pushes import build_verify_webhook
 from tests.conftest import Factory
 from tests.support.server import running
 

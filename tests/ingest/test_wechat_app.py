@@ -18,7 +18,7 @@ from app.delivery.worker import DeliveryWorker
 from app.main import create_app
 from app.models import ContactIdentity, Conversation, Message
 from channels.wechat import WeChatConfig
-from channels.wechat.fake import FakeWeChat, build_push, build_verification, event_xml, message_xml
+from sandbox.wechat.fake import FakeWeChat, build_push, build_verification, event_xml, message_xml
 from tests.conftest import Factory
 from tests.support.server import running
 

@@ -17,8 +17,8 @@ from channels.base import (
     OutboundMessage,
 )
 from channels.wechat import connector
-from channels.wechat.fake import FakeWeChat
 from channels.wechat.media import MAX_IMAGE_UPLOAD_BYTES
+from sandbox.wechat.fake import FakeWeChat
 from tests.channels.wechat.test_wechat_send import FailingTransport
 from tests.channels.wechat.wechat_support import OPENID, MakeCtx
 

@@ -16,7 +16,7 @@ from channels.base import (
     OutboundMessage,
 )
 from channels.wechat import connector
-from channels.wechat.fake import FakeWeChat
+from sandbox.wechat.fake import FakeWeChat
 from tests.channels.wechat.test_wechat_send import FailingTransport
 from tests.channels.wechat.wechat_support import OPENID, MakeCtx
 

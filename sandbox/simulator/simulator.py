@@ -22,14 +22,14 @@ from typing import Any
 import httpx
 from pydantic import BaseModel
 
-from app.simulator.scripts import NICKNAMES, SCENARIOS, THANKS, Scenario
-from app.simulator.visitors import RATE_LIMITED, Visitor
 from channels.base import utcnow
 from channels.douyin import DouyinConfig
-from channels.douyin.fake import FakeDouyin
 from channels.webchat.config import WebchatConfig
 from channels.wechat import WeChatConfig
-from channels.wechat.pushes import build_push, event_xml, message_xml
+from sandbox.douyin.fake import FakeDouyin
+from sandbox.simulator.scripts import NICKNAMES, SCENARIOS, THANKS, Scenario
+from sandbox.simulator.visitors import RATE_LIMITED, Visitor
+from sandbox.wechat.pushes import build_push, event_xml, message_xml
 
 log = logging.getLogger(__name__)
 

@@ -22,7 +22,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 
 from channels.douyin.config import DouyinConfig
-from channels.douyin.pushes import b64_id, build_event, build_verify_webhook
+from sandbox.douyin.pushes import b64_id, build_event, build_verify_webhook
 
 # Lifetimes: access 15 days, refresh 30 days (brief §4.4 [U]).
 ACCESS_TTL = timedelta(days=15)

@@ -1,6 +1,9 @@
 """Demo mode: staff seeded once, one channel of each type wired to in-process fake
 platform APIs, and the simulator writing as customers through the real webhooks and
-as website visitors through the widget's websocket."""
+as website visitors through the widget's websocket.
+
+`huiliu serve --demo` seeds with `seed_demo` and serves `create_demo_app`: the product's
+`create_app` with `DemoPlatforms` as its extension (app/extensions.py)."""
 
 from __future__ import annotations
 
@@ -14,14 +17,15 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.accounts.actions import create_user
-from app.config import Settings
+from app.config import Settings, get_settings
 from app.db import Database
+from app.main import create_app
 from app.models import Channel, User
-from app.simulator.simulator import SUPPORTED, Customer, SimChannel, Simulator, run_forever
 from app.workspace import create_channel, validate_config
 from channels.base import dump_config, utcnow
-from channels.douyin.fake import FakeDouyin
-from channels.wechat.fake import FakeWeChat
+from sandbox.douyin.fake import FakeDouyin
+from sandbox.simulator.simulator import SUPPORTED, Customer, SimChannel, Simulator, run_forever
+from sandbox.wechat.fake import FakeWeChat
 
 DEMO_USERS = (
     ("admin@huiliu.local", "管理员 Admin", "admin"),
@@ -61,20 +65,23 @@ async def seed_demo(session: AsyncSession, settings: Settings) -> None:
 def demo_settings(settings: Settings) -> Settings:
     """Point the platform API bases at the fakes mounted in this very server."""
     public = settings.public_url.rstrip("/")
-    return settings.with_api_bases(
-        wechat=public + FAKE_WECHAT_PATH, douyin=public + FAKE_DOUYIN_PATH
-    )
+    demo = settings.model_copy(update={"demo": True})
+    return demo.with_api_bases(wechat=public + FAKE_WECHAT_PATH, douyin=public + FAKE_DOUYIN_PATH)
 
 
 class DemoPlatforms:
-    """The fake WeChat and Douyin APIs of a demo server, and its simulator."""
+    """The fake WeChat and Douyin APIs of a demo server, and its simulator (an AppExtension)."""
 
-    def __init__(self, settings: Settings) -> None:
-        self.settings = settings
+    def __init__(self, settings: Settings | None = None) -> None:
+        self.settings = demo_settings(settings) if settings is not None else None
         self.wechat = FakeWeChat()  # follows real time
         self.douyin = FakeDouyin(clock=utcnow)
         self._task: asyncio.Task[None] | None = None
         self.simulator: Simulator | None = None
+
+    def configure(self, settings: Settings) -> Settings:
+        self.settings = demo_settings(settings)
+        return self.settings
 
     def mount(self, app: FastAPI) -> None:
         app.mount(FAKE_WECHAT_PATH, self.wechat.app)
@@ -123,11 +130,12 @@ class DemoPlatforms:
         return 0
 
     async def start(self, db: Database) -> None:
+        settings = self.settings or demo_settings(get_settings())
         channels = await self.ensure_channels(db)
         self.simulator = Simulator(
-            self.settings.public_url,
+            settings.public_url,
             channels,
-            rate=self.settings.demo_rate,
+            rate=settings.demo_rate,
             replies=self.replies_for,
         )
         self._task = asyncio.create_task(run_forever(self.simulator), name="demo-simulator")
@@ -137,3 +145,8 @@ class DemoPlatforms:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
+
+
+def create_demo_app() -> FastAPI:
+    """The app factory `huiliu serve --demo` hands uvicorn: the product plus the demo."""
+    return create_app(get_settings(), extensions=[DemoPlatforms()])

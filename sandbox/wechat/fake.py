@@ -5,7 +5,7 @@ paths the connector uses (`channels.md` §2): tokens that expire by a clock test
 can move, the customer-service send with its 48-hour window and per-window quota,
 the typing indicator, temporary media (upload with WeChat's type and size limits,
 download) that expire after 3 days. Errors are HTTP 200 with an errcode body, as
-WeChat sends them. Pushes *to* Huiliu are built by `channels.wechat.pushes`.
+WeChat sends them. Pushes *to* Huiliu are built by `sandbox.wechat.pushes`.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from starlette.exceptions import HTTPException
 from starlette.formparsers import MultiPartException
 
 # Re-exported: the simulator and webhook tests build pushes next to the fake API.
-from channels.wechat.pushes import (  # noqa: F401
+from sandbox.wechat.pushes import (  # noqa: F401
     FAKE_ORIGINAL_ID,
     build_push,
     build_verification,
