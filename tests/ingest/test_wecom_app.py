@@ -18,7 +18,7 @@ from app.delivery.worker import DeliveryWorker
 from app.main import create_app
 from app.models import AuditLog, Conversation, Message, PullCursor
 from channels.wechat import crypto
-from channels.wecom.fake import FakeWeCom
+from sandbox.wecom.fake import FakeWeCom
 from tests.conftest import Factory
 from tests.support.server import running
 

@@ -11,7 +11,7 @@ import pytest
 
 from channels.base import ChannelContext
 from channels.wecom import WeComConfig
-from channels.wecom.fake import FakeWeCom
+from sandbox.wecom.fake import FakeWeCom
 from tests.channels.wechat.wechat_support import MemoryState
 from tests.test_cli import run  # noqa: F401 - the CLI fixture, for test_wecom_cli
 

@@ -20,7 +20,7 @@ from channels.base import (
     WebhookRequest,
 )
 from channels.wecom import WeComConfig, connector, pull
-from channels.wecom.fake import FakeWeCom
+from sandbox.wecom.fake import FakeWeCom
 from tests.channels.wecom.conftest import MakeCtx
 
 CUSTOMER = "wmCUSTOMER0001"
