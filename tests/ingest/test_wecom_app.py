@@ -224,3 +224,29 @@ def test_the_fake_signs_like_the_official_sample() -> None:
     assert crypto.signature_matches(
         query["msg_signature"], fake.token, query["timestamp"], query["nonce"], encrypted
     )
+
+
+async def test_the_simulator_writes_as_wecom_customers(wc: dict[str, Any]) -> None:
+    from app.workspace import validate_config
+    from sandbox.simulator.simulator import SimChannel, Simulator
+
+    app, fake = wc["app"], wc["fake"]
+    async with app.state.db.sessions() as s:
+        from app.models import Channel
+
+        row = await s.get(Channel, wc["channel_id"])
+        assert row is not None
+        config = validate_config("wecom", dict(row.config))
+    channel = SimChannel(id=wc["channel_id"], type="wecom", config=config)
+    sim = Simulator("http://testserver", [channel], http=wc["client"], seed=3, wecom={})
+    assert sim.channels == []  # without the platform at hand a kf channel cannot be simulated
+    sim = Simulator(
+        "http://testserver", [channel], http=wc["client"], seed=3, wecom={channel.id: fake}
+    )
+    for _ in range(6):
+        await sim.step(wc["client"])
+    assert sim.stats.sent == 6 and sim.stats.failed == 0
+    stored = await messages(app)
+    texts = [m for m in stored if m.content_type == "text"]
+    assert len(texts) == 6
+    assert all(m.sender_name for m in texts)  # nicknames came from batchget
