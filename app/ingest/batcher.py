@@ -183,7 +183,7 @@ async def _record(session: AsyncSession, parsed: list[_Parsed]) -> dict[int, lis
             session, group[0].channel, inbounds, reply_window=group[0].reply_window, locked=True
         )
         for p in group:
-            record_platform_notices(session, p.channel, p.result.notices)
+            await record_platform_notices(session, p.channel, p.result.notices)
         at = 0
         for p in group:
             n = len(p.result.messages)

@@ -108,7 +108,7 @@ class Puller:
                         session, channel, page.messages, reply_window=reply_window
                     )
                     await apply_delivery_reports(session, channel, page.reports)
-                    record_platform_notices(session, channel, page.notices)
+                    await record_platform_notices(session, channel, page.notices)
                     row = await session.get(PullCursor, (channel_id, request.key))
                     assert row is not None  # rows are never deleted
                     if page.next_cursor:

@@ -17,11 +17,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.archive.audit import record_audit
 from app.inbox.actions import publish_message
-from app.models import Channel, DeliveryJob, DeliveryStatus, Message
+from app.models import AuditLog, Channel, DeliveryJob, DeliveryStatus, Message
 from app.realtime.events import EventType
 from channels.base import DeliveryReport, Direction, PlatformNotice
 
 NOTICE_ACTION = "channel.platform_notice"
+# Platforms retry within minutes; the last few hundred lines of a channel's log cover that.
+RECENT_NOTICES = 500
 
 
 async def apply_delivery_reports(
@@ -52,9 +54,29 @@ async def apply_delivery_reports(
     return changed
 
 
-def record_platform_notices(
+async def record_platform_notices(
     session: AsyncSession, channel: Channel, notices: Sequence[PlatformNotice]
 ) -> None:
+    """Append each notice to the channel's log, once per platform key (a retried push or a
+    re-read page is not logged twice)."""
+    if not notices:
+        return
+    recent = await session.scalars(
+        select(AuditLog.details)
+        .where(
+            AuditLog.action == NOTICE_ACTION,
+            AuditLog.object_type == "channel",
+            AuditLog.object_id == str(channel.id),
+        )
+        .order_by(AuditLog.id.desc())
+        .limit(RECENT_NOTICES)
+    )
+    seen = {str(d.get("key")) for d in recent if isinstance(d, dict) and d.get("key")}
     for notice in notices:
         details = {"event": notice.event, "text": notice.text, **dict(notice.detail)}
+        key = details.get("key")
+        if key:
+            if str(key) in seen:
+                continue
+            seen.add(str(key))
         record_audit(session, None, NOTICE_ACTION, "channel", channel.id, details)
