@@ -24,6 +24,7 @@ from app.models import Channel, User
 from app.workspace import create_channel, validate_config
 from channels.base import dump_config, utcnow
 from sandbox.douyin.fake import FakeDouyin
+from sandbox.mishaps import DEFAULT_EVERY, Mishaps
 from sandbox.simulator.simulator import SUPPORTED, Customer, SimChannel, Simulator, run_forever
 from sandbox.wechat.fake import FakeWeChat
 from sandbox.wecom.fake import FakeWeCom
@@ -80,12 +81,20 @@ def demo_settings(settings: Settings) -> Settings:
 class DemoPlatforms:
     """The fake WeChat, Douyin and WeCom APIs of a demo server and its simulator (an extension)."""
 
-    def __init__(self, settings: Settings | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings | None = None,
+        *,
+        mishaps_every: tuple[float, float] = DEFAULT_EVERY,
+    ) -> None:
         self.settings = demo_settings(settings) if settings is not None else None
         self.wechat = FakeWeChat()  # follows real time
         self.douyin = FakeDouyin(clock=utcnow)
         self.wecom = FakeWeCom(token=WECOM_TOKEN, aes_key=WECOM_AES_KEY)
-        self._task: asyncio.Task[None] | None = None
+        # Now and then a platform error, so failures and retries show (sandbox/mishaps.py).
+        self.mishaps = Mishaps(self.wechat, self.douyin)
+        self.mishaps_every = mishaps_every
+        self._tasks: list[asyncio.Task[None]] = []
         self.simulator: Simulator | None = None
 
     def configure(self, settings: Settings) -> Settings:
@@ -162,13 +171,17 @@ class DemoPlatforms:
             replies=self.replies_for,
             wecom={c.id: self.wecom for c in channels if c.type == "wecom"},
         )
-        self._task = asyncio.create_task(run_forever(self.simulator), name="demo-simulator")
+        self._tasks = [
+            asyncio.create_task(run_forever(self.simulator), name="demo-simulator"),
+            asyncio.create_task(self.mishaps.run_forever(self.mishaps_every), name="demo-mishaps"),
+        ]
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+                await task
 
 
 def create_demo_app() -> FastAPI:

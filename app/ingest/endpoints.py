@@ -19,6 +19,7 @@ from app.ingest.pull import request_pull
 from app.metrics import INGESTED
 from channels import registry
 from channels.base import WebhookRequest
+from channels.transport import read_stream_capped
 
 router = APIRouter(tags=["webhooks"], include_in_schema=False)
 
@@ -28,17 +29,12 @@ class BodyTooLarge(BadRequest):
 
 
 async def read_capped(request: Request, limit: int) -> bytes:
-    declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > limit:
-        raise BodyTooLarge(f"body larger than {limit} bytes")
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise BodyTooLarge(f"body larger than {limit} bytes")
-        chunks.append(chunk)
-    return b"".join(chunks)
+    return await read_stream_capped(
+        request.stream(),
+        request.headers.get("content-length"),
+        limit,
+        lambda: BodyTooLarge(f"body larger than {limit} bytes"),
+    )
 
 
 def batcher_of(request: Request) -> IngestBatcher:

@@ -26,6 +26,7 @@ from channels.base import (
     WebhookRequest,
     WebhookResult,
 )
+from channels.transport import typed_config
 from channels.wechat import api, errors, media, webhook
 from channels.wechat.config import WeChatConfig
 
@@ -36,9 +37,7 @@ INVALID_MEDIA = 40007
 
 
 def _config(config: BaseModel) -> WeChatConfig:
-    if not isinstance(config, WeChatConfig):
-        raise TypeError(f"expected WeChatConfig, got {type(config).__name__}")
-    return config
+    return typed_config(config, WeChatConfig)
 
 
 def _hint(secret: str) -> str:

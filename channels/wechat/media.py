@@ -9,6 +9,7 @@ import re
 import httpx
 
 from channels.base import ChannelContext, DeliveryError, MediaFile, MediaRef, OutboundMedia
+from channels.transport import read_capped
 from channels.wechat import api, errors
 from channels.wechat.config import WeChatConfig
 
@@ -53,7 +54,7 @@ async def _download(
 ) -> MediaFile:
     try:
         async with ctx.http.stream("GET", target, params=params) as response:
-            content = await _read_capped(response)
+            content = await read_capped(response, MAX_MEDIA_BYTES, _too_large)
     except httpx.TransportError as exc:
         # A download has no side effect: every network failure is retryable.
         raise errors.transport_error(exc, request_may_have_landed=False) from exc
@@ -71,20 +72,6 @@ async def _download(
         mime_type=mime or ref.mime_type or "application/octet-stream",
         file_name=_file_name(response.headers.get("content-disposition", "")) or ref.file_name,
     )
-
-
-async def _read_capped(response: httpx.Response) -> bytes:
-    declared = response.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > MAX_MEDIA_BYTES:
-        raise _too_large()
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in response.aiter_bytes():
-        size += len(chunk)
-        if size > MAX_MEDIA_BYTES:
-            raise _too_large()
-        chunks.append(chunk)
-    return b"".join(chunks)
 
 
 def _too_large() -> DeliveryError:
