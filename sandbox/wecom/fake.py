@@ -42,6 +42,10 @@ WELCOME_TTL = timedelta(seconds=20)
 # service_state transitions the fake allows (§3 table; [U] on the full matrix).
 TRANSITIONS = {0: {1, 2, 3, 4}, 1: {2, 3, 4}, 2: {3, 4}, 3: {2, 3, 4}, 4: set[int]()}
 
+# The kf-specific codes below 95000-95018 follow third-party SDK comments and blog posts
+# [U]: 95001 (5-message limit) is quoted from the docs by an SDK; the others are the fake's
+# choice for the documented situations (bad account, bad msg token, ended session,
+# refused state change, a session a human servicer holds).
 ERRMSG = {
     -1: "system error",
     40001: "invalid secret",
