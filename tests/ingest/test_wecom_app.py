@@ -250,3 +250,13 @@ async def test_the_simulator_writes_as_wecom_customers(wc: dict[str, Any]) -> No
     texts = [m for m in stored if m.content_type == "text"]
     assert len(texts) == 6
     assert all(m.sender_name for m in texts)  # nicknames came from batchget
+
+
+async def test_the_channel_list_shows_it_without_secrets(wc: dict[str, Any]) -> None:
+    admin = await wc["factory"].user("admin")
+    r = await wc["client"].get("/api/v1/channels", headers=admin["headers"])
+    assert r.status_code == 200
+    (channel,) = [c for c in r.json()["items"] if c["type"] == "wecom"]
+    assert channel["id"] == wc["channel_id"]
+    fake = wc["fake"]
+    assert fake.secret not in r.text and fake.aes_key not in r.text and fake.token not in r.text
