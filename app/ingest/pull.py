@@ -19,6 +19,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Callable
+from datetime import timedelta
 
 import httpx
 from sqlalchemy import select
@@ -37,6 +38,9 @@ log = logging.getLogger(__name__)
 # A pull that keeps saying has_more stops after this many pages; the rest is owed.
 MAX_PAGES = 1000
 RETRY_SECONDS = 60.0
+# A cursor no notice moved for this long is pulled anyway (`Puller.catch_up`): far inside
+# the 3 days WeCom keeps messages readable (channels.md §3), rare enough to cost nothing.
+CATCH_UP_IDLE = timedelta(minutes=30)
 ERROR_MAX = 500
 
 
@@ -150,6 +154,26 @@ class Puller:
             stored += await self.pull(channel_id, PullRequest(key=key))
         return stored
 
+    async def catch_up(self, idle: timedelta = CATCH_UP_IDLE) -> int:
+        """Pull every cursor no pull touched for `idle`, owed or not; messages stored.
+
+        A notice the platform never delivered (the server was down) owes nothing, yet its
+        messages wait on the platform, readable for a limited time (WeCom: 3 days): this
+        fetches them well within it, without a notice token."""
+        since = utcnow() - idle
+        async with self.db.sessions() as session:
+            rows = await session.execute(
+                select(PullCursor.channel_id, PullCursor.key)
+                .join(Channel, Channel.id == PullCursor.channel_id)
+                .where(PullCursor.updated_at < since, Channel.archived.is_(False))
+                .order_by(PullCursor.updated_at)
+            )
+            idle_cursors = list(rows)
+        stored = 0
+        for channel_id, key in idle_cursors:
+            stored += await self.pull(channel_id, PullRequest(key=key))
+        return stored
+
 
 class PullWorker:
     """Retries owed pulls every `interval` seconds (platform errors, crashes)."""
@@ -173,5 +197,6 @@ class PullWorker:
             await asyncio.sleep(self.interval)
             try:
                 await self.puller.run_owed()
+                await self.puller.catch_up()
             except Exception:
                 log.exception("pull worker pass failed")

@@ -141,6 +141,22 @@ async def test_a_pull_error_is_kept_owed_and_nothing_is_lost(wc: dict[str, Any])
     assert await app.state.puller.owed() == []
 
 
+async def test_a_notice_never_delivered_is_caught_up_by_the_periodic_pull(
+    wc: dict[str, Any],
+) -> None:
+    from datetime import timedelta
+
+    app, fake = wc["app"], wc["fake"]
+    fake.customer_writes(CUSTOMER, "第一条")
+    await notify(wc)
+    fake.customer_writes(CUSTOMER, "这条的通知丢了")  # WeCom could not reach us: no notice
+    assert await app.state.puller.owed() == []
+    assert await app.state.puller.catch_up() == 0  # the cursor moved moments ago
+    assert await app.state.puller.catch_up(timedelta(0)) == 1
+    assert [m.content for m in await messages(app)] == ["第一条", "这条的通知丢了"]
+    assert "token" not in fake.sync_calls[-1]  # no notice, no token: the slower lane
+
+
 async def test_two_notices_at_once_never_pull_a_page_twice(wc: dict[str, Any]) -> None:
     app, fake = wc["app"], wc["fake"]
     for i in range(30):
