@@ -107,6 +107,12 @@ class Puller:
                     log.warning("pull failed on channel %s: %s", channel_id, exc.reason)
                     await self._record_error(channel_id, request.key, exc.reason)
                     return stored
+                except Exception as exc:  # a connector bug: kept owed, retried, visible
+                    log.exception("pull crashed on channel %s", channel_id)
+                    await self._record_error(
+                        channel_id, request.key, f"unexpected: {type(exc).__name__}: {exc}"
+                    )
+                    return stored
                 async with self.db.session() as session:
                     messages = await record_inbound_batch(
                         session, channel, page.messages, reply_window=reply_window
