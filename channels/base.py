@@ -116,6 +116,27 @@ class PullRequest:
     token: str = ""
 
 
+@dataclass(frozen=True)
+class DeliveryReport:
+    """The platform reports, after accepting it, that one of our replies was not delivered.
+
+    `external_id` is the id the send gave the message (WeCom's msgid: our idempotency key).
+    """
+
+    external_id: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class PlatformNotice:
+    """A platform notification about the account, not a conversation (a template or mass
+    send finished, a servicer went offline): kept in the channel's log, not in a chat."""
+
+    event: str
+    text: str
+    detail: Mapping[str, Any] = field(default_factory=dict)
+
+
 @dataclass
 class WebhookResult:
     """What to answer the platform, and what to store before answering.
@@ -129,6 +150,7 @@ class WebhookResult:
     status: int = 200
     messages: list[InboundMessage] = field(default_factory=list)
     pull: PullRequest | None = None
+    notices: list[PlatformNotice] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -142,6 +164,9 @@ class PullPage:
     messages: list[InboundMessage]
     next_cursor: str | None
     has_more: bool = False
+    # Stored in the same transaction as the messages.
+    reports: list[DeliveryReport] = field(default_factory=list)
+    notices: list[PlatformNotice] = field(default_factory=list)
 
 
 class WebhookError(Exception):

@@ -27,6 +27,7 @@ from sandbox.douyin.fake import FakeDouyin
 from sandbox.mishaps import DEFAULT_EVERY, Mishaps
 from sandbox.simulator.simulator import SUPPORTED, Customer, SimChannel, Simulator, run_forever
 from sandbox.wechat.fake import FakeWeChat
+from sandbox.wecom.fake import FakeWeCom
 
 DEMO_USERS = (
     ("admin@huiliu.local", "管理员 Admin", "admin"),
@@ -39,6 +40,9 @@ WECHAT_TOKEN = "huiliu-demo-token"
 WECHAT_AES_KEY = "HuiLiuDemoEncodingAESKey0123456789abcdefghi"
 FAKE_WECHAT_PATH = "/_fake/wechat"
 FAKE_DOUYIN_PATH = "/_fake/douyin"
+FAKE_WECOM_PATH = "/_fake/wecom"
+WECOM_TOKEN = "HuiliuDemoKfToken"
+WECOM_AES_KEY = "HuiLiuDemoWeComKfAESKey0123456789abcdefghij"
 
 
 async def seed_demo(session: AsyncSession, settings: Settings) -> None:
@@ -67,11 +71,15 @@ def demo_settings(settings: Settings) -> Settings:
     """Point the platform API bases at the fakes mounted in this very server."""
     public = settings.public_url.rstrip("/")
     demo = settings.model_copy(update={"demo": True})
-    return demo.with_api_bases(wechat=public + FAKE_WECHAT_PATH, douyin=public + FAKE_DOUYIN_PATH)
+    return demo.with_api_bases(
+        wechat=public + FAKE_WECHAT_PATH,
+        douyin=public + FAKE_DOUYIN_PATH,
+        wecom=public + FAKE_WECOM_PATH,
+    )
 
 
 class DemoPlatforms:
-    """The fake WeChat and Douyin APIs of a demo server, and its simulator (an AppExtension)."""
+    """The fake WeChat, Douyin and WeCom APIs of a demo server and its simulator (an extension)."""
 
     def __init__(
         self,
@@ -82,6 +90,7 @@ class DemoPlatforms:
         self.settings = demo_settings(settings) if settings is not None else None
         self.wechat = FakeWeChat()  # follows real time
         self.douyin = FakeDouyin(clock=utcnow)
+        self.wecom = FakeWeCom(token=WECOM_TOKEN, aes_key=WECOM_AES_KEY)
         # Now and then a platform error, so failures and retries show (sandbox/mishaps.py).
         self.mishaps = Mishaps(self.wechat, self.douyin)
         self.mishaps_every = mishaps_every
@@ -95,6 +104,7 @@ class DemoPlatforms:
     def mount(self, app: FastAPI) -> None:
         app.mount(FAKE_WECHAT_PATH, self.wechat.app)
         app.mount(FAKE_DOUYIN_PATH, self.douyin.app)
+        app.mount(FAKE_WECOM_PATH, self.wecom.app)
 
     async def ensure_channels(self, db: Database) -> list[SimChannel]:
         """One channel of each type; the Douyin grant is renewed on every start."""
@@ -112,6 +122,17 @@ class DemoPlatforms:
             "webchat": (
                 "汇流官网在线客服",
                 {"greeting": "您好，欢迎来到汇流！有什么可以帮您？", "prechat_field": ["name"]},
+            ),
+            "wecom": (
+                "汇流视频号客服",
+                {
+                    "corp_id": self.wecom.corp_id,
+                    "secret": self.wecom.secret,
+                    "token": WECOM_TOKEN,
+                    "aes_key": WECOM_AES_KEY,
+                    "open_kfid": list(self.wecom.open_kfids),
+                    "welcome_message": "您好，这里是汇流视频号客服，请问有什么可以帮您？",
+                },
             ),
         }
         out: list[SimChannel] = []
@@ -136,6 +157,8 @@ class DemoPlatforms:
             return sum(1 for s in self.wechat.sent if s.get("touser") == customer.external_id)
         if customer.channel.type == "douyin":
             return sum(1 for s in self.douyin.sent if s.to_user_id == customer.external_id)
+        if customer.channel.type == "wecom":
+            return sum(1 for s in self.wecom.sent if s.get("touser") == customer.external_id)
         return 0
 
     async def start(self, db: Database) -> None:
@@ -146,6 +169,7 @@ class DemoPlatforms:
             channels,
             rate=settings.demo_rate,
             replies=self.replies_for,
+            wecom={c.id: self.wecom for c in channels if c.type == "wecom"},
         )
         self._tasks = [
             asyncio.create_task(run_forever(self.simulator), name="demo-simulator"),

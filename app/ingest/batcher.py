@@ -26,6 +26,7 @@ from app.connectors import connector_for
 from app.db import Database
 from app.inbox.actions.inbound import record_inbound_batch
 from app.inbox.locks import identity_lock_keys, lock_identities
+from app.ingest.actions import record_platform_notices
 from app.models import Channel, Message
 from channels.base import WebhookError, WebhookRequest, WebhookResult
 
@@ -182,6 +183,8 @@ async def _record(session: AsyncSession, parsed: list[_Parsed]) -> dict[int, lis
         messages = await record_inbound_batch(
             session, group[0].channel, inbounds, reply_window=group[0].reply_window, locked=True
         )
+        for p in group:
+            await record_platform_notices(session, p.channel, p.result.notices)
         at = 0
         for p in group:
             n = len(p.result.messages)

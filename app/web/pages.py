@@ -221,7 +221,7 @@ async def admin(request: Request, session: SessionDep) -> Response:
     return await staff_page(request, session, "/admin", ADMIN_ROLES, "admin.html")
 
 
-# What the audit log records (the callers of app/archive/audit.py), for the page's filter;
+# What the audit log records (the callers of app/audit.py), for the page's filter;
 # each has an `act_…` label in the catalog's `pages` section (dots become underscores). An
 # action missing here still shows, under its code.
 AUDIT_ACTIONS: tuple[str, ...] = (

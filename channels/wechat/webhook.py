@@ -9,7 +9,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from channels.base import BadSignature, MalformedPayload, WebhookRequest, WebhookResult
+from channels.base import (
+    BadSignature,
+    MalformedPayload,
+    PlatformNotice,
+    WebhookRequest,
+    WebhookResult,
+)
 from channels.wechat import crypto
 from channels.wechat.config import WeChatConfig
 from channels.wechat.parser import MAX_BODY_BYTES, parse_message, parse_xml
@@ -70,7 +76,11 @@ def _receive(config: WeChatConfig, query: Mapping[str, str], body: bytes) -> Web
         inner = _decrypt(config, query, body, timestamp, nonce)
     else:
         raise MalformedPayload(f"unknown encrypt_type {encrypt_type!r}")
-    return WebhookResult(body=SUCCESS, media_type="text/plain", messages=[parse_message(inner)])
+    parsed = parse_message(inner)
+    if isinstance(parsed, PlatformNotice):
+        # About the account, not a conversation: the channel's log keeps it (events.py).
+        return WebhookResult(body=SUCCESS, media_type="text/plain", notices=[parsed])
+    return WebhookResult(body=SUCCESS, media_type="text/plain", messages=[parsed])
 
 
 def _decrypt(

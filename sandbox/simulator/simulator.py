@@ -15,7 +15,7 @@ import contextlib
 import logging
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,11 +30,12 @@ from sandbox.douyin.fake import FakeDouyin
 from sandbox.simulator.scripts import NICKNAMES, SCENARIOS, THANKS, Scenario
 from sandbox.simulator.visitors import RATE_LIMITED, Visitor
 from sandbox.wechat.pushes import build_push, event_xml, message_xml
+from sandbox.wecom.fake import FakeWeCom
 
 log = logging.getLogger(__name__)
 
-SUPPORTED = ("wechat", "douyin", "webchat")
-PREFIXES = {"wechat": "oSim", "douyin": "dy-sim-", "webchat": "web-sim-"}
+SUPPORTED = ("wechat", "douyin", "webchat", "wecom")
+PREFIXES = {"wechat": "oSim", "douyin": "dy-sim-", "webchat": "web-sim-", "wecom": "wmSim"}
 # A finished website visitor keeps the page open this long (to thank for a last reply).
 LINGER_SECONDS = 60.0
 # After the server refuses a new visitor (4429: tokens per address), start none for a while.
@@ -86,9 +87,15 @@ class Simulator:
         seed: int | None = None,
         max_customers: int = 12,
         max_sockets: int = 4,
+        wecom: Mapping[int, FakeWeCom] | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
-        self.channels = [c for c in channels if c.type in SUPPORTED]
+        # WeCom customers write into the platform, which the server then pulls from: only
+        # a channel whose fake platform is at hand (the demo's, in-process) can be simulated.
+        self.wecom = dict(wecom or {})
+        self.channels = [
+            c for c in channels if c.type in SUPPORTED and (c.type != "wecom" or c.id in self.wecom)
+        ]
         self.rate = rate  # customer messages per second, across all channels
         self.http = http
         self.replies = replies
@@ -155,6 +162,9 @@ class Simulator:
         customer = self._new_customer()
         if customer.channel.type == "wechat" and self.rng.random() < 0.3:
             await self._wechat_event(http, customer, "subscribe")
+        if customer.channel.type == "wecom" and self.rng.random() < 0.5:
+            # Most kf customers arrive from a 视频号 page or a link: enter_session first.
+            self.wecom[customer.channel.id].customer_enters(customer.external_id)
         await self._say(http, customer, customer.scenario.lines[0])
         customer.next_line = 1
 
@@ -237,6 +247,8 @@ class Simulator:
         elif customer.channel.type == "wechat":
             xml = message_xml(customer.external_id, Content=text)
             await self._post_wechat(http, customer.channel, xml)
+        elif customer.channel.type == "wecom":
+            await self._post_wecom(http, customer, text)
         else:
             await self._post_douyin(http, customer, text)
 
@@ -251,6 +263,14 @@ class Simulator:
         await self._post(
             http, url, params=query, content=body, headers={"Content-Type": "text/xml"}
         )
+
+    async def _post_wecom(self, http: httpx.AsyncClient, customer: Customer, text: str) -> None:
+        """The customer writes on WeCom; WeCom sends Huiliu its encrypted notice."""
+        fake = self.wecom[customer.channel.id]
+        fake.customer_writes(customer.external_id, text, nickname=customer.nickname)
+        query, body = fake.notice()
+        url = f"{self.base_url}/webhooks/wecom/{customer.channel.id}"
+        await self._post(http, url, params=query, content=body)
 
     async def _post_douyin(self, http: httpx.AsyncClient, customer: Customer, text: str) -> None:
         channel = customer.channel

@@ -61,11 +61,12 @@ def test_serve_demo_fills_the_inbox_from_every_channel(tmp_path: Path) -> None:
         headers = {"Authorization": f"Bearer {token}"}
         types: set[str] = set()
         items: list[dict[str, Any]] = []
-        while time.monotonic() < deadline and types != {"wechat", "douyin", "webchat"}:
+        everyone = {"wechat", "douyin", "webchat", "wecom"}
+        while time.monotonic() < deadline and types != everyone:
             items = httpx.get(f"{base}/api/v1/conversations", headers=headers).json()["items"]
             types = {c["channel"]["type"] for c in items}
             time.sleep(0.5)
-        assert types == {"wechat", "douyin", "webchat"}
+        assert types == everyone
         # An agent's reply goes out to the in-process fake platform API.
         conv = next(c for c in items if c["channel"]["type"] == "wechat")
         reply = httpx.post(

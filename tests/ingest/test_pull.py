@@ -166,3 +166,24 @@ async def test_a_forged_notice_pulls_nothing(app: Any, client: Any, factory: Any
     assert await cursor_row(app, channel["id"]) is None
     async with app.state.services.db.sessions() as session:
         assert await session.scalar(select(func.count()).select_from(Message)) == 0
+
+
+async def test_a_connector_crash_is_recorded_and_the_pull_stays_owed(
+    app: Any, client: Any, factory: Any, monkeypatch: Any
+) -> None:
+    from tests.support import loopback
+
+    async def broken(self: Any, ctx: Any, request: PullRequest, cursor: str | None) -> Any:
+        raise KeyError("msg_list")
+
+    channel = await factory.channel()
+    mail(1)
+    monkeypatch.setattr(loopback.LoopbackConnector, "pull", broken)
+    r = await push(client, channel, {"pull": "kf1"})
+    assert r.status_code == 200 and r.text == "success"
+    row = await cursor_row(app, channel["id"])
+    assert row is not None and row.error == "unexpected: KeyError: 'msg_list'"
+    assert await app.state.services.puller.owed() == [(channel["id"], "kf1")]
+    monkeypatch.undo()
+    assert await app.state.services.puller.run_owed() == 1
+    assert await app.state.services.puller.owed() == []
