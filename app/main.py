@@ -27,6 +27,8 @@ from starlette.types import Message as ASGIMessage
 from app.accounts.endpoints import router as accounts_router
 from app.archive.endpoints import router as archive_router
 from app.config import SESSION_SETTINGS, Settings, get_settings
+from app.contacts.endpoints import router as customers_router
+from app.contacts.orders_endpoints import router as orders_router
 from app.db import Database, database_unavailable, invalid_input
 from app.delivery.typing import TypingRelay
 from app.delivery.worker import DeliveryWorker
@@ -143,6 +145,8 @@ def create_app(settings: Settings | None = None, *, run_workers: bool = True) ->
     app.include_router(uploads_router)
     app.include_router(canned_router)
     app.include_router(contacts_router)
+    app.include_router(customers_router)
+    app.include_router(orders_router)
     app.include_router(archive_router)
     app.include_router(accounts_router)
     install_web(app)  # sets app.state.web_auth (cookie sessions) and mounts /static
@@ -179,7 +183,11 @@ def origin_allowed(settings: Settings, origin: str | None) -> bool:
 def _install_handlers(app: FastAPI) -> None:
     @app.exception_handler(HuiliuError)
     async def domain_error(_request: Request, exc: HuiliuError) -> Response:
-        return JSONResponse({"detail": exc.detail}, status_code=exc.status_code)
+        body: dict[str, Any] = {"detail": exc.detail}
+        errors = getattr(exc, "errors", None)  # e.g. the CSV import names every bad row
+        if errors is not None:
+            body["errors"] = errors
+        return JSONResponse(body, status_code=exc.status_code)
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(_request: Request, exc: StarletteHTTPException) -> Response:

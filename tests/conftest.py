@@ -27,7 +27,9 @@ REDIS_URL = os.environ.get("HUILIU_TEST_REDIS_URL")
 TABLES = (
     "audit_log, event_log, delivery_jobs, messages, conversations, contact_identities, "
     "contacts, api_tokens, user_channels, users, channels, "
-    "web_sessions, login_failures, canned_replies, contact_tags, agent_presence, message_search"
+    "web_sessions, login_failures, canned_replies, contact_tags, agent_presence, message_search, "
+    # issue 15
+    "tasks, order_items, orders, contact_merges, holiday_days"
 )
 
 

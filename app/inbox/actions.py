@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.archive.audit import record_audit
 from app.archive.search import index_message
+from app.contacts.owners import after_agent_reply
 from app.db import wake_delivery_on_commit
 from app.errors import BadRequest, Conflict
 from app.inbox.access import Viewer
@@ -114,6 +115,8 @@ async def send_reply(
         conversation.unread_count = 0
         if conversation.first_response_at is None:
             conversation.first_response_at = now
+        # The replier owns an ownerless customer; the reply moves the follow-up due date.
+        await after_agent_reply(session, viewer, conversation.contact_id)
     conversation.updated_at = now
     publish_message(session, message, EventType.MESSAGE_CREATED)
     await _publish_conversation(session, conversation, EventType.CONVERSATION_UPDATED)

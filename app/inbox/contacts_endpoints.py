@@ -10,6 +10,8 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.archive.audit import record_audit
+from app.contacts.owners import publish_contact
+from app.contacts.profile import CrmPatch, apply_crm_patch
 from app.deps import SessionDep, ViewerDep
 from app.errors import BadRequest, NotFound
 from app.inbox.access import Viewer
@@ -22,7 +24,7 @@ MAX_TAG_CHARS = 30
 SUGGESTIONS = 200
 
 
-class ContactPatch(BaseModel):
+class ContactPatch(CrmPatch):
     notes: str | None = Field(default=None, max_length=5000)
     tags: list[str] | None = Field(default=None, max_length=MAX_TAGS)
 
@@ -31,6 +33,11 @@ class ContactNotesOut(BaseModel):
     id: int
     notes: str
     tags: list[str]
+    # issue 15
+    owner_id: int | None = None
+    follow_up_days: int | None = None
+    important_dates: list[dict[str, Any]] = []
+    marketing_consent: bool = False
 
 
 def clean_tags(raw: list[str]) -> list[str]:
@@ -73,7 +80,13 @@ async def tags_of(session: AsyncSession, contact_id: int) -> list[str]:
 
 async def notes_out(session: AsyncSession, contact: Contact) -> ContactNotesOut:
     return ContactNotesOut(
-        id=contact.id, notes=contact.notes, tags=await tags_of(session, contact.id)
+        id=contact.id,
+        notes=contact.notes,
+        tags=await tags_of(session, contact.id),
+        owner_id=contact.owner_id,
+        follow_up_days=contact.follow_up_days,
+        important_dates=list(contact.important_dates or []),
+        marketing_consent=contact.marketing_consent,
     )
 
 
@@ -102,12 +115,13 @@ async def update_contact(
             for position, tag in enumerate(tags):
                 session.add(ContactTag(contact_id=contact.id, tag=tag, position=position))
             changed.append("tags")
+    changed += await apply_crm_patch(session, viewer, contact, body, body.model_fields_set)
     if changed:
         contact.updated_at = utcnow_for_models()
         record_audit(
             session, viewer.user, "contact.updated", "contact", contact.id, {"fields": changed}
         )
-        await session.flush()
+        await publish_contact(session, contact)
     return await notes_out(session, contact)
 
 

@@ -87,6 +87,20 @@ class ContactOut(BaseModel):
     identities: list[IdentityOut]
     conversations: list[ConversationOut]
     created_at: datetime
+    # issue 15 (app/contacts/queries.py crm_fields): the customer record
+    owner: Any = None
+    lifecycle: str = "active"
+    tier: str | None = None
+    high_value: bool = False
+    risk: int | None = None
+    last_interaction_at: datetime | None = None
+    next_follow_up_at: datetime | None = None
+    important_dates: list[dict[str, Any]] = []
+    follow_up_days: int | None = None
+    marketing_consent: bool = False
+    orders_total: str = "0.00"
+    open_tasks: list[Any] = []
+    merged_into_id: int | None = None
 
 
 class ChannelOut(BaseModel):

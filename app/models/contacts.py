@@ -23,6 +23,19 @@ class Contact(Base):
     attributes: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # issue 15: who keeps the relationship, when to call again, what days matter.
+    owner_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
+    follow_up_days: Mapped[int | None] = mapped_column(Integer)
+    important_dates: Mapped[list[dict[str, Any]]] = mapped_column(JSONType, default=list)
+    marketing_consent: Mapped[bool] = mapped_column(Boolean, default=False)
+    # The latest inbound message or order: the customers list sorts by it.
+    last_interaction_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+    next_follow_up_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # When the sweep must look at this contact's important dates again (indexed: the
+    # sweep reads only contacts that are due, never all of them).
+    next_care_check_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+    # Set while merged into another contact; such a contact is hidden from lists.
+    merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("contacts.id"))
 
 
 class ContactIdentity(Base):

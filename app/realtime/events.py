@@ -16,6 +16,10 @@ class EventType(StrEnum):
     CONVERSATION_CREATED = "conversation.created"
     CONVERSATION_UPDATED = "conversation.updated"
     CONVERSATION_ASSIGNED = "conversation.assigned"
+    # issue 15: the to-do list and the customer record
+    TASK_CREATED = "task.created"
+    TASK_UPDATED = "task.updated"
+    CONTACT_UPDATED = "contact.updated"
 
 
 def publish(

@@ -1,0 +1,1 @@
+"""Customers: identities, merge, owner, orders, important dates, tasks."""

@@ -1,0 +1,274 @@
+"""CSV import of orders: all or nothing, idempotent on `order_no`.
+
+One row per order item; rows with the same `order_no` make one order. Every row is
+checked before anything is stored: a file with a bad row answers 400 naming every
+bad row. A customer is found by contact_id, phone, WeChat openid, Douyin open_id or
+any identity's external id; an order that matches nobody waits in the unmatched list.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from pydantic import ValidationError
+from sqlalchemy import delete, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.contacts.orders import ItemIn, OrderIn, set_items, touch_contact, warranty_tasks
+from app.errors import HuiliuError
+from app.models import Channel, Contact, ContactIdentity, Order, OrderItem, utcnow_for_models
+
+REQUIRED = ("order_no", "ordered_at", "amount", "item", "quantity", "warranty_months")
+MATCH_COLUMNS = ("contact_id", "phone", "wechat_openid", "douyin_open_id", "external_id")
+MAX_ERRORS = 1000  # every bad row is named, up to this many (then the count)
+CHUNK = 500  # ids per IN (...) lookup
+
+
+class ImportRefused(HuiliuError):
+    """400 with the list of bad rows: {"detail", "errors": [{"row", "detail"}]}."""
+
+    status_code = 400
+
+    def __init__(self, detail: str, errors: list[dict[str, Any]]) -> None:
+        super().__init__(detail)
+        self.errors = errors
+
+
+@dataclass
+class _Parsed:
+    order: OrderIn
+    keys: dict[str, str]
+    first_row: int
+    items: list[ItemIn] = field(default_factory=list)
+
+
+def _decode(body: bytes) -> str:
+    try:
+        return body.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise ImportRefused(
+            f"the file is not UTF-8 (byte {exc.start}): save it as CSV UTF-8", []
+        ) from None
+
+
+def _row_order(row: dict[str, str]) -> tuple[OrderIn, ItemIn | None]:
+    amount_text = (row.get("amount") or "").strip()
+    try:
+        amount = Decimal(amount_text)
+    except InvalidOperation:
+        raise ValueError(f"amount: {amount_text!r} is not a number") from None
+    if amount < 0:
+        raise ValueError("amount: must not be negative")
+    try:
+        ordered_at = date.fromisoformat((row.get("ordered_at") or "").strip())
+    except ValueError:
+        raise ValueError(
+            f"ordered_at: {row.get('ordered_at')!r} is not a date (YYYY-MM-DD)"
+        ) from None
+    order = OrderIn(order_no=row.get("order_no") or "", ordered_at=ordered_at, amount=amount)
+    name = (row.get("item") or "").strip()
+    if not name:
+        return order, None
+    quantity = (row.get("quantity") or "").strip() or "1"
+    months = (row.get("warranty_months") or "").strip() or None
+    item = ItemIn.model_validate({"name": name, "quantity": quantity, "warranty_months": months})
+    return order, item
+
+
+def _message(exc: ValidationError) -> str:
+    parts = []
+    for err in exc.errors():
+        loc = ".".join(str(p) for p in err.get("loc", ()))
+        msg = str(err.get("msg", "invalid")).removeprefix("Value error, ")
+        parts.append(f"{loc}: {msg}" if loc else msg)
+    return "; ".join(parts)
+
+
+def parse_orders(text: str) -> list[_Parsed]:
+    """Orders from the CSV text, or ImportRefused listing every bad row."""
+    reader = csv.DictReader(io.StringIO(text, newline=""))
+    header = [h.strip() for h in reader.fieldnames or []]
+    missing = [c for c in REQUIRED if c not in header]
+    if missing:
+        raise ImportRefused(f"missing column(s): {', '.join(missing)}", [])
+    if not any(c in header for c in MATCH_COLUMNS):
+        raise ImportRefused(
+            f"the file needs at least one of the columns {', '.join(MATCH_COLUMNS)}", []
+        )
+    reader.fieldnames = header
+    orders: dict[str, _Parsed] = {}
+    errors: list[dict[str, Any]] = []
+    for n, raw in enumerate(reader, start=2):
+        row = {k: (v or "") for k, v in raw.items() if isinstance(k, str)}
+        try:
+            order, item = _row_order(row)
+        except ValidationError as exc:
+            errors.append({"row": n, "detail": _message(exc)})
+            continue
+        except ValueError as exc:
+            errors.append({"row": n, "detail": str(exc)})
+            continue
+        keys = {c: row[c].strip() for c in MATCH_COLUMNS if row.get(c, "").strip()}
+        if "contact_id" in keys and not keys["contact_id"].isdigit():
+            errors.append({"row": n, "detail": f"contact_id: {keys['contact_id']!r} is not an id"})
+            continue
+        seen = orders.get(order.order_no)
+        if seen is None:
+            orders[order.order_no] = seen = _Parsed(order=order, keys=keys, first_row=n)
+        elif (seen.order.ordered_at, seen.order.amount, seen.keys) != (
+            order.ordered_at,
+            order.amount,
+            keys,
+        ):
+            errors.append(
+                {
+                    "row": n,
+                    "detail": f"order_no {order.order_no}: date, amount or customer differ "
+                    f"from row {seen.first_row}",
+                }
+            )
+            continue
+        if item is not None:
+            seen.items.append(item)
+    if errors:
+        shown = errors[:MAX_ERRORS]
+        raise ImportRefused(f"{len(errors)} bad row(s); nothing was imported", shown)
+    return list(orders.values())
+
+
+def _chunks(values: Iterable[Any]) -> Iterable[list[Any]]:
+    batch: list[Any] = []
+    for v in values:
+        batch.append(v)
+        if len(batch) == CHUNK:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+async def _match(session: AsyncSession, parsed: list[_Parsed]) -> dict[str, int | None]:
+    """order_no -> contact id (merged contacts resolve to where they went), or None."""
+    wanted: dict[str, set[str]] = {c: set() for c in MATCH_COLUMNS}
+    for p in parsed:
+        for c, v in p.keys.items():
+            wanted[c].add(v)
+    found: dict[str, dict[str, int]] = {c: {} for c in MATCH_COLUMNS}
+    for batch in _chunks(sorted(int(v) for v in wanted["contact_id"])):
+        for cid, merged in await session.execute(
+            select(Contact.id, Contact.merged_into_id).where(Contact.id.in_(batch))
+        ):
+            found["contact_id"][str(cid)] = merged or cid
+    for batch in _chunks(sorted(wanted["phone"])):
+        for cid, phone in await session.execute(
+            select(Contact.id, Contact.phone).where(
+                Contact.phone.in_(batch), Contact.merged_into_id.is_(None)
+            )
+        ):
+            if phone is not None:
+                found["phone"].setdefault(phone, cid)
+    for column, channel_type in (
+        ("wechat_openid", "wechat"),
+        ("douyin_open_id", "douyin"),
+        ("external_id", None),
+    ):
+        for batch in _chunks(sorted(wanted[column])):
+            stmt = select(ContactIdentity.contact_id, ContactIdentity.external_id).where(
+                ContactIdentity.external_id.in_(batch)
+            )
+            if channel_type is not None:
+                stmt = stmt.join(Channel, Channel.id == ContactIdentity.channel_id).where(
+                    Channel.type == channel_type
+                )
+            for cid, ext in await session.execute(stmt):
+                found[column].setdefault(ext, cid)
+    out: dict[str, int | None] = {}
+    for p in parsed:
+        out[p.order.order_no] = next(
+            (found[c][p.keys[c]] for c in MATCH_COLUMNS if p.keys.get(c) in found[c]), None
+        )
+    return out
+
+
+def _same(order: Order, items: list[OrderItem], p: _Parsed, contact_id: int | None) -> bool:
+    mine = [(i.name, i.quantity, i.warranty_months) for i in items]
+    theirs = [(i.name, i.quantity, i.warranty_months) for i in p.items]
+    return (
+        order.ordered_at == p.order.ordered_at
+        and Decimal(order.amount) == p.order.amount
+        and mine == theirs
+        and (order.contact_id == contact_id or contact_id is None)
+    )
+
+
+async def import_orders(session: AsyncSession, body: bytes) -> dict[str, int]:
+    parsed = parse_orders(_decode(body))
+    matches = await _match(session, parsed)
+    existing: dict[str, Order] = {}
+    for batch in _chunks([p.order.order_no for p in parsed]):
+        for order in await session.scalars(select(Order).where(Order.order_no.in_(batch))):
+            existing[order.order_no] = order
+    items: dict[int, list[OrderItem]] = {}
+    for batch in _chunks([o.id for o in existing.values()]):
+        for item in await session.scalars(
+            select(OrderItem).where(OrderItem.order_id.in_(batch)).order_by(OrderItem.position)
+        ):
+            items.setdefault(item.order_id, []).append(item)
+    created = updated = unmatched = 0
+    now = utcnow_for_models()
+    touched: list[Order] = []
+    for p in parsed:
+        contact_id = matches[p.order.order_no]
+        found = existing.get(p.order.order_no)
+        if found is None:
+            order = Order(
+                order_no=p.order.order_no,
+                contact_id=contact_id,
+                ordered_at=p.order.ordered_at,
+                amount=p.order.amount,
+                match_keys=p.keys,
+                source="import",
+                created_at=now,
+                updated_at=now,
+            )
+            session.add(order)
+            await session.flush()
+            set_items(session, order, p.items)
+            created += 1
+            touched.append(order)
+        else:
+            order = found
+            if not _same(order, items.get(order.id, []), p, contact_id):
+                order.ordered_at = p.order.ordered_at
+                order.amount = p.order.amount
+                order.match_keys = p.keys
+                if contact_id is not None:
+                    order.contact_id = contact_id
+                order.updated_at = now
+                await session.execute(delete(OrderItem).where(OrderItem.order_id == order.id))
+                set_items(session, order, p.items)
+                updated += 1
+                touched.append(order)
+        if order.contact_id is None:
+            unmatched += 1
+    await session.flush()
+    await _after_import(session, touched)
+    return {"created": created, "updated": updated, "unmatched": unmatched}
+
+
+async def _after_import(session: AsyncSession, orders: list[Order]) -> None:
+    contacts: dict[int, Contact] = {}
+    ids = sorted({o.contact_id for o in orders if o.contact_id is not None})
+    for batch in _chunks(ids):
+        for c in await session.scalars(select(Contact).where(Contact.id.in_(batch))):
+            contacts[c.id] = c
+    for order in orders:
+        if order.contact_id is not None:
+            touch_contact(contacts[order.contact_id], order)
+            await warranty_tasks(session, order, contacts[order.contact_id])
