@@ -29,6 +29,7 @@ from app.archive.endpoints import router as archive_router
 from app.config import SESSION_SETTINGS, Settings, get_settings
 from app.contacts.endpoints import router as customers_router
 from app.contacts.orders_endpoints import router as orders_router
+from app.contacts.sweep import CrmSweeper
 from app.db import Database, database_unavailable, invalid_input
 from app.delivery.typing import TypingRelay
 from app.delivery.worker import DeliveryWorker
@@ -109,6 +110,7 @@ def create_app(settings: Settings | None = None, *, run_workers: bool = True) ->
             hub.ephemeral_handlers["to_agents"] = lambda data: widget.remote_to_agents(hub, data)
             widget.online_elsewhere = lambda: bool(assignment.online_anywhere)
         app.state.assignment = assignment
+        crm_sweep = CrmSweeper(db)  # issue 15: due care tasks, at start and hourly
         app.state.db, app.state.hub, app.state.http, app.state.delivery = db, hub, http, worker
         app.state.storage, app.state.media = storage, media
         await hub.start()
@@ -116,6 +118,7 @@ def create_app(settings: Settings | None = None, *, run_workers: bool = True) ->
             worker.start()
             media.start()
             assignment.start()
+            crm_sweep.start()
         if demo is not None:
             await demo.start(db)
         _tune_gc()
@@ -124,6 +127,7 @@ def create_app(settings: Settings | None = None, *, run_workers: bool = True) ->
         finally:
             if demo is not None:
                 await demo.stop()
+            await crm_sweep.stop()
             await assignment.stop()
             await typing_relay.stop()
             await media.stop()
