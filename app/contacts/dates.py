@@ -51,6 +51,16 @@ async def refresh_care(session: AsyncSession, contact: Contact, *, on: date | No
     wanted: set[str] = set()
     created = 0
     next_check: date | None = None
+    # Keys end "<date hash>:<occurrence>"; a merge brings tasks keyed by the other contact.
+    existing = {
+        ":".join(key.split(":")[2:]): key
+        for key in await session.scalars(
+            select(Task.occasion_key).where(
+                Task.contact_id == contact.id, Task.kind == TaskKind.CARE
+            )
+        )
+        if key
+    }
     for item in contact.important_dates or []:
         parsed = ImportantDate.model_validate(item)
         occurrence = next_occurrence(parsed, start)
@@ -59,7 +69,12 @@ async def refresh_care(session: AsyncSession, contact: Contact, *, on: date | No
         key = occasion_key(contact.id, item, occurrence)
         remind_on = occurrence - timedelta(days=parsed.remind_days_before)
         if occurrence - start <= timedelta(days=CARE_HORIZON_DAYS):
-            wanted.add(key)
+            found = existing.get(f"{date_key(item)}:{occurrence.isoformat()}")
+            wanted.add(found or key)
+            if found:
+                check = occurrence + timedelta(days=1)
+                next_check = check if next_check is None or check < next_check else next_check
+                continue
             task = await create_task(
                 session,
                 kind=TaskKind.CARE,
@@ -83,12 +98,11 @@ async def refresh_care(session: AsyncSession, contact: Contact, *, on: date | No
             Task.status == TaskStatus.OPEN,
         )
     )
-    current_keys = {
-        f"care:{contact.id}:{date_key(item)}:" for item in contact.important_dates or []
-    }
+    current = {date_key(item) for item in contact.important_dates or []}
     for task in list(stale):
         key = task.occasion_key or ""
-        if key not in wanted and not any(key.startswith(p) for p in current_keys):
+        parts = key.split(":")
+        if key not in wanted and (len(parts) < 3 or parts[2] not in current):
             await cancel_task(session, task, "日期已从客户资料中删除")
     contact.next_care_check_at = day_start(next_check) if next_check else None
     return created

@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field
 
 from app.archive.audit import record_audit
 from app.contacts import calendar
+from app.contacts.merge import merge_contacts, unmerge_contacts
 from app.contacts.queries import list_customers
 from app.contacts.task_queries import access_task, list_tasks, todo_counts
 from app.contacts.tasks import (
@@ -23,7 +24,7 @@ from app.contacts.tasks import (
 from app.deps import AdminDep, SessionDep, ViewerDep
 from app.errors import BadRequest
 from app.inbox.contacts_endpoints import access_contact
-from app.inbox.queries import DEFAULT_LIMIT, MAX_LIMIT
+from app.inbox.queries import DEFAULT_LIMIT, MAX_LIMIT, contact_view
 from app.models import Conversation, HolidayDay, TaskKind, User, utcnow_for_models
 
 router = APIRouter(prefix="/api/v1", tags=["customers"])
@@ -201,3 +202,32 @@ async def put_holidays(
     )
     await session.flush()
     return await get_holidays(year, session, viewer)
+
+
+class MergeIn(BaseModel):
+    other_id: int
+
+
+class UnmergeIn(BaseModel):
+    merge_id: int
+
+
+@router.post("/contacts/{contact_id}/merge")
+async def post_merge(
+    contact_id: int, body: MergeIn, session: SessionDep, viewer: ViewerDep
+) -> dict[str, Any]:
+    """The other customer's identities, conversations, orders, tasks and dates move here."""
+    contact = await access_contact(session, viewer, contact_id)
+    other = await access_contact(session, viewer, body.other_id)
+    merge = await merge_contacts(session, viewer, contact, other)
+    view = await contact_view(session, viewer, contact.id)
+    return {**view.model_dump(mode="json"), "merge_id": merge.id}
+
+
+@router.post("/contacts/{contact_id}/unmerge")
+async def post_unmerge(
+    contact_id: int, body: UnmergeIn, session: SessionDep, viewer: ViewerDep
+) -> dict[str, Any]:
+    contact = await access_contact(session, viewer, contact_id)
+    await unmerge_contacts(session, viewer, contact, body.merge_id)
+    return (await contact_view(session, viewer, contact.id)).model_dump(mode="json")

@@ -7,6 +7,7 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import Message, Receive, Scope, Send
 
 from app.web.auth import web_auth
+from app.web.crm_pages import router as crm_pages_router
 from app.web.pages import FRONTEND
 from app.web.pages import router as pages_router
 from app.web.presence import Presence
@@ -32,4 +33,5 @@ def install_web(app: FastAPI) -> None:
     app.state.web_auth = web_auth
     app.state.presence = Presence()
     app.include_router(pages_router)
+    app.include_router(crm_pages_router)  # issue 15
     app.mount("/static", StaticAssets(directory=FRONTEND / "static"), name="static")
