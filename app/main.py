@@ -28,6 +28,7 @@ from app.accounts.endpoints import router as accounts_router
 from app.archive.endpoints import router as archive_router
 from app.config import SESSION_SETTINGS, Settings, get_settings
 from app.contacts.endpoints import router as customers_router
+from app.contacts.export import router as customers_export_router
 from app.contacts.orders_endpoints import router as orders_router
 from app.contacts.sweep import CrmSweeper
 from app.db import Database, database_unavailable, invalid_input
@@ -150,6 +151,7 @@ def create_app(settings: Settings | None = None, *, run_workers: bool = True) ->
     app.include_router(canned_router)
     app.include_router(contacts_router)
     app.include_router(customers_router)
+    app.include_router(customers_export_router)
     app.include_router(orders_router)
     app.include_router(archive_router)
     app.include_router(accounts_router)

@@ -81,7 +81,8 @@ async def get_tasks(
 
 @router.get("/tasks/counts")
 async def get_task_counts(session: SessionDep, viewer: ViewerDep) -> dict[str, int]:
-    """The viewer's own open tasks: overdue, today, this week, and due (overdue + today)."""
+    """The viewer's own open tasks: overdue, today, this week, due (overdue + today); and
+    whether today is a working day."""
     return await todo_counts(session, viewer)
 
 

@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import and_, exists, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.contacts.calendar import day_start, today, week_end
+from app.contacts.calendar import day_start, is_workday, today, week_end
 from app.contacts.tasks import TaskOut, tasks_out
 from app.errors import BadRequest, NotFound
 from app.inbox.access import Viewer
@@ -98,6 +98,9 @@ async def todo_counts(session: AsyncSession, viewer: Viewer) -> dict[str, int]:
             stmt = stmt.where(Task.due_at >= lo)
         counts[due] = int(await session.scalar(stmt) or 0)
     counts["due"] = counts["overdue"] + counts["today"]
+    # 1 on a working day in China (admin table, library, else weekends): the to-do page
+    # says when today is a holiday, so a shop knows why customers are quiet.
+    counts["workday"] = int(await is_workday(session, today()))
     return counts
 
 

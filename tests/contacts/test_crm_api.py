@@ -372,3 +372,21 @@ async def test_offboarding_hands_over_customers_and_tasks(
         audit = await s.scalar(select(AuditLog).where(AuditLog.action == "user.deactivated"))
         assert audit is not None and audit.details["customers"] == [cid]
         assert await s.scalar(select(func.count()).select_from(Task)) == 1
+
+
+async def test_customers_csv_export_neutralises_formulas(client: Any, factory: Any) -> None:
+    ch = await factory.channel("A", "sa")
+    await push(
+        client, ch, {"id": "m1", "from": "u1", "name": '=HYPERLINK("http://x")', "text": "hi"}
+    )
+    await push(client, ch, {"id": "m2", "from": "u2", "name": "@SUM(A1)", "text": "hi"})
+    sup, agent = await factory.user("supervisor"), await factory.user("agent")
+    assert (
+        await client.get("/api/v1/customers/export", headers=agent["headers"])
+    ).status_code == 403
+    r = await client.get("/api/v1/customers/export", headers=sup["headers"])
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/csv")
+    lines = r.text.lstrip("\ufeff").splitlines()
+    assert lines[0].startswith("id,name,phone")
+    assert any(',"\'=HYPERLINK(""http://x"")",' in line for line in lines[1:]), lines
+    assert any(",'@SUM(A1)," in line for line in lines[1:]), lines

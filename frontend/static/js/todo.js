@@ -61,3 +61,6 @@ const live = new Live({
 });
 live.connect();
 load();
+api("/api/v1/tasks/counts").then((counts) => {
+  document.getElementById("holiday-note").hidden = counts.workday !== 0;
+}).catch(() => {});
