@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.accounts.actions import create_user
 from app.config import Settings
+from app.contacts.demo_seed import seed_customers
 from app.db import Database
 from app.models import Channel, User
 from app.simulator.simulator import SUPPORTED, Customer, SimChannel, Simulator, run_forever
@@ -127,6 +128,7 @@ class DemoPlatforms:
 
     async def start(self, db: Database) -> None:
         channels = await self.ensure_channels(db)
+        await seed_customers(db)  # issue 15: customers with orders, dates and due tasks
         self.simulator = Simulator(
             self.settings.public_url,
             channels,
