@@ -36,20 +36,20 @@ async def seed_customers(db: Database) -> bool:
         now = utcnow_for_models()
         day = today()
         birthday = day + timedelta(days=3)
-        people = [
+        people: list[tuple[str, str, int, int | None, list[tuple[str, int, int, str]]]] = [
             # name, phone, days since first contact, follow-up cadence, dates, orders
             ("王小明", "13800000001", 7, 7, [("生日", birthday.month, birthday.day, "solar")]),
             ("陈静", "13800000002", 40, 30, [("农历生日", 8, 15, "lunar")]),
             ("刘洋", "13800000003", 3, None, []),
         ]
-        orders = [
+        orders: list[tuple[int, str, int, str, list[tuple[str, int, int | None]]]] = [
             (0, FIRST_ORDER, 200, "2999.00", [("扫地机器人 X1", 1, 12), ("替换滤网", 2, None)]),
             (1, "DEMO-2026-0002", 400, "899.00", [("空气净化器 A3", 1, 24)]),
             (1, "DEMO-2026-0003", 30, "129.00", [("净化器滤芯", 2, None)]),
             (2, "DEMO-2026-0004", 2, "59.90", [("收纳盒", 3, None)]),
         ]
         contacts: list[Contact] = []
-        for n, (name, phone, since, cadence, dates) in enumerate(people):
+        for n, (name, phone, since, _cadence, dates) in enumerate(people):
             created = now - timedelta(days=since)
             contact = Contact(
                 name=name,
