@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field
 
 from app.archive.audit import record_audit
 from app.contacts import calendar
+from app.contacts.lifecycle import set_lifecycle
 from app.contacts.merge import merge_contacts, unmerge_contacts
 from app.contacts.queries import list_customers
 from app.contacts.task_queries import access_task, list_tasks, todo_counts
@@ -40,6 +41,7 @@ async def get_customers(
     viewer: ViewerDep,
     q: Annotated[str | None, Query(max_length=200)] = None,
     owner: WhoQuery = None,
+    lifecycle: Annotated[str | None, Query(pattern="^(active|lost)$")] = None,
     channel_id: int | None = None,
     sort: Annotated[str, Query(pattern="^(recent|risk)$")] = "recent",
     cursor: Cursor = None,
@@ -48,7 +50,14 @@ async def get_customers(
     """Customers, most recent activity first. `sort=risk` orders the same way until the
     retention issue brings risk scores."""
     items, nxt = await list_customers(
-        session, viewer, q=q, owner=owner, channel_id=channel_id, cursor=cursor, limit=limit
+        session,
+        viewer,
+        q=q,
+        owner=owner,
+        lifecycle=lifecycle,
+        channel_id=channel_id,
+        cursor=cursor,
+        limit=limit,
     )
     return {"items": items, "next_cursor": nxt}
 
@@ -231,4 +240,19 @@ async def post_unmerge(
 ) -> dict[str, Any]:
     contact = await access_contact(session, viewer, contact_id)
     await unmerge_contacts(session, viewer, contact, body.merge_id)
+    return (await contact_view(session, viewer, contact.id)).model_dump(mode="json")
+
+
+class LifecycleIn(BaseModel):
+    lifecycle: str = Field(max_length=20)
+    reason: str | None = Field(default=None, max_length=1000)
+
+
+@router.post("/contacts/{contact_id}/lifecycle")
+async def post_lifecycle(
+    contact_id: int, body: LifecycleIn, session: SessionDep, viewer: ViewerDep
+) -> dict[str, Any]:
+    """Mark a customer lost (with a reason) or active again."""
+    contact = await access_contact(session, viewer, contact_id)
+    await set_lifecycle(session, viewer, contact, body.lifecycle, body.reason)
     return (await contact_view(session, viewer, contact.id)).model_dump(mode="json")

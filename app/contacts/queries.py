@@ -40,9 +40,10 @@ class CustomerItem(BaseModel):
     phone: str | None
     identities: list[IdentityRef]
     owner: PersonRef | None
-    # Lifecycle, tier, value and risk come with the retention issue; until then every
-    # customer is "active" with no tier and no score.
+    # "active" or "lost". Tier, value and risk come with the retention issue; until then
+    # no tier and no score.
     lifecycle: str
+    lost_reason: str | None
     tier: str | None
     high_value: bool
     risk: int | None
@@ -112,7 +113,8 @@ async def customer_items(
             owner=PersonRef(id=c.owner_id, name=owners.get(c.owner_id, ""))
             if c.owner_id is not None
             else None,
-            lifecycle="active",
+            lifecycle=c.lifecycle,
+            lost_reason=c.lost_reason,
             tier=None,
             high_value=False,
             risk=None,
@@ -138,7 +140,8 @@ async def list_customers(
     *,
     q: str | None,
     owner: str | None,
-    channel_id: int | None,
+    lifecycle: str | None = None,
+    channel_id: int | None = None,
     cursor: str | None,
     limit: int,
 ) -> tuple[list[CustomerItem], str | None]:
@@ -154,6 +157,8 @@ async def list_customers(
         stmt = stmt.where(Contact.owner_id.is_(None))
     elif owner:
         stmt = stmt.where(Contact.owner_id == int(owner))
+    if lifecycle:
+        stmt = stmt.where(Contact.lifecycle == lifecycle)
     if channel_id is not None:
         stmt = stmt.where(
             exists().where(
@@ -225,6 +230,7 @@ async def crm_fields(session: AsyncSession, viewer: Viewer, contact: Contact) ->
     return {
         "owner": item.owner,
         "lifecycle": item.lifecycle,
+        "lost_reason": item.lost_reason,
         "tier": item.tier,
         "high_value": item.high_value,
         "risk": item.risk,

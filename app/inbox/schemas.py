@@ -90,6 +90,7 @@ class ContactOut(BaseModel):
     # issue 15 (app/contacts/queries.py crm_fields): the customer record
     owner: Any = None
     lifecycle: str = "active"
+    lost_reason: str | None = None
     tier: str | None = None
     high_value: bool = False
     risk: int | None = None

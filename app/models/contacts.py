@@ -34,6 +34,10 @@ class Contact(Base):
     # When the sweep must look at this contact's important dates again (indexed: the
     # sweep reads only contacts that are due, never all of them).
     next_care_check_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+    # "active", or "lost" when an agent marks the customer lost (a hard churn event).
+    lifecycle: Mapped[str] = mapped_column(String(20), default="active")
+    lost_reason: Mapped[str | None] = mapped_column(Text)
+    lifecycle_changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # Set while merged into another contact; such a contact is hidden from lists.
     merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("contacts.id"))
 

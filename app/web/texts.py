@@ -253,6 +253,12 @@ PAGE_TEXTS: dict[str, dict[str, str]] = {
         "crm_merged": "已合并，可撤销",
         "crm_none": "无",
         "crm_holiday_note": "今天是节假日",
+        "crm_lifecycle_any": "全部状态",
+        "crm_active": "活跃",
+        "crm_lost": "已流失",
+        "crm_mark_lost": "标记为流失",
+        "crm_lost_reason": "流失原因",
+        "crm_mark_active": "恢复为活跃",
     },
     "en": {
         "brand": "Huiliu",
@@ -471,6 +477,12 @@ PAGE_TEXTS: dict[str, dict[str, str]] = {
         "crm_merged": "Merged; can be undone",
         "crm_none": "None",
         "crm_holiday_note": "Today is a public holiday",
+        "crm_lifecycle_any": "Any status",
+        "crm_active": "Active",
+        "crm_lost": "Lost",
+        "crm_mark_lost": "Mark lost",
+        "crm_lost_reason": "Why lost",
+        "crm_mark_active": "Mark active again",
     },
 }
 

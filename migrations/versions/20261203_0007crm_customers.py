@@ -176,6 +176,15 @@ def upgrade() -> None:
                 "next_care_check_at", app.models.base.UTCDateTime(timezone=True), nullable=True
             )
         )
+        batch_op.add_column(
+            sa.Column("lifecycle", sa.String(length=20), nullable=False, server_default="active")
+        )
+        batch_op.add_column(sa.Column("lost_reason", sa.Text(), nullable=True))
+        batch_op.add_column(
+            sa.Column(
+                "lifecycle_changed_at", app.models.base.UTCDateTime(timezone=True), nullable=True
+            )
+        )
         batch_op.add_column(sa.Column("merged_into_id", sa.Integer(), nullable=True))
         batch_op.create_index(
             batch_op.f("ix_contacts_last_interaction_at"), ["last_interaction_at"], unique=False
@@ -212,6 +221,9 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_contacts_next_care_check_at"))
         batch_op.drop_index(batch_op.f("ix_contacts_last_interaction_at"))
         batch_op.drop_column("merged_into_id")
+        batch_op.drop_column("lifecycle_changed_at")
+        batch_op.drop_column("lost_reason")
+        batch_op.drop_column("lifecycle")
         batch_op.drop_column("next_care_check_at")
         batch_op.drop_column("next_follow_up_at")
         batch_op.drop_column("last_interaction_at")

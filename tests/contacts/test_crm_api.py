@@ -390,3 +390,26 @@ async def test_customers_csv_export_neutralises_formulas(client: Any, factory: A
     assert lines[0].startswith("id,name,phone")
     assert any(',"\'=HYPERLINK(""http://x"")",' in line for line in lines[1:]), lines
     assert any(",'@SUM(A1)," in line for line in lines[1:]), lines
+
+
+async def test_mark_lost_and_back(client: Any, factory: Any, app: Any) -> None:
+    w = await _world(client, factory)
+    cid, h = w["contact_id"], w["agent"]["headers"]
+    url = f"/api/v1/contacts/{cid}/lifecycle"
+    r = await client.post(url, json={"lifecycle": "lost"}, headers=h)
+    assert r.status_code == 400 and "reason" in r.json()["detail"]
+    r = await client.post(url, json={"lifecycle": "gone", "reason": "x"}, headers=h)
+    assert r.status_code == 400
+    r = await client.post(url, json={"lifecycle": "lost", "reason": "买了别家的"}, headers=h)
+    assert r.status_code == 200 and r.json()["lifecycle"] == "lost"
+    assert r.json()["lost_reason"] == "买了别家的"
+    lost = (await client.get("/api/v1/contacts?lifecycle=lost", headers=h)).json()["items"]
+    assert [c["id"] for c in lost] == [cid]
+    assert (await client.get("/api/v1/contacts?lifecycle=active", headers=h)).json()["items"] == []
+    r = await client.post(url, json={"lifecycle": "active"}, headers=h)
+    assert r.json()["lifecycle"] == "active" and r.json()["lost_reason"] is None
+    async with app.state.db.session() as s:
+        n = await s.scalar(
+            select(func.count()).where(AuditLog.action == "contact.lifecycle_changed")
+        )
+    assert n == 2

@@ -134,6 +134,12 @@ async def test_customers_list_and_record(live: LiveServer, browser: Browser) -> 
     await page.fill("#date-day", "14")
     await page.click("#date-form button")
     await expect(page.locator(".dates .date-label", has_text="结婚纪念日")).to_have_count(1)
+    await page.fill("#lost-reason", f"嫌贵 {XSS}")
+    await page.click("#lost-form button")
+    await expect(page.locator("#lifecycle-state")).to_have_text("已流失")
+    await expect(page.locator(".lifecycle-box .muted")).to_have_text(f"嫌贵 {XSS}")
+    await page.click("#mark-active")
+    await expect(page.locator("#lost-form")).to_be_visible()
     await page.screenshot(path=shot("customer.png"), full_page=True)
     assert await page.locator("main img, main script").count() == 0
     watch.console = [m for m in watch.console if "status of 400" not in m]  # 30 February

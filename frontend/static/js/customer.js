@@ -56,6 +56,33 @@ function settings(c) {
       pt(c.marketing_consent ? "crm_consent_yes" : "crm_consent_no")));
 }
 
+function lifecycleBox(c) {
+  if (c.lifecycle === "lost") {
+    return h("div", { class: "lifecycle-box" },
+      h("span", { class: "badge badge-warn", id: "lifecycle-state" }, pt("crm_lost")), " ",
+      h("span", { class: "muted" }, c.lost_reason || ""), " ",
+      h("button", { type: "button", class: "btn btn-small", id: "mark-active",
+        onclick: () => setLifecycle({ lifecycle: "active" }) }, pt("crm_mark_active")));
+  }
+  const reason = h("input", { id: "lost-reason", maxlength: 1000, placeholder: pt("crm_lost_reason") });
+  const form = h("form", { class: "inline-form lifecycle-box", id: "lost-form" }, reason,
+    h("button", { type: "submit", class: "btn btn-small" }, pt("crm_mark_lost")));
+  form.addEventListener("submit", (e) => {
+    e.preventDefault();
+    setLifecycle({ lifecycle: "lost", reason: reason.value });
+  });
+  return form;
+}
+
+async function setLifecycle(body) {
+  try {
+    await api(`/api/v1/contacts/${contactId}/lifecycle`, { method: "POST", body });
+    await load();
+  } catch (err) {
+    toast(pt("error", { detail: err.message }), "error");
+  }
+}
+
 function datesBox(c) {
   const stored = c.important_dates.map(({ label, month, day, calendar, year, remind_days_before }) =>
     ({ label, month, day, calendar, year, remind_days_before }));
@@ -153,6 +180,7 @@ async function load() {
       c.phone ? h("div", { class: "muted" }, c.phone) : null,
       ownerBox(c, users.items)),
     settings(c),
+    lifecycleBox(c),
     section(pt("crm_tasks"), h("ul", { class: "task-list" },
       tasks.items.length ? tasks.items.map((task) => taskRow(task, { onChange: () => load(), showContact: false }))
         : h("li", { class: "muted" }, pt("crm_no_tasks")))),
