@@ -115,11 +115,12 @@ async def send_reply(
         conversation.unread_count = 0
         if conversation.first_response_at is None:
             conversation.first_response_at = now
-        # The replier owns an ownerless customer; the reply moves the follow-up due date.
-        await after_agent_reply(session, viewer, conversation.contact_id)
     conversation.updated_at = now
     publish_message(session, message, EventType.MESSAGE_CREATED)
     await _publish_conversation(session, conversation, EventType.CONVERSATION_UPDATED)
+    if not private:
+        # The replier owns an ownerless customer; the reply moves the follow-up due date.
+        await after_agent_reply(session, viewer, conversation.contact_id)
     wake_delivery_on_commit(session)
     return message
 
