@@ -12,22 +12,45 @@ import csv
 import io
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import Any, cast
 
 from pydantic import ValidationError
-from sqlalchemy import delete, select
+from sqlalchemy import Table, delete, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.contacts.orders import ItemIn, OrderIn, set_items, touch_contact, warranty_tasks
+from app.contacts.calendar import day_start, today
+from app.contacts.orders import (
+    WARRANTY_NOTICE_DAYS,
+    ItemIn,
+    OrderIn,
+    add_months,
+    set_items,
+    warranty_tasks,
+)
+from app.contacts.tasks import publish_task
 from app.errors import HuiliuError
-from app.models import Channel, Contact, ContactIdentity, Order, OrderItem, utcnow_for_models
+from app.models import (
+    Channel,
+    Contact,
+    ContactIdentity,
+    Order,
+    OrderItem,
+    Task,
+    TaskKind,
+    TaskStatus,
+    utcnow_for_models,
+)
+from app.realtime.events import EventType
 
 REQUIRED = ("order_no", "ordered_at", "amount", "item", "quantity", "warranty_months")
 MATCH_COLUMNS = ("contact_id", "phone", "wechat_openid", "douyin_open_id", "external_id")
 MAX_ERRORS = 1000  # every bad row is named, up to this many (then the count)
 CHUNK = 500  # ids per IN (...) lookup
+ORDERS = cast(Table, Order.__table__)
+ORDER_ITEMS = cast(Table, OrderItem.__table__)
 
 
 class ImportRefused(HuiliuError):
@@ -220,55 +243,192 @@ async def import_orders(session: AsyncSession, body: bytes) -> dict[str, int]:
             select(OrderItem).where(OrderItem.order_id.in_(batch)).order_by(OrderItem.position)
         ):
             items.setdefault(item.order_id, []).append(item)
-    created = updated = unmatched = 0
+    updated = unmatched = 0
     now = utcnow_for_models()
-    touched: list[Order] = []
+    new: list[_Parsed] = []
+    changed: list[Order] = []
     for p in parsed:
         contact_id = matches[p.order.order_no]
         found = existing.get(p.order.order_no)
         if found is None:
-            order = Order(
-                order_no=p.order.order_no,
-                contact_id=contact_id,
-                ordered_at=p.order.ordered_at,
-                amount=p.order.amount,
-                match_keys=p.keys,
-                source="import",
-                created_at=now,
-                updated_at=now,
-            )
-            session.add(order)
-            await session.flush()
-            set_items(session, order, p.items)
-            created += 1
-            touched.append(order)
-        else:
-            order = found
-            if not _same(order, items.get(order.id, []), p, contact_id):
-                order.ordered_at = p.order.ordered_at
-                order.amount = p.order.amount
-                order.match_keys = p.keys
-                if contact_id is not None:
-                    order.contact_id = contact_id
-                order.updated_at = now
-                await session.execute(delete(OrderItem).where(OrderItem.order_id == order.id))
-                set_items(session, order, p.items)
-                updated += 1
-                touched.append(order)
-        if order.contact_id is None:
-            unmatched += 1
+            new.append(p)
+            unmatched += contact_id is None
+            continue
+        if not _same(found, items.get(found.id, []), p, contact_id):
+            found.ordered_at = p.order.ordered_at
+            found.amount = p.order.amount
+            found.match_keys = p.keys
+            if contact_id is not None:
+                found.contact_id = contact_id
+            found.updated_at = now
+            await session.execute(delete(OrderItem).where(OrderItem.order_id == found.id))
+            set_items(session, found, p.items)
+            updated += 1
+            changed.append(found)
+        unmatched += found.contact_id is None
     await session.flush()
-    await _after_import(session, touched)
-    return {"created": created, "updated": updated, "unmatched": unmatched}
-
-
-async def _after_import(session: AsyncSession, orders: list[Order]) -> None:
-    contacts: dict[int, Contact] = {}
-    ids = sorted({o.contact_id for o in orders if o.contact_id is not None})
-    for batch in _chunks(ids):
-        for c in await session.scalars(select(Contact).where(Contact.id.in_(batch))):
-            contacts[c.id] = c
-    for order in orders:
+    warranties = await _insert_new(session, new, matches, now)
+    for order in changed:
         if order.contact_id is not None:
-            touch_contact(contacts[order.contact_id], order)
-            await warranty_tasks(session, order, contacts[order.contact_id])
+            contact = await session.get(Contact, order.contact_id)
+            assert contact is not None
+            await warranty_tasks(session, order, contact)
+    await _touch_contacts(session, [*new], matches, changed)
+    await _warranty_tasks_bulk(session, warranties, now)
+    return {"created": len(new), "updated": updated, "unmatched": unmatched}
+
+
+# Up to this many tasks made by one import are announced one by one (task.created); a
+# bigger import does not flood every open page: lists show its tasks on their next load.
+ANNOUNCE_LIMIT = 200
+
+
+@dataclass
+class _Warranty:
+    item_id: int
+    contact_id: int
+    order_no: str
+    name: str
+    until: date
+
+
+async def _insert_new(
+    session: AsyncSession,
+    new: list[_Parsed],
+    matches: dict[str, int | None],
+    now: Any,
+) -> list[_Warranty]:
+    """New orders and their items in a few multi-row inserts (a 100,000-row file is a
+    few hundred statements, not 200,000)."""
+    warranties: list[_Warranty] = []
+    for batch in _chunks(new):
+        rows = [
+            {
+                "order_no": p.order.order_no,
+                "contact_id": matches[p.order.order_no],
+                "ordered_at": p.order.ordered_at,
+                "amount": p.order.amount,
+                "match_keys": p.keys,
+                "source": "import",
+                "created_at": now,
+                "updated_at": now,
+            }
+            for p in batch
+        ]
+        # Core executemany, no RETURNING: on SQLite, RETURNING in parameter order is one
+        # INSERT per row (see app/db.py); the ids come back by the unique order_no instead.
+        await session.execute(insert(ORDERS), rows)
+        nos = [p.order.order_no for p in batch]
+        ids = dict(
+            (
+                await session.execute(
+                    select(Order.order_no, Order.id).where(Order.order_no.in_(nos))
+                )
+            ).all()
+        )
+        item_rows = [
+            {
+                "order_id": ids[p.order.order_no],
+                "position": n,
+                "name": item.name,
+                "quantity": item.quantity,
+                "warranty_months": item.warranty_months,
+                "warranty_until": add_months(p.order.ordered_at, item.warranty_months)
+                if item.warranty_months
+                else None,
+            }
+            for p in batch
+            for n, item in enumerate(p.items)
+        ]
+        if not item_rows:
+            continue
+        await session.execute(insert(ORDER_ITEMS), item_rows)
+        if not any(r["warranty_until"] for r in item_rows):
+            continue
+        by_order = {oid: no for no, oid in ids.items()}
+        today_ = today()
+        for item_id, order_id, name, until in await session.execute(
+            select(
+                OrderItem.id, OrderItem.order_id, OrderItem.name, OrderItem.warranty_until
+            ).where(
+                OrderItem.order_id.in_(list(by_order)),
+                OrderItem.warranty_until >= today_,
+            )
+        ):
+            contact_id = matches[by_order[order_id]]
+            if contact_id is not None and until is not None:
+                warranties.append(_Warranty(item_id, contact_id, by_order[order_id], name, until))
+    return warranties
+
+
+async def _warranty_tasks_bulk(
+    session: AsyncSession, warranties: list[_Warranty], now: Any
+) -> None:
+    if not warranties:
+        return
+    owners: dict[int, int | None] = {}
+    for batch in _chunks(sorted({w.contact_id for w in warranties})):
+        owners.update(
+            dict(
+                (
+                    await session.execute(
+                        select(Contact.id, Contact.owner_id).where(Contact.id.in_(batch))
+                    )
+                ).all()
+            )
+        )
+    dialect = session.get_bind().dialect.name
+    insert_ = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    made: list[int] = []
+    for batch in _chunks(warranties):
+        rows = [
+            {
+                "kind": TaskKind.WARRANTY,
+                "title": f"保修 {w.until.isoformat()} 到期: {w.name} ({w.order_no})"[:300],
+                "contact_id": w.contact_id,
+                "assignee_id": owners.get(w.contact_id),
+                "due_at": day_start(w.until - timedelta(days=WARRANTY_NOTICE_DAYS)),
+                "status": TaskStatus.OPEN,
+                "source": "order",
+                "occasion_key": f"warranty:{w.item_id}",
+                "snoozed_count": 0,
+                "created_at": now,
+                "updated_at": now,
+            }
+            for w in batch
+        ]
+        stmt = insert_(Task).on_conflict_do_nothing(index_elements=["occasion_key"])
+        result = await session.execute(stmt.returning(Task.id), rows)
+        made.extend(result.scalars().all())
+    if len(made) <= ANNOUNCE_LIMIT:
+        for task in await session.scalars(select(Task).where(Task.id.in_(made))):
+            await publish_task(session, task, EventType.TASK_CREATED)
+
+
+async def _touch_contacts(
+    session: AsyncSession,
+    new: list[_Parsed],
+    matches: dict[str, int | None],
+    changed: list[Order],
+) -> None:
+    """An order is a qualifying interaction: last_interaction_at moves up to its day."""
+    latest: dict[int, date] = {}
+    for p in new:
+        cid = matches[p.order.order_no]
+        if cid is not None and (cid not in latest or latest[cid] < p.order.ordered_at):
+            latest[cid] = p.order.ordered_at
+    for o in changed:
+        if o.contact_id is not None and (
+            o.contact_id not in latest or latest[o.contact_id] < o.ordered_at
+        ):
+            latest[o.contact_id] = o.ordered_at
+    updates: list[dict[str, Any]] = []
+    for batch in _chunks(sorted(latest)):
+        for cid, at in await session.execute(
+            select(Contact.id, Contact.last_interaction_at).where(Contact.id.in_(batch))
+        ):
+            when = day_start(latest[cid])
+            if at is None or at < when:
+                updates.append({"id": cid, "last_interaction_at": when})
+    for batch in _chunks(updates):
+        await session.execute(update(Contact), batch)
