@@ -7,9 +7,10 @@ An order item with `warranty_months` gets `warranty_until` and a `warranty` task
 from __future__ import annotations
 
 import calendar as std_calendar
+from collections.abc import Sequence
 from datetime import date, datetime, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Any, NamedTuple
 
 from pydantic import BaseModel, Field, field_validator
 from sqlalchemy import select
@@ -35,6 +36,14 @@ class ItemIn(BaseModel):
         if not value:
             raise ValueError("item name must not be empty")
         return value
+
+
+class ItemData(NamedTuple):
+    """A validated item, small: a 100,000-row import keeps one per row in memory."""
+
+    name: str
+    quantity: int
+    warranty_months: int | None
 
 
 class OrderIn(BaseModel):
@@ -110,7 +119,9 @@ async def orders_out(session: AsyncSession, orders: list[Order]) -> list[OrderOu
     ]
 
 
-def set_items(session: AsyncSession, order: Order, items: list[ItemIn]) -> list[OrderItem]:
+def set_items(
+    session: AsyncSession, order: Order, items: Sequence[ItemIn | ItemData]
+) -> list[OrderItem]:
     rows = [
         OrderItem(
             order_id=order.id,

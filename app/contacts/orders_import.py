@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal, InvalidOperation
-from typing import Any, cast
+from typing import Any, NamedTuple, cast
 
 from pydantic import ValidationError
 from sqlalchemy import Table, delete, insert, select, update
@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.contacts.calendar import day_start, today
 from app.contacts.orders import (
     WARRANTY_NOTICE_DAYS,
+    ItemData,
     ItemIn,
     OrderIn,
     add_months,
@@ -63,12 +64,18 @@ class ImportRefused(HuiliuError):
         self.errors = errors
 
 
-@dataclass
+class _OrderData(NamedTuple):
+    order_no: str
+    ordered_at: date
+    amount: Decimal
+
+
+@dataclass(slots=True)
 class _Parsed:
-    order: OrderIn
+    order: _OrderData
     keys: dict[str, str]
     first_row: int
-    items: list[ItemIn] = field(default_factory=list)
+    items: list[ItemData] = field(default_factory=list)
 
 
 def _decode(body: bytes) -> str:
@@ -80,7 +87,8 @@ def _decode(body: bytes) -> str:
         ) from None
 
 
-def _row_order(row: dict[str, str]) -> tuple[OrderIn, ItemIn | None]:
+def _row_order(row: dict[str, str]) -> tuple[_OrderData, ItemData | None]:
+    """Validated by the API's own models, kept as small tuples."""
     amount_text = (row.get("amount") or "").strip()
     try:
         amount = Decimal(amount_text)
@@ -94,14 +102,15 @@ def _row_order(row: dict[str, str]) -> tuple[OrderIn, ItemIn | None]:
         raise ValueError(
             f"ordered_at: {row.get('ordered_at')!r} is not a date (YYYY-MM-DD)"
         ) from None
-    order = OrderIn(order_no=row.get("order_no") or "", ordered_at=ordered_at, amount=amount)
+    valid = OrderIn(order_no=row.get("order_no") or "", ordered_at=ordered_at, amount=amount)
+    order = _OrderData(valid.order_no, valid.ordered_at, valid.amount)
     name = (row.get("item") or "").strip()
     if not name:
         return order, None
     quantity = (row.get("quantity") or "").strip() or "1"
     months = (row.get("warranty_months") or "").strip() or None
     item = ItemIn.model_validate({"name": name, "quantity": quantity, "warranty_months": months})
-    return order, item
+    return order, ItemData(item.name, item.quantity, item.warranty_months)
 
 
 def _message(exc: ValidationError) -> str:
