@@ -191,6 +191,8 @@ def cmd_user_deactivate(args: argparse.Namespace, settings: Settings) -> None:
             "email": user.email,
             "active": user.active,
             "handovers": [{"conversation_id": c, "assignee_id": a} for c, a in result.handovers],
+            "customers": result.customers,
+            "tasks": result.tasks,
             "tokens_revoked": result.tokens_revoked,
             "sessions_revoked": result.sessions_revoked,
         }

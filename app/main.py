@@ -7,6 +7,7 @@ import logging
 import time
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
+from typing import Any
 
 import httpx
 from fastapi import FastAPI, Request, Response
@@ -25,7 +26,11 @@ from app.accounts.endpoints import router as accounts_router
 from app.archive.endpoints import router as archive_router
 from app.canned.endpoints import router as canned_router
 from app.config import SESSION_SETTINGS, Settings, get_settings
+from app.contacts.customers_endpoints import router as customers_router
 from app.contacts.endpoints import router as contacts_router
+from app.contacts.export import router as customers_export_router
+from app.contacts.orders_endpoints import router as orders_router
+from app.contacts.sweep import CrmSweeper
 from app.db import Database, database_unavailable, invalid_input
 from app.delivery.typing import TypingRelay
 from app.delivery.worker import DeliveryWorker
@@ -102,6 +107,7 @@ def create_app(
         presence = Presence(hub)
         presence.on_typing = typing_relay.agent_typing
         assignment = AssignmentWorker(db, hub, settings)  # presence heartbeat + re-queue
+        crm_sweep = CrmSweeper(db)  # due care tasks, at start and hourly
         widget = WidgetService(settings)
         widget.attach(hub, lambda: bool(assignment.online_anywhere))
         app.state.services = AppServices(
@@ -126,6 +132,7 @@ def create_app(
             media.start()
             pulls.start()
             assignment.start()
+            crm_sweep.start()
         for extension in extensions:
             await extension.start(db)
         _tune_gc()
@@ -134,6 +141,7 @@ def create_app(
         finally:
             for extension in reversed(extensions):
                 await extension.stop()
+            await crm_sweep.stop()
             await assignment.stop()
             await typing_relay.stop()
             await pulls.stop()
@@ -153,6 +161,9 @@ def create_app(
     app.include_router(uploads_router)
     app.include_router(canned_router)
     app.include_router(contacts_router)
+    app.include_router(customers_router)
+    app.include_router(customers_export_router)
+    app.include_router(orders_router)
     app.include_router(archive_router)
     app.include_router(accounts_router)
     install_web(app)  # the pages and /static
@@ -179,7 +190,11 @@ def create_app(
 def _install_handlers(app: FastAPI) -> None:
     @app.exception_handler(HuiliuError)
     async def domain_error(_request: Request, exc: HuiliuError) -> Response:
-        return JSONResponse({"detail": exc.detail}, status_code=exc.status_code)
+        body: dict[str, Any] = {"detail": exc.detail}
+        errors = getattr(exc, "errors", None)  # e.g. the CSV import names every bad row
+        if errors is not None:
+            body["errors"] = errors
+        return JSONResponse(body, status_code=exc.status_code)
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(_request: Request, exc: StarletteHTTPException) -> Response:

@@ -23,6 +23,7 @@ from app.main import create_app
 from app.models import Channel, User
 from app.workspace import create_channel, validate_config
 from channels.base import dump_config, utcnow
+from sandbox.customers import seed_customers
 from sandbox.douyin.fake import FakeDouyin
 from sandbox.mishaps import DEFAULT_EVERY, Mishaps
 from sandbox.simulator.simulator import SUPPORTED, Customer, SimChannel, Simulator, run_forever
@@ -164,6 +165,7 @@ class DemoPlatforms:
     async def start(self, db: Database) -> None:
         settings = self.settings or demo_settings(get_settings())
         channels = await self.ensure_channels(db)
+        await seed_customers(db)  # customers with orders, dates and due tasks
         self.simulator = Simulator(
             settings.public_url,
             channels,

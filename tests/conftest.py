@@ -43,7 +43,7 @@ TABLES = (
     "audit_log, event_log, delivery_jobs, messages, conversations, contact_identities, "
     "contacts, api_tokens, user_channels, users, channels, "
     "web_sessions, login_failures, canned_replies, contact_tags, agent_presence, message_search, "
-    "pull_cursors"
+    "pull_cursors, tasks, order_items, orders, contact_merges, holiday_days"
 )
 
 

@@ -58,7 +58,9 @@ def _alembic(url: str, step: str, revision: str) -> None:
     getattr(command, step)(config, revision)
 
 
-# Previews as revision 0006 stored them, with their Chinese label baked in.
+# The revision before previews were split into type and text (0007strings).
+BEFORE_PREVIEW_TYPES = "0007crm"
+# Previews as revisions up to 0006 stored them, with their Chinese label baked in.
 STORED = [
     "退款进度？",
     "[图片]",
@@ -87,7 +89,7 @@ def _insert_row(db: sqlite3.Connection, table: str) -> None:
 def test_stored_previews_become_type_and_text_and_display_as_before(tmp_path: Path) -> None:
     path = tmp_path / "old.db"
     url = f"sqlite+aiosqlite:///{path}"
-    _alembic(url, "upgrade", "0006")
+    _alembic(url, "upgrade", BEFORE_PREVIEW_TYPES)
     with closing(sqlite3.connect(path)) as db, db:
         for table in ("channels", "contacts", "contact_identities"):
             _insert_row(db, table)
@@ -108,7 +110,7 @@ def test_stored_previews_become_type_and_text_and_display_as_before(tmp_path: Pa
     # Made at display time, the Chinese preview is what was stored; English gets its own labels.
     assert [preview(kind, text) for kind, text in rows] == STORED
     assert preview(*rows[3], lang="en") == "[Location] 上海市徐汇区"
-    _alembic(url, "downgrade", "0006")
+    _alembic(url, "downgrade", BEFORE_PREVIEW_TYPES)
     with closing(sqlite3.connect(path)) as db:
         back = db.execute("SELECT last_message_preview FROM conversations ORDER BY id").fetchall()
     assert [text for (text,) in back] == STORED

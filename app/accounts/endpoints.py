@@ -57,6 +57,9 @@ class HandoverOut(BaseModel):
 class DeactivationOut(BaseModel):
     user: UserOut
     handovers: list[HandoverOut]
+    # issue 15: customers (contact ids) and open tasks handed to the successor
+    customers: list[int] = []
+    tasks: list[int] = []
     tokens_revoked: int
     sessions_revoked: int
 
@@ -139,6 +142,8 @@ async def deactivate(
     return DeactivationOut(
         user=await user_out(session, user),
         handovers=[HandoverOut(conversation_id=c, assignee_id=a) for c, a in result.handovers],
+        customers=result.customers,
+        tasks=result.tasks,
         tokens_revoked=result.tokens_revoked,
         sessions_revoked=result.sessions_revoked,
     )

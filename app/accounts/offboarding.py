@@ -19,6 +19,7 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit import record_audit
+from app.contacts.actions.owners import hand_over_customers
 from app.errors import BadRequest, Conflict
 from app.inbox.actions.assignment import (
     hand_over,
@@ -48,6 +49,9 @@ class Offboarding:
     handovers: list[tuple[int, int | None]] = field(default_factory=list)
     tokens_revoked: int = 0
     sessions_revoked: int = 0
+    # issue 15: the customers they owned and their open tasks, now the successor's
+    customers: list[int] = field(default_factory=list)
+    tasks: list[int] = field(default_factory=list)
 
 
 async def _channel_limits(session: AsyncSession, user: User) -> set[int]:
@@ -139,6 +143,7 @@ async def deactivate_user(
         where = f"移交给 {to.name}" if to else "移交至待分配队列"
         await hand_over(session, conversation, to, f"会话由 {user.name} {where} (员工离职)")
         result.handovers.append((conversation.id, to.id if to else None))
+    result.customers, result.tasks = await hand_over_customers(session, user, successor)
 
     record_audit(
         session,
@@ -150,6 +155,8 @@ async def deactivate_user(
             "email": user.email,
             "successor": successor.id if successor else None,
             "handovers": [list(h) for h in result.handovers],
+            "customers": result.customers,
+            "tasks": result.tasks,
             "tokens_revoked": result.tokens_revoked,
             "sessions_revoked": result.sessions_revoked,
         },

@@ -1,1 +1,1 @@
-"""Customers: contacts, their identities per channel, notes and tags."""
+"""Customers: identities per channel, notes and tags, owner, orders, dates, tasks, merge."""

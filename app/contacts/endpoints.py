@@ -6,7 +6,8 @@ from typing import Any
 
 from fastapi import APIRouter
 
-from app.contacts import actions, queries
+from app.contacts import queries
+from app.contacts.actions import notes as actions
 from app.contacts.schemas import ContactNotesOut, ContactOut, ContactPatch
 from app.deps import SessionDep, ViewerDep
 
@@ -31,7 +32,9 @@ async def update_contact(
     contact_id: int, body: ContactPatch, session: SessionDep, viewer: ViewerDep
 ) -> ContactNotesOut:
     contact = await queries.access_contact(session, viewer, contact_id)
-    await actions.update_notes_and_tags(session, viewer, contact, notes=body.notes, tags=body.tags)
+    await actions.update_notes_and_tags(
+        session, viewer, contact, notes=body.notes, tags=body.tags, patch=body
+    )
     return await queries.notes_out(session, contact)
 
 

@@ -6,6 +6,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.accounts.viewer import Viewer
+from app.contacts.actions.notes import tags_of
 from app.contacts.schemas import ContactNotesOut, ContactOut, IdentityOut
 from app.errors import NotFound
 from app.inbox.queries import conversation_rows
@@ -29,18 +30,15 @@ async def access_contact(session: AsyncSession, viewer: Viewer, contact_id: int)
     return contact
 
 
-async def tags_of(session: AsyncSession, contact_id: int) -> list[str]:
-    rows = await session.scalars(
-        select(ContactTag.tag)
-        .where(ContactTag.contact_id == contact_id)
-        .order_by(ContactTag.position, ContactTag.tag)
-    )
-    return list(rows)
-
-
 async def notes_out(session: AsyncSession, contact: Contact) -> ContactNotesOut:
     return ContactNotesOut(
-        id=contact.id, notes=contact.notes, tags=await tags_of(session, contact.id)
+        id=contact.id,
+        notes=contact.notes,
+        tags=await tags_of(session, contact.id),
+        owner_id=contact.owner_id,
+        follow_up_days=contact.follow_up_days,
+        important_dates=list(contact.important_dates or []),
+        marketing_consent=contact.marketing_consent,
     )
 
 
@@ -67,7 +65,10 @@ async def contact_view(session: AsyncSession, viewer: Viewer, contact_id: int) -
             .limit(MAX_LIMIT)
         )
     ).all()
+    from app.contacts.customer_queries import crm_fields  # reads tasks and orders too
+
     return ContactOut(
+        **await crm_fields(session, viewer, contact),
         id=contact.id,
         name=contact.name,
         avatar_url=contact.avatar_url,

@@ -5,6 +5,15 @@ from app.models.base import Base
 from app.models.base import utcnow as utcnow_for_models
 from app.models.channels import Channel
 from app.models.contacts import Contact, ContactIdentity
+from app.models.crm import (
+    ContactMerge,
+    HolidayDay,
+    Order,
+    OrderItem,
+    Task,
+    TaskKind,
+    TaskStatus,
+)
 from app.models.events import AuditLog, EventLog
 from app.models.inbox import (
     Conversation,
@@ -32,6 +41,13 @@ __all__ = [
     "Channel",
     "Contact",
     "ContactIdentity",
+    "ContactMerge",
+    "HolidayDay",
+    "Order",
+    "OrderItem",
+    "Task",
+    "TaskKind",
+    "TaskStatus",
     "Conversation",
     "ConversationStatus",
     "DeliveryJob",

@@ -20,6 +20,10 @@ class EventType(StrEnum):
     # revoked). Read by every process's hub from the log, never sent on a socket: the
     # user's open sockets re-evaluate their viewer (or close) when it arrives.
     USER_ACCESS_CHANGED = "user.access_changed"
+    # The to-do list and the customer record (CONTRACT section 8).
+    TASK_CREATED = "task.created"
+    TASK_UPDATED = "task.updated"
+    CONTACT_UPDATED = "contact.updated"
 
 
 ACCESS_CHANGED = str(EventType.USER_ACCESS_CHANGED)

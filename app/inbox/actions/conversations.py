@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.accounts.viewer import Viewer
 from app.audit import record_audit
+from app.contacts.actions.owners import after_agent_reply
 from app.db import wake_delivery_on_commit
 from app.errors import BadRequest, Conflict
 from app.inbox.actions.events import publish_conversation, publish_message
@@ -95,6 +96,9 @@ async def send_reply(
     conversation.updated_at = now
     publish_message(session, message, EventType.MESSAGE_CREATED)
     await publish_conversation(session, conversation, EventType.CONVERSATION_UPDATED)
+    if not private:
+        # The replier owns an ownerless customer; the reply moves the follow-up due date.
+        await after_agent_reply(session, viewer, conversation.contact_id)
     wake_delivery_on_commit(session)
     return message
 

@@ -297,6 +297,7 @@ async def _after_insert(
     if inbound.counts_as_unread and not outbound:
         conversation.unread_count += 1
         conversation.last_inbound_at = now
+        p.known.contact.last_interaction_at = now  # the customers list sorts by it
         if reply_window is not None:
             conversation.reply_window_expires_at = (inbound.sent_at or now) + reply_window
     conversation.updated_at = now

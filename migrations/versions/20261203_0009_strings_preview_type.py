@@ -6,7 +6,7 @@ label to show, in the reader's language (app/i18n). Existing rows are split back
 and text, so they display as before.
 
 Revision ID: 0007strings
-Revises: 0007chan
+Revises: 0007crm
 Create Date: 2026-12-03 15:50:00
 """
 
@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0007strings"
-down_revision: str | None = "0007chan"
+down_revision: str | None = "0007crm"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
