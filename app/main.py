@@ -27,7 +27,7 @@ from starlette.types import Message as ASGIMessage
 from app.accounts.endpoints import router as accounts_router
 from app.archive.endpoints import router as archive_router
 from app.config import SESSION_SETTINGS, Settings, get_settings
-from app.contacts.endpoints import router as customers_router
+from app.contacts.customers_endpoints import router as customers_router
 from app.contacts.export import router as customers_export_router
 from app.contacts.orders_endpoints import router as orders_router
 from app.contacts.sweep import CrmSweeper

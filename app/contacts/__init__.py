@@ -1,1 +1,1 @@
-"""Customers: identities, merge, owner, orders, important dates, tasks."""
+"""Customers: contacts, their identities per channel, notes and tags."""

@@ -33,11 +33,6 @@ class ContactNotesOut(BaseModel):
     id: int
     notes: str
     tags: list[str]
-    # issue 15
-    owner_id: int | None = None
-    follow_up_days: int | None = None
-    important_dates: list[dict[str, Any]] = []
-    marketing_consent: bool = False
 
 
 def clean_tags(raw: list[str]) -> list[str]:
@@ -80,13 +75,7 @@ async def tags_of(session: AsyncSession, contact_id: int) -> list[str]:
 
 async def notes_out(session: AsyncSession, contact: Contact) -> ContactNotesOut:
     return ContactNotesOut(
-        id=contact.id,
-        notes=contact.notes,
-        tags=await tags_of(session, contact.id),
-        owner_id=contact.owner_id,
-        follow_up_days=contact.follow_up_days,
-        important_dates=list(contact.important_dates or []),
-        marketing_consent=contact.marketing_consent,
+        id=contact.id, notes=contact.notes, tags=await tags_of(session, contact.id)
     )
 
 

@@ -176,7 +176,7 @@ async def contact_view(session: AsyncSession, viewer: Viewer, contact_id: int) -
             .limit(MAX_LIMIT)
         )
     ).all()
-    from app.contacts.queries import crm_fields  # the customer record (issue 15)
+    from app.contacts.customers_queries import crm_fields  # the customer record (issue 15)
 
     return ContactOut(
         **await crm_fields(session, viewer, contact),

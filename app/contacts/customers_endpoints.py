@@ -10,9 +10,9 @@ from pydantic import BaseModel, Field
 
 from app.archive.audit import record_audit
 from app.contacts import calendar
+from app.contacts.customers_queries import list_customers
 from app.contacts.lifecycle import set_lifecycle
 from app.contacts.merge import merge_contacts, unmerge_contacts
-from app.contacts.queries import list_customers
 from app.contacts.task_queries import access_task, list_tasks, todo_counts
 from app.contacts.tasks import (
     TaskOut,
