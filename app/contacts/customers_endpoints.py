@@ -20,7 +20,7 @@ from app.contacts.actions.tasks import (
     snooze_task,
     task_out,
 )
-from app.contacts.customer_queries import list_customers
+from app.contacts.customers_queries import list_customers
 from app.contacts.queries import access_contact, contact_view
 from app.contacts.task_queries import access_task, list_tasks, todo_counts
 from app.deps import AdminDep, SessionDep, ViewerDep

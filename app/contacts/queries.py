@@ -65,7 +65,7 @@ async def contact_view(session: AsyncSession, viewer: Viewer, contact_id: int) -
             .limit(MAX_LIMIT)
         )
     ).all()
-    from app.contacts.customer_queries import crm_fields  # reads tasks and orders too
+    from app.contacts.customers_queries import crm_fields  # reads tasks and orders too
 
     return ContactOut(
         **await crm_fields(session, viewer, contact),

@@ -32,7 +32,7 @@ class ContactOut(BaseModel):
     identities: list[IdentityOut]
     conversations: list[ConversationOut]
     created_at: datetime
-    # The customer record (CONTRACT section 8; app/contacts/customer_queries.py crm_fields).
+    # The customer record (CONTRACT section 8; app/contacts/customers_queries.py crm_fields).
     owner: Any = None
     lifecycle: str = "active"
     lost_reason: str | None = None

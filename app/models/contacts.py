@@ -13,6 +13,10 @@ from app.models.base import Base, JSONType, UTCDateTime, utcnow
 
 class Contact(Base):
     __tablename__ = "contacts"
+    __table_args__ = (
+        # The customers list by owner (me, none, someone), most recent first (issue 15).
+        Index("ix_contacts_owner_id_last_interaction_at", "owner_id", "last_interaction_at", "id"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(String(200), default="")
@@ -25,7 +29,7 @@ class Contact(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     # issue 15: who keeps the relationship, when to call again, what days matter.
-    owner_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
+    owner_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     follow_up_days: Mapped[int | None] = mapped_column(Integer)
     important_dates: Mapped[list[dict[str, Any]]] = mapped_column(JSONType, default=list)
     marketing_consent: Mapped[bool] = mapped_column(Boolean, default=False)

@@ -192,7 +192,11 @@ def upgrade() -> None:
         batch_op.create_index(
             batch_op.f("ix_contacts_next_care_check_at"), ["next_care_check_at"], unique=False
         )
-        batch_op.create_index(batch_op.f("ix_contacts_owner_id"), ["owner_id"], unique=False)
+        batch_op.create_index(
+            "ix_contacts_owner_id_last_interaction_at",
+            ["owner_id", "last_interaction_at", "id"],
+            unique=False,
+        )
         batch_op.create_foreign_key(
             batch_op.f("fk_contacts_owner_id_users"), "users", ["owner_id"], ["id"]
         )
@@ -225,7 +229,7 @@ def downgrade() -> None:
             batch_op.f("fk_contacts_merged_into_id_contacts"), type_="foreignkey"
         )
         batch_op.drop_constraint(batch_op.f("fk_contacts_owner_id_users"), type_="foreignkey")
-        batch_op.drop_index(batch_op.f("ix_contacts_owner_id"))
+        batch_op.drop_index("ix_contacts_owner_id_last_interaction_at")
         batch_op.drop_index(batch_op.f("ix_contacts_next_care_check_at"))
         batch_op.drop_index(batch_op.f("ix_contacts_last_interaction_at"))
         batch_op.drop_column("merged_into_id")

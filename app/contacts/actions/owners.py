@@ -20,7 +20,7 @@ from app.realtime.events import EventType, publish
 
 
 async def publish_contact(session: AsyncSession, contact: Contact) -> None:
-    from app.contacts.customer_queries import customer_items
+    from app.contacts.customers_queries import customer_items
 
     await session.flush()
     # The event's data is the list item as an unrestricted reader sees it; the bus only

@@ -8,6 +8,7 @@ import { refreshTimes, toast } from "./dom.js";
 import { applyI18n, t } from "./i18n.js";
 import { ConversationList } from "./list.js";
 import { Live } from "./live.js";
+import "./todo-badge.js"; // issue 15: the to-do count and the start-of-day notification
 import { Notifier, setTitle } from "./notify.js";
 import { installShortcuts, showHelp } from "./shortcuts.js";
 import { Sidebar } from "./sidebar.js";
