@@ -26,6 +26,7 @@ from app.media.storage import AttachmentStorage
 from app.models import Channel, Message
 from app.realtime.events import EventType
 from channels.base import ContentType, DeliveryError, MediaRef, utcnow
+from channels.netguard import MediaRefused
 
 log = logging.getLogger(__name__)
 
@@ -130,7 +131,8 @@ class MediaWorker:
             await self.storage.put(key, media.content)
         except DeliveryError as exc:
             att["error"] = exc.reason
-            if attempts >= MAX_ATTEMPTS:
+            # A refused address is never fetched, so trying again cannot help.
+            if attempts >= MAX_ATTEMPTS or isinstance(exc, MediaRefused):
                 att["status"] = "failed"
                 att.pop("next_attempt_at", None)
             else:

@@ -12,6 +12,7 @@ from typing import Any
 
 import httpx
 
+from channels import netguard
 from channels.base import DeliveryError, MediaFile
 
 SEND_PATH = "/im/send/msg/"
@@ -130,29 +131,30 @@ async def download(
     *,
     max_bytes: int,
     mime_hint: str | None,
+    api_base: str,
+    allowed_suffixes: tuple[str, ...],
 ) -> MediaFile:
-    """Stream one media file, refusing it once it passes `max_bytes`; no redirects."""
+    """Fetch one media file through the guarded fetcher (allowlisted public hosts, capped)."""
     try:
-        async with http.stream(
-            "GET", url, headers=dict(headers), timeout=MEDIA_TIMEOUT, follow_redirects=False
-        ) as response:
-            status = response.status_code
-            if status == 429 or status >= 500:
-                raise DeliveryError(f"Douyin media: HTTP {status}", retryable=True)
-            if status != 200:
-                raise DeliveryError(f"Douyin media: HTTP {status}")
-            declared = response.headers.get("content-length", "")
-            if declared.isdigit() and int(declared) > max_bytes:
-                raise DeliveryError(f"Douyin media: {declared} bytes exceeds {max_bytes}")
-            chunks: list[bytes] = []
-            size = 0
-            async for chunk in response.aiter_bytes():
-                size += len(chunk)
-                if size > max_bytes:
-                    raise DeliveryError(f"Douyin media: more than {max_bytes} bytes")
-                chunks.append(chunk)
-            content_type = response.headers.get("content-type", "").split(";")[0].strip()
+        response = await netguard.fetch(
+            http,
+            url,
+            trusted_base=api_base,
+            allowed_suffixes=allowed_suffixes,
+            max_bytes=max_bytes,
+            headers=headers,
+            timeout=MEDIA_TIMEOUT,
+        )
+    except netguard.TooLarge as exc:
+        raise DeliveryError(f"Douyin media: {exc.reason}") from exc
     except httpx.HTTPError as exc:
         raise _transport_error("media", exc, idempotent=True) from exc
+    status = response.status_code
+    if status == 429 or status >= 500:
+        raise DeliveryError(f"Douyin media: HTTP {status}", retryable=True)
+    if status != 200:
+        raise DeliveryError(f"Douyin media: HTTP {status}")
+    content_type = response.headers.get("content-type", "").split(";")[0].strip()
+    chunks = [response.content]
     mime = content_type or mime_hint or "application/octet-stream"
     return MediaFile(content=b"".join(chunks), mime_type=mime)

@@ -170,7 +170,13 @@ class DouyinConnector:
         if not _media_host_allowed(url, ctx.api_base):
             raise DeliveryError(f"Douyin media: host not allowed: {urlsplit(url).hostname}")
         file = await api.download(
-            ctx.http, url, headers, max_bytes=MAX_MEDIA_BYTES, mime_hint=ref.mime_type
+            ctx.http,
+            url,
+            headers,
+            max_bytes=MAX_MEDIA_BYTES,
+            mime_hint=ref.mime_type,
+            api_base=ctx.api_base,
+            allowed_suffixes=MEDIA_HOST_SUFFIXES,
         )
         return MediaFile(content=file.content, mime_type=file.mime_type, file_name=ref.file_name)
 

@@ -259,3 +259,35 @@ async def test_push_reaches_an_agent_websocket_once(settings: Settings) -> None:
                 )
                 with pytest.raises(TimeoutError):  # the two retries published nothing
                     await asyncio.wait_for(ws.recv(), 0.5)
+
+
+async def test_a_media_id_naming_a_url_is_never_fetched(wx: dict[str, Any]) -> None:
+    """Server-side request forgery: a push aims the download at an internal service."""
+    from starlette.applications import Starlette
+    from starlette.responses import PlainTextResponse
+    from starlette.routing import Route
+
+    hits: list[str] = []
+
+    async def secret(request: Any) -> PlainTextResponse:
+        hits.append(request.url.path)
+        return PlainTextResponse("internal secret", media_type="image/png")
+
+    internal = Starlette(routes=[Route("/{path:path}", secret)])
+    app = wx["app"]
+    async with running(internal) as host:
+        for msg_id, kind in ((5001, "image"), (5002, "voice"), (5003, "video")):
+            r = await post(
+                wx, message_xml("oEvil", kind, MediaId=f"http://{host}/meta", msg_id=msg_id)
+            )
+            assert (r.status_code, r.text) == (200, "success")
+        await app.state.media.run_once()
+    assert hits == []
+    async with app.state.db.sessions() as s:
+        stored = list(await s.scalars(select(Message).order_by(Message.id)))
+    assert [m.content_type for m in stored] == ["image", "voice", "video"]
+    for message in stored:
+        (att,) = message.attachments
+        assert att["status"] == "failed" and message.media_pending is False
+        assert att["error"].startswith("refused_address")
+        assert "storage_key" not in att
