@@ -130,7 +130,13 @@ def create_app(settings: Settings | None = None, *, run_workers: bool = True) ->
             await http.aclose()
             await db.dispose()
 
-    app = FastAPI(title="Huiliu 汇流", version="1", lifespan=lifespan)
+    # max_body_size: every body is counted while it streams (app/web/bodylimit.py).
+    app = FastAPI(
+        title="Huiliu 汇流",
+        version="1",
+        lifespan=lifespan,
+        max_body_size=settings.max_body_bytes,
+    )
     app.state.settings = settings
     app.state.web_auth = no_web_session
     app.state.origin_allowed = lambda origin: origin_allowed(settings, origin)
