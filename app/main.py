@@ -44,6 +44,7 @@ from app.metrics import LATENCY, REQUESTS
 from app.models import User
 from app.realtime.endpoints import router as realtime_router
 from app.realtime.hub import EventHub
+from app.web import accesslog
 from app.web.setup import install_web
 from app.widget import install_widget
 
@@ -138,6 +139,7 @@ def create_app(settings: Settings | None = None, *, run_workers: bool = True) ->
         max_body_size=settings.max_body_bytes,
     )
     app.state.settings = settings
+    accesslog.install()  # push signatures and tokens never reach the access log
     app.state.web_auth = no_web_session
     app.state.origin_allowed = lambda origin: origin_allowed(settings, origin)
     _install_handlers(app)

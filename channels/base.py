@@ -54,6 +54,9 @@ class WebhookRequest:
     query: Mapping[str, str]
     headers: Mapping[str, str]  # lower-cased names
     body: bytes
+    # When it arrived (Unix seconds); None: now. A push older than the platform's window
+    # is refused, so a connector stays pure and its tests can replay captured vectors.
+    received_at: float | None = None
 
 
 @dataclass(frozen=True)
@@ -112,6 +115,10 @@ class WebhookResult:
     media_type: str = "text/plain"
     status: int = 200
     messages: list[InboundMessage] = field(default_factory=list)
+    # The push's signed one-time parameters (e.g. WeChat's timestamp and nonce), when its
+    # signature does not cover the body: the product refuses the same key with another
+    # body within the push window (a replayed signature on a forged message).
+    replay_key: str | None = None
 
 
 class WebhookError(Exception):

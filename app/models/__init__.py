@@ -15,6 +15,7 @@ from app.models.inbox import (
     Message,
     SenderType,
 )
+from app.models.ingest import WebhookNonce
 from app.models.presence import AgentPresence
 from app.models.web import CannedReply, ContactTag, LoginFailure, WebSession
 
@@ -42,4 +43,5 @@ __all__ = [
     "SenderType",
     "User",
     "UserChannel",
+    "WebhookNonce",
 ]

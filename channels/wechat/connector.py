@@ -147,7 +147,10 @@ class WeChatConnector:
     def describe(self, channel_id: int, config: BaseModel, public_url: str) -> dict[str, Any]:
         """What the admin enters in 设置与开发 → 基本配置 → 服务器配置."""
         cfg = _config(config)
-        modes = ["plaintext", "compatible", "safe"] if cfg.aes_key else ["plaintext"]
+        # With a key, plaintext pushes are refused unless the admin switched them on.
+        modes = ["compatible", "safe"] if cfg.aes_key else ["plaintext"]
+        if cfg.aes_key and cfg.accept_plaintext:
+            modes.insert(0, "plaintext")
         return {
             "app_id": cfg.app_id,
             "token_hint": _hint(cfg.token.get_secret_value()),

@@ -64,7 +64,7 @@ async def wx(settings: Settings) -> Any:
                 }
 
 
-async def post(wx: dict[str, Any], xml: str, encrypt: bool = False) -> httpx.Response:
+async def post(wx: dict[str, Any], xml: str, encrypt: bool = True) -> httpx.Response:
     query, body = build_push(wx["config"], xml, encrypt=encrypt)
     return await wx["client"].post(
         f"/webhooks/wechat/{wx['channel_id']}", params=query, content=body
@@ -89,7 +89,10 @@ async def test_plain_and_safe_mode_pushes_are_stored_once(wx: dict[str, Any]) ->
     xml = message_xml("oCustomer1", Content="你好，我的订单还没发货", msg_id=1001)
     copies = await asyncio.gather(*(post(wx, xml) for _ in range(3)))
     assert [(r.status_code, r.text) for r in copies] == [(200, "success")] * 3
-    r = await post(wx, message_xml("oCustomer1", Content="加密模式", msg_id=1002), encrypt=True)
+    # The channel has an EncodingAESKey: a plaintext push (body not signed) is refused.
+    r = await post(wx, message_xml("oCustomer1", Content="明文", msg_id=1003), encrypt=False)
+    assert r.status_code == 403
+    r = await post(wx, message_xml("oCustomer1", Content="加密模式", msg_id=1002))
     assert r.status_code == 200
     async with wx["app"].state.db.sessions() as s:
         texts = list(await s.scalars(select(Message.content).order_by(Message.id)))
@@ -101,7 +104,7 @@ async def test_bad_signature_and_malformed_xml_store_nothing(wx: dict[str, Any])
     bad = {**query, "signature": "f" * 40}
     r = await wx["client"].post(f"/webhooks/wechat/{wx['channel_id']}", params=bad, content=body)
     assert r.status_code == 403
-    query, _ = build_push(wx["config"], message_xml("oX", Content="hi", msg_id=8))
+    query, _ = build_push(wx["config"], message_xml("oX", Content="hi", msg_id=8), encrypt=True)
     r = await wx["client"].post(
         f"/webhooks/wechat/{wx['channel_id']}", params=query, content=b"<xml><broken"
     )
