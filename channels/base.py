@@ -273,6 +273,14 @@ class SupportsTyping(Protocol):
         ...
 
 
+class SupportsIdempotentSends(Protocol):
+    """Optional: `honours_idempotency_key` True when sending the same `idempotency_key` twice
+    shows the reply once. Absent or False: a send that may have landed is never repeated
+    on its own; the reply is marked uncertain and the agent decides."""
+
+    honours_idempotency_key: ClassVar[bool]
+
+
 class SupportsMediaReplies(Protocol):
     """Optional: connectors that can send `OutboundMessage.media` (image replies)."""
 

@@ -36,7 +36,17 @@ def _url(api_base: str, path: str) -> str:
 def _transport_error(what: str, exc: httpx.HTTPError, *, idempotent: bool) -> DeliveryError:
     """Retryable when the request cannot have reached Douyin; uncertain when it may have."""
     reason = f"Douyin {what}: {type(exc).__name__}: {exc}".rstrip(": ")
-    not_sent = isinstance(exc, (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout))
+    # A failed write (reset before the request was written) cannot have been acted on.
+    not_sent = isinstance(
+        exc,
+        (
+            httpx.ConnectError,
+            httpx.ConnectTimeout,
+            httpx.PoolTimeout,
+            httpx.WriteError,
+            httpx.WriteTimeout,
+        ),
+    )
     if not_sent or (idempotent and isinstance(exc, httpx.TransportError)):
         return DeliveryError(reason, retryable=True)
     if isinstance(exc, httpx.TransportError):

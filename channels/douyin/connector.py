@@ -104,6 +104,8 @@ class DouyinConnector:
     type: ClassVar[str] = "douyin"
     config_model: ClassVar[builtins.type[BaseModel]] = DouyinConfig
     reply_window: ClassVar[timedelta | None] = DEFAULT_REPLY_WINDOW
+    # /im/send/msg/ takes no idempotency key: a send is never repeated blindly.
+    honours_idempotency_key: ClassVar[bool] = False
 
     def __init__(self) -> None:
         # Per event loop, per channel: asyncio locks cannot cross loops.

@@ -46,6 +46,8 @@ class WebchatConnector:
     type: ClassVar[str] = "webchat"
     # The visitor's history and socket are ours: a reply is always accepted.
     reply_window: ClassVar[timedelta | None] = None
+    # Sending only marks a stored reply; doing it twice shows it once.
+    honours_idempotency_key: ClassVar[bool] = True
     # Images go out as stored attachments the widget shows by signed link.
     media_reply_types: ClassVar[frozenset[ContentType]] = frozenset({ContentType.IMAGE})
 

@@ -115,6 +115,8 @@ class WeChatConnector:
     reply_window: ClassVar[timedelta | None] = timedelta(hours=48)
     # Image replies go through a temporary-media upload (§2.5).
     media_reply_types: ClassVar[frozenset[ContentType]] = frozenset({ContentType.IMAGE})
+    # The customer-service API has no idempotency key: a send is never repeated blindly.
+    honours_idempotency_key: ClassVar[bool] = False
 
     def handle_webhook(self, config: BaseModel, request: WebhookRequest) -> WebhookResult:
         """Verify and parse one request. Pure: no I/O. Raises WebhookError."""

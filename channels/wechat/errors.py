@@ -99,13 +99,24 @@ def status_error(status: int) -> DeliveryError:
     )
 
 
+NOT_SENT = (
+    httpx.ConnectError,
+    httpx.ConnectTimeout,
+    httpx.PoolTimeout,
+    httpx.WriteError,
+    httpx.WriteTimeout,
+)
+
+
 def transport_error(exc: httpx.TransportError, *, request_may_have_landed: bool) -> DeliveryError:
     """The DeliveryError for a network failure.
 
     Connecting failed: nothing was sent, retry. Failed after the request went out on
     a call with side effects (a send): it may have been delivered, so say uncertain.
     """
-    sent = not isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout | httpx.PoolTimeout)
+    # A write that failed (connection reset before the request was written) never
+    # reached WeChat as a whole request, so it cannot have been acted on: retry it.
+    sent = not isinstance(exc, NOT_SENT)
     if sent and request_may_have_landed:
         return DeliveryError(
             f"uncertain: 请求已发出但未收到微信的应答，消息可能已送达 / "

@@ -66,6 +66,7 @@ class LoopbackConnector:
     config_model: ClassVar[type[BaseModel]] = LoopbackConfig
     reply_window: ClassVar[timedelta | None] = timedelta(hours=48)
     media_reply_types: ClassVar[frozenset[ContentType]] = frozenset({ContentType.IMAGE})
+    honours_idempotency_key: ClassVar[bool] = True  # FakePlatform dedupes on the key
 
     def handle_webhook(self, config: BaseModel, request: WebhookRequest) -> WebhookResult:
         assert isinstance(config, LoopbackConfig)
