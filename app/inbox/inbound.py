@@ -28,6 +28,7 @@ from app.archive.search import index_messages
 from app.inbox.assignment import assign_new_conversation
 from app.inbox.queries import conversation_view
 from app.inbox.schemas import message_out
+from app.inbox.storable import storable
 from app.models import (
     Channel,
     Contact,
@@ -283,6 +284,8 @@ async def record_inbound_batch(
     `locked`: the caller already holds the customers' locks (`lock_identities`)."""
     if not inbounds:
         return []
+    # NUL and lone surrogates replaced (and counted) rather than refusing the customer.
+    inbounds = [storable(i) for i in inbounds]
     if not locked:
         keys = identity_lock_keys(channel.id, (i.contact.external_id for i in inbounds))
         await lock_identities(session, keys)
