@@ -146,7 +146,7 @@ def parse_frame(raw: str | None) -> Frame:
         raise FrameError("frame too large", code=413)
     try:
         data = json.loads(raw)
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:  # RecursionError: nested thousands deep
         raise FrameError("frames are JSON text") from exc
     if not isinstance(data, dict):
         raise FrameError("a frame is a JSON object")
