@@ -113,10 +113,16 @@ async def update_contact(
 
 @router.get("/contact-tags")
 async def list_contact_tags(session: SessionDep, viewer: ViewerDep) -> dict[str, Any]:
-    """Tags in use, most used first: suggestions for the tag input."""
+    """Tags in use, most used first: suggestions for the tag input. A channel-limited agent
+    sees only tags on customers of their channels."""
+    stmt = select(ContactTag.tag, func.count().label("n"))
+    if viewer.channel_ids is not None:
+        mine = select(ContactIdentity.contact_id).where(
+            viewer.channel_clause(ContactIdentity.channel_id)
+        )
+        stmt = stmt.where(ContactTag.contact_id.in_(mine))
     rows = await session.execute(
-        select(ContactTag.tag, func.count().label("n"))
-        .group_by(ContactTag.tag)
+        stmt.group_by(ContactTag.tag)
         .order_by(func.count().desc(), ContactTag.tag)
         .limit(SUGGESTIONS)
     )
