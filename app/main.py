@@ -214,7 +214,9 @@ def _install_handlers(app: FastAPI) -> None:
     async def database_error(request: Request, exc: Exception) -> Response:
         if invalid_input(exc):
             detail = "a value in the request cannot be stored (number out of range or NUL)"
-            return JSONResponse({"detail": detail}, 422)
+            # 400, not 422: the OpenAPI schema gives every 422 FastAPI's list of field
+            # errors, and this string `detail` must not contradict it (issue 19, item 13).
+            return JSONResponse({"detail": detail}, 400)
         if database_unavailable(exc):
             log.warning("database unavailable: %s", exc)
             return JSONResponse(
