@@ -108,7 +108,7 @@ def _same_origin(url: str, base: str) -> bool:
 
 
 async def _target(
-    url: str, trusted_base: str, suffixes: Iterable[str]
+    url: str, trusted_base: str, suffixes: Iterable[str], allow_http: bool
 ) -> tuple[str, dict[str, str], dict[str, Any]]:
     """(URL to request, extra headers, request extensions) for one hop, or MediaRefused."""
     parts = urlsplit(url)
@@ -117,7 +117,7 @@ async def _target(
     if _same_origin(url, trusted_base):
         return url, {}, {}
     host = parts.hostname
-    if parts.scheme != "https" or not host_allowed(host, suffixes):
+    if (parts.scheme != "https" and not allow_http) or not host_allowed(host, suffixes):
         raise MediaRefused(f"host not on the platform's list: {host}")
     try:
         ipaddress.ip_address(host)
@@ -125,7 +125,7 @@ async def _target(
         pass
     else:
         raise MediaRefused(f"an IP address instead of a platform host: {host}")
-    port = parts.port or 443
+    port = parts.port or (443 if parts.scheme == "https" else 80)
     address = await resolve_public(host, port)
     literal = f"[{address}]" if ":" in address else address
     pinned = urlunsplit(
@@ -133,6 +133,8 @@ async def _target(
     )
     # Connect to the checked address; TLS still verifies the certificate for `host`.
     host_header = host if parts.port is None else f"{host}:{parts.port}"
+    if parts.scheme == "http":
+        return pinned, {"Host": host_header}, {}
     return pinned, {"Host": host_header}, {"sni_hostname": host}
 
 
@@ -147,8 +149,10 @@ async def fetch(
     headers: Mapping[str, str] | None = None,
     timeout: httpx.Timeout | float | None = None,
     deadline: float = DEFAULT_DEADLINE,
+    allow_http: bool = False,
 ) -> Fetched:
-    """GET `url` under the rules in the module docstring.
+    """GET `url` under the rules in the module docstring; `allow_http`: allowlisted hosts
+    may be plain http (WeChat's video links are).
 
     Raises MediaRefused (address not allowed), TooLarge, DeliveryError (retryable) on
     a timeout, and lets httpx.TransportError through for the caller to classify.
@@ -157,7 +161,7 @@ async def fetch(
     try:
         async with asyncio.timeout(deadline):
             return await _follow(
-                http, url, trusted_base, suffixes, max_bytes, params, headers, timeout
+                http, url, trusted_base, suffixes, max_bytes, params, headers, timeout, allow_http
             )
     except TimeoutError as exc:
         raise DeliveryError(
@@ -174,10 +178,11 @@ async def _follow(
     params: Mapping[str, str] | None,
     headers: Mapping[str, str] | None,
     timeout: httpx.Timeout | float | None,
+    allow_http: bool,
 ) -> Fetched:
     origin = urlsplit(url).netloc
     for _hop in range(MAX_REDIRECTS + 1):
-        target, extra, extensions = await _target(url, trusted_base, suffixes)
+        target, extra, extensions = await _target(url, trusted_base, suffixes, allow_http)
         # Credentials (Douyin's Access-Token header) never follow a redirect to another host.
         sent = dict(headers or {}) if urlsplit(url).netloc == origin else {}
         sent.update(extra)

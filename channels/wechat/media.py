@@ -70,6 +70,7 @@ async def _download(
             allowed_suffixes=MEDIA_HOST_SUFFIXES,
             max_bytes=MAX_MEDIA_BYTES,
             params=params,
+            allow_http=True,  # media/get's video links are often plain http (§2.5)
         )
     except netguard.TooLarge as exc:
         raise _too_large() from exc

@@ -144,3 +144,35 @@ async def test_time_cap() -> None:
         release.set()
         server.close()
         await server.wait_closed()
+
+
+async def test_plain_http_only_when_allowed_and_still_pinned(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """WeChat video links are http: allowed for its CDN names, checked and pinned the same."""
+    seen: list[httpx.Request] = []
+
+    async def lookup(host: str, port: int) -> list[str]:
+        return {"v.qq.com": ["101.226.90.58"]}.get(host, ["127.0.0.1"])
+
+    monkeypatch.setattr(netguard, "_lookup", lookup)
+
+    def cdn(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(200, content=b"mp4")
+
+    async with httpx.AsyncClient(transport=httpx.MockTransport(cdn)) as http:
+        kw: dict[str, Any] = {
+            "trusted_base": "https://api.weixin.qq.com",
+            "allowed_suffixes": ("qq.com",),
+            "max_bytes": 100,
+        }
+        with pytest.raises(netguard.MediaRefused, match="not on the platform's list"):
+            await netguard.fetch(http, "http://v.qq.com/a.mp4", **kw)
+        got = await netguard.fetch(http, "http://v.qq.com/a.mp4", allow_http=True, **kw)
+        assert got.content == b"mp4"
+        with pytest.raises(netguard.MediaRefused, match="non-public"):
+            await netguard.fetch(http, "http://inner.qq.com/a.mp4", allow_http=True, **kw)
+    (request,) = seen
+    assert str(request.url) == "http://101.226.90.58/a.mp4"
+    assert request.headers["host"] == "v.qq.com"
