@@ -1,8 +1,10 @@
 """Keeps credentials out of the access log: signed query parameters are written redacted.
 
-uvicorn logs each request's path with its query string. A WeChat push's `signature`,
-`timestamp` and `nonce` (and `msg_signature`, `echostr`) would let whoever reads the log
-sign pushes of their own, and the events socket's `token` is an API token.
+uvicorn logs each request's path with its query string (`uvicorn.access`), and each
+websocket handshake's (`uvicorn.error`: '"WebSocket /api/v1/events?token=..." [accepted]').
+A WeChat push's `signature`, `timestamp` and `nonce` (and `msg_signature`, `echostr`)
+would let whoever reads the log sign pushes of their own, and the events socket's
+`token` is an API token.
 """
 
 from __future__ import annotations
@@ -11,6 +13,8 @@ import logging
 import re
 
 ACCESS_LOGGER = "uvicorn.access"
+# uvicorn's websocket handshake lines go to its error logger.
+LOGGERS = (ACCESS_LOGGER, "uvicorn.error")
 # Query parameters whose values never reach a log line.
 SECRET_PARAMS = ("signature", "msg_signature", "timestamp", "nonce", "echostr", "token")
 _SECRET = re.compile(r"(?i)(?<=[?&])(" + "|".join(SECRET_PARAMS) + r")=[^&#\s]*")
@@ -22,17 +26,18 @@ def redact(path: str) -> str:
 
 
 class RedactQuery(logging.Filter):
-    """Rewrites uvicorn's access record (client, method, path, version, status) in place."""
+    """Rewrites the path arguments of uvicorn's records (access lines, websocket handshakes)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         args = record.args
-        if isinstance(args, tuple) and len(args) >= 3 and isinstance(args[2], str):
-            record.args = (*args[:2], redact(args[2]), *args[3:])
+        if isinstance(args, tuple) and any(isinstance(a, str) and "?" in a for a in args):
+            record.args = tuple(redact(a) if isinstance(a, str) else a for a in args)
         return True
 
 
 def install() -> None:
-    """Add the filter to uvicorn's access logger once per process."""
-    logger = logging.getLogger(ACCESS_LOGGER)
-    if not any(isinstance(f, RedactQuery) for f in logger.filters):
-        logger.addFilter(RedactQuery())
+    """Add the filter to uvicorn's loggers once per process."""
+    for name in LOGGERS:
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, RedactQuery) for f in logger.filters):
+            logger.addFilter(RedactQuery())

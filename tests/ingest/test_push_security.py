@@ -11,6 +11,7 @@ from typing import Any
 import httpx
 import pytest
 from sqlalchemy import select
+from websockets.asyncio.client import connect
 
 from app.config import Settings
 from app.main import create_app
@@ -80,10 +81,11 @@ class Collect(logging.Handler):
 
 async def test_signatures_and_tokens_never_reach_the_access_log(server: dict[str, Any]) -> None:
     http, url, config = server["http"], server["url"], server["config"]
-    access = logging.getLogger("uvicorn.access")
-    collect, level = Collect(), access.level
-    access.addHandler(collect)
-    access.setLevel(logging.INFO)
+    loggers = [logging.getLogger(n) for n in ("uvicorn.access", "uvicorn.error")]
+    collect, levels = Collect(), [lg.level for lg in loggers]
+    for lg in loggers:
+        lg.addHandler(collect)
+        lg.setLevel(logging.INFO)
     try:
         query, body = build_push(
             config, message_xml("oBuyer", Content="日志", msg_id=4), nonce="8391027465"
@@ -93,11 +95,16 @@ async def test_signatures_and_tokens_never_reach_the_access_log(server: dict[str
         assert (await http.get(url, params=check)).status_code == 200
         agent = await Factory(server["app"]).user("agent")
         await http.get("/api/v1/conversations", params={"token": agent["token"]})
+        url_ws = f"ws://{server['host']}/api/v1/events?token={agent['token']}"
+        async with connect(url_ws):
+            pass
     finally:
-        access.removeHandler(collect)
-        access.setLevel(level)
+        for lg, level in zip(loggers, levels, strict=True):
+            lg.removeHandler(collect)
+            lg.setLevel(level)
     text = "\n".join(collect.lines)
     assert url in text and "signature=***" in text and "token=***" in text
+    assert '"WebSocket /api/v1/events?token=***" [accepted]' in text
     secrets = [query["signature"], query["nonce"], query["timestamp"], check["signature"]]
     secrets += ["echo-secret-777", agent["token"]]
     for value in secrets:
