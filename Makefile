@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test bench lint clean
+.PHONY: run test test-fast bench lint clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -21,6 +21,12 @@ run: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
+# The suite without the browser, fault, fuzz and slow tests (markers in pyproject.toml):
+# under two minutes on an idle 2-core machine. `make test` and .ci/run run everything.
+FAST := not (browser or faults or fuzz or slow)
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -m "$(FAST)" $(PYTEST_ARGS)
+
 bench: $(STAMP)
 	$(BIN)/python -m tests.bench $(BENCH_ARGS)
 
@@ -28,6 +34,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check app channels tests
 	$(BIN)/mypy app channels/base.py channels/registry.py
+	$(BIN)/lint-imports
 
 clean:
 	rm -rf $(VENV) var/test-*

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib
 import json
 import sys
 import time
@@ -43,11 +44,21 @@ def _with_session(settings: Settings, fn: Callable[[Any], Awaitable[Any]]) -> An
 
     async def go() -> Any:
         db = Database(settings.database_url)
+        logged: list[int] = []
+        db.on_events = logged.extend
         try:
             async with db.session() as session:
-                return await fn(session)
+                result = await fn(session)
         finally:
             await db.dispose()
+        if logged and settings.redis_url:  # the servers' hubs read the log now, not at their poll
+            from app.realtime.hub import hint_servers
+
+            try:
+                await hint_servers(settings.redis_url, max(logged))
+            except Exception as exc:  # Redis down: their poll reads the events shortly
+                print(f"servers not told at once (redis: {exc})", file=sys.stderr)
+        return result
 
     return asyncio.run(go())
 
@@ -65,6 +76,20 @@ def cmd_migrate(args: argparse.Namespace, settings: Settings) -> None:
 GRACEFUL_SHUTDOWN_SECONDS = 20
 
 
+def _sandbox(module: str) -> Any:
+    """A module of the sandbox (fake platforms, simulator, demo), loaded by name: the
+    product never imports it, and an installation without it still serves."""
+    try:
+        return importlib.import_module(f"sandbox.{module}")
+    except ModuleNotFoundError as exc:
+        if exc.name is None or exc.name.split(".")[0] != "sandbox":
+            raise
+        raise CliError(
+            "the demo and the simulator need the sandbox package of a development checkout "
+            "(pip install -e . in the source tree)"
+        ) from exc
+
+
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> None:
     import os
 
@@ -76,9 +101,10 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> None:
     if args.workers < 1:
         raise CliError("--workers must be at least 1")
     run_migrations(settings.database_url)
+    factory = "app.main:create_app"
     if args.demo:
-        from app.demo import seed_demo
-
+        demo = _sandbox("demo")
+        factory = "sandbox.demo:create_demo_app"
         if args.workers != 1:
             raise CliError(
                 "--demo runs one worker (the simulator and fake platforms are in-process)"
@@ -90,9 +116,9 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> None:
             os.environ["HUILIU_PUBLIC_URL"] = f"http://{host}:{args.port}"
         get_settings.cache_clear()
         settings = get_settings()
-        _with_session(settings, lambda s: seed_demo(s, settings))
+        _with_session(settings, lambda s: demo.seed_demo(s, settings))
     uvicorn.run(
-        "app.main:create_app",
+        factory,
         factory=True,
         host=args.host,
         port=args.port,
@@ -152,8 +178,9 @@ def cmd_user(args: argparse.Namespace, settings: Settings) -> None:
 
 def cmd_user_deactivate(args: argparse.Namespace, settings: Settings) -> None:
     """Staff turnover. A running server notices at once for requests and new sockets
-    (tokens and sessions are checked each time); sockets already open on it are closed
-    by its next assignment heartbeat (`assignment_sweep_seconds`)."""
+    (tokens and sessions are checked each time); sockets already open are closed when
+    its hub reads the logged `user.access_changed`: at once with Redis (the command
+    hints every server), else at the server's next poll (`events_poll_seconds`)."""
     from app.accounts.actions import get_user_by_email
     from app.accounts.offboarding import deactivate_user
 
@@ -166,6 +193,8 @@ def cmd_user_deactivate(args: argparse.Namespace, settings: Settings) -> None:
             "email": user.email,
             "active": user.active,
             "handovers": [{"conversation_id": c, "assignee_id": a} for c, a in result.handovers],
+            "customers": result.customers,
+            "tasks": result.tasks,
             "tokens_revoked": result.tokens_revoked,
             "sessions_revoked": result.sessions_revoked,
         }
@@ -264,22 +293,23 @@ def cmd_simulate(args: argparse.Namespace, settings: Settings) -> None:
     from sqlalchemy import select
 
     from app.models import Channel
-    from app.simulator.simulator import SUPPORTED, SimChannel, Simulator
     from app.workspace import validate_config
 
+    sim = _sandbox("simulator.simulator")
     if args.rate <= 0 or args.duration <= 0:
         raise CliError("--rate and --duration must be positive")
 
-    async def load(session: Any) -> list[SimChannel]:
+    async def load(session: Any) -> list[Any]:
         rows = await session.scalars(
-            select(Channel).where(Channel.type.in_(SUPPORTED), Channel.archived.is_(False))
+            select(Channel).where(Channel.type.in_(sim.SUPPORTED), Channel.archived.is_(False))
         )
-        return [SimChannel(c.id, c.type, validate_config(c.type, dict(c.config))) for c in rows]
+        return [sim.SimChannel(c.id, c.type, validate_config(c.type, dict(c.config))) for c in rows]
 
     channels = _with_session(settings, load)
-    if not channels:
+    simulator = sim.Simulator(args.base_url, channels, rate=args.rate)
+    # WeCom channels need their platform at hand (the demo's fake), so they do not count.
+    if not simulator.channels:
         raise CliError("no WeChat, Douyin or website channel in the database to write to")
-    simulator = Simulator(args.base_url, channels, rate=args.rate)
     started = time.monotonic()
     stats = asyncio.run(simulator.run(duration=args.duration))
     elapsed = time.monotonic() - started

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import os
+import re
 import secrets
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from pydantic import SecretStr, field_validator
+from pydantic import SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 VAR_DIR = Path("var")
+_API_BASE_SUFFIX = "_api_base"
+_ENV_API_BASE = re.compile(r"HUILIU_([A-Z0-9]+)_API_BASE")
 
 
 class Settings(BaseSettings):
@@ -20,8 +24,10 @@ class Settings(BaseSettings):
     redis_url: str | None = None
     secret_key: SecretStr | None = None
     public_url: str = "http://127.0.0.1:8000"
-    wechat_api_base: str = "https://api.weixin.qq.com"
-    douyin_api_base: str = "https://open.douyin.com"
+    # Channel type -> platform API host, overriding the connector's `default_api_base`.
+    # Read from HUILIU_<TYPE>_API_BASE (e.g. HUILIU_WECHAT_API_BASE); tests and the demo
+    # point them at local fakes.
+    api_bases: dict[str, str] = {}
 
     # Demo mode (`huiliu serve --demo`): fake platform APIs in-process and the simulator.
     demo: bool = False
@@ -36,7 +42,7 @@ class Settings(BaseSettings):
     events_replay_limit: int = 1000  # beyond this a reconnecting client is told to resync
     attachments_dir: Path = VAR_DIR / "attachments"
 
-    # Assignment (app/inbox/assignment.py). Capacity: open conversations an agent is
+    # Assignment (app/inbox/actions/assignment.py). Capacity: open conversations an agent is
     # given automatically at most; 0 turns automatic assignment off.
     assignment_capacity: int = 10
     # An open conversation goes back to the queue when its assignee has been offline
@@ -48,6 +54,35 @@ class Settings(BaseSettings):
     assignment_sweep_seconds: float = 15.0
     # Search (app/archive/search.py): PostgreSQL cancels a search running longer.
     search_timeout_ms: int = 5000
+
+    @model_validator(mode="before")
+    @classmethod
+    def _collect_api_bases(cls, data: Any) -> Any:
+        """HUILIU_<TYPE>_API_BASE variables and `<type>_api_base` arguments -> api_bases."""
+        if not isinstance(data, dict):
+            return data
+        bases: dict[str, str] = {}
+        for name, value in os.environ.items():
+            found = _ENV_API_BASE.fullmatch(name.upper())
+            if found and value:
+                bases[found.group(1).lower()] = value
+        for name in [k for k in data if isinstance(k, str) and k.endswith(_API_BASE_SUFFIX)]:
+            value = data.pop(name)
+            if value:
+                bases[name.removesuffix(_API_BASE_SUFFIX).lower()] = str(value)
+        given = data.get("api_bases") or {}
+        if isinstance(given, dict):
+            bases.update({str(k): str(v) for k, v in given.items()})
+        data["api_bases"] = bases
+        return data
+
+    def api_base(self, channel_type: str, default: str = "") -> str:
+        """The API host configured for `channel_type`, else `default` (the connector's)."""
+        return self.api_bases.get(channel_type) or default
+
+    def with_api_bases(self, **bases: str) -> Settings:
+        """A copy with these channel types' API hosts replaced (tests, the demo)."""
+        return self.model_copy(update={"api_bases": {**self.api_bases, **bases}})
 
     @field_validator("redis_url", mode="before")
     @classmethod

@@ -9,15 +9,15 @@ from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.accounts.auth import bearer_from, user_for_token
+from app.accounts.viewer import Viewer, load_viewer
 from app.db import Database
 from app.errors import Forbidden, Unauthorized
-from app.inbox.access import Viewer, load_viewer
 from app.models import Role
+from app.services import get_services
 
 
 def get_db(request: Request) -> Database:
-    db: Database = request.app.state.db
-    return db
+    return get_services(request).db
 
 
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
@@ -34,7 +34,7 @@ async def get_viewer(request: Request, session: SessionDep) -> Viewer:
     token = bearer_from(request)
     user = await user_for_token(session, token) if token else None
     if user is None:
-        user = await request.app.state.web_auth(request, session)
+        user = await get_services(request).web_auth(request, session)
     if user is None:
         raise Unauthorized("authentication required")
     return await load_viewer(session, user)

@@ -5,10 +5,9 @@ from __future__ import annotations
 import gc
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
-from urllib.parse import urlsplit
 
 import httpx
 from fastapi import FastAPI, Request, Response
@@ -18,7 +17,6 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeoutError
-from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -26,36 +24,42 @@ from starlette.types import Message as ASGIMessage
 
 from app.accounts.endpoints import router as accounts_router
 from app.archive.endpoints import router as archive_router
+from app.canned.endpoints import router as canned_router
 from app.config import SESSION_SETTINGS, Settings, get_settings
+from app.contacts.customers_endpoints import router as customers_router
+from app.contacts.endpoints import router as contacts_router
+from app.contacts.export import router as customers_export_router
+from app.contacts.orders_endpoints import router as orders_router
+from app.contacts.sweep import CrmSweeper
 from app.db import Database, database_unavailable, invalid_input
 from app.delivery.typing import TypingRelay
 from app.delivery.worker import DeliveryWorker
 from app.errors import HuiliuError
+from app.extensions import AppExtension
 from app.inbox.assignment_worker import AssignmentWorker
-from app.inbox.canned import router as canned_router
-from app.inbox.contacts_endpoints import router as contacts_router
 from app.inbox.endpoints import router as inbox_router
+from app.ingest.batcher import IngestBatcher
 from app.ingest.endpoints import router as ingest_router
+from app.ingest.pull import Puller, PullWorker
 from app.media.endpoints import router as media_router
-from app.media.storage import LocalStorage
 from app.media.uploads import router as uploads_router
 from app.media.worker import MediaWorker
 from app.metrics import LATENCY, REQUESTS
-from app.models import User
 from app.realtime.endpoints import router as realtime_router
 from app.realtime.hub import EventHub
+from app.realtime.presence import Presence
+from app.services import AppServices, get_services
+from app.storage import LocalStorage
 from app.web import accesslog
+from app.web.auth import web_auth
 from app.web.setup import install_web
 from app.widget import install_widget
+from app.widget.service import WidgetService
 
 log = logging.getLogger(__name__)
 
 # Platform APIs answer in well under this; a hung call must not hold a delivery slot.
 HTTP_TIMEOUT = httpx.Timeout(10.0, connect=5.0)
-
-
-async def no_web_session(_conn: Any, _session: AsyncSession) -> User | None:
-    return None
 
 
 # The collector's first generation is collected every this many net allocations instead of
@@ -76,14 +80,16 @@ def _tune_gc() -> None:
     gc.set_threshold(GC_GEN0_THRESHOLD, gen1, gen2)
 
 
-def create_app(settings: Settings | None = None, *, run_workers: bool = True) -> FastAPI:
+def create_app(
+    settings: Settings | None = None,
+    *,
+    run_workers: bool = True,
+    extensions: Sequence[AppExtension] = (),
+) -> FastAPI:
+    """The app; `extensions` (e.g. the demo, sandbox/demo.py) are wired around it."""
     settings = settings or get_settings()
-    demo = None
-    if settings.demo:
-        from app.demo import DemoPlatforms, demo_settings
-
-        settings = demo_settings(settings)
-        demo = DemoPlatforms(settings)
+    for extension in extensions:
+        settings = extension.configure(settings)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -93,38 +99,53 @@ def create_app(settings: Settings | None = None, *, run_workers: bool = True) ->
         storage = LocalStorage(settings.attachments_dir)
         worker = DeliveryWorker(db, http, settings, storage=storage)
         media = MediaWorker(db, http, settings, storage)
+        pulls = PullWorker(Puller(db, http, settings, on_media=media.wake))
         db.on_events = hub.notify
         db.on_delivery_queued = worker.wake
         # Actions deep in a transaction (auto-assignment, search) read the app's settings.
         db.sessions.configure(info={SESSION_SETTINGS: settings})
         typing_relay = TypingRelay(db, http, settings)
-        presence = getattr(app.state, "presence", None)
-        if presence is not None:
-            presence.on_typing = typing_relay.agent_typing
-            hub.ephemeral_handlers["presence"] = lambda data: presence.remote_change(hub, data)
+        presence = Presence(hub)
+        presence.on_typing = typing_relay.agent_typing
         assignment = AssignmentWorker(db, hub, settings)  # presence heartbeat + re-queue
-        widget = getattr(app.state, "widget", None)
-        if widget is not None:
-            hub.ephemeral_handlers["to_agents"] = lambda data: widget.remote_to_agents(hub, data)
-            widget.online_elsewhere = lambda: bool(assignment.online_anywhere)
-        app.state.assignment = assignment
-        app.state.db, app.state.hub, app.state.http, app.state.delivery = db, hub, http, worker
-        app.state.storage, app.state.media = storage, media
+        crm_sweep = CrmSweeper(db)  # due care tasks, at start and hourly
+        widget = WidgetService(settings)
+        widget.attach(hub, lambda: bool(assignment.online_anywhere))
+        app.state.services = AppServices(
+            settings=settings,
+            db=db,
+            hub=hub,
+            http=http,
+            storage=storage,
+            delivery=worker,
+            media=media,
+            assignment=assignment,
+            typing=typing_relay,
+            presence=presence,
+            widget=widget,
+            ingest=IngestBatcher(db),
+            web_auth=web_auth,
+            puller=pulls.puller,
+        )
         await hub.start()
         if run_workers:
             worker.start()
             media.start()
+            pulls.start()
             assignment.start()
-        if demo is not None:
-            await demo.start(db)
+            crm_sweep.start()
+        for extension in extensions:
+            await extension.start(db)
         _tune_gc()
         try:
             yield
         finally:
-            if demo is not None:
-                await demo.stop()
+            for extension in reversed(extensions):
+                await extension.stop()
+            await crm_sweep.stop()
             await assignment.stop()
             await typing_relay.stop()
+            await pulls.stop()
             await media.stop()
             await worker.stop()
             await hub.stop()
@@ -138,10 +159,7 @@ def create_app(settings: Settings | None = None, *, run_workers: bool = True) ->
         lifespan=lifespan,
         max_body_size=settings.max_body_bytes,
     )
-    app.state.settings = settings
     accesslog.install()  # push signatures and tokens never reach the access log
-    app.state.web_auth = no_web_session
-    app.state.origin_allowed = lambda origin: origin_allowed(settings, origin)
     _install_handlers(app)
     _install_middleware(app, settings)
     app.include_router(inbox_router)
@@ -151,18 +169,20 @@ def create_app(settings: Settings | None = None, *, run_workers: bool = True) ->
     app.include_router(uploads_router)
     app.include_router(canned_router)
     app.include_router(contacts_router)
+    app.include_router(customers_router)
+    app.include_router(customers_export_router)
+    app.include_router(orders_router)
     app.include_router(archive_router)
     app.include_router(accounts_router)
-    install_web(app)  # sets app.state.web_auth (cookie sessions) and mounts /static
+    install_web(app)  # the pages and /static
     install_widget(app)  # /widget/{id}.js, the visitor websocket, uploads, the demo page
-    if demo is not None:
-        app.state.demo = demo
-        demo.mount(app)
+    for extension in extensions:
+        extension.mount(app)
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz(request: Request) -> Response:
         try:
-            async with request.app.state.db.sessions() as session:
+            async with get_services(request).db.sessions() as session:
                 await session.execute(text("SELECT 1"))
         except Exception as exc:
             return JSONResponse({"status": "unavailable", "detail": str(exc)[:200]}, 503)
@@ -175,19 +195,14 @@ def create_app(settings: Settings | None = None, *, run_workers: bool = True) ->
     return app
 
 
-def origin_allowed(settings: Settings, origin: str | None) -> bool:
-    """Cookie-authenticated websockets only from our own pages (CSWSH guard)."""
-    if not origin:
-        return False
-    public = urlsplit(settings.public_url)
-    got = urlsplit(origin)
-    return (got.scheme, got.netloc) == (public.scheme, public.netloc)
-
-
 def _install_handlers(app: FastAPI) -> None:
     @app.exception_handler(HuiliuError)
     async def domain_error(_request: Request, exc: HuiliuError) -> Response:
-        return JSONResponse({"detail": exc.detail}, status_code=exc.status_code)
+        body: dict[str, Any] = {"detail": exc.detail}
+        errors = getattr(exc, "errors", None)  # e.g. the CSV import names every bad row
+        if errors is not None:
+            body["errors"] = errors
+        return JSONResponse(body, status_code=exc.status_code)
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(_request: Request, exc: StarletteHTTPException) -> Response:

@@ -8,9 +8,9 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.archive.audit import record_audit
+from app.audit import record_audit
 from app.config import Settings
-from app.delivery.context import connector_for
+from app.connectors import connector_for
 from app.errors import BadRequest
 from app.models import Channel, User
 from channels.base import dump_config

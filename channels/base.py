@@ -107,18 +107,73 @@ class InboundMessage:
     counts_as_unread: bool = True
 
 
+@dataclass(frozen=True)
+class PullRequest:
+    """A notification that messages wait on the platform, to be pulled after the answer.
+
+    `key` names the cursor (one per channel and key, e.g. WeCom's open_kfid); `token`
+    is what the notice carried for the pull (WeCom's `Token`; may be empty).
+    """
+
+    key: str = ""
+    token: str = ""
+
+
+@dataclass(frozen=True)
+class DeliveryReport:
+    """The platform reports, after accepting it, that one of our replies was not delivered.
+
+    `external_id` is the id the send gave the message (WeCom's msgid: our idempotency key).
+    """
+
+    external_id: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class PlatformNotice:
+    """A platform notification about the account, not a conversation (a template or mass
+    send finished, a servicer went offline): kept in the channel's log, not in a chat."""
+
+    event: str
+    text: str
+    detail: Mapping[str, Any] = field(default_factory=dict)
+
+
 @dataclass
 class WebhookResult:
-    """What to answer the platform, and what to store before answering."""
+    """What to answer the platform, and what to store before answering.
+
+    `pull`: the platform only notified; the product answers at once and then calls
+    `Connector.pull` (connectors with `Capabilities.pull`).
+    """
 
     body: bytes = b"success"
     media_type: str = "text/plain"
     status: int = 200
     messages: list[InboundMessage] = field(default_factory=list)
+    pull: PullRequest | None = None
+    notices: list[PlatformNotice] = field(default_factory=list)
     # The push's signed one-time parameters (e.g. WeChat's timestamp and nonce), when its
     # signature does not cover the body: the product refuses the same key with another
     # body within the push window (a replayed signature on a forged message).
     replay_key: str | None = None
+
+
+@dataclass(frozen=True)
+class PullPage:
+    """One page a connector pulled: its messages and where the next pull starts.
+
+    The product stores `messages` and `next_cursor` in one transaction, and pulls
+    again at once while `has_more` (a page may be empty and still have more).
+    """
+
+    messages: list[InboundMessage]
+    next_cursor: str | None
+    has_more: bool = False
+    # Stored in the same transaction as the messages.
+    reports: list[DeliveryReport] = field(default_factory=list)
+    notices: list[PlatformNotice] = field(default_factory=list)
 
 
 class WebhookError(Exception):
@@ -227,13 +282,41 @@ class MediaFile:
     file_name: str | None = None
 
 
+@dataclass(frozen=True)
+class Capabilities:
+    """What a connector can do beyond receive, send and fetch media.
+
+    media_replies: content types `send` accepts in `OutboundMessage.media` (image replies);
+    typing: `Connector.typing` shows "the agent is typing" on the platform;
+    pull: `handle_webhook` may return `WebhookResult.pull`, and `Connector.pull` fetches;
+    idempotent_sends: sending the same `idempotency_key` twice shows the reply once. False:
+    a send that may have landed is never repeated on its own (the reply is marked
+    uncertain and the agent decides).
+    """
+
+    media_replies: frozenset[ContentType] = frozenset()
+    typing: bool = False
+    pull: bool = False
+    idempotent_sends: bool = False
+
+
 class Connector(Protocol):
-    """What every platform module provides; registered in `channels.registry`."""
+    """What every platform module provides; registered in `channels.registry`.
+
+    Subclass `BaseConnector` for the defaults of the optional parts.
+    """
 
     config_model: ClassVar[type[BaseModel]]  # declared before `type`, which shadows the builtin
     type: ClassVar[str]
     # How long after the customer's last message a reply is still accepted (None: always).
     reply_window: ClassVar[timedelta | None]
+    capabilities: ClassVar[Capabilities]
+    # The platform's API host; `HUILIU_<TYPE>_API_BASE` overrides it ("": no platform API).
+    default_api_base: ClassVar[str]
+
+    def reply_window_for(self, config: BaseModel) -> timedelta | None:
+        """The reply window of one channel (a config may override the class default)."""
+        ...
 
     def handle_webhook(self, config: BaseModel, request: WebhookRequest) -> WebhookResult:
         """Verify and parse one request. Pure: no I/O. Raises WebhookError."""
@@ -251,11 +334,54 @@ class Connector(Protocol):
         """Extra setup facts shown to the admin (embed snippet, secrets to paste)."""
         ...
 
+    async def typing(self, ctx: ChannelContext, recipient: str, typing: bool) -> None:
+        """Show or cancel "typing" (`capabilities.typing`). Best effort: DeliveryError."""
+        ...
 
-class SupportsReplyWindowSetting(Protocol):
-    """Optional: a reply window taken from the channel's config instead of the class default."""
+    async def pull(self, ctx: ChannelContext, request: PullRequest, cursor: str | None) -> PullPage:
+        """Fetch one page after `cursor` (None: from the start). Raises DeliveryError."""
+        ...
 
-    def reply_window_for(self, config: BaseModel) -> timedelta | None: ...
+
+class BaseConnector:
+    """Defaults for the optional parts of `Connector`: nothing beyond the basics.
+
+    A connector whose platform notifies and must then be pulled (WeCom) does::
+
+        class KfConnector(BaseConnector):
+            type = "wecom"
+            capabilities = Capabilities(pull=True)
+            default_api_base = "https://qyapi.weixin.qq.com"
+
+            def handle_webhook(self, config, request):
+                notice = verify_and_decrypt(config, request)  # pure, raises WebhookError
+                return WebhookResult(pull=PullRequest(key=notice.open_kfid, token=notice.token))
+
+            async def pull(self, ctx, request, cursor):
+                data = await sync_msg(ctx, cursor=cursor, token=request.token,
+                                      open_kfid=request.key, limit=1000)
+                return PullPage(messages=[parse(m) for m in data["msg_list"]],
+                                next_cursor=data["next_cursor"],
+                                has_more=data["has_more"] == 1)
+
+    The product answers the notice at once, then (under the channel's cross-process
+    lock "pull:<key>") calls `pull` with the stored cursor, page after page while
+    `has_more`, storing each page's messages and `next_cursor` in one transaction.
+    A DeliveryError leaves the cursor where it was; the pull is retried later.
+    """
+
+    reply_window: ClassVar[timedelta | None] = None
+    capabilities: ClassVar[Capabilities] = Capabilities()
+    default_api_base: ClassVar[str] = ""
+
+    def reply_window_for(self, config: BaseModel) -> timedelta | None:
+        return self.reply_window
+
+    async def typing(self, ctx: ChannelContext, recipient: str, typing: bool) -> None:
+        raise DeliveryError("typing is not supported on this channel")
+
+    async def pull(self, ctx: ChannelContext, request: PullRequest, cursor: str | None) -> PullPage:
+        raise DeliveryError("pull is not supported on this channel")
 
 
 # Connector state keys the product reads: a connector that can no longer reach its
@@ -263,28 +389,6 @@ class SupportsReplyWindowSetting(Protocol):
 # once it works again. The channel list shows them.
 STATE_REAUTHORIZATION_NEEDED = "reauthorization_needed"
 STATE_REASON = "reason"
-
-
-class SupportsTyping(Protocol):
-    """Optional: connectors whose platform shows "the agent is typing" to the customer."""
-
-    async def typing(self, ctx: ChannelContext, recipient: str, typing: bool) -> None:
-        """Best effort: raise DeliveryError on failure; the caller ignores it."""
-        ...
-
-
-class SupportsIdempotentSends(Protocol):
-    """Optional: `honours_idempotency_key` True when sending the same `idempotency_key` twice
-    shows the reply once. Absent or False: a send that may have landed is never repeated
-    on its own; the reply is marked uncertain and the agent decides."""
-
-    honours_idempotency_key: ClassVar[bool]
-
-
-class SupportsMediaReplies(Protocol):
-    """Optional: connectors that can send `OutboundMessage.media` (image replies)."""
-
-    media_reply_types: ClassVar[frozenset[ContentType]]
 
 
 def dump_config(config: BaseModel) -> dict[str, Any]:

@@ -6,11 +6,13 @@ from channels.base import Connector
 from channels.douyin import connector as douyin
 from channels.webchat import connector as webchat
 from channels.wechat import connector as wechat
+from channels.wecom import connector as wecom
 
 CONNECTORS: dict[str, Connector] = {
     "wechat": wechat,
     "douyin": douyin,
     "webchat": webchat,
+    "wecom": wecom,
 }
 
 

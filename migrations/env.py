@@ -8,10 +8,10 @@ from logging.config import fileConfig
 from alembic import context
 from sqlalchemy.engine import Connection
 
-from app.archive.search import alembic_include_name
 from app.config import get_settings
 from app.db import make_engine
 from app.models import Base
+from app.searchindex.index import alembic_include_name
 
 config = context.config
 if config.config_file_name is not None and config.attributes.get("configure_logging", True):

@@ -24,10 +24,26 @@ from tests.support import loopback
 PG_URL = os.environ.get("HUILIU_TEST_DATABASE_URL")
 REDIS_URL = os.environ.get("HUILIU_TEST_REDIS_URL")
 
+# Markers by place (pyproject registers them; `make test-fast` deselects them): a whole
+# directory, a browser fixture, or a `slow` mark on the test itself.
+MARKED_DIRS = {"faults": "faults", "fuzz": "fuzz"}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    tests_dir = Path(__file__).parent
+    for item in items:
+        parts = item.path.relative_to(tests_dir).parts
+        if parts[0] in MARKED_DIRS:
+            item.add_marker(MARKED_DIRS[parts[0]])
+        if "browser" in getattr(item, "fixturenames", ()) or item.path.name == "test_browser.py":
+            item.add_marker("browser")
+
+
 TABLES = (
     "audit_log, event_log, delivery_jobs, messages, conversations, contact_identities, "
     "contacts, api_tokens, user_channels, users, channels, "
-    "web_sessions, login_failures, canned_replies, contact_tags, agent_presence, message_search"
+    "web_sessions, login_failures, canned_replies, contact_tags, agent_presence, message_search, "
+    "pull_cursors, tasks, order_items, orders, contact_merges, holiday_days"
 )
 
 
@@ -112,7 +128,7 @@ class Factory:
         from app.accounts.actions import create_api_token, create_user
 
         self.n += 1
-        async with self.app.state.db.session() as session:
+        async with self.app.state.services.db.session() as session:
             user = await create_user(
                 session,
                 email=f"{role}{self.n}@example.com",
@@ -132,7 +148,7 @@ class Factory:
     async def channel(self, name: str = "Test", secret: str = "s3cret") -> dict[str, Any]:
         from app.workspace import create_channel
 
-        async with self.app.state.db.session() as session:
+        async with self.app.state.services.db.session() as session:
             channel = await create_channel(session, "test", name, {"secret": secret})
             return {"id": channel.id, "secret": secret}
 

@@ -13,6 +13,9 @@ import pytest
 
 from tests.conftest import REDIS_URL  # noqa: F401  (keeps env handling in one place)
 
+# Every test runs the command in a subprocess (about a second each).
+pytestmark = pytest.mark.slow
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -188,3 +191,23 @@ def test_duplicate_user_is_refused(run: Any) -> None:
 def test_migrate_is_idempotent(run: Any) -> None:
     r = run("migrate")
     assert r.returncode == 0 and "up to date" in r.stdout
+
+
+def test_demo_and_simulator_without_the_sandbox_say_so(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The product never depends on sandbox/: without it, the two commands that load it
+    by name refuse with a clear message instead of a traceback."""
+    import importlib
+
+    from app import cli
+
+    real = importlib.import_module
+
+    def without_sandbox(name: str, package: str | None = None) -> Any:
+        if name.split(".")[0] == "sandbox":
+            raise ModuleNotFoundError(f"No module named {name!r}", name="sandbox")
+        return real(name, package)
+
+    assert cli._sandbox("simulator.simulator").Simulator  # present in a development checkout
+    monkeypatch.setattr(importlib, "import_module", without_sandbox)
+    with pytest.raises(cli.CliError, match="sandbox package"):
+        cli._sandbox("demo")

@@ -10,9 +10,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.accounts import passwords
 from app.accounts.passwords import check_not_common
 from app.accounts.security import hash_token, new_token
-from app.archive.audit import record_audit
+from app.audit import record_audit
 from app.errors import BadRequest, Conflict, NotFound
 from app.models import ApiToken, Channel, Role, User, UserChannel
+from app.realtime.events import publish_access_changed
 
 MIN_PASSWORD_LENGTH = 8  # OWASP ASVS 2.1.1 asks for at least 8 characters
 
@@ -127,6 +128,8 @@ async def update_user(
     if changes:
         await session.flush()
         record_audit(session, actor, "user.updated", "user", user.id, changes)
+    if "role" in changes or "channels" in changes:  # their open sockets see it at once
+        publish_access_changed(session, user.id)
     return user
 
 

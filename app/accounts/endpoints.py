@@ -8,12 +8,11 @@ visible); other processes close theirs within one assignment heartbeat.
 from __future__ import annotations
 
 import secrets
-from collections.abc import Callable
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter
 from pydantic import BaseModel, Field, model_validator
-from sqlalchemy import event, func, select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.accounts.actions import MIN_PASSWORD_LENGTH, create_user, update_user
@@ -66,6 +65,9 @@ class HandoverOut(BaseModel):
 class DeactivationOut(BaseModel):
     user: UserOut
     handovers: list[HandoverOut]
+    # issue 15: customers (contact ids) and open tasks handed to the successor
+    customers: list[int] = []
+    tasks: list[int] = []
     tokens_revoked: int
     sessions_revoked: int
 
@@ -74,11 +76,6 @@ class WorkloadOut(BaseModel):
     user_id: int
     open: int
     pending: int
-
-
-def after_commit(session: AsyncSession, fn: Callable[[], None]) -> None:
-    """Run `fn` once this session's transaction has committed (never on rollback)."""
-    event.listen(session.sync_session, "after_commit", lambda _s: fn(), once=True)
 
 
 async def _user(session: AsyncSession, user_id: int) -> User:
@@ -139,7 +136,6 @@ async def change_user(
 @router.post("/users/{user_id}/deactivate")
 async def deactivate(
     user_id: int,
-    request: Request,
     session: SessionDep,
     viewer: AdminDep,
     body: DeactivateIn | None = None,
@@ -151,11 +147,11 @@ async def deactivate(
         if successor is None:
             raise BadRequest(f"no user with id {body.reassign_to}")
     result = await deactivate_user(session, user, successor=successor, actor=viewer.user)
-    hub = request.app.state.hub
-    after_commit(session, lambda: hub.disconnect_user(user_id))
     return DeactivationOut(
         user=await user_out(session, user),
         handovers=[HandoverOut(conversation_id=c, assignee_id=a) for c, a in result.handovers],
+        customers=result.customers,
+        tasks=result.tasks,
         tokens_revoked=result.tokens_revoked,
         sessions_revoked=result.sessions_revoked,
     )

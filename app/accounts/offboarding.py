@@ -5,7 +5,7 @@ Nothing here deletes a row. A deactivated user cannot sign in (sessions check
 transaction, and their open and pending conversations move on, each with a system
 handover note and a `conversation.assigned` event:
 - to the named successor, when the successor works on that conversation's channel;
-- otherwise by rule (app/inbox/assignment.py `least_loaded_member`);
+- otherwise by rule (app/inbox/actions/assignment.py `least_loaded_member`);
 - otherwise to the unassigned queue.
 Resolved conversations keep their assignee: the history stays as it was. Messages
 keep their author's name (captured at write time). One audit entry records it all.
@@ -18,9 +18,15 @@ from dataclasses import dataclass, field
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.archive.audit import record_audit
+from app.audit import record_audit
+from app.contacts.actions.owners import hand_over_customers
 from app.errors import BadRequest, Conflict
-from app.inbox.assignment import hand_over, least_loaded_member, lock_assignment, online_user_ids
+from app.inbox.actions.assignment import (
+    hand_over,
+    least_loaded_member,
+    lock_assignment,
+    online_user_ids,
+)
 from app.models import (
     AgentPresence,
     ApiToken,
@@ -33,6 +39,7 @@ from app.models import (
     WebSession,
     utcnow_for_models,
 )
+from app.realtime.events import publish_access_changed
 
 
 @dataclass
@@ -42,6 +49,9 @@ class Offboarding:
     handovers: list[tuple[int, int | None]] = field(default_factory=list)
     tokens_revoked: int = 0
     sessions_revoked: int = 0
+    # issue 15: the customers they owned and their open tasks, now the successor's
+    customers: list[int] = field(default_factory=list)
+    tasks: list[int] = field(default_factory=list)
 
 
 async def _channel_limits(session: AsyncSession, user: User) -> set[int]:
@@ -102,6 +112,8 @@ async def deactivate_user(
     user.deactivated_at = now
     result = Offboarding(user=user)
     result.tokens_revoked, result.sessions_revoked = await _revoke_credentials(session, user)
+    # Logged, so every process's hub closes the user's sockets at once (API and CLI alike).
+    publish_access_changed(session, user.id)
 
     await lock_assignment(session)  # the rule reads loads: one decision at a time
     conversations = (
@@ -131,6 +143,7 @@ async def deactivate_user(
         where = f"移交给 {to.name}" if to else "移交至待分配队列"
         await hand_over(session, conversation, to, f"会话由 {user.name} {where} (员工离职)")
         result.handovers.append((conversation.id, to.id if to else None))
+    result.customers, result.tasks = await hand_over_customers(session, user, successor)
 
     record_audit(
         session,
@@ -142,6 +155,8 @@ async def deactivate_user(
             "email": user.email,
             "successor": successor.id if successor else None,
             "handovers": [list(h) for h in result.handovers],
+            "customers": result.customers,
+            "tasks": result.tasks,
             "tokens_revoked": result.tokens_revoked,
             "sessions_revoked": result.sessions_revoked,
         },

@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.accounts.security import hash_token
 from app.models import User, WebSession, utcnow_for_models
+from app.realtime.events import publish_access_changed
 
 SESSION_COOKIE = "huiliu_session"
 # A working day and some: an agent who walks away is signed out overnight...
@@ -77,11 +78,13 @@ async def user_for_session(session: AsyncSession, token: str) -> User | None:
 
 
 async def revoke_session(session: AsyncSession, token: str) -> None:
-    await session.execute(
-        update(WebSession)
-        .where(WebSession.token_hash == hash_token(token), WebSession.revoked_at.is_(None))
-        .values(revoked_at=utcnow_for_models())
-    )
+    """Sign out one session; the sockets it opened close at once (on every process)."""
+    live = WebSession.token_hash == hash_token(token), WebSession.revoked_at.is_(None)
+    user_id = await session.scalar(select(WebSession.user_id).where(*live))
+    if user_id is None:
+        return
+    await session.execute(update(WebSession).where(*live).values(revoked_at=utcnow_for_models()))
+    publish_access_changed(session, user_id)
 
 
 async def revoke_user_sessions(session: AsyncSession, user_id: int) -> None:
@@ -91,3 +94,4 @@ async def revoke_user_sessions(session: AsyncSession, user_id: int) -> None:
         .where(WebSession.user_id == user_id, WebSession.revoked_at.is_(None))
         .values(revoked_at=utcnow_for_models())
     )
+    publish_access_changed(session, user_id)

@@ -10,11 +10,11 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from app.archive.audit import record_audit
 from app.archive.export import conversations_with_messages, count_conversations, jsonl_line
 from app.archive.queries import ArchiveFilters
-from app.archive.search import reindex
+from app.audit import record_audit
 from app.db import Database
+from app.searchindex.index import reindex
 
 
 class Progress:

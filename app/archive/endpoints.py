@@ -16,12 +16,13 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import StreamingResponse
 
 from app.archive import queries
-from app.archive.audit import record_audit
 from app.archive.export import export_text
+from app.audit import record_audit
 from app.deps import AdminDep, SessionDep, SupervisorDep, ViewerDep
 from app.errors import BadRequest
-from app.inbox.queries import DEFAULT_LIMIT, MAX_LIMIT
 from app.models import utcnow_for_models
+from app.pagination import DEFAULT_LIMIT, MAX_LIMIT
+from app.services import get_services
 
 router = APIRouter(prefix="/api/v1", tags=["archive"])
 
@@ -149,7 +150,7 @@ async def archive_export(
     # refuse mid-stream (an id beyond its column, a NUL), so no download is silently cut.
     _check_storable(f.channel_id, f.agent_id, f.contact, f.tag, f.q)
     return StreamingResponse(
-        export_text(request.app.state.db.session, f, viewer, format),
+        export_text(get_services(request).db.session, f, viewer, format),
         media_type=f"{media}; charset=utf-8",
         headers={"Content-Disposition": f'attachment; filename="huiliu-{stamp}.{format}"'},
     )

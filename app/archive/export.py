@@ -20,9 +20,9 @@ from typing import Any
 from sqlalchemy import func, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.accounts.viewer import Viewer
 from app.archive.queries import ArchiveFilters, filtered
-from app.inbox.access import Viewer
-from app.inbox.queries import _conversation_rows
+from app.inbox.queries import conversation_rows
 from app.inbox.schemas import ConversationOut, MessageOut, conversation_out, message_out
 from app.models import Conversation, Message
 
@@ -44,7 +44,7 @@ async def conversations_with_messages(
     last_id = 0
     while True:
         async with sessions() as session:
-            stmt = filtered(session, _conversation_rows(), f, viewer)
+            stmt = filtered(session, conversation_rows(), f, viewer)
             stmt = stmt.where(Conversation.id > last_id).order_by(Conversation.id)
             views = [
                 conversation_out(*r)

@@ -11,14 +11,13 @@ from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import BaseModel
-from sqlalchemy import Select, and_, exists, func, or_, select
+from sqlalchemy import Select, exists, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.accounts.viewer import Viewer
 from app.archive.search import Scope, conversations_matching, guarded, matching_message_ids
-from app.archive.terms import Group, highlight, parse_query
 from app.errors import BadRequest, NotFound
-from app.inbox.access import Viewer
-from app.inbox.queries import _conversation_rows, decode_cursor, decode_id_cursor, encode_cursor
+from app.inbox.queries import conversation_rows
 from app.inbox.schemas import ConversationOut, MessageOut, conversation_out, message_out
 from app.models import (
     AuditLog,
@@ -29,6 +28,8 @@ from app.models import (
     Message,
     SenderType,
 )
+from app.pagination import before_last_message, by_id, by_last_message, decode_id_cursor, paginate
+from app.searchindex.terms import Group, highlight, parse_query
 
 
 class SearchHit(BaseModel):
@@ -79,15 +80,15 @@ async def search_messages(
     ids = await matching_message_ids(session, groups, scope, limit + 1)
     rows = {m.id: m for m in await session.scalars(select(Message).where(Message.id.in_(ids)))}
     found = [rows[i] for i in ids if i in rows]
+    page, next_cursor = paginate(found, limit, by_id)
     items = [
         SearchHit(
             message=message_out(m),
             conversation_id=m.conversation_id,
             highlight=highlight(m.content, groups),
         )
-        for m in found[:limit]
+        for m in page
     ]
-    next_cursor = encode_cursor([found[limit - 1].id]) if len(found) > limit else None
     return items, next_cursor
 
 
@@ -191,29 +192,15 @@ def filtered(
 async def list_archive(
     session: AsyncSession, viewer: Viewer, f: ArchiveFilters, *, cursor: str | None, limit: int
 ) -> tuple[list[ConversationOut], str | None]:
-    stmt = filtered(session, _conversation_rows(), f, viewer)
+    stmt = filtered(session, conversation_rows(), f, viewer)
     if cursor:
-        at, cid = decode_cursor(cursor, 2)
-        try:
-            at_value = datetime.fromisoformat(at)
-            cid = int(cid)
-        except (TypeError, ValueError) as exc:
-            raise BadRequest("invalid cursor") from exc
-        stmt = stmt.where(
-            or_(
-                Conversation.last_message_at < at_value,
-                and_(Conversation.last_message_at == at_value, Conversation.id < cid),
-            )
-        )
+        stmt = stmt.where(before_last_message(cursor))
     stmt = stmt.order_by(Conversation.last_message_at.desc(), Conversation.id.desc())
     # Guarded: substring and full-text filters over years of history may be slow.
-    rows = await guarded(session, stmt.limit(limit + 1))
-    items = [conversation_out(*row) for row in rows[:limit]]
-    next_cursor = None
-    if len(rows) > limit:
-        last = rows[limit - 1][0]
-        next_cursor = encode_cursor([last.last_message_at.isoformat(), last.id])
-    return items, next_cursor
+    rows, next_cursor = paginate(
+        await guarded(session, stmt.limit(limit + 1)), limit, by_last_message
+    )
+    return [conversation_out(*row) for row in rows], next_cursor
 
 
 class ArchivedContact(BaseModel):
@@ -235,7 +222,7 @@ async def archived_conversation(
 ) -> ArchivedConversation:
     """One conversation with its whole history, read-only (unread state untouched)."""
     row = (
-        await session.execute(_conversation_rows().where(Conversation.id == conversation_id))
+        await session.execute(conversation_rows().where(Conversation.id == conversation_id))
     ).first()
     if row is None or not viewer.can_see_channel(row[0].channel_id):
         raise NotFound("conversation not found")
@@ -297,7 +284,11 @@ async def list_audit(
         stmt = stmt.where(AuditLog.object_id == object_id)
     if cursor:
         stmt = stmt.where(AuditLog.id < decode_id_cursor(cursor))
-    rows = (await session.scalars(stmt.order_by(AuditLog.id.desc()).limit(limit + 1))).all()
+    rows, next_cursor = paginate(
+        (await session.scalars(stmt.order_by(AuditLog.id.desc()).limit(limit + 1))).all(),
+        limit,
+        by_id,
+    )
     items = [
         AuditOut(
             id=r.id,
@@ -308,6 +299,6 @@ async def list_audit(
             details=dict(r.details or {}),
             created_at=r.created_at,
         )
-        for r in rows[:limit]
+        for r in rows
     ]
-    return items, encode_cursor([rows[limit - 1].id]) if len(rows) > limit else None
+    return items, next_cursor

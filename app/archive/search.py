@@ -1,213 +1,33 @@
-"""Full-text search over every message: the index (both backends) and the search query.
+"""Full-text search queries over the message index (app/searchindex): scope, hits, timeouts.
 
-The index is written by the application in the same transaction as the message
-(`index_message`, called from app/inbox/inbound.py, actions.py and the system notes),
-so a message is findable the moment it is committed, and a rollback leaves no term.
-
-- SQLite: a contentless FTS5 table `message_search` (rowid = message id) over the
-  document `terms.fts5_document` builds; unicode61 only splits on the spaces we put.
-- PostgreSQL: a table `message_search` (message id, channel, time, tsvector built by
-  `terms.tsvector_literal`) with a GIN index, queried with `<->` phrases under
-  `SET LOCAL statement_timeout`. Each document also carries a *bucket* lexeme
-  (`~b61`: message id >> BUCKET_SHIFT), so "the newest hits" is asked bucket range by
-  bucket range, newest first: GIN intersects the term's posting list with the
-  buckets' inside the index, and only the hits of those buckets are read from the
-  heap. Without it a common word (退: 65k of 1M messages) read every hit's heap page
-  to keep 51 (540 ms cold); with it the first page costs about 1 ms.
-
-Both index objects live outside the ORM metadata (migrations/versions/..._0004 makes
-them; `is_search_index_table` tells Alembic's comparison to leave them alone).
+SQLite asks the FTS5 table with MATCH; PostgreSQL asks the tsvector column with `<->`
+phrases, bucket range by bucket range, newest first (see app/searchindex/index.py),
+under `SET LOCAL statement_timeout`.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import (
-    Column,
-    Connection,
-    Integer,
-    MetaData,
-    Select,
-    Table,
-    Text,
-    TextClause,
-    bindparam,
-    cast,
-    func,
-    literal,
-    select,
-    text,
-)
-from sqlalchemy.dialects.postgresql import TSQUERY, TSVECTOR
+from sqlalchemy import Select, cast, func, literal, select, text
+from sqlalchemy.dialects.postgresql import TSQUERY
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.archive.terms import Group, fts5_document, fts5_query, tsquery_literal, tsvector_literal
 from app.config import settings_of
 from app.errors import HuiliuError
 from app.models import Message
-from app.models.base import UTCDateTime
-
-TABLE = "message_search"
-REBUILD_TABLE = "message_search_rebuild"
-BATCH = 2000  # messages per reindex transaction: short enough not to stall ingest
-BUCKET_SHIFT = 14  # PostgreSQL: 16,384 consecutive message ids share one bucket lexeme
-# Buckets per search step, newest first, before one last step over all older messages.
-BUCKET_STEPS = (1, 2, 4, 8, 16)
-
-_fts = Table(TABLE, MetaData(), Column("rowid", Integer, primary_key=True), Column("terms", Text))
-_pg = Table(
-    TABLE,
-    MetaData(),
-    Column("message_id", Integer, primary_key=True),
-    Column("channel_id", Integer),
-    Column("created_at", UTCDateTime),
-    Column("tsv", TSVECTOR),
-)
-
-
-def is_search_index_table(name: str | None) -> bool:
-    """FTS5 makes shadow tables (message_search_data, ...): all are the index's."""
-    return bool(name) and (name == TABLE or str(name).startswith(TABLE + "_"))
-
-
-def alembic_include_name(name: str | None, type_: str, _parent: object) -> bool:
-    """For Alembic's comparisons (migrations/env.py, tests/test_migrations.py)."""
-    return not (type_ == "table" and is_search_index_table(name))
+from app.searchindex import index
+from app.searchindex.index import BUCKET_STEPS, dialect_of, fts_table, pg_table
+from app.searchindex.terms import Group, fts5_query, tsquery_literal
 
 
 class SearchTimeout(HuiliuError):
     status_code = 503
-
-
-def _dialect(session: AsyncSession | Connection) -> str:
-    bind = session.get_bind() if isinstance(session, AsyncSession) else session
-    return bind.dialect.name
-
-
-def fts5_create(table: str = TABLE) -> str:
-    return (
-        f"CREATE VIRTUAL TABLE {table} USING fts5("
-        "terms, content='', tokenize='unicode61 remove_diacritics 0')"
-    )
-
-
-def _insert_sql(dialect: str, table: str = TABLE, upsert: bool = False) -> TextClause:
-    if dialect == "postgresql":
-        sql = (  # `table` is one of our two constants, never input
-            f"INSERT INTO {table} (message_id, channel_id, created_at, tsv) "  # noqa: S608
-            "VALUES (:id, :channel_id, :created_at, CAST(:doc AS tsvector))"
-        )
-        if upsert:
-            sql += (
-                " ON CONFLICT (message_id) DO UPDATE SET tsv = EXCLUDED.tsv, "
-                "channel_id = EXCLUDED.channel_id, created_at = EXCLUDED.created_at"
-            )
-        return text(sql).bindparams(bindparam("created_at", type_=UTCDateTime()))
-    return text(f"INSERT INTO {table} (rowid, terms) VALUES (:id, :doc)")  # noqa: S608
-
-
-def bucket_lexeme(message_id: int) -> str:
-    """The lexeme naming a message's id bucket. Terms never contain `~` (terms.py)."""
-    return f"~b{message_id >> BUCKET_SHIFT}"
-
-
-def index_params(dialect: str, rows: Iterable[Sequence[Any]]) -> list[dict[str, Any]]:
-    """(id, channel_id, created_at, content) rows to insert parameters; empty texts skipped."""
-    postgres = dialect == "postgresql"
-    build = tsvector_literal if postgres else fts5_document
-    params = []
-    for message_id, channel_id, created_at, content in rows:
-        doc = build(content or "")
-        if doc and postgres:
-            doc += f" '{bucket_lexeme(message_id)}'"
-        if doc:
-            params.append(
-                {"id": message_id, "channel_id": channel_id, "created_at": created_at, "doc": doc}
-            )
-    return params
-
-
-async def index_messages(session: AsyncSession, messages: Sequence[Message]) -> None:
-    """Make just-stored messages searchable, in the caller's transaction (one executemany)."""
-    dialect = _dialect(session)
-    params = index_params(
-        dialect, [(m.id, m.channel_id, m.created_at, m.content) for m in messages]
-    )
-    if params:
-        await session.execute(_insert_sql(dialect), params)
-
-
-async def index_message(session: AsyncSession, message: Message) -> None:
-    """Make one just-stored message searchable, in the caller's transaction."""
-    await index_messages(session, [message])
-
-
-def backfill(connection: Connection) -> None:
-    """Index every stored message (migration 0004, on a synchronous connection)."""
-    dialect = _dialect(connection)
-    last = 0
-    while True:
-        rows = connection.execute(_batch_stmt(last)).all()
-        if not rows:
-            return
-        params = index_params(dialect, rows)
-        if params:
-            connection.execute(_insert_sql(dialect), params)
-        last = rows[-1][0]
-
-
-def _batch_stmt(after: int, upto: int | None = None) -> Select[int, int, datetime, str]:
-    stmt = select(Message.id, Message.channel_id, Message.created_at, Message.content).where(
-        Message.id > after
-    )
-    if upto is not None:
-        stmt = stmt.where(Message.id <= upto)
-    return stmt.order_by(Message.id).limit(BATCH)
-
-
-async def reindex(sessions: Any, progress: Callable[[int, int], None] | None = None) -> int:
-    """Rebuild the whole index from the messages, in short transactions; returns the count.
-
-    `sessions()` opens a committing session (Database.session). PostgreSQL upserts in
-    place. SQLite fills a new FTS5 table and swaps it in at the end, in the one
-    transaction that also indexes whatever arrived meanwhile (SQLite serialises
-    writers, so nothing slips between the last batch and the swap)."""
-    async with sessions() as session:
-        dialect = _dialect(session)
-        total = int(await session.scalar(select(Message.id).order_by(Message.id.desc())) or 0)
-        if dialect != "postgresql":
-            await session.execute(text(f"DROP TABLE IF EXISTS {REBUILD_TABLE}"))
-            await session.execute(text(fts5_create(REBUILD_TABLE)))
-    table = TABLE if dialect == "postgresql" else REBUILD_TABLE
-    insert = _insert_sql(dialect, table, upsert=True)
-    last = done = 0
-    while last < total:
-        async with sessions() as session:
-            rows = (await session.execute(_batch_stmt(last, total))).all()
-            if not rows:
-                break
-            params = index_params(dialect, rows)
-            if params:
-                await session.execute(insert, params)
-        last, done = rows[-1][0], done + len(rows)
-        if progress is not None:
-            progress(last, total)
-    if dialect != "postgresql":
-        async with sessions() as session:
-            while rows := (await session.execute(_batch_stmt(last))).all():
-                params = index_params(dialect, rows)
-                if params:
-                    await session.execute(insert, params)
-                last, done = rows[-1][0], done + len(rows)
-            await session.execute(text(f"DROP TABLE {TABLE}"))
-            await session.execute(text(f"ALTER TABLE {REBUILD_TABLE} RENAME TO {TABLE}"))
-    return done
 
 
 @dataclass(frozen=True)
@@ -239,11 +59,11 @@ def _sqlite_hits(groups: list[Group], scope: Scope, limit: int) -> Select[Any]:
     # join to messages applies the filters row by row.
     stmt = (
         select(Message.id)
-        .select_from(_fts.join(Message, Message.id == _fts.c.rowid))
-        .where(_fts.c.terms.op("MATCH")(fts5_query(groups)))
+        .select_from(fts_table.join(Message, Message.id == fts_table.c.rowid))
+        .where(fts_table.c.terms.op("MATCH")(fts5_query(groups)))
     )
-    stmt = scope.apply(stmt, Message.channel_id, Message.created_at, _fts.c.rowid)
-    return stmt.order_by(_fts.c.rowid.desc()).limit(limit)
+    stmt = scope.apply(stmt, Message.channel_id, Message.created_at, fts_table.c.rowid)
+    return stmt.order_by(fts_table.c.rowid.desc()).limit(limit)
 
 
 def _pg_match(groups: list[Group], buckets: range | None = None) -> Any:
@@ -251,7 +71,7 @@ def _pg_match(groups: list[Group], buckets: range | None = None) -> Any:
     if buckets is not None:
         names = " | ".join(f"'~b{b}'" for b in reversed(buckets))
         query = f"({query}) & ({names})"
-    return _pg.c.tsv.op("@@")(cast(literal(query), TSQUERY))
+    return pg_table.c.tsv.op("@@")(cast(literal(query), TSQUERY))
 
 
 def _pg_hits(
@@ -261,10 +81,12 @@ def _pg_hits(
     # scan with a per-row recheck (hundreds of ms); a MATERIALIZED CTE forces the GIN
     # path, whose cost follows the number of hits in the buckets asked.
     hits = scope.apply(
-        select(_pg.c.message_id).where(_pg_match(groups, buckets), _pg.c.message_id < below),
-        _pg.c.channel_id,
-        _pg.c.created_at,
-        _pg.c.message_id,
+        select(pg_table.c.message_id).where(
+            _pg_match(groups, buckets), pg_table.c.message_id < below
+        ),
+        pg_table.c.channel_id,
+        pg_table.c.created_at,
+        pg_table.c.message_id,
     )
     cte = hits.cte("hits").prefix_with("MATERIALIZED")
     return select(cte.c.message_id).order_by(cte.c.message_id.desc()).limit(limit)
@@ -278,13 +100,13 @@ async def _pg_matching_ids(
     step, a rare one costs a few index probes more."""
     upper = scope.before_id
     if upper is None:
-        upper = int(await session.scalar(select(func.max(_pg.c.message_id))) or 0) + 1
+        upper = int(await session.scalar(select(func.max(pg_table.c.message_id))) or 0) + 1
     found: list[int] = []
-    top = (upper - 1) >> BUCKET_SHIFT
+    top = (upper - 1) >> index.BUCKET_SHIFT
     for size in (*BUCKET_STEPS, None):
         if top < 0 or len(found) >= limit:
             break
-        below = min(upper, (top + 1) << BUCKET_SHIFT)
+        below = min(upper, (top + 1) << index.BUCKET_SHIFT)
         buckets = None if size is None or top - size < 0 else range(top - size + 1, top + 1)
         stmt = _pg_hits(groups, scope, limit - len(found), buckets, below)
         found += [int(row[0]) for row in (await session.execute(stmt)).all()]
@@ -294,16 +116,16 @@ async def _pg_matching_ids(
 
 def conversations_matching(session: AsyncSession, groups: list[Group]) -> Select[Any]:
     """Ids of conversations with at least one matching message (the archive's `q`)."""
-    if _dialect(session) == "postgresql":
+    if dialect_of(session) == "postgresql":
         return (
             select(Message.conversation_id)
-            .join(_pg, _pg.c.message_id == Message.id)
+            .join(pg_table, pg_table.c.message_id == Message.id)
             .where(_pg_match(groups))
         )
     return (
         select(Message.conversation_id)
-        .select_from(_fts.join(Message, Message.id == _fts.c.rowid))
-        .where(_fts.c.terms.op("MATCH")(fts5_query(groups)))
+        .select_from(fts_table.join(Message, Message.id == fts_table.c.rowid))
+        .where(fts_table.c.terms.op("MATCH")(fts5_query(groups)))
     )
 
 
@@ -311,7 +133,7 @@ def conversations_matching(session: AsyncSession, groups: list[Group]) -> Select
 async def time_limit(session: AsyncSession) -> AsyncIterator[None]:
     """On PostgreSQL, the configured statement timeout for the statements inside (a
     query over years of messages must not hold a connection for minutes)."""
-    postgres = _dialect(session) == "postgresql"
+    postgres = dialect_of(session) == "postgresql"
     if postgres:
         ms = max(1, int(settings_of(session).search_timeout_ms))
         await session.execute(text(f"SET LOCAL statement_timeout = {ms}"))
@@ -338,7 +160,7 @@ async def matching_message_ids(
 ) -> list[int]:
     """Ids of matching messages, newest first, at most `limit`."""
     async with time_limit(session):
-        if _dialect(session) == "postgresql":
+        if dialect_of(session) == "postgresql":
             return await _pg_matching_ids(session, groups, scope, limit)
         rows = (await session.execute(_sqlite_hits(groups, scope, limit))).all()
         return [int(row[0]) for row in rows]

@@ -13,8 +13,8 @@ import time
 import httpx
 
 from app.config import Settings
+from app.connectors import channel_context
 from app.db import Database
-from app.delivery.context import channel_context
 from app.models import Channel, ContactIdentity, Conversation
 from channels import registry
 from channels.base import DeliveryError
@@ -52,11 +52,12 @@ class TypingRelay:
                 channel = await session.get(Channel, conversation.channel_id)
                 identity = await session.get(ContactIdentity, conversation.identity_id)
             connector = registry.get(channel.type) if channel else None
-            typing = getattr(connector, "typing", None)
-            if channel is None or identity is None or typing is None or identity.unreachable:
+            if channel is None or identity is None or identity.unreachable:
+                return
+            if connector is None or not connector.capabilities.typing:
                 return
             ctx = channel_context(self.db, self.http, self.settings, channel)
-            await typing(ctx, identity.external_id, True)
+            await connector.typing(ctx, identity.external_id, True)
         except DeliveryError as exc:
             log.info("typing indicator not shown: %s", exc.reason)
         except Exception:

@@ -5,7 +5,7 @@
   permanent and uncertain ones fail at once with the platform's reason.
 - A job claimed by a process that died is claimed again once its lease runs out;
   the idempotency key stays the same, so a platform that honours it never shows it twice.
-  A platform without one (WeChat, Douyin: `honours_idempotency_key` False) may already
+  A platform without one (WeChat, Douyin: `capabilities.idempotent_sends` False) may already
   have shown it, so the reply is marked `uncertain` instead and the agent decides.
 - On PostgreSQL jobs are claimed with FOR UPDATE SKIP LOCKED, so several processes share
   the queue; on SQLite there is one writer anyway.
@@ -14,7 +14,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import os
 import random
@@ -28,21 +27,20 @@ from sqlalchemy import and_, exists, or_, select
 from sqlalchemy.orm import aliased
 
 from app.config import Settings
+from app.connectors import channel_context, connector_for
 from app.db import Database
-from app.delivery.context import channel_context, connector_for
-from app.inbox.actions import publish_message
-from app.media.storage import AttachmentStorage
+from app.delivery.actions import record_delivery_failure, record_delivery_sent
 from app.metrics import DELIVERIES
 from app.models import (
     Channel,
     ContactIdentity,
     Conversation,
     DeliveryJob,
-    DeliveryStatus,
     JobStatus,
     Message,
 )
-from app.realtime.events import EventType
+from app.storage import AttachmentStorage
+from app.workers import PollingWorker
 from channels.base import (
     ContentType,
     DeliveryError,
@@ -74,7 +72,10 @@ def backoff(attempt: int, rng: Callable[[], float] = random.random) -> timedelta
     return timedelta(seconds=base / 2 + rng() * base / 2)
 
 
-class DeliveryWorker:
+class DeliveryWorker(PollingWorker):
+    name = "delivery-worker"
+    drain = True  # a full batch: claim the next at once
+
     def __init__(
         self,
         db: Database,
@@ -84,40 +85,17 @@ class DeliveryWorker:
         clock: Callable[[], datetime] = utcnow,
         storage: AttachmentStorage | None = None,
     ) -> None:
+        super().__init__()
         self.storage = storage
         self.db = db
         self.http = http
         self.settings = settings
         self.clock = clock
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{id(self):x}"
-        self._wake = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
         self._orphaned: set[int] = set()  # claimed again after a dead process's lease
 
-    def wake(self) -> None:
-        self._wake.set()
-
-    def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="delivery-worker")
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
-
-    async def _run(self) -> None:
-        while True:
-            try:
-                done = await self.run_once()
-            except Exception:
-                log.exception("delivery worker pass failed; retrying")
-                done = 0
-            if done == 0:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), self.settings.delivery_poll_seconds)
-                self._wake.clear()
+    def interval(self) -> float:
+        return self.settings.delivery_poll_seconds
 
     async def run_once(self) -> int:
         """Claim what is due and send it; the number of jobs handled."""
@@ -181,7 +159,7 @@ class DeliveryWorker:
         connector = connector_for(channel.type)
         if job_id in self._orphaned:
             self._orphaned.discard(job_id)
-            if not getattr(connector, "honours_idempotency_key", False):
+            if not connector.capabilities.idempotent_sends:
                 await self._record_failure(job_id, ORPHANED, attempts)
                 return
         try:
@@ -223,51 +201,18 @@ class DeliveryWorker:
 
     async def _record_success(self, job_id: int, result: SendResult) -> None:
         async with self.db.session() as session:
-            job = await session.get(DeliveryJob, job_id)
-            assert job is not None
-            message = await session.get(Message, job.message_id)
-            assert message is not None
-            now = self.clock()
-            job.status = JobStatus.DONE
-            job.locked_until = None
-            job.last_error = None
-            job.updated_at = now
-            message.delivery_status = DeliveryStatus.SENT
-            message.error = None
-            if result.external_id:
-                taken = await session.scalar(
-                    select(Message.id).where(
-                        Message.channel_id == message.channel_id,
-                        Message.external_id == result.external_id,
-                    )
-                )
-                if taken is None:
-                    message.external_id = result.external_id
-            publish_message(session, message, EventType.MESSAGE_UPDATED)
+            await record_delivery_sent(session, job_id, result, self.clock())
         DELIVERIES.labels(outcome="sent").inc()
 
     async def _record_failure(self, job_id: int, exc: DeliveryError, attempts: int) -> None:
+        retry = exc.retryable and attempts < self.settings.delivery_max_attempts
         async with self.db.session() as session:
-            job = await session.get(DeliveryJob, job_id)
-            assert job is not None
-            message = await session.get(Message, job.message_id)
-            assert message is not None
-            now = self.clock()
-            job.last_error = exc.reason
-            job.locked_until = None
-            job.updated_at = now
-            retry = exc.retryable and attempts < self.settings.delivery_max_attempts
-            if retry:
-                job.status = JobStatus.PENDING
-                job.next_attempt_at = now + backoff(attempts)
-                message.error = f"重试中 / retrying ({attempts}): {exc.reason}"
-                outcome = "retried"
-            else:
-                job.status = JobStatus.FAILED
-                message.delivery_status = (
-                    DeliveryStatus.UNCERTAIN if exc.uncertain else DeliveryStatus.FAILED
-                )
-                message.error = exc.reason
-                outcome = "uncertain" if exc.uncertain else "failed"
-            publish_message(session, message, EventType.MESSAGE_UPDATED)
+            outcome = await record_delivery_failure(
+                session,
+                job_id,
+                exc,
+                attempts,
+                self.clock(),
+                retry_in=backoff(attempts) if retry else None,
+            )
         DELIVERIES.labels(outcome=outcome).inc()

@@ -7,15 +7,13 @@ Every `assignment_sweep_seconds`:
 2. close the sockets of users deactivated elsewhere (the CLI, another process): a
    socket is authenticated once, at connect, so this bounds how long one outlives
    its user to one beat;
-3. the re-queue sweep (app/inbox/assignment.py `requeue_stale`). The offline rule
+3. the re-queue sweep (app/inbox/actions/assignment.py `requeue_stale`). The offline rule
    waits until this process has run for `assignment_offline_seconds`: after a restart
    presence rows are stale until the agents' pages have reconnected.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 import time
 
@@ -25,33 +23,32 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from app.config import Settings
 from app.db import Database
-from app.inbox.assignment import online_user_ids, requeue_stale
+from app.inbox.actions.assignment import online_user_ids, requeue_stale
 from app.models import AgentPresence, User, utcnow_for_models
 from app.realtime.hub import EventHub
+from app.workers import PollingWorker
 
 log = logging.getLogger(__name__)
 
 
-class AssignmentWorker:
+class AssignmentWorker(PollingWorker):
+    name = "assignment-heartbeat"
+
     def __init__(self, db: Database, hub: EventHub, settings: Settings) -> None:
+        super().__init__()
         self.db = db
         self.hub = hub
         self.settings = settings
         self.started = time.monotonic()
-        self._task: asyncio.Task[None] | None = None
         # Agents seen on any process within the online TTL, as of the last beat.
         self.online_anywhere: set[int] = set()
 
     def start(self) -> None:
         self.started = time.monotonic()
-        self._task = asyncio.create_task(self._run(), name="assignment-heartbeat")
+        super().start()
 
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+    def interval(self) -> float:
+        return self.settings.assignment_sweep_seconds
 
     def connected_user_ids(self) -> set[int]:
         return {sub.user_id for sub in list(self.hub.subscribers) if sub.user_id is not None}
@@ -69,7 +66,7 @@ class AssignmentWorker:
                 )
             )
             for user_id in inactive:
-                self.hub.disconnect_user(user_id, everywhere=False)
+                self.hub.disconnect_user(user_id)
             ids -= inactive
             if ids:
                 insert = pg_insert if self.db.is_postgres else sqlite_insert
@@ -92,13 +89,9 @@ class AssignmentWorker:
             log.info("returned %d conversations to the queue", len(moved))
         return moved
 
-    async def _run(self) -> None:
-        while True:
-            try:
-                await self.beat()
-                async with self.db.sessions() as session:
-                    self.online_anywhere = await online_user_ids(session)
-                await self.sweep()
-            except Exception:
-                log.exception("assignment heartbeat failed; retrying next beat")
-            await asyncio.sleep(self.settings.assignment_sweep_seconds)
+    async def run_once(self) -> int:
+        """One beat: presence, who is online anywhere, the re-queue sweep; conversations moved."""
+        await self.beat()
+        async with self.db.sessions() as session:
+            self.online_anywhere = await online_user_ids(session)
+        return len(await self.sweep())

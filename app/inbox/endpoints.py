@@ -9,12 +9,12 @@ from sqlalchemy import select
 
 from app.deps import SessionDep, ViewerDep
 from app.errors import NotFound
-from app.inbox import actions, queries
+from app.inbox import queries
 from app.inbox.access import access_conversation
+from app.inbox.actions import conversations as actions
 from app.inbox.schemas import (
     AssignmentIn,
     ChannelOut,
-    ContactOut,
     ConversationOut,
     MessageOut,
     ReplyIn,
@@ -24,10 +24,11 @@ from app.inbox.schemas import (
     message_out,
 )
 from app.models import Channel, Message, User, UserChannel
+from app.pagination import DEFAULT_LIMIT, MAX_LIMIT, by_id, decode_id_cursor, paginate
 
 router = APIRouter(prefix="/api/v1", tags=["inbox"])
 
-Limit = Annotated[int, Query(ge=1, le=queries.MAX_LIMIT)]
+Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT)]
 Cursor = Annotated[str | None, Query(max_length=500)]
 
 
@@ -43,7 +44,7 @@ async def list_conversations(
     channel_id: int | None = None,
     assignee: Annotated[str | None, Query(pattern=r"^(me|none|\d{1,10})$")] = None,
     cursor: Cursor = None,
-    limit: Limit = queries.DEFAULT_LIMIT,
+    limit: Limit = DEFAULT_LIMIT,
 ) -> dict[str, Any]:
     items, next_cursor = await queries.list_conversations(
         session,
@@ -71,7 +72,7 @@ async def list_messages(
     session: SessionDep,
     viewer: ViewerDep,
     cursor: Cursor = None,
-    limit: Limit = queries.DEFAULT_LIMIT,
+    limit: Limit = DEFAULT_LIMIT,
 ) -> dict[str, Any]:
     conversation = await access_conversation(session, viewer, conversation_id)
     items, next_cursor = await queries.list_messages(
@@ -127,27 +128,22 @@ async def mark_read(
     return await queries.conversation_view(session, conversation)
 
 
-@router.get("/contacts/{contact_id}")
-async def get_contact(contact_id: int, session: SessionDep, viewer: ViewerDep) -> ContactOut:
-    return await queries.contact_view(session, viewer, contact_id)
-
-
 @router.get("/channels")
 async def list_channels(
     session: SessionDep,
     viewer: ViewerDep,
     cursor: Cursor = None,
-    limit: Limit = queries.DEFAULT_LIMIT,
+    limit: Limit = DEFAULT_LIMIT,
 ) -> dict[str, Any]:
     stmt = select(Channel)
     clause = viewer.channel_clause(Channel.id)
     if clause is not None:
         stmt = stmt.where(clause)
     if cursor:
-        stmt = stmt.where(Channel.id < queries.decode_id_cursor(cursor))
+        stmt = stmt.where(Channel.id < decode_id_cursor(cursor))
     rows = (await session.scalars(stmt.order_by(Channel.id.desc()).limit(limit + 1))).all()
-    items: list[ChannelOut] = [channel_out(ch) for ch in rows[:limit]]
-    nxt = queries.encode_cursor([rows[limit - 1].id]) if len(rows) > limit else None
+    channels, nxt = paginate(rows, limit, by_id)
+    items: list[ChannelOut] = [channel_out(ch) for ch in channels]
     return page(items, nxt)
 
 
@@ -156,12 +152,14 @@ async def list_users(
     session: SessionDep,
     viewer: ViewerDep,
     cursor: Cursor = None,
-    limit: Limit = queries.DEFAULT_LIMIT,
+    limit: Limit = DEFAULT_LIMIT,
 ) -> dict[str, Any]:
     stmt = select(User)
     if cursor:
-        stmt = stmt.where(User.id < queries.decode_id_cursor(cursor))
-    rows = (await session.scalars(stmt.order_by(User.id.desc()).limit(limit + 1))).all()
+        stmt = stmt.where(User.id < decode_id_cursor(cursor))
+    rows, nxt = paginate(
+        (await session.scalars(stmt.order_by(User.id.desc()).limit(limit + 1))).all(), limit, by_id
+    )
     limits: dict[int, list[int]] = {}
     if rows:
         for uc in await session.scalars(
@@ -178,7 +176,6 @@ async def list_users(
             active=u.active,
             channel_ids=sorted(limits[u.id]) if u.id in limits else None,
         )
-        for u in rows[:limit]
+        for u in rows
     ]
-    nxt = queries.encode_cursor([rows[limit - 1].id]) if len(rows) > limit else None
     return page(items, nxt)

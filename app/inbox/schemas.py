@@ -8,6 +8,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
+from app.i18n import preview
 from app.models import Channel, Contact, ContactIdentity, Conversation, Message, User
 from channels.base import STATE_REASON, STATE_REAUTHORIZATION_NEEDED
 
@@ -57,7 +58,11 @@ class ConversationOut(BaseModel):
     contact: ContactRef
     status: str
     assignee: UserRef | None
+    # The preview in the default language (labels such as [图片] added here, not stored); the
+    # pages compose their own from the type and the text, in the reader's language.
     last_message_preview: str
+    last_message_type: str
+    last_message_text: str
     unread_count: int
     created_at: datetime
     last_message_at: datetime
@@ -66,27 +71,6 @@ class ConversationOut(BaseModel):
     reply_window_expires_at: datetime | None
     # The customer can no longer be written to on this channel (e.g. unsubscribed).
     contact_unreachable: bool
-
-
-class IdentityOut(BaseModel):
-    channel: ChannelRef
-    external_id: str
-    name: str | None
-    avatar_url: str | None
-    unreachable: bool
-
-
-class ContactOut(BaseModel):
-    id: int
-    name: str
-    avatar_url: str | None
-    phone: str | None
-    email: str | None
-    notes: str
-    attributes: dict[str, Any]
-    identities: list[IdentityOut]
-    conversations: list[ConversationOut]
-    created_at: datetime
 
 
 class ChannelOut(BaseModel):
@@ -159,7 +143,9 @@ def conversation_out(
         contact=ContactRef(id=contact.id, name=contact.name, avatar_url=contact.avatar_url),
         status=c.status,
         assignee=UserRef(id=assignee.id, name=assignee.name) if assignee else None,
-        last_message_preview=c.last_message_preview,
+        last_message_preview=preview(c.last_message_type, c.last_message_preview),
+        last_message_type=c.last_message_type,
+        last_message_text=c.last_message_preview,
         unread_count=c.unread_count,
         created_at=c.created_at,
         last_message_at=c.last_message_at,

@@ -22,9 +22,11 @@ from datetime import timedelta
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.connectors import connector_for
 from app.db import Database
-from app.delivery.context import connector_for
-from app.inbox.inbound import identity_lock_keys, lock_identities, record_inbound_batch
+from app.inbox.actions.inbound import record_inbound_batch
+from app.inbox.locks import identity_lock_keys, lock_identities
+from app.ingest.actions import record_platform_notices
 from app.ingest.replay import ReplayGuard, digest
 from app.models import Channel, Message
 from channels.base import BadSignature, WebhookError, WebhookRequest, WebhookResult
@@ -158,9 +160,7 @@ async def _parse(
         except WebhookError as exc:
             outcomes[id(push)] = Outcome(refused=exc)
             continue
-        window_for = getattr(connector, "reply_window_for", None)
-        reply_window = window_for(config) if window_for else connector.reply_window
-        parsed.append(_Parsed(push, channel, result, reply_window))
+        parsed.append(_Parsed(push, channel, result, connector.reply_window_for(config)))
     return parsed
 
 
@@ -189,7 +189,7 @@ async def _refuse_replays(
 
 async def _record(session: AsyncSession, parsed: list[_Parsed]) -> dict[int, list[Message | None]]:
     """Store every parsed message of the batch, each channel's in one set of statements."""
-    # All the batch's customer locks at once, in one order (app/inbox/inbound.py).
+    # All the batch's customer locks at once, in one order (app/inbox/locks.py).
     await lock_identities(
         session,
         [
@@ -209,6 +209,8 @@ async def _record(session: AsyncSession, parsed: list[_Parsed]) -> dict[int, lis
         messages = await record_inbound_batch(
             session, group[0].channel, inbounds, reply_window=group[0].reply_window, locked=True
         )
+        for p in group:
+            await record_platform_notices(session, p.channel, p.result.notices)
         at = 0
         for p in group:
             n = len(p.result.messages)

@@ -10,6 +10,7 @@ from app.deps import SessionDep, ViewerDep
 from app.errors import NotFound
 from app.inbox.access import access_conversation
 from app.models import Message
+from app.services import get_services
 
 router = APIRouter(prefix="/api/v1", tags=["media"])
 
@@ -41,7 +42,7 @@ async def get_attachment(
     if not 0 <= index < len(attachments) or attachments[index].get("status") != "ready":
         raise NotFound("attachment not found")
     att = attachments[index]
-    content = await request.app.state.storage.get(att["storage_key"])
+    content = await get_services(request).storage.get(att["storage_key"])
     if content is None:
         raise NotFound("attachment not found")
     mime = str(att.get("mime_type") or "application/octet-stream").lower()

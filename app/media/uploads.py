@@ -1,6 +1,6 @@
 """POST /api/v1/conversations/{id}/attachments: an agent's image reply (or note).
 
-Only where the channel's connector can send media (`media_reply_types`); the file
+Only where the channel's connector can send media (`capabilities.media_replies`); the file
 is stored first, then the reply is queued like a text reply.
 """
 
@@ -13,10 +13,11 @@ from fastapi import APIRouter, File, Form, Request, UploadFile
 
 from app.deps import SessionDep, ViewerDep
 from app.errors import BadRequest
-from app.inbox import actions
 from app.inbox.access import access_conversation
+from app.inbox.actions import conversations as actions
 from app.inbox.schemas import MessageOut, message_out
 from app.models import Channel
+from app.services import get_services
 from channels import registry
 from channels.base import ContentType
 
@@ -54,7 +55,7 @@ async def upload_reply_image(
     channel = await session.get(Channel, conversation.channel_id)
     assert channel is not None
     connector = registry.get(channel.type)
-    supported: frozenset[ContentType] = getattr(connector, "media_reply_types", frozenset())
+    supported = connector.capabilities.media_replies if connector else frozenset()
     if not private and ContentType.IMAGE not in supported:
         raise BadRequest(f"this channel ({channel.type}) cannot send images")
     content = await file.read(MAX_IMAGE_BYTES + 1)
@@ -64,7 +65,7 @@ async def upload_reply_image(
     if mime is None:
         raise BadRequest("only PNG, JPEG and GIF images can be sent")
     key = f"outbound/{channel.id}/{uuid.uuid4().hex}"
-    await request.app.state.storage.put(key, content)
+    await get_services(request).storage.put(key, content)
     name = (file.filename or "image")[:200]
     attachment: dict[str, object] = {
         "kind": "image",

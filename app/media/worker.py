@@ -7,8 +7,6 @@ with the platform's reason (WeChat media expires after 3 days anyway, channels.m
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 from collections.abc import Callable
 from datetime import datetime, timedelta
@@ -18,13 +16,13 @@ import httpx
 from sqlalchemy import select
 
 from app.config import Settings
+from app.connectors import channel_context, connector_for
 from app.db import Database
-from app.delivery.context import channel_context, connector_for
-from app.inbox.actions import publish_message
 from app.inbox.schemas import attachment_url
-from app.media.storage import AttachmentStorage
+from app.media.actions import media_settled, record_media_downloads
 from app.models import Channel, Message
-from app.realtime.events import EventType
+from app.storage import AttachmentStorage
+from app.workers import PollingWorker
 from channels.base import ContentType, DeliveryError, MediaRef, utcnow
 from channels.netguard import MediaRefused
 
@@ -33,9 +31,12 @@ log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 5
 RETRY_SECONDS = (5, 30, 120, 600)  # then give up: the platform's media link is short-lived
 BATCH = 10
+POLL_SECONDS = 5.0  # looks again for downloads whose retry time came
 
 
-class MediaWorker:
+class MediaWorker(PollingWorker):
+    name = "media-worker"
+
     def __init__(
         self,
         db: Database,
@@ -45,32 +46,12 @@ class MediaWorker:
         *,
         clock: Callable[[], datetime] = utcnow,
     ) -> None:
+        super().__init__()
         self.db, self.http, self.settings, self.storage = db, http, settings, storage
         self.clock = clock
-        self._wake = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
 
-    def wake(self) -> None:
-        self._wake.set()
-
-    def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="media-worker")
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-
-    async def _run(self) -> None:
-        while True:
-            try:
-                await self.run_once()
-            except Exception:
-                log.exception("media worker pass failed")
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), 5.0)
-            self._wake.clear()
+    def interval(self) -> float:
+        return POLL_SECONDS
 
     async def run_once(self) -> int:
         """Try every due attachment once; the number of messages looked at."""
@@ -103,15 +84,10 @@ class MediaWorker:
                 continue
             changed = True
             await self._fetch_one(channel, message_id, index, att)
-        done = all(a.get("status") in ("ready", "failed") for a in attachments)
-        if not changed and not done:
+        if not changed and not media_settled(attachments):
             return
         async with self.db.session() as session:
-            message = await session.get(Message, message_id)
-            assert message is not None
-            message.attachments = attachments
-            message.media_pending = not done
-            publish_message(session, message, EventType.MESSAGE_UPDATED)
+            await record_media_downloads(session, message_id, attachments)
 
     async def _fetch_one(
         self, channel: Channel, message_id: int, index: int, att: dict[str, Any]

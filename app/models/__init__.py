@@ -5,6 +5,15 @@ from app.models.base import Base
 from app.models.base import utcnow as utcnow_for_models
 from app.models.channels import Channel
 from app.models.contacts import Contact, ContactIdentity
+from app.models.crm import (
+    ContactMerge,
+    HolidayDay,
+    Order,
+    OrderItem,
+    Task,
+    TaskKind,
+    TaskStatus,
+)
 from app.models.events import AuditLog, EventLog
 from app.models.inbox import (
     Conversation,
@@ -17,6 +26,7 @@ from app.models.inbox import (
 )
 from app.models.ingest import WebhookNonce
 from app.models.presence import AgentPresence
+from app.models.pulls import PullCursor
 from app.models.web import CannedReply, ContactTag, LoginFailure, WebSession
 
 __all__ = [
@@ -32,6 +42,13 @@ __all__ = [
     "Channel",
     "Contact",
     "ContactIdentity",
+    "ContactMerge",
+    "HolidayDay",
+    "Order",
+    "OrderItem",
+    "Task",
+    "TaskKind",
+    "TaskStatus",
     "Conversation",
     "ConversationStatus",
     "DeliveryJob",
@@ -39,6 +56,7 @@ __all__ = [
     "EventLog",
     "JobStatus",
     "Message",
+    "PullCursor",
     "Role",
     "SenderType",
     "User",

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Boolean, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.models.base import Base, JSONType, UTCDateTime, utcnow
@@ -17,19 +17,41 @@ class Contact(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(String(200), default="")
     avatar_url: Mapped[str | None] = mapped_column(String(1000))
-    phone: Mapped[str | None] = mapped_column(String(50))
+    # Indexed for the order import, which matches customers by phone (issue 15).
+    phone: Mapped[str | None] = mapped_column(String(50), index=True)
     email: Mapped[str | None] = mapped_column(String(254))
     notes: Mapped[str] = mapped_column(Text, default="")
     attributes: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # issue 15: who keeps the relationship, when to call again, what days matter.
+    owner_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
+    follow_up_days: Mapped[int | None] = mapped_column(Integer)
+    important_dates: Mapped[list[dict[str, Any]]] = mapped_column(JSONType, default=list)
+    marketing_consent: Mapped[bool] = mapped_column(Boolean, default=False)
+    # The latest inbound message or order: the customers list sorts by it.
+    last_interaction_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+    next_follow_up_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # When the sweep must look at this contact's important dates again (indexed: the
+    # sweep reads only contacts that are due, never all of them).
+    next_care_check_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+    # "active", or "lost" when an agent marks the customer lost (a hard churn event).
+    lifecycle: Mapped[str] = mapped_column(String(20), default="active")
+    lost_reason: Mapped[str | None] = mapped_column(Text)
+    lifecycle_changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Set while merged into another contact; such a contact is hidden from lists.
+    merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("contacts.id"))
 
 
 class ContactIdentity(Base):
     """The customer as one platform knows them (WeChat openid, Douyin open_id, visitor id)."""
 
     __tablename__ = "contact_identities"
-    __table_args__ = (UniqueConstraint("channel_id", "external_id"),)
+    __table_args__ = (
+        UniqueConstraint("channel_id", "external_id"),
+        # The order import matches by openid or external id whatever the channel.
+        Index("ix_contact_identities_external_id", "external_id"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id"), index=True)

@@ -74,7 +74,12 @@ class Conversation(Base):
     # When the current assignee got it: the re-queue sweep gives them time to answer.
     assigned_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     unread_count: Mapped[int] = mapped_column(Integer, default=0)
+    # The last message's own text and its content type: the preview's label (`[图片]`) is
+    # added at display time, in the reader's language (app/i18n.preview).
     last_message_preview: Mapped[str] = mapped_column(String(200), default="")
+    last_message_type: Mapped[str] = mapped_column(
+        String(20), default="text", server_default="text"
+    )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_message_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -16,6 +16,17 @@ class EventType(StrEnum):
     CONVERSATION_CREATED = "conversation.created"
     CONVERSATION_UPDATED = "conversation.updated"
     CONVERSATION_ASSIGNED = "conversation.assigned"
+    # A user's credentials changed (role, channels, deactivation, a session or token
+    # revoked). Read by every process's hub from the log, never sent on a socket: the
+    # user's open sockets re-evaluate their viewer (or close) when it arrives.
+    USER_ACCESS_CHANGED = "user.access_changed"
+    # The to-do list and the customer record (CONTRACT section 8).
+    TASK_CREATED = "task.created"
+    TASK_UPDATED = "task.updated"
+    CONTACT_UPDATED = "contact.updated"
+
+
+ACCESS_CHANGED = str(EventType.USER_ACCESS_CHANGED)
 
 
 def publish(
@@ -34,5 +45,18 @@ def publish(
             "channel_id": channel_id,
             "conversation_id": conversation_id,
             "data": data.model_dump(mode="json"),
+        },
+    )
+
+
+def publish_access_changed(session: AsyncSession, user_id: int) -> None:
+    """Queue `user.access_changed`: the user's sockets, on every process, re-check."""
+    queue_event(
+        session,
+        {
+            "type": ACCESS_CHANGED,
+            "channel_id": None,
+            "conversation_id": None,
+            "data": {"user_id": user_id},
         },
     )

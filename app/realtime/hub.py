@@ -15,9 +15,7 @@ import contextlib
 import json
 import logging
 import os
-from collections import deque
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import func, select
@@ -25,6 +23,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.db import Database
 from app.models import EventLog
+from app.realtime.events import ACCESS_CHANGED
+from app.realtime.subscribers import LogEvent, Subscriber
 from app.realtime.transport import text_frame
 
 log = logging.getLogger(__name__)
@@ -34,7 +34,6 @@ REDIS_CHANNEL = "huiliu:events"
 # replayed, best effort like the frames themselves (`EventHub.share`).
 EPHEMERAL_CHANNEL = "huiliu:ephemeral"
 EPHEMERAL_BACKLOG = 1000  # frames waiting for Redis; past it they are dropped
-QUEUE_SIZE = 1000  # a client this far behind is closed and resyncs from the log
 POLL_SECONDS = 2.0  # safety net when a hint is lost
 BATCH = 500
 # A socket's wake-up and write cost ~33 us, an event in it ~0.5 us more: 200 sockets at
@@ -42,114 +41,6 @@ BATCH = 500
 # 0.4 s four (tests/bench/fanout_cpu.py). 10 ms adds at most that much latency, and only
 # when commits come faster than 100 a second.
 MIN_READ_GAP = 0.010
-
-
-class EventQueue:
-    """One subscriber's bounded FIFO, with asyncio.Queue's `put_nowait`, `get_nowait` and
-    `get` for its single consumer. An asyncio.Queue holds four deques and an Event: 3.3 KB
-    per idle socket (tracemalloc), ~8% of its memory (make bench); this holds one deque,
-    made on the first put (an empty deque is 760 bytes, and most idle widget sockets never
-    get an event). `put_last` ignores the bound, so the closing marker always gets in."""
-
-    __slots__ = ("_items", "_maxsize", "_waiter")
-
-    def __init__(self, maxsize: int) -> None:
-        self._items: deque[dict[str, Any] | None] | None = None
-        self._maxsize = maxsize
-        self._waiter: asyncio.Future[None] | None = None
-
-    def qsize(self) -> int:
-        return len(self._items) if self._items else 0
-
-    def empty(self) -> bool:
-        return not self._items
-
-    def full(self) -> bool:
-        return self.qsize() >= self._maxsize
-
-    def put_nowait(self, item: dict[str, Any] | None) -> None:
-        if self.full():
-            raise asyncio.QueueFull
-        self.put_last(item)
-
-    def put_last(self, item: dict[str, Any] | None) -> None:
-        if self._items is None:
-            self._items = deque()
-        self._items.append(item)
-        waiter = self._waiter
-        if waiter is not None and not waiter.done():
-            waiter.set_result(None)
-
-    def get_nowait(self) -> dict[str, Any] | None:
-        if not self._items:
-            raise asyncio.QueueEmpty
-        return self._items.popleft()
-
-    def wake(self) -> None:
-        """Wake the consumer without an item (its socket's reader finished)."""
-        waiter = self._waiter
-        if waiter is not None and not waiter.done():
-            waiter.set_result(None)
-
-    async def wait(self, timeout: float) -> bool:
-        """Until an item is queued (True), `wake()` is called, or `timeout` passes (False).
-        A socket's writer waits here between bursts, then takes everything with
-        `get_nowait`: one future and one timer per wait, where `get()` raced against the
-        reader under `asyncio.wait` cost a task, a set and a callback pair per event."""
-        if self._items:
-            return True
-        loop = asyncio.get_running_loop()
-        waiter = loop.create_future()
-        self._waiter = waiter
-        timer = loop.call_later(timeout, _expire, waiter)
-        try:
-            await waiter
-        finally:
-            timer.cancel()
-            if self._waiter is waiter:
-                self._waiter = None
-        return bool(self._items)
-
-    async def get(self) -> dict[str, Any] | None:
-        # Items are taken only after waking, so a getter cancelled after the wake-up
-        # loses nothing: the next getter finds the item still queued.
-        while not self._items:
-            waiter = asyncio.get_running_loop().create_future()
-            self._waiter = waiter
-            try:
-                await waiter
-            finally:
-                if self._waiter is waiter:
-                    self._waiter = None
-        return self._items.popleft()
-
-
-def _expire(waiter: asyncio.Future[None]) -> None:
-    if not waiter.done():
-        waiter.set_result(None)
-
-
-@dataclass(eq=False)  # identity hashing: each connection is its own subscriber
-class Subscriber:
-    accepts: Callable[[dict[str, Any]], bool]
-    user_id: int | None = None
-    queue: EventQueue = field(default_factory=lambda: EventQueue(QUEUE_SIZE))
-    overflowed: bool = False
-
-    def deliver(self, event: dict[str, Any]) -> None:
-        if self.overflowed or not self.accepts(event):
-            return
-        try:
-            self.queue.put_nowait(event)
-        except asyncio.QueueFull:
-            self.overflowed = True
-            self.close()
-
-    def close(self) -> None:
-        # Past the bound: a subscriber closed *because* its queue is full must still get
-        # the marker, or it drains the backlog and then waits forever, silently missing
-        # every later event instead of being told to resync.
-        self.queue.put_last(None)
 
 
 # Columns, not ORM objects: the hub reads the log after every commit, and mapping
@@ -163,25 +54,20 @@ EVENT_COLUMNS = (
 )
 
 
-def event_row(row: Any) -> dict[str, Any]:
+def event_row(row: Any) -> LogEvent:
     """An event-log row (an EventLog or a row of EVENT_COLUMNS) as the hub's event."""
-    return {
-        "seq": row.seq,
-        "type": row.type,
-        "data": row.data,
-        "channel_id": row.channel_id,
-        "conversation_id": row.conversation_id,
-    }
+    return LogEvent.of_row(row)
 
 
-def public_event(event: dict[str, Any]) -> dict[str, Any]:
-    """The wire shape of CONTRACT section 5."""
-    return {"seq": event["seq"], "type": event["type"], "data": event["data"]}
+async def hint_servers(redis_url: str, seq: int) -> None:
+    """Wake every server's hub from outside a server (the CLI): the hint a commit sends."""
+    import redis.asyncio as aioredis
 
-
-def wire_text(event: dict[str, Any]) -> str:
-    """`public_event` as the JSON text Starlette's `send_json` would send."""
-    return json.dumps(public_event(event), ensure_ascii=False, separators=(",", ":"))
+    client = aioredis.from_url(redis_url)
+    try:
+        await client.publish(REDIS_CHANNEL, f"{seq} cli")
+    finally:
+        await client.aclose()
 
 
 class EventHub:
@@ -202,9 +88,7 @@ class EventHub:
         # the commit already woke; each echo cost an empty read of the log (make bench).
         self._origin = os.urandom(6).hex()
         # kind -> handler of another process's shared frame (set by the app's lifespan).
-        self.ephemeral_handlers: dict[str, Callable[[dict[str, Any]], None]] = {
-            "disconnect": self._disconnect_shared
-        }
+        self.ephemeral_handlers: dict[str, Callable[[dict[str, Any]], None]] = {}
         self._shared: asyncio.Queue[str] = asyncio.Queue(EPHEMERAL_BACKLOG)
 
     async def start(self) -> None:
@@ -244,19 +128,22 @@ class EventHub:
     def unsubscribe(self, sub: Subscriber) -> None:
         self.subscribers.discard(sub)
 
-    def disconnect_user(self, user_id: int, *, everywhere: bool = True) -> None:
-        """Close every live connection of a user (deactivation, revoked session), here
-        and, through Redis, in the other processes at once (their heartbeat would too,
-        within one beat)."""
+    def disconnect_user(self, user_id: int) -> None:
+        """Close this process's live connections of a user (the assignment heartbeat found
+        them deactivated; credential changes themselves arrive as logged events)."""
         for sub in list(self.subscribers):
             if sub.user_id == user_id:
                 sub.close()
-        if everywhere:
-            self.share("disconnect", {"user_id": user_id})
 
-    def _disconnect_shared(self, data: dict[str, Any]) -> None:
-        if type(data.get("user_id")) is int:
-            self.disconnect_user(data["user_id"], everywhere=False)
+    def _recheck(self, seq: int, data: Any) -> None:
+        """A user's credentials changed (`ACCESS_CHANGED`, read from the log like any
+        event, so every process sees it): their sockets re-evaluate who they serve."""
+        user_id = data.get("user_id") if isinstance(data, dict) else None
+        if type(user_id) is not int:
+            return
+        for sub in list(self.subscribers):
+            if sub.user_id == user_id:
+                sub.recheck(seq)
 
     def notify(self, seqs: list[int]) -> None:
         """Called after a commit wrote events: wake the pump here and hint the others."""
@@ -344,14 +231,16 @@ class EventHub:
         while True:
             rows = await self._read_after(self.last_seq)
             for row in rows:
-                event = event_row(row)
+                self.last_seq = row.seq
+                if row.type == ACCESS_CHANGED:  # for the hub, never sent as is
+                    self._recheck(row.seq, row.data)
+                    continue
+                event = LogEvent.of_row(row)
                 # The wire text, encoded once here rather than once per socket: with 200
                 # agents each event was json.dumps'ed 200 times (make bench, live latency).
-                # A sender may use it as is; the dict stays for filtering.
-                event["text"] = wire_text(event)
+                event.wire_text()
                 # And its websocket frame, the same bytes for every socket (transport.py).
-                event["frame"] = text_frame(event["text"])
-                self.last_seq = row.seq
+                event.frame = text_frame(event.text)
                 for sub in list(self.subscribers):
                     sub.deliver(event)
             if len(rows) < BATCH:

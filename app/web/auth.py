@@ -1,4 +1,4 @@
-"""The cookie side of authentication: `app.state.web_auth`, CSRF, and the session cookie.
+"""The cookie side of authentication: `AppServices.web_auth`, CSRF, and the session cookie.
 
 `app/deps.py` asks the bearer token first and this hook second, so API clients with a
 token never need a CSRF token, and the page's requests (cookie) always do when they
@@ -23,6 +23,7 @@ from app.accounts.sessions import (
 )
 from app.errors import Forbidden
 from app.models import User
+from app.services import get_services
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 CSRF_HEADER = "x-csrf-token"
@@ -30,12 +31,7 @@ CSRF_HEADER = "x-csrf-token"
 
 def secret_key(conn: HTTPConnection) -> str:
     """The signing key, read once per app (it may live in var/secret_key)."""
-    state = conn.app.state
-    key: str | None = getattr(state, "web_secret", None)
-    if key is None:
-        key = state.settings.resolved_secret_key()
-        state.web_secret = key
-    return key
+    return get_services(conn).secret_key()
 
 
 def session_token(conn: HTTPConnection) -> str | None:
@@ -65,7 +61,7 @@ async def web_auth(conn: HTTPConnection, session: AsyncSession) -> User | None:
 
 
 def is_https(conn: HTTPConnection) -> bool:
-    return urlsplit(conn.app.state.settings.public_url).scheme == "https"
+    return urlsplit(get_services(conn).settings.public_url).scheme == "https"
 
 
 def set_session_cookie(conn: HTTPConnection, response: Response, token: str) -> None:
@@ -92,7 +88,7 @@ def same_origin(conn: HTTPConnection) -> bool:
     origin = conn.headers.get("origin")
     if origin is None:
         return True  # not a browser cross-site request (browsers send Origin on POST)
-    if conn.app.state.origin_allowed(origin):
+    if get_services(conn).origin_allowed(origin):
         return True
     got = urlsplit(origin)
     return got.scheme in ("http", "https") and got.netloc == conn.headers.get("host", "")

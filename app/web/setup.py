@@ -1,4 +1,4 @@
-"""Plugs the web pages into the app: cookie sessions as `web_auth`, presence, routes, /static."""
+"""Plugs the web pages into the app: routes, /static."""
 
 from __future__ import annotations
 
@@ -6,10 +6,9 @@ from fastapi import FastAPI
 from starlette.staticfiles import StaticFiles
 from starlette.types import Message, Receive, Scope, Send
 
-from app.web.auth import web_auth
+from app.web.crm_pages import router as crm_pages_router
 from app.web.pages import FRONTEND
 from app.web.pages import router as pages_router
-from app.web.presence import Presence
 
 
 class StaticAssets(StaticFiles):
@@ -29,7 +28,6 @@ class StaticAssets(StaticFiles):
 
 
 def install_web(app: FastAPI) -> None:
-    app.state.web_auth = web_auth
-    app.state.presence = Presence()
     app.include_router(pages_router)
+    app.include_router(crm_pages_router)
     app.mount("/static", StaticAssets(directory=FRONTEND / "static"), name="static")

@@ -23,8 +23,17 @@ from app.db import Database
 from app.inbox.queries import conversation_view
 from app.models import Channel, Conversation, User
 from app.realtime.events import EventType
-from app.realtime.hub import EventHub, Subscriber
-from app.widget import visitors
+from app.realtime.hub import EventHub
+from app.realtime.subscribers import (
+    Ephemeral,
+    LogEvent,
+    QueueItem,
+    Subscriber,
+    Visible,
+    WidgetFrame,
+)
+from app.services import get_services
+from app.widget import actions, visitors
 from app.widget.ratelimit import RateLimiter
 from app.widget.service import WidgetService
 from app.widget.visitors import VisitorState, message_data, visitor_message
@@ -85,8 +94,8 @@ class Connection:
     ) -> None:
         self.websocket = websocket
         self.service = service
-        self.db: Database = websocket.app.state.db
-        self.hub: EventHub = websocket.app.state.hub
+        self.db: Database = get_services(websocket).db
+        self.hub: EventHub = get_services(websocket).hub
         self.channel_id = channel_id
         self.config = config
         self.ip = ip
@@ -175,7 +184,7 @@ class Connection:
             self.state = await visitors.load_state(session, self.channel_id, self.token.external_id)
             if not self.pending_profile or self.state.identity_id is None:
                 return False
-            await visitors.apply_profile(session, self.state, self.pending_profile, trusted=trusted)
+            await actions.apply_profile(session, self.state, self.pending_profile, trusted=trusted)
         self.pending_profile = None
         return True
 
@@ -232,7 +241,7 @@ class Connection:
     def push(self, frame: dict[str, Any]) -> None:
         """A frame from elsewhere in the process (agent typing), sent in order with events."""
         with contextlib.suppress(asyncio.QueueFull):
-            self.sub.queue.put_nowait({"widget": frame})
+            self.sub.queue.put_nowait(WidgetFrame(frame))
 
     def _issue(self) -> str:
         assert self.token is not None
@@ -251,35 +260,34 @@ class Connection:
 
     # --- hub events ----------------------------------------------------------------
 
-    def accepts(self, event: dict[str, Any]) -> bool:
+    def accepts(self, item: Visible) -> bool:
         """Cheap, synchronous prefilter run by the hub for every event; never raises."""
         try:
-            if event.get("channel_id") != self.channel_id:
+            if item.channel_id != self.channel_id:
                 return False
-            if "ephemeral" in event:
-                frame = event["ephemeral"]
+            if type(item) is Ephemeral:
                 return (
-                    frame.get("type") == "presence"
-                    and frame["data"]["conversation_id"] in self.state.conversations
+                    item.frame.get("type") == "presence"
+                    and item.conversation_id in self.state.conversations
                 )
-            if event.get("conversation_id") in self.state.conversations:
+            if item.conversation_id in self.state.conversations:
                 return True
-            if event.get("type") != EventType.CONVERSATION_CREATED:
+            if type(item) is not LogEvent or item.type != EventType.CONVERSATION_CREATED:
                 return False
             # Another device of the same verified user started a conversation.
-            contact = event["data"]["contact"]["id"]
+            contact = item.data["contact"]["id"]
             if self.state.contact_id is not None:
                 return bool(contact == self.state.contact_id)
             return self.token is not None and self.token.user_id is not None
         except (KeyError, TypeError, AttributeError):
             return False
 
-    async def _on_event(self, event: dict[str, Any]) -> None:
-        if "widget" in event:
-            await self._send(event["widget"])
+    async def _on_event(self, item: QueueItem) -> None:
+        if isinstance(item, WidgetFrame):
+            await self._send(item.frame)
             return
-        if "ephemeral" in event:
-            data = event["ephemeral"]["data"]
+        if isinstance(item, Ephemeral):
+            data = item.frame["data"]
             await self._send(
                 {
                     "type": "typing",
@@ -288,7 +296,11 @@ class Connection:
                 }
             )
             return
-        kind, data, conversation_id = event["type"], event["data"], event["conversation_id"]
+        if not isinstance(item, LogEvent):  # a Recheck is for agents' sockets only
+            return
+        kind, data, conversation_id = item.type, item.data, item.conversation_id
+        if conversation_id is None:
+            return
         if conversation_id not in self.state.conversations:
             await self._adopt(conversation_id)
             return
@@ -356,7 +368,7 @@ class Connection:
             user_id = str(frame.user_id)
             if self.token.user_id != user_id:
                 async with self.db.session() as session:
-                    await visitors.link_verified_user(
+                    await actions.link_verified_user(
                         session, self.channel_id, self.token.visitor_id, user_id
                     )
                 self.token = replace(self.token, user_id=user_id)

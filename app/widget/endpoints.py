@@ -19,7 +19,8 @@ from sqlalchemy import select
 from app.media.endpoints import INLINE_TYPES
 from app.media.uploads import MAX_IMAGE_BYTES, sniff_image
 from app.models import Channel, Message
-from app.widget import visitors
+from app.services import get_services
+from app.widget import actions, visitors
 from app.widget.connection import load_channel, media_link
 from app.widget.script import STATIC, build_script, widget_settings
 from app.widget.service import WidgetService
@@ -31,7 +32,6 @@ from channels.webchat.tokens import VisitorToken, media_signature_valid, verify_
 
 router = APIRouter(include_in_schema=False)
 
-DEMO_CHANNEL_NAME = "汇流官网 · 网页客服"
 # The demo host page: our own scripts only, and no inline script at all.
 DEMO_CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
@@ -41,7 +41,7 @@ DEMO_CSP = (
 
 
 def _service(request: Request) -> WidgetService:
-    service: WidgetService = request.app.state.widget
+    service: WidgetService = get_services(request).widget
     return service
 
 
@@ -69,7 +69,7 @@ def _error(request: Request, status: int, detail: str, **headers: str) -> JSONRe
 @router.get("/widget/{channel_id}.js")
 async def widget_script(channel_id: int, request: Request) -> Response:
     service = _service(request)
-    found = await load_channel(request.app.state.db, channel_id)
+    found = await load_channel(get_services(request).db, channel_id)
     js = {"X-Content-Type-Options": "nosniff", "Cross-Origin-Resource-Policy": "cross-origin"}
     if found is None:
         return Response(
@@ -89,7 +89,7 @@ async def widget_script(channel_id: int, request: Request) -> Response:
         )
     # The configured public address, never the request's Host header: a forged Host would
     # otherwise point the script (and a cache keeping it) at another server.
-    public_url = request.app.state.settings.public_url
+    public_url = get_services(request).settings.public_url
     settings = widget_settings(channel.id, channel.name, config, public_url)
     body, etag = build_script(settings)
     # Revalidated on every load (an ETag 304): a changed greeting shows at once.
@@ -117,7 +117,7 @@ async def upload_image(
 ) -> Response:
     """A visitor's image: stored, then a message like any other (idempotent per echo_id)."""
     service = _service(request)
-    db = request.app.state.db
+    db = get_services(request).db
     found = await load_channel(db, channel_id)
     if found is None:
         return _error(request, 404, "no such website channel")
@@ -154,7 +154,7 @@ async def upload_image(
     if mime is None:
         return _error(request, 415, "only PNG, JPEG and GIF images can be sent")
     key = f"webchat/{channel_id}/{uuid.uuid4().hex}"
-    await request.app.state.storage.put(key, content)
+    await get_services(request).storage.put(key, content)
     data = await _store_image(
         service,
         db,
@@ -187,11 +187,17 @@ async def _store_image(
         channel = await session.get(Channel, channel_id)
         assert channel is not None
         state = VisitorState()
-        message, new = await visitors.record_visitor_message(
-            session, channel, visitor, state, echo_id, text, content_type=ContentType.IMAGE
+        message, new = await actions.record_visitor_message(
+            session,
+            channel,
+            visitor,
+            state,
+            echo_id,
+            text,
+            content_type=ContentType.IMAGE,
+            stored_file=attachment,
         )
         if new:
-            visitors.attach_stored_file(session, message, attachment)
             # The visitor's open sockets learn the conversation before its events arrive.
             service.adopt(visitor.external_id, state)
         return message_data(message)
@@ -206,7 +212,7 @@ async def widget_media(
     key = service.media_key(channel_id)
     if not media_signature_valid(key, channel_id, message_id, index, e, s, int(time.time())):
         return _error(request, 403, "invalid or expired link")
-    async with request.app.state.db.sessions() as session:
+    async with get_services(request).db.sessions() as session:
         message = await session.get(Message, message_id)
     if message is None or message.channel_id != channel_id or message.private:
         return _error(request, 404, "attachment not found")
@@ -214,7 +220,7 @@ async def widget_media(
     if not 0 <= index < len(attachments) or attachments[index].get("status") != "ready":
         return _error(request, 404, "attachment not found")
     att = attachments[index]
-    content = await request.app.state.storage.get(att["storage_key"])
+    content = await get_services(request).storage.get(att["storage_key"])
     mime = str(att.get("mime_type") or "").lower()
     if content is None or mime not in INLINE_TYPES or not mime.startswith("image/"):
         return _error(request, 404, "attachment not found")
@@ -232,36 +238,23 @@ async def widget_media(
 
 @router.get("/widget-demo")
 async def demo_redirect(request: Request) -> Response:
-    """The demo's host page for the first website channel (created in demo mode)."""
-    from app.workspace import create_channel
-
-    async with request.app.state.db.session() as session:
+    """The host page of the first website channel (the demo creates one at start)."""
+    async with get_services(request).db.sessions() as session:
         channel_id = await session.scalar(
             select(Channel.id)
             .where(Channel.type == "webchat", Channel.archived.is_(False))
             .order_by(Channel.id)
             .limit(1)
         )
-        if channel_id is None:
-            if not request.app.state.settings.demo:
-                return _error(request, 404, "no website channel yet: huiliu channel create webchat")
-            channel = await create_channel(
-                session,
-                "webchat",
-                DEMO_CHANNEL_NAME,
-                {
-                    "greeting": "您好，欢迎来到汇流！有什么可以帮您？",
-                    "prechat_field": ["name", "email"],
-                },
-            )
-            channel_id = channel.id
+    if channel_id is None:
+        return _error(request, 404, "no website channel yet: huiliu channel create webchat")
     return RedirectResponse(f"/widget-demo/{channel_id}", 303)
 
 
 @router.get("/widget-demo/{channel_id}")
 async def demo_page(channel_id: int, request: Request) -> Response:
     """A host page embedding the widget, so anyone can chat as a customer."""
-    if await load_channel(request.app.state.db, channel_id) is None:
+    if await load_channel(get_services(request).db, channel_id) is None:
         return _error(request, 404, "no such website channel")
     html = (STATIC / "demo.html").read_text(encoding="utf-8")
     html = html.replace("{{SCRIPT}}", f"/widget/{channel_id}.js")

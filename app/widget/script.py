@@ -13,6 +13,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from app.i18n import texts
 from app.media.uploads import IMAGE_TYPES, MAX_IMAGE_BYTES
 from channels.webchat.config import WebchatConfig
 from channels.webchat.frames import MAX_MESSAGE_CHARS
@@ -48,6 +49,8 @@ def widget_settings(channel_id: int, name: str, config: WebchatConfig, base: str
         "maxChars": MAX_MESSAGE_CHARS,
         "maxImage": MAX_IMAGE_BYTES,
         "imageTypes": sorted(IMAGE_TYPES.values()),
+        # Both languages: the visitor's browser language picks one (widget.js).
+        "texts": {"zh": texts("zh-CN", "widget"), "en": texts("en", "widget")},
     }
 
 

@@ -1,4 +1,4 @@
-"""`app.state.widget`: the widget's process-wide state (keys, rate limits, live visitors).
+"""`AppServices.widget`: the widget's process-wide state (keys, rate limits, live visitors).
 
 Other code reaches visitors through here: `agent_typing()` shows "typing..." in the
 widget of everyone looking at a conversation; `agents_online()` decides whether the
@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from app.config import Settings
+from app.realtime.subscribers import Ephemeral
 from app.widget.ratelimit import Rate, RateLimiter
 from channels.webchat.origins import normalize_origin, origin_allowed
 
@@ -112,6 +113,12 @@ class WidgetService:
                 conn.state.contact_id = state.contact_id
                 conn.state.conversations |= state.conversations
 
+    def attach(self, hub: EventHub, online_elsewhere: Callable[[], bool]) -> None:
+        """Called by the app's lifespan: hear the other processes' `to_agents` frames and
+        ask the assignment heartbeat who is online anywhere."""
+        hub.ephemeral_handlers["to_agents"] = lambda data: self.remote_to_agents(hub, data)
+        self.online_elsewhere = online_elsewhere
+
     def to_agents(self, hub: EventHub, channel_id: int, frame: dict[str, Any]) -> None:
         """An ephemeral frame (visitor typing, seen) for the agents' sockets who may see the
         channel, in this process and (through Redis) the others: never logged."""
@@ -119,7 +126,7 @@ class WidgetService:
         hub.share("to_agents", {"channel_id": channel_id, "frame": frame})
 
     def to_local_agents(self, hub: EventHub, channel_id: int, frame: dict[str, Any]) -> None:
-        item = {"ephemeral": frame, "channel_id": channel_id}
+        item = Ephemeral(frame, channel_id)
         for sub in _agents(hub.subscribers):
             sub.deliver(item)
 

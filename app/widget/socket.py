@@ -18,7 +18,8 @@ from starlette.routing import WebSocketRoute
 
 from app.metrics import WEBSOCKETS
 from app.models import Channel
-from app.widget import visitors
+from app.services import get_services
+from app.widget import actions, visitors
 from app.widget.connection import (
     CLOSE_FORBIDDEN_ORIGIN,
     CLOSE_NOT_FOUND,
@@ -65,8 +66,8 @@ async def _admit(websocket: WebSocket, channel_id: int) -> VisitorConnection | N
     """Accept, then refuse or build the connection. Its own frame, so the channel row
     read here is not held for the socket's life: the connection keeps the channel's id
     and the channel's one shared config (bench_memory: ~2 KB per idle socket)."""
-    service: WidgetService = websocket.app.state.widget
-    found = await load_channel(websocket.app.state.db, channel_id)
+    service: WidgetService = get_services(websocket).widget
+    found = await load_channel(get_services(websocket).db, channel_id)
     # Accept before refusing: a browser sees the close code, never a bare HTTP 403.
     await websocket.accept()
     if found is None:
@@ -169,7 +170,7 @@ class VisitorConnection(Connection):
         async with self.db.session() as session:
             channel = await session.get(Channel, self.channel_id)
             assert channel is not None
-            message, _new = await visitors.record_visitor_message(
+            message, _new = await actions.record_visitor_message(
                 session,
                 channel,
                 self.token,
@@ -179,7 +180,7 @@ class VisitorConnection(Connection):
                 name=profile.name if profile else None,
             )
             if profile:
-                await visitors.apply_profile(session, self.state, profile, trusted=False)
+                await actions.apply_profile(session, self.state, profile, trusted=False)
             data = message_data(message)
         if profile:
             self.pending_profile = None

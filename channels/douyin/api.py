@@ -14,6 +14,7 @@ import httpx
 
 from channels import netguard
 from channels.base import DeliveryError, MediaFile
+from channels.transport import classify, retryable_status
 
 SEND_PATH = "/im/send/msg/"
 REFRESH_PATH = "/oauth/refresh_token/"
@@ -36,23 +37,8 @@ def _url(api_base: str, path: str) -> str:
 def _transport_error(what: str, exc: httpx.HTTPError, *, idempotent: bool) -> DeliveryError:
     """Retryable when the request cannot have reached Douyin; uncertain when it may have."""
     reason = f"Douyin {what}: {type(exc).__name__}: {exc}".rstrip(": ")
-    # A failed write (reset before the request was written) cannot have been acted on.
-    not_sent = isinstance(
-        exc,
-        (
-            httpx.ConnectError,
-            httpx.ConnectTimeout,
-            httpx.PoolTimeout,
-            httpx.WriteError,
-            httpx.WriteTimeout,
-        ),
-    )
-    if not_sent or (idempotent and isinstance(exc, httpx.TransportError)):
-        return DeliveryError(reason, retryable=True)
-    if isinstance(exc, httpx.TransportError):
-        # Read timeout, dropped connection, protocol error: sent, outcome unknown.
-        return DeliveryError(reason, uncertain=True)
-    return DeliveryError(reason)
+    retryable, uncertain = classify(exc, side_effect=not idempotent)
+    return DeliveryError(reason, retryable=retryable, uncertain=uncertain)
 
 
 async def _call(
@@ -65,7 +51,7 @@ async def _call(
         raise _transport_error(what, exc, idempotent=idempotent) from exc
     status = response.status_code
     snippet = response.text[:_SNIPPET]
-    if status == 429 or status >= 500:
+    if retryable_status(status):
         raise DeliveryError(f"Douyin {what}: HTTP {status} {snippet}".strip(), retryable=True)
     if status >= 300:
         raise DeliveryError(f"Douyin {what}: HTTP {status} {snippet}".strip())
@@ -84,14 +70,16 @@ async def send_message(
     http: httpx.AsyncClient, api_base: str, open_id: str, token: str, body: Mapping[str, Any]
 ) -> dict[str, Any]:
     """POST /im/send/msg/?open_id=… with the `access-token` header (brief §4.3)."""
+    url = _url(api_base, SEND_PATH)
+    query, headers = {"open_id": open_id}, {"access-token": token}
     return await _call(
         http,
         "send",
         idempotent=False,
         method="POST",
-        url=_url(api_base, SEND_PATH),
-        params={"open_id": open_id},
-        headers={"access-token": token},
+        url=url,
+        params=query,
+        headers=headers,
         json=dict(body),
     )
 
@@ -100,14 +88,9 @@ async def refresh_token(
     http: httpx.AsyncClient, api_base: str, client_key: str, refresh: str
 ) -> dict[str, Any]:
     """POST /oauth/refresh_token/, form-encoded as the SKIT SDK sends it (brief §4.4)."""
-    return await _call(
-        http,
-        "token refresh",
-        idempotent=True,
-        method="POST",
-        url=_url(api_base, REFRESH_PATH),
-        data={"client_key": client_key, "grant_type": "refresh_token", "refresh_token": refresh},
-    )
+    form = {"client_key": client_key, "grant_type": "refresh_token", "refresh_token": refresh}
+    url = _url(api_base, REFRESH_PATH)
+    return await _call(http, "token refresh", idempotent=True, method="POST", url=url, data=form)
 
 
 async def message_resource(
@@ -123,14 +106,11 @@ async def message_resource(
     httpx percent-encodes the `+`, `/` and `=` these ids contain, which the doc
     requires ("由于 conversation_id 包含 + = 等特殊字符，传参时需要进行编码" [3p quote]).
     """
+    ids = {"open_id": open_id, "conversation_id": conversation_id, "message_id": message_id}
+    url = _url(api_base, RESOURCES_PATH)
+    headers = {"access-token": token}
     return await _call(
-        http,
-        "media lookup",
-        idempotent=True,
-        method="GET",
-        url=_url(api_base, RESOURCES_PATH),
-        params={"open_id": open_id, "conversation_id": conversation_id, "message_id": message_id},
-        headers={"access-token": token},
+        http, "media lookup", idempotent=True, method="GET", url=url, params=ids, headers=headers
     )
 
 
@@ -160,11 +140,11 @@ async def download(
     except httpx.HTTPError as exc:
         raise _transport_error("media", exc, idempotent=True) from exc
     status = response.status_code
-    if status == 429 or status >= 500:
+    if retryable_status(status):
         raise DeliveryError(f"Douyin media: HTTP {status}", retryable=True)
     if status != 200:
         raise DeliveryError(f"Douyin media: HTTP {status}")
     content_type = response.headers.get("content-type", "").split(";")[0].strip()
-    chunks = [response.content]
+    content = response.content
     mime = content_type or mime_hint or "application/octet-stream"
-    return MediaFile(content=b"".join(chunks), mime_type=mime)
+    return MediaFile(content=content, mime_type=mime)

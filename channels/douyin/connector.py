@@ -16,22 +16,13 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel
 
-from channels.base import (
-    ChannelContext,
-    ContentType,
-    DeliveryError,
-    MediaFile,
-    MediaRef,
-    OutboundMessage,
-    SendResult,
-    WebhookRequest,
-    WebhookResult,
-)
+from channels import base
 from channels.douyin import api, quota
-from channels.douyin.config import DEFAULT_REPLY_WINDOW, DouyinConfig
+from channels.douyin.config import DEFAULT_API_BASE, DEFAULT_REPLY_WINDOW, DouyinConfig
 from channels.douyin.events import SCENE_ENTER, SCENE_REPLY, parse_resource_ref, parse_webhook
 from channels.douyin.tokens import TokenKeeper
 from channels.douyin.wire import as_str, platform_error
+from channels.transport import typed_config
 
 # Inbound media cap: Huiliu's choice (no platform figure found); IM photos and
 # short clips fit, and a bigger file fails with a readable reason.
@@ -54,9 +45,7 @@ SUBSCRIBE_EVENTS = ("im_receive_msg", "im_send_msg", "im_enter_direct_msg", "im_
 
 
 def _config(config: BaseModel) -> DouyinConfig:
-    if isinstance(config, DouyinConfig):
-        return config
-    return DouyinConfig.model_validate(dict(config))
+    return typed_config(config, DouyinConfig)
 
 
 def _media_host_allowed(url: str, api_base: str) -> bool:
@@ -71,20 +60,20 @@ def _media_host_allowed(url: str, api_base: str) -> bool:
     )
 
 
-def _reply_body(message: OutboundMessage) -> dict[str, Any]:
+def _reply_body(message: base.OutboundMessage) -> dict[str, Any]:
     """The /im/send/msg/ body for a text reply (brief §4.3)."""
-    if message.content_type != ContentType.TEXT or message.attachments:
-        raise DeliveryError(
+    if message.content_type != base.ContentType.TEXT or message.attachments:
+        raise base.DeliveryError(
             "抖音渠道暂只支持文字回复 / Douyin replies are text only "
             "(images need the media upload API)"
         )
     text = message.text.strip()
     if not text:
-        raise DeliveryError("empty reply")
+        raise base.DeliveryError("empty reply")
     context = message.reply_context
     msg_id, conversation_id = as_str(context.get("msg_id")), as_str(context.get("conversation_id"))
     if not msg_id or not conversation_id:
-        raise DeliveryError(
+        raise base.DeliveryError(
             "没有可回复的抖音消息 / no Douyin message to reply to: "
             "a reply needs the customer to have written or opened the chat"
         )
@@ -98,14 +87,15 @@ def _reply_body(message: OutboundMessage) -> dict[str, Any]:
     }
 
 
-class DouyinConnector:
+class DouyinConnector(base.BaseConnector):
     """The Connector for `douyin` channels."""
 
     type: ClassVar[str] = "douyin"
     config_model: ClassVar[builtins.type[BaseModel]] = DouyinConfig
     reply_window: ClassVar[timedelta | None] = DEFAULT_REPLY_WINDOW
-    # /im/send/msg/ takes no idempotency key: a send is never repeated blindly.
-    honours_idempotency_key: ClassVar[bool] = False
+    default_api_base: ClassVar[str] = DEFAULT_API_BASE
+    # capabilities.idempotent_sends stays False: /im/send/msg/ takes no idempotency key,
+    # so a send that may have landed is never repeated on its own.
 
     def __init__(self) -> None:
         # Per event loop, per channel: asyncio locks cannot cross loops.
@@ -113,7 +103,7 @@ class DouyinConnector:
             asyncio.AbstractEventLoop, dict[int, asyncio.Lock]
         ] = weakref.WeakKeyDictionary()
 
-    def _keeper(self, ctx: ChannelContext, config: DouyinConfig) -> TokenKeeper:
+    def _keeper(self, ctx: base.ChannelContext, config: DouyinConfig) -> TokenKeeper:
         locks = self._locks.setdefault(asyncio.get_running_loop(), {})
         return TokenKeeper(ctx, config, locks.setdefault(ctx.channel_id, asyncio.Lock()))
 
@@ -121,11 +111,13 @@ class DouyinConnector:
         """The channel's own setting (the platform's window is uncertain, brief §4.3)."""
         return timedelta(hours=_config(config).reply_window_hours)
 
-    def handle_webhook(self, config: BaseModel, request: WebhookRequest) -> WebhookResult:
+    def handle_webhook(self, config: BaseModel, request: base.WebhookRequest) -> base.WebhookResult:
         """Verify the signature, answer the challenge or parse one event (no I/O)."""
         return parse_webhook(_config(config), request)
 
-    async def send(self, ctx: ChannelContext, message: OutboundMessage) -> SendResult:
+    async def send(
+        self, ctx: base.ChannelContext, message: base.OutboundMessage
+    ) -> base.SendResult:
         """Reply to the customer's last message through /im/send/msg/."""
         config = _config(ctx.config)
         body = _reply_body(message)
@@ -147,9 +139,9 @@ class DouyinConnector:
             window = timedelta(hours=config.reply_window_hours)
             quota.record(state, body["to_user_id"], body["msg_id"], ctx.now(), window)
             await ctx.state.save(state)
-        return SendResult(external_id=msg_id or None)
+        return base.SendResult(external_id=msg_id or None)
 
-    async def fetch_media(self, ctx: ChannelContext, ref: MediaRef) -> MediaFile:
+    async def fetch_media(self, ctx: base.ChannelContext, ref: base.MediaRef) -> base.MediaFile:
         """Download a URL from the event, or resolve user_local_* media first."""
         config = _config(ctx.config)
         url, headers = ref.ref, {}
@@ -170,7 +162,7 @@ class DouyinConnector:
             # Fetching that URL needs the same token and open id as headers [3p quote].
             headers = {"Access-Token": token, "OpenID": config.open_id}
         if not _media_host_allowed(url, ctx.api_base):
-            raise DeliveryError(f"Douyin media: host not allowed: {urlsplit(url).hostname}")
+            raise base.DeliveryError(f"Douyin media: host not allowed: {urlsplit(url).hostname}")
         file = await api.download(
             ctx.http,
             url,
@@ -180,7 +172,9 @@ class DouyinConnector:
             api_base=ctx.api_base,
             allowed_suffixes=MEDIA_HOST_SUFFIXES,
         )
-        return MediaFile(content=file.content, mime_type=file.mime_type, file_name=ref.file_name)
+        return base.MediaFile(
+            content=file.content, mime_type=file.mime_type, file_name=ref.file_name
+        )
 
     def describe(self, channel_id: int, config: BaseModel, public_url: str) -> dict[str, Any]:
         """What the admin enters in the Douyin developer console."""
@@ -211,5 +205,5 @@ async def _with_token(
         payload = await call(token)
         error = platform_error(payload)
     if error is not None:
-        raise DeliveryError(f"{refused}: {error}", retryable=error.transient)
+        raise base.DeliveryError(f"{refused}: {error}", retryable=error.transient)
     return payload, token

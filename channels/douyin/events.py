@@ -22,6 +22,7 @@ from channels.base import (
     InboundMessage,
     MalformedPayload,
     MediaRef,
+    PlatformNotice,
     WebhookRequest,
     WebhookResult,
 )
@@ -44,6 +45,10 @@ SCENE_REPLY = "im_replay_msg"  # (sic) the platform's spelling, brief §4.3
 SCENE_ENTER = "im_enter_direct_msg"
 
 ENTER_TEXT = "进入了私信会话"
+# `unauthorize` (the user withdrew the grant to the app): the retention rules' hard churn
+# event (CONTRACT §11). The message carries this code in `extra["churn"]`.
+HARD_CHURN = "hard"
+UNAUTHORIZE_TEXT = "撤销了对本应用的授权 / withdrew the grant to this app"
 
 
 @dataclass(frozen=True)
@@ -89,6 +94,8 @@ def parse_webhook(config: DouyinConfig, request: WebhookRequest) -> WebhookResul
     message = (handler or _unknown)(env)
     # Douyin only needs a 200 within 5 s (perf-reliability.md §4.1 step 6); the body
     # is not read, so the default `success` is kept.
+    if isinstance(message, PlatformNotice):
+        return WebhookResult(notices=[message])
     return WebhookResult(messages=[message] if message else [])
 
 
@@ -335,9 +342,59 @@ def _authorized(env: Envelope) -> InboundMessage | None:
         extra={
             "event": env.event,
             "auth_status": status,
+            "operation_type": as_int(env.content.get("operation_type")),
             "source": as_str(env.content.get("source")),
             "expire_time": as_int(env.content.get("expire_time")),
         },
+        sent_at=_sent_at(env.content.get("create_time")),
+        counts_as_unread=False,
+    )
+
+
+def _scopes(env: Envelope) -> list[str]:
+    scopes = env.content.get("scopes")
+    return [as_str(s) for s in scopes if as_str(s)] if isinstance(scopes, list) else []
+
+
+def _unauthorized(env: Envelope) -> InboundMessage | PlatformNotice | None:
+    """unauthorize: a user withdrew the grant to the app (SKIT `UnauthorizeEvent`, doc
+    "webhooks/event-list"; `content.scopes` lists what was withdrawn).
+
+    A customer doing so is a hard churn event (CONTRACT §11): an `event` message with
+    `extra["churn"] == "hard"`. The business account itself doing so is about the channel,
+    not a conversation: a notice in the channel's log (replies will fail until it
+    authorizes again, which the token refresh reports as re-authorization needed)."""
+    scopes = _scopes(env)
+    if env.from_user_id and env.from_user_id == env.account_open_id:
+        return PlatformNotice(
+            env.event,
+            "抖音账号撤销了对本应用的授权，需要重新授权 / "
+            "the Douyin account withdrew its grant; re-authorization needed",
+            {"scopes": scopes, "key": _external_id(env)},
+        )
+    if not env.from_user_id:
+        return None  # nobody to file it under (SKIT's sample has an empty user id)
+    return InboundMessage(
+        external_id=_external_id(env),
+        contact=_contact(env, env.from_user_id),
+        content_type=ContentType.EVENT,
+        text=UNAUTHORIZE_TEXT,
+        extra={"event": env.event, "churn": HARD_CHURN, "scopes": scopes},
+        sent_at=_sent_at(env.content.get("create_time")),
+        counts_as_unread=False,
+    )
+
+
+def _app_authorized(env: Envelope) -> InboundMessage | None:
+    """authorize: a user granted the app (again); the counterpart of `unauthorize`."""
+    if not env.from_user_id or env.from_user_id == env.account_open_id:
+        return None
+    return InboundMessage(
+        external_id=_external_id(env),
+        contact=_contact(env, env.from_user_id),
+        content_type=ContentType.EVENT,
+        text="授权了本应用 / granted this app",
+        extra={"event": env.event, "scopes": _scopes(env)},
         sent_at=_sent_at(env.content.get("create_time")),
         counts_as_unread=False,
     )
@@ -361,9 +418,11 @@ def _unknown(env: Envelope) -> InboundMessage | None:
     )
 
 
-_HANDLERS: dict[str, Callable[[Envelope], InboundMessage | None]] = {
+_HANDLERS: dict[str, Callable[[Envelope], InboundMessage | PlatformNotice | None]] = {
     "im_receive_msg": _received,
     "im_send_msg": _sent_echo,
     "im_enter_direct_msg": _entered,
     "im_authorize": _authorized,
+    "unauthorize": _unauthorized,
+    "authorize": _app_authorized,
 }

@@ -13,25 +13,13 @@ from typing import Any, ClassVar
 
 from pydantic import BaseModel
 
-from channels.base import (
-    ChannelContext,
-    ContentType,
-    DeliveryError,
-    MalformedPayload,
-    MediaFile,
-    MediaRef,
-    OutboundMessage,
-    SendResult,
-    WebhookRequest,
-    WebhookResult,
-)
+from channels import base
+from channels.transport import typed_config
 from channels.webchat.config import WebchatConfig
 
 
 def _config(config: BaseModel) -> WebchatConfig:
-    if not isinstance(config, WebchatConfig):
-        raise TypeError(f"expected WebchatConfig, got {type(config).__name__}")
-    return config
+    return typed_config(config, WebchatConfig)
 
 
 def embed_snippet(public_url: str, channel_id: int) -> str:
@@ -39,35 +27,38 @@ def embed_snippet(public_url: str, channel_id: int) -> str:
     return f'<script src="{public_url.rstrip("/")}/widget/{channel_id}.js" async></script>'
 
 
-class WebchatConnector:
+class WebchatConnector(base.BaseConnector):
     """Website chat: visitors on the product's own websocket."""
 
     config_model: ClassVar[type[BaseModel]] = WebchatConfig
     type: ClassVar[str] = "webchat"
     # The visitor's history and socket are ours: a reply is always accepted.
     reply_window: ClassVar[timedelta | None] = None
-    # Sending only marks a stored reply; doing it twice shows it once.
-    honours_idempotency_key: ClassVar[bool] = True
-    # Images go out as stored attachments the widget shows by signed link.
-    media_reply_types: ClassVar[frozenset[ContentType]] = frozenset({ContentType.IMAGE})
+    # Images go out as stored attachments the widget shows by signed link; sending only
+    # marks a stored reply, so doing it twice shows it once (idempotent_sends).
+    capabilities: ClassVar[base.Capabilities] = base.Capabilities(
+        media_replies=frozenset({base.ContentType.IMAGE}), idempotent_sends=True
+    )
 
-    def handle_webhook(self, config: BaseModel, request: WebhookRequest) -> WebhookResult:
+    def handle_webhook(self, config: BaseModel, request: base.WebhookRequest) -> base.WebhookResult:
         """No platform pushes to a website chat: visitors use the widget's websocket."""
-        raise MalformedPayload("webchat has no webhook: visitors connect to /widget/{id}/ws")
+        raise base.MalformedPayload("webchat has no webhook: visitors connect to /widget/{id}/ws")
 
-    async def send(self, ctx: ChannelContext, message: OutboundMessage) -> SendResult:
+    async def send(
+        self, ctx: base.ChannelContext, message: base.OutboundMessage
+    ) -> base.SendResult:
         """Nothing to call: the reply is durable in the database and the visitor's socket
         streams it (or replays it when they come back)."""
-        if message.content_type not in (ContentType.TEXT, ContentType.IMAGE):
-            raise DeliveryError(
+        if message.content_type not in (base.ContentType.TEXT, base.ContentType.IMAGE):
+            raise base.DeliveryError(
                 "unsupported_type: 网页客服只能发送文字和图片 / "
                 f"only text and images can be sent to the website chat ({message.content_type})"
             )
-        return SendResult()
+        return base.SendResult()
 
-    async def fetch_media(self, ctx: ChannelContext, ref: MediaRef) -> MediaFile:
+    async def fetch_media(self, ctx: base.ChannelContext, ref: base.MediaRef) -> base.MediaFile:
         """Visitor uploads are stored as they arrive; nothing is ever fetched later."""
-        raise DeliveryError("webchat media is stored at upload time")
+        raise base.DeliveryError("webchat media is stored at upload time")
 
     def describe(self, channel_id: int, config: BaseModel, public_url: str) -> dict[str, Any]:
         """The embed snippet and the identify() secret for the site's backend."""

@@ -5,7 +5,7 @@ One refresh at a time per channel: however many sends find the token stale or
 rejected, one fetches a new token and the others reuse it (issue 3 item 8).
 
 Everything goes through `ctx.http` and `ctx.api_base`, so tests and the demo
-point it at `channels.wechat.fake` without another code path.
+point it at `sandbox.wechat.fake` without another code path.
 """
 
 from __future__ import annotations

@@ -14,6 +14,8 @@ from typing import Any, ClassVar
 from pydantic import BaseModel
 
 from channels.base import (
+    BaseConnector,
+    Capabilities,
     ChannelContext,
     ContentType,
     DeliveryError,
@@ -24,6 +26,7 @@ from channels.base import (
     WebhookRequest,
     WebhookResult,
 )
+from channels.transport import typed_config
 from channels.wechat import api, errors, media, webhook
 from channels.wechat.config import WeChatConfig
 
@@ -34,9 +37,7 @@ INVALID_MEDIA = 40007
 
 
 def _config(config: BaseModel) -> WeChatConfig:
-    if not isinstance(config, WeChatConfig):
-        raise TypeError(f"expected WeChatConfig, got {type(config).__name__}")
-    return config
+    return typed_config(config, WeChatConfig)
 
 
 def _hint(secret: str) -> str:
@@ -103,7 +104,7 @@ async def _send_image(
     return result
 
 
-class WeChatConnector:
+class WeChatConnector(BaseConnector):
     """WeChat Official Account (公众号 / 服务号) push receiver and customer-service sender."""
 
     # Declared before `type`, which would otherwise shadow the builtin in this annotation.
@@ -113,10 +114,13 @@ class WeChatConnector:
     # outside it). Menu clicks, follows and scans open only 1-minute windows, which the
     # platform enforces; the product only tracks the customer's last message.
     reply_window: ClassVar[timedelta | None] = timedelta(hours=48)
-    # Image replies go through a temporary-media upload (§2.5).
-    media_reply_types: ClassVar[frozenset[ContentType]] = frozenset({ContentType.IMAGE})
-    # The customer-service API has no idempotency key: a send is never repeated blindly.
-    honours_idempotency_key: ClassVar[bool] = False
+    # Image replies go through a temporary-media upload (§2.5); typing is §2.4. No
+    # idempotent_sends: the customer-service API has no idempotency key, so a send that
+    # may have landed is never repeated on its own.
+    capabilities: ClassVar[Capabilities] = Capabilities(
+        media_replies=frozenset({ContentType.IMAGE}), typing=True
+    )
+    default_api_base: ClassVar[str] = "https://api.weixin.qq.com"
 
     def handle_webhook(self, config: BaseModel, request: WebhookRequest) -> WebhookResult:
         """Verify and parse one request. Pure: no I/O. Raises WebhookError."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 import httpx
 
 from channels.base import DeliveryError
+from channels.transport import classify, retryable_status
 
 # errcode 40001 / 40014 / 42001: the access token is invalid or expired; refresh and
 # retry once (§2.1, WxJava ACCESS_TOKEN_ERROR_CODES).
@@ -91,21 +92,10 @@ def errcode_error(errcode: int, errmsg: str) -> WeChatError:
 
 def status_error(status: int) -> DeliveryError:
     """The DeliveryError for an HTTP error status with no errcode body."""
-    # 429 and 5xx are transient by HTTP's own definition; other 4xx will not improve.
-    retryable = status == 429 or status >= 500
     return DeliveryError(
         f"http_error: 微信接口 HTTP {status} / WeChat API answered HTTP {status}",
-        retryable=retryable,
+        retryable=retryable_status(status),
     )
-
-
-NOT_SENT = (
-    httpx.ConnectError,
-    httpx.ConnectTimeout,
-    httpx.PoolTimeout,
-    httpx.WriteError,
-    httpx.WriteTimeout,
-)
 
 
 def transport_error(exc: httpx.TransportError, *, request_may_have_landed: bool) -> DeliveryError:
@@ -114,10 +104,8 @@ def transport_error(exc: httpx.TransportError, *, request_may_have_landed: bool)
     Connecting failed: nothing was sent, retry. Failed after the request went out on
     a call with side effects (a send): it may have been delivered, so say uncertain.
     """
-    # A write that failed (connection reset before the request was written) never
-    # reached WeChat as a whole request, so it cannot have been acted on: retry it.
-    sent = not isinstance(exc, NOT_SENT)
-    if sent and request_may_have_landed:
+    _, uncertain = classify(exc, side_effect=request_may_have_landed)
+    if uncertain:
         return DeliveryError(
             f"uncertain: 请求已发出但未收到微信的应答，消息可能已送达 / "
             f"no answer after the request was sent; it may have been delivered "

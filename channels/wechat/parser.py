@@ -7,6 +7,7 @@ Unknown types become `UNSUPPORTED` messages: stored, never dropped.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
@@ -15,7 +16,15 @@ from xml.etree.ElementTree import Element, ParseError
 import defusedxml.ElementTree as SafeET
 from defusedxml import DefusedXmlException
 
-from channels.base import ContentType, InboundContact, InboundMessage, MalformedPayload, MediaRef
+from channels.base import (
+    ContentType,
+    InboundContact,
+    InboundMessage,
+    MalformedPayload,
+    MediaRef,
+    PlatformNotice,
+)
+from channels.wechat.events import CONVERSATION_EVENTS, NOTICE_EVENTS
 
 # A real push is a few KB; 1 MiB leaves room and bounds the parser's work (§1.6).
 MAX_BODY_BYTES = 1024 * 1024
@@ -26,6 +35,11 @@ MAX_DEPTH = 16
 QRSCENE_PREFIX = "qrscene_"
 
 Fields = dict[str, Any]  # tag -> text, or a nested dict / list for structured children
+# Some senders pretty-print `<Tag> <![CDATA[value]]> </Tag>` (three corpus samples from
+# WeRoBot's suite): the blanks outside the CDATA are layout, not part of the value. Only
+# those are removed; whitespace inside a CDATA section is the customer's and is kept.
+_CDATA_OPEN = re.compile(rb">[ \t\r\n]+<!\[CDATA\[")
+_CDATA_CLOSE = re.compile(rb"\]\]>[ \t\r\n]+</")
 
 VOICE_MIME = {"amr": "audio/amr", "speex": "audio/speex", "mp3": "audio/mpeg"}
 
@@ -34,6 +48,7 @@ def parse_xml(body: bytes) -> Fields:
     """The flat top level of a WeChat `<xml>` document; nested children stay nested."""
     if len(body) > MAX_BODY_BYTES:
         raise MalformedPayload("body too large")
+    body = _CDATA_CLOSE.sub(b"]]></", _CDATA_OPEN.sub(b"><![CDATA[", body))
     try:
         root = SafeET.fromstring(body, forbid_dtd=True, forbid_entities=True, forbid_external=True)
     except (ParseError, DefusedXmlException, ValueError) as exc:
@@ -67,13 +82,14 @@ def _value(element: Element, depth: int) -> Any:
     return nested
 
 
-def parse_message(body: bytes) -> InboundMessage:
-    """Parse one decrypted push body into a normalized message or event."""
+def parse_message(body: bytes) -> InboundMessage | PlatformNotice:
+    """Parse one decrypted push body into a normalized message or event, or a notice
+    about the account for the channel's log (events.py)."""
     return to_inbound(parse_xml(body))
 
 
-def to_inbound(fields: Mapping[str, Any]) -> InboundMessage:
-    """Map parsed push fields to an `InboundMessage`."""
+def to_inbound(fields: Mapping[str, Any]) -> InboundMessage | PlatformNotice:
+    """Map parsed push fields to an `InboundMessage` (or a `PlatformNotice`)."""
     openid = _text(fields, "FromUserName")
     msg_type = _text(fields, "MsgType")
     if not openid or not msg_type:
@@ -92,7 +108,12 @@ def to_inbound(fields: Mapping[str, Any]) -> InboundMessage:
         # Events have no MsgId; dedupe by sender, second and event name (§1.3).
         base["external_id"] = f"{openid}:{create_time}:{event}"
         base["counts_as_unread"] = False
-        build = _EVENTS.get(event.lower(), _unsupported_event)
+        notice = NOTICE_EVENTS.get(event.lower())
+        if notice is not None:
+            zh, en, detail = notice(fields)
+            key = base["external_id"]
+            return PlatformNotice(event, f"{zh} / {en}", {**detail, "key": key, "openid": openid})
+        build = _EVENTS.get(event.lower(), _described_event)
         return InboundMessage(**base, **build(fields))
     # Every ordinary message has a MsgId (§1.2); the fallback only guards a broken push
     # so it is still stored once rather than refused.
@@ -244,13 +265,18 @@ def _view(f: Mapping[str, Any]) -> dict[str, Any]:
     return _event(f"点击菜单打开了链接 {url}", f, url=url, menu_id=_text(f, "MenuId"))
 
 
-def _unsupported_event(f: Mapping[str, Any]) -> dict[str, Any]:
+def _described_event(f: Mapping[str, Any]) -> dict[str, Any]:
+    """A documented event of events.py, or an unknown one (still an `event`, kept raw)."""
     event = _text(f, "Event")
-    return {
-        "content_type": ContentType.UNSUPPORTED,
-        "text": f"[暂不支持的事件：{event}]",
-        "extra": {"platform_type": f"event:{event}", "event": event, "raw": dict(f)},
-    }
+    describe = CONVERSATION_EVENTS.get(event.lower())
+    if describe is None:
+        return {
+            "content_type": ContentType.EVENT,
+            "text": f"[未知事件：{event}] / unknown event {event}",
+            "extra": {"platform_type": f"event:{event}", "event": event, "raw": dict(f)},
+        }
+    zh, en, extra = describe(f)
+    return _event(f"{zh} / {en}", f, **extra)
 
 
 # Keys are lower-cased: WeChat spells some events in capitals (SCAN, LOCATION, CLICK, VIEW).

@@ -10,7 +10,13 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping
 
-from channels.base import BadSignature, MalformedPayload, WebhookRequest, WebhookResult
+from channels.base import (
+    BadSignature,
+    MalformedPayload,
+    PlatformNotice,
+    WebhookRequest,
+    WebhookResult,
+)
 from channels.wechat import crypto
 from channels.wechat.config import WeChatConfig
 from channels.wechat.parser import MAX_BODY_BYTES, parse_message, parse_xml
@@ -94,11 +100,15 @@ def _receive(config: WeChatConfig, request: WebhookRequest) -> WebhookResult:
         inner = _decrypt(config, query, body, timestamp, nonce)
     else:
         raise MalformedPayload(f"unknown encrypt_type {encrypt_type!r}")
+    parsed = parse_message(inner)
+    replay_key = f"{timestamp}:{nonce}"[:128]
+    if isinstance(parsed, PlatformNotice):
+        # About the account, not a conversation: the channel's log keeps it (events.py).
+        return WebhookResult(
+            body=SUCCESS, media_type="text/plain", notices=[parsed], replay_key=replay_key
+        )
     return WebhookResult(
-        body=SUCCESS,
-        media_type="text/plain",
-        messages=[parse_message(inner)],
-        replay_key=f"{timestamp}:{nonce}"[:128],
+        body=SUCCESS, media_type="text/plain", messages=[parsed], replay_key=replay_key
     )
 
 

@@ -1,6 +1,6 @@
 """archive: the message search index, agent presence, conversations.assigned_at
 
-The search index is built by the application (app/archive/terms.py): on SQLite a
+The search index is built by the application (app/searchindex/terms.py): on SQLite a
 contentless FTS5 table, on PostgreSQL a tsvector table with a GIN index. Both live
 outside the ORM metadata. Messages stored before this revision are indexed here.
 
@@ -16,7 +16,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 import app.models.base
-from app.archive import search
+from app.searchindex import index as search
 
 revision: str = "0004"
 down_revision: str | None = "0003"

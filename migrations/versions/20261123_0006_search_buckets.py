@@ -1,4 +1,4 @@
-"""search: id-bucket lexemes in the PostgreSQL index (app/archive/search.py BUCKET_SHIFT)
+"""search: id-bucket lexemes in the PostgreSQL index (app/searchindex/index.py BUCKET_SHIFT)
 
 Documents indexed before this revision get their bucket lexeme, so that the bucketed
 search steps find them. Nothing changes on SQLite (FTS5 walks rowids newest first).

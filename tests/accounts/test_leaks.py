@@ -13,7 +13,7 @@ from tests.conftest import push
 
 
 async def contact_on(app: Any, channel_id: int, external_id: str) -> int:
-    async with app.state.db.sessions() as s:
+    async with app.state.services.db.sessions() as s:
         contact_id = await s.scalar(
             select(Contact.id)
             .join(ContactIdentity, ContactIdentity.contact_id == Contact.id)
@@ -71,7 +71,7 @@ async def test_an_empty_channel_list_is_refused_and_all_is_explicit(
     url = f"/api/v1/users/{agent['id']}"
 
     async def limits() -> list[int]:
-        async with app.state.db.sessions() as s:
+        async with app.state.services.db.sessions() as s:
             rows = await s.scalars(
                 select(UserChannel.channel_id).where(UserChannel.user_id == agent["id"])
             )

@@ -23,7 +23,7 @@ PASSWORD = "correct horse battery"  # tests/conftest.py Factory
 
 
 async def email_of(app: Any, user_id: int) -> str:
-    async with app.state.db.session() as session:
+    async with app.state.services.db.session() as session:
         user = await session.get(User, user_id)
         assert user is not None
         return user.email
@@ -72,7 +72,7 @@ async def test_deactivation_hands_over_and_revokes_at_once(
     r = await client.post("/login", data={"email": email, "password": PASSWORD})
     assert r.status_code == 303  # the client now carries the leaver's session cookie
     assert (await client.get("/api/v1/conversations")).status_code == 200
-    async with app.state.db.session() as session:
+    async with app.state.services.db.session() as session:
         seq = await session.scalar(select(EventLog.seq).order_by(EventLog.seq.desc()).limit(1))
         audit_id = await session.scalar(select(AuditLog.id).order_by(AuditLog.id.desc()).limit(1))
 
@@ -114,8 +114,9 @@ async def test_deactivation_hands_over_and_revokes_at_once(
     mine = [m for m in msgs["items"] if m["sender"]["type"] == "user"]
     assert [(m["content"], m["sender"]["name"]) for m in mine] == [("我来处理", "张三")]
 
-    # Events: a note and an assignment per moved conversation; one audit entry.
-    async with app.state.db.session() as session:
+    # Events: the credential change (their sockets close), then a note and an assignment
+    # per moved conversation; one audit entry.
+    async with app.state.services.db.session() as session:
         events = (
             await session.scalars(select(EventLog).where(EventLog.seq > seq).order_by(EventLog.seq))
         ).all()
@@ -125,12 +126,14 @@ async def test_deactivation_hands_over_and_revokes_at_once(
             )
         ).all()
     assert [(e.type, e.conversation_id) for e in events] == [
+        ("user.access_changed", None),
         ("message.created", open_),
         ("conversation.assigned", open_),
         ("message.created", pending),
         ("conversation.assigned", pending),
     ]
-    assert events[1].data["assignee"] == {"id": successor["id"], "name": "李四"}
+    assert events[0].data == {"user_id": leaver["id"]}
+    assert events[2].data["assignee"] == {"id": successor["id"], "name": "李四"}
     (entry,) = audits  # one entry, not one per conversation
     assert entry.action == "user.deactivated" and entry.actor_id == admin["id"]
     assert entry.details["handovers"] == [[open_, successor["id"]], [pending, successor["id"]]]
@@ -141,7 +144,7 @@ async def test_deactivation_hands_over_and_revokes_at_once(
 
 
 async def test_without_a_successor_the_rule_decides(client: Any, factory: Any, app: Any) -> None:
-    app.state.settings.assignment_capacity = 2
+    app.state.services.settings.assignment_capacity = 2
     w = await _setup(client, factory)
     other = await factory.channel("other", "so")
     await factory.user("agent", channels=[other["id"]])  # cannot take these
@@ -171,7 +174,7 @@ async def test_without_a_successor_the_rule_decides(client: Any, factory: Any, a
 
 
 async def test_nobody_with_room_means_the_queue(client: Any, factory: Any, app: Any) -> None:
-    app.state.settings.assignment_capacity = 1
+    app.state.services.settings.assignment_capacity = 1
     w = await _setup(client, factory)
     await client.post(  # 李四 holds one: full
         f"/api/v1/conversations/{w['convs'][2]}/assignment",
@@ -248,7 +251,7 @@ async def test_guards(client: Any, factory: Any, app: Any) -> None:
     from app.accounts.offboarding import deactivate_user
 
     with pytest.raises(Exception, match="last active admin"):
-        async with app.state.db.session() as session:
+        async with app.state.services.db.session() as session:
             user = await session.get(User, second["id"])
             assert user is not None
             await deactivate_user(session, user)
@@ -269,7 +272,7 @@ async def test_reactivation(client: Any, factory: Any, app: Any) -> None:
     r = await client.post("/login", data={"email": email, "password": PASSWORD})
     assert r.status_code == 303
     client.cookies.clear()
-    async with app.state.db.session() as session:
+    async with app.state.services.db.session() as session:
         actions = list(await session.scalars(select(AuditLog.action).order_by(AuditLog.id)))
     assert actions[-2:] == ["user.deactivated", "user.reactivated"]
     r = await client.post(f"/api/v1/users/{agent['id']}/reactivate", headers=agent["headers"])
@@ -302,7 +305,7 @@ async def test_channels_are_archived_never_deleted(client: Any, factory: Any, ap
     assert (
         await client.post("/api/v1/channels/999/archive", headers=admin["headers"])
     ).status_code == 404
-    async with app.state.db.session() as session:
+    async with app.state.services.db.session() as session:
         actions = list(
             await session.scalars(
                 select(AuditLog.action)
@@ -320,7 +323,7 @@ async def deactivate_while_connected(
     api_host: str, socket_host: str, admin: dict[str, Any], agent: dict[str, Any]
 ) -> None:
     """Deactivate `agent` through `api_host` while its socket is open on `socket_host`;
-    the socket must be closed by the server (1001) without the client doing anything."""
+    the socket must be closed by the server (4401) without the client doing anything."""
     async with httpx.AsyncClient(base_url=f"http://{api_host}") as http:
         async with connect(f"ws://{socket_host}/api/v1/events?token={agent['token']}") as ws:
             await asyncio.sleep(0.1)  # subscribed
@@ -329,7 +332,7 @@ async def deactivate_while_connected(
             with pytest.raises(websockets.ConnectionClosed) as closed:
                 while True:
                     await asyncio.wait_for(ws.recv(), 10)
-            assert closed.value.rcvd is not None and closed.value.rcvd.code == 1001
+            assert closed.value.rcvd is not None and closed.value.rcvd.code == 4401
 
 
 async def test_open_websocket_is_closed_at_once(settings: Settings) -> None:
@@ -361,5 +364,5 @@ async def test_a_socket_on_another_process_is_closed_at_once(settings: Settings)
         admin = await factory.user("admin")
         agent = await factory.user("agent")
         for app in (app_a, app_b):
-            await asyncio.wait_for(app.state.hub.redis_connected.wait(), 5)
+            await asyncio.wait_for(app.state.services.hub.redis_connected.wait(), 5)
         await deactivate_while_connected(host_a, host_b, admin, agent)

@@ -26,7 +26,7 @@ async def test_admin_creates_a_member_who_can_sign_in(client: Any, factory: Any,
     assert body["channel_ids"] == [ch["id"]]
     password = body["password"]
     assert isinstance(password, str) and len(password) >= 12
-    async with app.state.db.session() as session:
+    async with app.state.services.db.session() as session:
         user = await session.scalar(select(User).where(User.email == "new.agent@example.com"))
         assert user is not None and password not in user.password_hash
         audit = await session.scalar(select(AuditLog).order_by(AuditLog.id.desc()).limit(1))
@@ -62,7 +62,7 @@ async def test_bad_requests_change_nothing(client: Any, factory: Any, app: Any) 
         ({**ok, "name": ""}, 422),
         ({**ok, "channel_ids": [999]}, 400),
     ]
-    async with app.state.db.session() as session:
+    async with app.state.services.db.session() as session:
         before = len((await session.scalars(select(User))).all())
     for payload, status in cases:
         r = await client.post("/api/v1/users", json=payload, headers=admin["headers"])
@@ -74,7 +74,7 @@ async def test_bad_requests_change_nothing(client: Any, factory: Any, app: Any) 
     assert r.status_code == 201
     r = await client.post("/api/v1/users", json=ok, headers=admin["headers"])
     assert r.status_code == 409
-    async with app.state.db.session() as session:
+    async with app.state.services.db.session() as session:
         assert len((await session.scalars(select(User))).all()) == before + 1
 
 
@@ -112,7 +112,7 @@ async def test_changing_role_and_channels(client: Any, factory: Any, app: Any) -
     assert (
         await client.patch("/api/v1/users/9999", json={}, headers=admin["headers"])
     ).status_code == 404
-    async with app.state.db.session() as session:
+    async with app.state.services.db.session() as session:
         rows = (
             await session.scalars(
                 select(AuditLog).where(AuditLog.action == "user.updated").order_by(AuditLog.id)

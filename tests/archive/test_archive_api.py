@@ -34,7 +34,7 @@ async def _world(client: Any, factory: Any) -> dict[str, Any]:
 
 
 async def _audit(app: Any, action: str) -> list[AuditLog]:
-    async with app.state.db.session() as session:
+    async with app.state.services.db.session() as session:
         stmt = select(AuditLog).where(AuditLog.action == action).order_by(AuditLog.id)
         return list((await session.scalars(stmt)).all())
 
@@ -237,7 +237,7 @@ async def test_audit_endpoint_lists_newest_first_with_filters(
     }
     r = await client.get("/api/v1/audit?action=user.created", headers=h)
     assert len(r.json()["items"]) == 3
-    async with app.state.db.session() as session:
+    async with app.state.services.db.session() as session:
         total = await session.scalar(select(func.count()).select_from(AuditLog))
     seen, cursor = 0, None
     while True:
@@ -251,10 +251,10 @@ async def test_audit_endpoint_lists_newest_first_with_filters(
 
 
 async def test_statement_timeout_protects_postgres(app: Any) -> None:
-    async with app.state.db.session() as session:
+    async with app.state.services.db.session() as session:
         if session.get_bind().dialect.name != "postgresql":
             pytest.skip("statement timeouts are a PostgreSQL feature")
-    app.state.settings.search_timeout_ms = 50
+    app.state.services.settings.search_timeout_ms = 50
     with pytest.raises(SearchTimeout):
-        async with app.state.db.session() as session:
+        async with app.state.services.db.session() as session:
             await guarded(session, select(func.pg_sleep(1)))

@@ -26,6 +26,7 @@ async def _seed(client: Any, factory: Any) -> dict[str, Any]:
     return {"a": a, "b": b, "admin": admin}
 
 
+@pytest.mark.slow
 async def test_export_round_trip(
     client: Any, factory: Any, app: Any, run: Any, tmp_path: Path
 ) -> None:
@@ -56,7 +57,7 @@ async def test_export_round_trip(
     )
     assert json.loads(r.stdout)["conversations"] == 0 and out.read_text() == ""
 
-    async with app.state.db.session() as session:
+    async with app.state.services.db.session() as session:
         audits = (
             await session.scalars(select(AuditLog).where(AuditLog.action == "archive.exported"))
         ).all()

@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from app.archive import search
-from app.archive.search import reindex
 from app.models import AuditLog, Message
+from app.searchindex import index as search
+from app.searchindex.index import reindex
 from tests.conftest import push
 
 CJK_WORDS = ["退款", "优惠券", "漏发", "发票", "物流", "客服", "快递", "尺码", "过期", "申请"]
@@ -31,7 +31,7 @@ def _sentence(rng: random.Random, i: int) -> str:
 
 
 def expected_ids(corpus: dict[int, str], query: str) -> list[int]:
-    """The oracle, independent of app/archive/terms.py: Chinese parts as substrings,
+    """The oracle, independent of app/searchindex/terms.py: Chinese parts as substrings,
     ASCII parts as whole words, case-insensitive, all parts required."""
     parts = re.findall(r"[\u4e00-\u9fff]+|[A-Za-z0-9]+", query)
 
@@ -61,6 +61,7 @@ async def search_all(client: Any, headers: dict[str, str], query: str, **params:
             return items
 
 
+@pytest.mark.slow
 async def test_search_matches_a_scan_on_a_few_thousand_messages(
     client: Any, factory: Any, app: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -78,7 +79,7 @@ async def test_search_matches_a_scan_on_a_few_thousand_messages(
     items = await search_all(client, admin["headers"], "hello")
     assert items, "the corpus has the word"
     # The oracle scans the stored rows.
-    async with app.state.db.session() as session:
+    async with app.state.services.db.session() as session:
         rows = (await session.execute(select(Message.id, Message.content))).all()
     corpus = {mid: content for mid, content in rows}
     assert len(corpus) == 3000
@@ -100,11 +101,11 @@ async def test_search_matches_a_scan_on_a_few_thousand_messages(
     for query in queries:
         got = [item["message"]["id"] for item in await search_all(client, admin["headers"], query)]
         assert got == expected_ids(corpus, query), query
-    if app.state.db.is_postgres:
+    if app.state.services.db.is_postgres:
         # Buckets of 8 ids (375 of them): every step of the bucketed search runs, and a
         # page boundary falls inside steps; reindexing rewrites the bucket lexemes.
         monkeypatch.setattr(search, "BUCKET_SHIFT", 3)
-        await reindex(app.state.db.session)
+        await reindex(app.state.services.db.session)
         for query in queries:
             got = [i["message"]["id"] for i in await search_all(client, admin["headers"], query)]
             assert got == expected_ids(corpus, query), query
@@ -198,7 +199,7 @@ async def test_search_is_audited_once_per_query(client: Any, factory: Any, app: 
     first = (await client.get("/api/v1/search?q=物流&limit=2", headers=admin["headers"])).json()
     params = {"q": "物流", "limit": 2, "cursor": first["next_cursor"]}
     await client.get("/api/v1/search", params=params, headers=admin["headers"])
-    async with app.state.db.session() as session:
+    async with app.state.services.db.session() as session:
         rows = (
             await session.scalars(select(AuditLog).where(AuditLog.action == "search.queried"))
         ).all()
@@ -224,7 +225,7 @@ async def test_reindex_rebuilds_the_same_index(client: Any, factory: Any, app: A
     )
     before = await search_all(client, admin["headers"], "漏发")
     progress: list[tuple[int, int]] = []
-    assert await reindex(app.state.db.session, lambda a, b: progress.append((a, b))) == 30
+    assert await reindex(app.state.services.db.session, lambda a, b: progress.append((a, b))) == 30
     assert progress and progress[-1][0] == progress[-1][1]
     assert await search_all(client, admin["headers"], "漏发") == before
     await push(client, ch, {"id": "new", "from": "u", "text": "漏发 again"})

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from app.archive.terms import (
+from app.searchindex.terms import (
     SEPARATOR,
     Group,
     fts5_document,

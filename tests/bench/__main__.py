@@ -23,7 +23,14 @@ import time
 from pathlib import Path
 from typing import Any
 
-from tests.bench import bench_inbox, bench_ingest, bench_live, bench_memory, bench_search
+from tests.bench import (
+    bench_inbox,
+    bench_ingest,
+    bench_live,
+    bench_memory,
+    bench_search,
+    bench_wecom,
+)
 from tests.bench.bench_support import (
     REDIS_URL,
     PushMaker,
@@ -134,6 +141,7 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
         kinds.remove("pg")
     results: dict[str, Any] = {
         "ingest": {},
+        "wecom": {},
         "live": [],
         "inbox": {},
         "memory": None,
@@ -156,6 +164,16 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
                 )
             if "pg" in kinds:
                 await drop_pg_database("huiliu_bench_ingest")
+        if parts & {"ingest", "wecom"}:  # the WeCom row sits next to WeChat's
+            for kind in kinds:
+                log(f"WeCom ingest on {kind}: notices -> sync_msg pulls for {args.seconds:.0f} s")
+                try:
+                    w = await bench_wecom.run(kind, workdir / f"wecom-{kind}", seconds=args.seconds)
+                finally:
+                    if kind == "pg":
+                        await drop_pg_database("huiliu_bench_wecom")
+                results["wecom"][kind] = w
+                log(f"WeCom ingest on {kind}: {w}")
         if "live" in parts:
             kind = "pg" if "pg" in kinds else "sqlite"
             log(f"live latency on {kind}: {args.agents} agents, rates {args.rates}")
@@ -220,6 +238,15 @@ def table(args: argparse.Namespace, results: dict[str, Any]) -> str:
             f"{ms(percentile(r['huiliu_latencies'], 99))} "
             f"| {ms(percentile(r['floor_latencies'], 50))} / "
             f"{ms(percentile(r['floor_latencies'], 99))} | | |"
+        )
+    for kind, w in results.get("wecom", {}).items():
+        complete = w["stored"] >= w["written"]
+        rows.append(
+            f"| WeCom ingest: notices -> pulled -> stored, msgs/s | {kind} | {w['rate']:.0f} "
+            f"({w['stored']:,} of {w['written']:,} stored; {w['notices']:,} notices, "
+            f"{w['sync_calls']:,} sync_msg calls; notice answered p50 {w['ack_p50_ms']:.1f} ms, "
+            f"p99 {w['ack_p99_ms']:.1f} ms) | | {verdict(complete and not w['errors'])} "
+            "| every notice answered 200, nothing lost |"
         )
     for row in results["live"]:
         # The measure: webhook accepted (the platform has its 200) -> message.created

@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from app.simulator.scripts import NICKNAMES, SCENARIOS, THANKS
+from sandbox.simulator.scripts import NICKNAMES, SCENARIOS, THANKS
 from tests.bench import bench_inbox
 from tests.bench.bench_support import (
     ROOT,

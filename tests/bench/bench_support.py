@@ -353,7 +353,7 @@ class PushMaker:
 
     def __init__(self, path: str, customers: int = 500, prefix: int | None = None) -> None:
         from channels.wechat.crypto import sign
-        from channels.wechat.pushes import message_xml
+        from sandbox.wechat.pushes import message_xml
 
         self.sign = sign
         self.path = path

@@ -50,7 +50,8 @@ async def measure(framed: bool, count: int, pairs: int, per_read: int = 1) -> No
     import uvicorn
 
     from app.main import create_app
-    from app.realtime.hub import EventHub, text_frame, wire_text
+    from app.realtime.hub import EventHub, text_frame
+    from app.realtime.subscribers import LogEvent
     from app.realtime.transport import WEBSOCKET_OPTIONS
     from tests.bench.bench_support import SECRET_KEY, create_agents, free_port, migrate
 
@@ -75,7 +76,7 @@ async def measure(framed: bool, count: int, pairs: int, per_read: int = 1) -> No
     )  # fmt: skip
     assert child.stdout is not None and child.stdin is not None
     await child.stdout.readline()
-    hub: EventHub = app.state.hub
+    hub: EventHub = app.state.services.hub
     await asyncio.sleep(1)
     data = {"id": 1, "content": "x" * 120, "sender": {"type": "contact", "name": "压测"}}
     t0, wall0 = os.times(), time.perf_counter()
@@ -83,9 +84,8 @@ async def measure(framed: bool, count: int, pairs: int, per_read: int = 1) -> No
     for n in range(pairs):
         for kind in ("message.created", "conversation.updated"):
             seq += 1
-            event = {"seq": seq, "type": kind, "data": data, "channel_id": 1}
-            event["text"] = wire_text(event)
-            event["frame"] = text_frame(event["text"])
+            event = LogEvent(seq, kind, data, channel_id=1)
+            event.frame = text_frame(event.wire_text())
             for sub in list(hub.subscribers):
                 sub.deliver(event)
         if (n + 1) % per_read == 0:

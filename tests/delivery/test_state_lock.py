@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
+from app.connectors import DbChannelState
 from app.db import Database
-from app.delivery.context import DbChannelState
 
 
 class _NoSharing(dict[str, asyncio.Lock]):
@@ -21,12 +21,12 @@ class _NoSharing(dict[str, asyncio.Lock]):
 async def test_lock_serializes_across_two_database_handles(
     app: Any, factory: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    if app.state.db.is_postgres:  # prove the advisory lock itself, as between processes
-        monkeypatch.setattr("app.delivery.context._PROCESS_LOCKS", _NoSharing())
+    if app.state.services.db.is_postgres:  # prove the advisory lock itself, as between processes
+        monkeypatch.setattr("app.connectors._PROCESS_LOCKS", _NoSharing())
     ch = await factory.channel()
-    other = Database(app.state.settings.database_url)  # as if another process
+    other = Database(app.state.services.settings.database_url)  # as if another process
     try:
-        a = DbChannelState(app.state.db, ch["id"])
+        a = DbChannelState(app.state.services.db, ch["id"])
         b = DbChannelState(other, ch["id"])
         inside = 0
         peak = 0
@@ -47,7 +47,7 @@ async def test_lock_serializes_across_two_database_handles(
 
 async def test_locks_of_different_names_do_not_block_each_other(app: Any, factory: Any) -> None:
     ch = await factory.channel()
-    state = DbChannelState(app.state.db, ch["id"])
+    state = DbChannelState(app.state.services.db, ch["id"])
     async with state.lock("token"):
         await asyncio.wait_for(_enter(state, "media"), 2)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -45,14 +46,16 @@ async def reply(client: Any, agent: dict[str, Any], conv_id: int, text: str) -> 
 
 
 async def message(app: Any, message_id: int) -> Message:
-    async with app.state.db.sessions() as s:
+    async with app.state.services.db.sessions() as s:
         m = await s.get(Message, message_id)
         assert m is not None
         return m
 
 
 def worker(app: Any, clock: Clock) -> DeliveryWorker:
-    return DeliveryWorker(app.state.db, app.state.http, app.state.settings, clock=clock)
+    return DeliveryWorker(
+        app.state.services.db, app.state.services.http, app.state.services.settings, clock=clock
+    )
 
 
 async def test_reply_is_sent_and_status_published(client: Any, factory: Any, app: Any) -> None:
@@ -65,7 +68,7 @@ async def test_reply_is_sent_and_status_published(client: Any, factory: Any, app
     assert PLATFORM.sent[0].reply_context == {"last_id": "in1"}
     m = await message(app, sent["id"])
     assert m.delivery_status == "sent" and m.external_id.startswith("out-")
-    async with app.state.db.sessions() as s:
+    async with app.state.services.db.sessions() as s:
         last = await s.scalar(select(EventLog).order_by(EventLog.seq.desc()).limit(1))
     assert last.type == "message.updated" and last.data["delivery_status"] == "sent"
     assert await w.run_once() == 0  # nothing left
@@ -98,7 +101,7 @@ async def test_retries_are_bounded_then_failed_with_reason(
 ) -> None:
     agent, conv_id = await setup(client, factory)
     sent = await reply(client, agent, conv_id, "hello")
-    max_attempts = app.state.settings.delivery_max_attempts
+    max_attempts = app.state.services.settings.delivery_max_attempts
     PLATFORM.fail_next = [DeliveryError("system busy (-1)", retryable=True)] * 50
     clock = Clock()
     w = worker(app, clock)
@@ -164,17 +167,19 @@ async def test_job_left_by_a_crash_is_picked_up_and_not_sent_twice(
     claimed = await dead._claim()
     assert len(claimed) == 1
     # The dead process reached the platform, then died before recording the outcome.
-    from app.delivery.context import channel_context
+    from app.connectors import channel_context
     from app.models import Channel
     from app.models import DeliveryJob as Job
     from channels.base import ContentType, OutboundMessage
     from tests.support.loopback import connector
 
-    async with app.state.db.sessions() as s:
+    async with app.state.services.db.sessions() as s:
         job = await s.get(Job, claimed[0])
         channel = await s.get(Channel, job.channel_id)
         key = job.idempotency_key
-    ctx = channel_context(app.state.db, app.state.http, app.state.settings, channel)
+    ctx = channel_context(
+        app.state.services.db, app.state.services.http, app.state.services.settings, channel
+    )
     await connector.send(ctx, OutboundMessage(key, "cust", ContentType.TEXT, "订单已退款"))
     assert len(PLATFORM.sent) == 1
 
@@ -184,7 +189,7 @@ async def test_job_left_by_a_crash_is_picked_up_and_not_sent_twice(
     assert await fresh.run_once() == 1
     assert len(PLATFORM.sent) == 1  # same idempotency key: the platform shows it once
     assert (await message(app, sent["id"])).delivery_status == "sent"
-    async with app.state.db.sessions() as s:
+    async with app.state.services.db.sessions() as s:
         job = await s.scalar(select(DeliveryJob))
         assert job.attempts == 2 and job.status == "done"
 
@@ -196,7 +201,8 @@ async def test_job_left_by_a_crash_without_idempotency_is_marked_uncertain(
     not repeated after the lease (the customer could see it twice); the agent decides."""
     from tests.support.loopback import LoopbackConnector
 
-    monkeypatch.setattr(LoopbackConnector, "honours_idempotency_key", False)
+    no_key = dataclasses.replace(LoopbackConnector.capabilities, idempotent_sends=False)
+    monkeypatch.setattr(LoopbackConnector, "capabilities", no_key)
     agent, conv_id = await setup(client, factory)
     sent = await reply(client, agent, conv_id, "只发一次")
     clock = Clock()
@@ -244,7 +250,7 @@ async def test_server_worker_sends_on_its_own(client: Any, factory: Any, app: An
     import asyncio
 
     agent, conv_id = await setup(client, factory)
-    app.state.delivery.start()
+    app.state.services.delivery.start()
     sent = await reply(client, agent, conv_id, "自动发送")
     for _ in range(200):
         if (await message(app, sent["id"])).delivery_status == "sent":

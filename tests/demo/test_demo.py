@@ -13,16 +13,18 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 
 from app.config import Settings
 from app.main import create_app
-from app.simulator.simulator import SimChannel, Simulator
 from channels.wechat import WeChatConfig
+from sandbox.simulator.simulator import SimChannel, Simulator
 from tests.support.server import free_port, running
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
+@pytest.mark.slow
 def test_serve_demo_fills_the_inbox_from_every_channel(tmp_path: Path) -> None:
     port = free_port()
     env = {**os.environ, "HUILIU_DEMO_RATE": "4", "PYTHONPATH": str(ROOT)}
@@ -59,11 +61,12 @@ def test_serve_demo_fills_the_inbox_from_every_channel(tmp_path: Path) -> None:
         headers = {"Authorization": f"Bearer {token}"}
         types: set[str] = set()
         items: list[dict[str, Any]] = []
-        while time.monotonic() < deadline and types != {"wechat", "douyin", "webchat"}:
+        everyone = {"wechat", "douyin", "webchat", "wecom"}
+        while time.monotonic() < deadline and types != everyone:
             items = httpx.get(f"{base}/api/v1/conversations", headers=headers).json()["items"]
             types = {c["channel"]["type"] for c in items}
             time.sleep(0.5)
-        assert types == {"wechat", "douyin", "webchat"}
+        assert types == everyone
         # An agent's reply goes out to the in-process fake platform API.
         conv = next(c for c in items if c["channel"]["type"] == "wechat")
         reply = httpx.post(
@@ -132,6 +135,7 @@ async def test_simulator_rate_is_bounded() -> None:
     assert 5 <= count <= 14  # about 10 pushes (+ some subscribe events), never a flood
 
 
+@pytest.mark.slow
 async def test_simulate_command_writes_through_the_webhooks(settings: Settings) -> None:
     from sqlalchemy import func, select
 
@@ -140,7 +144,7 @@ async def test_simulate_command_writes_through_the_webhooks(settings: Settings) 
 
     app = create_app(settings, run_workers=False)
     async with running(app) as host:
-        async with app.state.db.session() as session:
+        async with app.state.services.db.session() as session:
             await create_channel(
                 session, "wechat", "公众号", {"app_id": "wxsim", "app_secret": "s", "token": "tok"}
             )
@@ -163,12 +167,13 @@ async def test_simulate_command_writes_through_the_webhooks(settings: Settings) 
         out, err = await asyncio.wait_for(proc.communicate(), 60)
         assert proc.returncode == 0, err.decode()
         report = json.loads(out)
-        async with app.state.db.sessions() as s:
+        async with app.state.services.db.sessions() as s:
             stored = await s.scalar(select(func.count()).select_from(Message))
     assert report["failed"] == 0 and report["sent"] >= 10
     assert stored >= 10  # every acknowledged push is a stored message or event
 
 
+@pytest.mark.slow
 async def test_simulate_refuses_bad_arguments(settings: Settings) -> None:
     env = {**os.environ, "HUILIU_DATABASE_URL": settings.database_url, "PYTHONPATH": str(ROOT)}
     proc = await asyncio.create_subprocess_exec(

@@ -11,9 +11,9 @@ import pytest
 
 from app.config import Settings
 from app.main import create_app
-from app.simulator.simulator import Customer, SimChannel, Simulator
-from app.simulator.visitors import Visitor, visitor_origin
 from channels.webchat.config import WebchatConfig
+from sandbox.simulator.simulator import Customer, SimChannel, Simulator
+from sandbox.simulator.visitors import Visitor, visitor_origin
 from tests.conftest import Factory
 from tests.support.server import running
 from tests.widget.support import webchat_channel
@@ -28,7 +28,7 @@ class Server:
 
     async def webchat(self, **config: Any) -> SimChannel:
         channel = await webchat_channel(self.app, **config)
-        async with self.app.state.db.sessions() as session:
+        async with self.app.state.services.db.sessions() as session:
             from app.models import Channel
 
             row = await session.get(Channel, channel["id"])
@@ -108,6 +108,7 @@ async def test_visitors_write_over_the_widget_socket_and_hear_agents(server: Ser
     assert sim.stats.failed == 0
 
 
+@pytest.mark.slow
 async def test_a_dropped_visitor_reconnects_and_catches_up(server: Server) -> None:
     channel = await server.webchat()
     admin = await server.factory.user("admin")
@@ -163,7 +164,9 @@ async def test_refused_new_visitors_pause_the_website_channel(server: Server) ->
     from app.widget.service import Limits
 
     # The server mints one visitor token per address, then refuses (4429).
-    server.app.state.widget.set_limits(Limits(new_visitor_per_ip=Rate(burst=1, per_second=0.001)))
+    server.app.state.services.widget.set_limits(
+        Limits(new_visitor_per_ip=Rate(burst=1, per_second=0.001))
+    )
     channel = await server.webchat()
     async with httpx.AsyncClient() as http:
         sim = Simulator(server.base, [channel], http=http, seed=2)

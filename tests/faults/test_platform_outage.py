@@ -68,10 +68,12 @@ async def test_replies_wait_out_a_platform_outage_then_go_in_order(
         return await send(self, ctx, message)
 
     monkeypatch.setattr(loopback.LoopbackConnector, "send", flaky_send)
-    worker = DeliveryWorker(app.state.db, app.state.http, app.state.settings, clock=clock)
+    worker = DeliveryWorker(
+        app.state.services.db, app.state.services.http, app.state.services.settings, clock=clock
+    )
 
     async def jobs() -> list[DeliveryJob]:
-        async with app.state.db.sessions() as s:
+        async with app.state.services.db.sessions() as s:
             return list(await s.scalars(select(DeliveryJob).order_by(DeliveryJob.id)))
 
     started = clock.now
@@ -95,7 +97,7 @@ async def test_replies_wait_out_a_platform_outage_then_go_in_order(
     assert sorted(m.text for m in sent) == sorted(t for ts in replies.values() for t in ts)
     for texts in replies.values():
         assert [m.text for m in sent if m.text in texts] == texts
-    async with app.state.db.sessions() as s:
+    async with app.state.services.db.sessions() as s:
         statuses = set(
             await s.scalars(select(Message.delivery_status).where(Message.direction == "outbound"))
         )

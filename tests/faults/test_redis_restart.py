@@ -50,7 +50,7 @@ async def test_live_updates_resume_after_redis_restart(settings: Settings) -> No
             r = await http.post(f"/webhooks/test/{channel['id']}", content=body, headers=headers)
             assert r.status_code == 200
 
-        await asyncio.wait_for(app_b.state.hub.redis_connected.wait(), 5)
+        await asyncio.wait_for(app_b.state.services.hub.redis_connected.wait(), 5)
         ws = await stack.enter_async_context(
             connect(f"ws://{host_b}/api/v1/events?token={agent['token']}")
         )
@@ -59,7 +59,9 @@ async def test_live_updates_resume_after_redis_restart(settings: Settings) -> No
         assert first["data"]["content"] == "第1条"
 
         await redis.stop()
-        await eventually(lambda: _false_async(app_b.state.hub.redis_connected.is_set()), 10)
+        await eventually(
+            lambda: _false_async(app_b.state.services.hub.redis_connected.is_set()), 10
+        )
         await push(2)  # A's hint is lost: Redis is down
         await push(3)
         try:

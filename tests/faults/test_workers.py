@@ -23,7 +23,7 @@ from websockets.asyncio.client import ClientConnection, connect
 
 from app.db import Database
 from app.models import Message
-from channels.wechat.fake import FakeWeChat
+from sandbox.wechat.fake import FakeWeChat
 from tests.bench.bench_support import (
     HttpClient,
     PushMaker,

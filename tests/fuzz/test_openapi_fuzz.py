@@ -25,7 +25,7 @@ from schemathesis.specs.openapi.checks import response_schema_conformance
 from app.accounts.actions import create_api_token, create_user
 from app.config import Settings
 from app.db import Database
-from app.inbox.inbound import record_inbound_message
+from app.inbox.actions.inbound import record_inbound_message
 from app.main import create_app
 from app.workspace import create_channel
 from channels.base import ContentType, InboundContact, InboundMessage

@@ -167,7 +167,7 @@ async def test_bad_write_input_changes_nothing(
     w = await _seed(client, factory)
     h = w["admin"]["headers"]
     conv = (await client.get("/api/v1/conversations", headers=h)).json()["items"][0]
-    async with app.state.db.sessions() as s:
+    async with app.state.services.db.sessions() as s:
         before = [
             await s.scalar(select(func.count()).select_from(t))
             for t in (Message, EventLog, AuditLog, DeliveryJob)
@@ -180,7 +180,7 @@ async def test_bad_write_input_changes_nothing(
         headers={**h, "Content-Type": "application/json"},
     )
     assert r.status_code in (400, 422)
-    async with app.state.db.sessions() as s:
+    async with app.state.services.db.sessions() as s:
         after = [
             await s.scalar(select(func.count()).select_from(t))
             for t in (Message, EventLog, AuditLog, DeliveryJob)
@@ -225,7 +225,7 @@ async def test_reply_note_assign_status_flow(client: Any, factory: Any, app: Any
     )
     note = r.json()
     assert note["private"] is True and note["delivery_status"] is None
-    async with app.state.db.sessions() as s:
+    async with app.state.services.db.sessions() as s:
         jobs = list(await s.scalars(select(DeliveryJob.message_id)))
     assert jobs == [reply["id"]]  # private notes never leave Huiliu
 
@@ -263,7 +263,7 @@ async def test_reply_note_assign_status_flow(client: Any, factory: Any, app: Any
     assert r.json()["assignee"] is None
     after = (await client.get(f"/api/v1/conversations/{conv['id']}", headers=h)).json()
     assert after["first_response_at"] is not None and after["unread_count"] == 0
-    async with app.state.db.sessions() as s:
+    async with app.state.services.db.sessions() as s:
         actions = list(await s.scalars(select(AuditLog.action).order_by(AuditLog.id)))
     assert actions[-3:] == [
         "conversation.assigned",

@@ -8,7 +8,7 @@ from typing import Any
 import httpx
 
 from channels.douyin.signature import sign as douyin_sign
-from channels.wechat.fake import build_push
+from sandbox.wechat.pushes import build_push
 from tests.ingest.test_douyin_app import dy, messages, post
 from tests.ingest.test_push_security import server, stored
 from tests.widget.conftest import Live, live

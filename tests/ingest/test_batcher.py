@@ -17,7 +17,7 @@ from tests.conftest import push, signed
 
 
 async def count(app: Any, model: Any, *where: Any) -> int:
-    async with app.state.db.sessions() as session:
+    async with app.state.services.db.sessions() as session:
         stmt = select(func.count()).select_from(model)
         if where:
             stmt = stmt.where(*where)
@@ -41,7 +41,7 @@ async def test_concurrent_pushes_are_stored_in_fewer_transactions_in_order(
 ) -> None:
     ch = await factory.channel()
     commits: list[list[int]] = []
-    app.state.db.on_events = commits.append
+    app.state.services.db.on_events = commits.append
     payloads = [{"id": f"m{i}", "from": f"c{i % 3}", "text": f"第{i}条"} for i in range(12)]
     answers = await asyncio.gather(*(push(client, ch, p) for p in payloads))
     assert [r.status_code for r in answers] == [200] * 12
@@ -49,7 +49,7 @@ async def test_concurrent_pushes_are_stored_in_fewer_transactions_in_order(
     assert await count(app, Conversation) == 3  # one per customer, never two
     assert await count(app, EventLog) == 24  # message.created + conversation.* each
     assert len(commits) < 12  # shared transactions
-    async with app.state.db.sessions() as session:
+    async with app.state.services.db.sessions() as session:
         rows = (await session.execute(select(Message.conversation_id, Message.content))).all()
         views = [
             e.data
@@ -72,8 +72,8 @@ async def test_racing_copies_in_one_batch_store_once_and_all_are_acknowledged(
 ) -> None:
     ch = await factory.channel()
     commits: list[list[int]] = []
-    app.state.db.on_events = commits.append
-    batcher = IngestBatcher(app.state.db)
+    app.state.services.db.on_events = commits.append
+    batcher = IngestBatcher(app.state.services.db)
     copies = [Push("test", ch["id"], wire(ch, {"id": "same", "from": "c1"})) for _ in range(8)]
     outcomes = await submit_all(batcher, copies)
     assert all(isinstance(o, Outcome) and o.result is not None for o in outcomes)
@@ -96,7 +96,7 @@ async def test_one_failing_push_fails_alone(
         return await real(session, channel, inbounds, **kw)
 
     monkeypatch.setattr(batcher_module, "record_inbound_batch", flaky)
-    batcher = IngestBatcher(app.state.db)
+    batcher = IngestBatcher(app.state.services.db)
     texts = ["a", "b", "boom", "c"]
     pushes = [
         Push("test", ch["id"], wire(ch, {"id": f"m{i}", "from": "c1", "text": t}))
@@ -111,7 +111,7 @@ async def test_one_failing_push_fails_alone(
     refused, missing = outcomes[4], outcomes[5]
     assert isinstance(refused, Outcome) and refused.refused and refused.refused.status == 403
     assert isinstance(missing, Outcome) and missing.missing
-    async with app.state.db.sessions() as session:
+    async with app.state.services.db.sessions() as session:
         stored = set(await session.scalars(select(Message.content)))
         events = [e.data for e in await session.scalars(select(EventLog).order_by(EventLog.seq))]
     assert stored == {"a", "b", "c"}  # the others were stored; nothing of the failed one
@@ -128,7 +128,7 @@ async def test_a_push_with_several_messages_and_a_duplicate_in_the_same_batch(
     app: Any, factory: Any
 ) -> None:
     ch = await factory.channel()
-    batcher = IngestBatcher(app.state.db)
+    batcher = IngestBatcher(app.state.services.db)
     first = [{"id": "m1", "from": "c1"}, {"id": "m2", "from": "c2"}]
     second = [{"id": "m2", "from": "c2"}, {"id": "m3", "from": "c1"}]
     outcomes = await submit_all(
@@ -145,10 +145,10 @@ async def test_a_push_with_several_messages_and_a_duplicate_in_the_same_batch(
 async def test_new_conversations_of_one_batch_are_assigned_as_if_one_by_one(
     app: Any, factory: Any
 ) -> None:
-    from tests.accounts.test_assignment import assignees, set_online
+    from tests.inbox.test_assignment import assignees, set_online
 
     ch = await factory.channel()
-    batcher = IngestBatcher(app.state.db)
+    batcher = IngestBatcher(app.state.services.db)
     customers = [
         Push("test", ch["id"], wire(ch, {"id": f"n{i}", "from": f"n{i}"})) for i in range(3)
     ]
@@ -169,7 +169,7 @@ async def test_a_worker_that_has_just_stopped_does_not_strand_a_push(
     """A push submitted after the last worker returned, before its done-callback ran,
     still gets a worker (else it would wait for the next request to arrive)."""
     ch = await factory.channel()
-    batcher = IngestBatcher(app.state.db)
+    batcher = IngestBatcher(app.state.services.db)
     stopped = [asyncio.create_task(asyncio.sleep(0)) for _ in range(batcher.max_workers)]
     await asyncio.gather(*stopped)
     batcher.workers.update(stopped)

@@ -18,8 +18,8 @@ from app.delivery.worker import DeliveryWorker
 from app.main import create_app
 from app.models import Message
 from app.workspace import create_channel
-from channels.douyin.fake import FakeDouyin
-from channels.douyin.pushes import build_verify_webhook
+from sandbox.douyin.fake import FakeDouyin
+from sandbox.douyin.pushes import build_verify_webhook
 from tests.conftest import Factory
 from tests.support.server import running
 
@@ -28,12 +28,12 @@ from tests.support.server import running
 async def dy(settings: Settings) -> Any:
     fake = FakeDouyin(clock=lambda: datetime.now(UTC))  # real time, like the worker
     async with running(fake.app) as fake_host:
-        s = settings.model_copy(update={"douyin_api_base": f"http://{fake_host}"})
+        s = settings.with_api_bases(douyin=f"http://{fake_host}")
         fake.base_url = f"http://{fake_host}"
         app = create_app(s, run_workers=False)
         async with running(app) as host:
             async with httpx.AsyncClient(base_url=f"http://{host}") as client:
-                async with app.state.db.session() as session:
+                async with app.state.services.db.session() as session:
                     channel = await create_channel(
                         session, "douyin", "抖音旗舰店", fake.config_values()
                     )
@@ -54,7 +54,7 @@ async def post(dy: dict[str, Any], headers: dict[str, str], body: bytes) -> http
 
 
 async def messages(app: Any) -> list[Message]:
-    async with app.state.db.sessions() as s:
+    async with app.state.services.db.sessions() as s:
         return list(await s.scalars(select(Message).order_by(Message.id)))
 
 
@@ -94,7 +94,9 @@ async def test_round_trip_exactly_once_each_way(dy: dict[str, Any]) -> None:
         headers=agent["headers"],
     )
     reply = r.json()
-    worker = DeliveryWorker(app.state.db, app.state.http, app.state.settings, clock=fake.now)
+    worker = DeliveryWorker(
+        app.state.services.db, app.state.services.http, app.state.services.settings, clock=fake.now
+    )
     await worker.run_once()
     (sent,) = fake.sent
     assert sent.text == "有货的，今天下单明天发" and sent.to_user_id == "cust-9"
@@ -144,7 +146,9 @@ async def test_refusal_and_lost_grant_are_visible(dy: dict[str, Any]) -> None:
     await post(dy, headers, body)
     conv = (await dy["client"].get("/api/v1/conversations", headers=agent["headers"])).json()
     conv_id = conv["items"][0]["id"]
-    worker = DeliveryWorker(app.state.db, app.state.http, app.state.settings, clock=fake.now)
+    worker = DeliveryWorker(
+        app.state.services.db, app.state.services.http, app.state.services.settings, clock=fake.now
+    )
 
     fake.fail_next_sends(1)
     r = await dy["client"].post(
@@ -180,9 +184,9 @@ async def test_media_is_fetched_after_the_ack(dy: dict[str, Any]) -> None:
         resource_url=fake.add_cdn_file(b"\xff\xd8 jpeg bytes", "image/jpeg"),
     )
     assert (await post(dy, headers, body)).status_code == 200
-    await app.state.media.run_once()
+    await app.state.services.media.run_once()
     (stored,) = await messages(app)
     assert stored.content_type == "image"
     assert stored.attachments[0]["status"] == "ready", stored.attachments
-    async with app.state.db.sessions() as s:
+    async with app.state.services.db.sessions() as s:
         assert await s.scalar(select(func.count()).select_from(Message)) == 1

@@ -38,7 +38,7 @@ async def test_douyin_text_and_nickname_with_a_lone_surrogate_and_nul(dy: dict[s
     (stored,) = await messages(dy["app"])
     assert stored.content == f"a{REPLACEMENT}b{REPLACEMENT}c"
     assert stored.extra["replaced_characters"] == 3
-    async with dy["app"].state.db.sessions() as s:
+    async with dy["app"].state.services.db.sessions() as s:
         assert await s.scalar(select(Contact.name)) == f"小{REPLACEMENT}王"
 
 
@@ -54,7 +54,7 @@ async def test_widget_frame_with_a_lone_surrogate_is_stored(live: Live) -> None:
         assert ack["message"]["text"] == f"在吗{REPLACEMENT}？"
         # The visitor's outbox moves on: the next message is stored too.
         assert (await v.say("还在吗"))["type"] == "ack"
-    async with live.app.state.db.sessions() as s:
+    async with live.app.state.services.db.sessions() as s:
         texts = list(await s.scalars(select(Message.content).order_by(Message.id)))
         first = await s.scalar(select(Message).order_by(Message.id))
     assert texts == [f"在吗{REPLACEMENT}？", "还在吗"]

@@ -18,7 +18,7 @@ from app.main import create_app
 from app.models import Message
 from app.workspace import create_channel
 from channels.wechat import WeChatConfig
-from channels.wechat.fake import build_push, build_verification, message_xml
+from sandbox.wechat.pushes import build_push, build_verification, message_xml
 from tests.conftest import Factory
 from tests.support.server import running
 
@@ -29,7 +29,7 @@ TOKEN = "push-token-1"
 async def server(settings: Settings) -> AsyncIterator[dict[str, Any]]:
     app = create_app(settings, run_workers=False)
     async with running(app) as host, httpx.AsyncClient(base_url=f"http://{host}") as http:
-        async with app.state.db.session() as session:
+        async with app.state.services.db.session() as session:
             # Plaintext mode (no EncodingAESKey): the signature does not cover the body.
             channel = await create_channel(
                 session, "wechat", "公众号", {"app_id": "wxapp", "app_secret": "s", "token": TOKEN}
@@ -45,7 +45,7 @@ async def server(settings: Settings) -> AsyncIterator[dict[str, Any]]:
 
 
 async def stored(app: Any) -> list[str]:
-    async with app.state.db.sessions() as s:
+    async with app.state.services.db.sessions() as s:
         return list(await s.scalars(select(Message.content).order_by(Message.id)))
 
 

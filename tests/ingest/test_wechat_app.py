@@ -18,7 +18,7 @@ from app.delivery.worker import DeliveryWorker
 from app.main import create_app
 from app.models import ContactIdentity, Conversation, Message
 from channels.wechat import WeChatConfig
-from channels.wechat.fake import FakeWeChat, build_push, build_verification, event_xml, message_xml
+from sandbox.wechat.fake import FakeWeChat, build_push, build_verification, event_xml, message_xml
 from tests.conftest import Factory
 from tests.support.server import running
 
@@ -29,14 +29,14 @@ AES_KEY = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"
 async def wx(settings: Settings) -> Any:
     fake = FakeWeChat()  # its clock follows real time, like the worker's
     async with running(fake.app) as fake_host:
-        s = settings.model_copy(update={"wechat_api_base": f"http://{fake_host}"})
+        s = settings.with_api_bases(wechat=f"http://{fake_host}")
         app = create_app(s, run_workers=False)
         async with app.router.lifespan_context(app):
             transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
             async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
                 from app.workspace import create_channel
 
-                async with app.state.db.session() as session:
+                async with app.state.services.db.session() as session:
                     channel = await create_channel(
                         session,
                         "wechat",
@@ -72,7 +72,7 @@ async def post(wx: dict[str, Any], xml: str, encrypt: bool = True) -> httpx.Resp
 
 
 async def count(app: Any, model: Any) -> int:
-    async with app.state.db.sessions() as s:
+    async with app.state.services.db.sessions() as s:
         return int(await s.scalar(select(func.count()).select_from(model)))
 
 
@@ -94,7 +94,7 @@ async def test_plain_and_safe_mode_pushes_are_stored_once(wx: dict[str, Any]) ->
     assert r.status_code == 403
     r = await post(wx, message_xml("oCustomer1", Content="加密模式", msg_id=1002))
     assert r.status_code == 200
-    async with wx["app"].state.db.sessions() as s:
+    async with wx["app"].state.services.db.sessions() as s:
         texts = list(await s.scalars(select(Message.content).order_by(Message.id)))
     assert texts == ["你好，我的订单还没发货", "加密模式"]
 
@@ -127,7 +127,7 @@ async def test_subscribe_and_unsubscribe_mark_the_identity(wx: dict[str, Any]) -
         await client.get(f"/api/v1/conversations/{item['id']}/messages", headers=admin["headers"])
     ).json()["items"]
     assert [m["content_type"] for m in msgs] == ["event", "text"]
-    async with app.state.db.sessions() as s:
+    async with app.state.services.db.sessions() as s:
         identity = await s.scalar(select(ContactIdentity))
         assert identity.unreachable is True
 
@@ -153,8 +153,8 @@ async def test_image_is_downloaded_after_the_ack_and_served(wx: dict[str, Any]) 
         ),
     )
     assert await count(app, Message) == 2  # stored before any download
-    await app.state.media.run_once()
-    async with app.state.db.sessions() as s:
+    await app.state.services.media.run_once()
+    async with app.state.services.db.sessions() as s:
         ok, missing = list(await s.scalars(select(Message).order_by(Message.id)))
     assert ok.attachments[0]["status"] == "ready" and ok.media_pending is False
     assert missing.attachments[0]["status"] == "retrying" and missing.media_pending is True
@@ -172,7 +172,9 @@ async def test_reply_goes_out_through_the_customer_service_api(wx: dict[str, Any
     fake.customer_wrote("oBuyer")
     await post(wx, message_xml("oBuyer", Content="能开发票吗", msg_id=4001))
     conv = (await client.get("/api/v1/conversations", headers=agent["headers"])).json()["items"][0]
-    worker = DeliveryWorker(app.state.db, app.state.http, app.state.settings, clock=fake.now)
+    worker = DeliveryWorker(
+        app.state.services.db, app.state.services.http, app.state.services.settings, clock=fake.now
+    )
     ok = (
         await client.post(
             f"/api/v1/conversations/{conv['id']}/messages",
@@ -210,7 +212,7 @@ async def test_agent_typing_is_relayed_and_throttled(wx: dict[str, Any]) -> None
     fake.customer_wrote("oTyping")
     await post(wx, message_xml("oTyping", Content="在吗", msg_id=5001))
     conv = (await client.get("/api/v1/conversations", headers=admin["headers"])).json()["items"][0]
-    relay = TypingRelay(app.state.db, app.state.http, app.state.settings)
+    relay = TypingRelay(app.state.services.db, app.state.services.http, app.state.services.settings)
     relay.agent_typing(conv["id"])
     relay.agent_typing(conv["id"])  # within the throttle: no second call
     await asyncio.gather(*relay._tasks)
@@ -226,9 +228,9 @@ async def test_push_reaches_an_agent_websocket_once(settings: Settings) -> None:
 
     fake = FakeWeChat()
     async with running(fake.app) as fake_host:
-        app = create_app(settings.model_copy(update={"wechat_api_base": f"http://{fake_host}"}))
+        app = create_app(settings.with_api_bases(wechat=f"http://{fake_host}"))
         async with running(app) as host, httpx.AsyncClient(base_url=f"http://{host}") as http:
-            async with app.state.db.session() as session:
+            async with app.state.services.db.session() as session:
                 channel = await create_channel(
                     session,
                     "wechat",
@@ -284,9 +286,9 @@ async def test_a_media_id_naming_a_url_is_never_fetched(wx: dict[str, Any]) -> N
                 wx, message_xml("oEvil", kind, MediaId=f"http://{host}/meta", msg_id=msg_id)
             )
             assert (r.status_code, r.text) == (200, "success")
-        await app.state.media.run_once()
+        await app.state.services.media.run_once()
     assert hits == []
-    async with app.state.db.sessions() as s:
+    async with app.state.services.db.sessions() as s:
         stored = list(await s.scalars(select(Message).order_by(Message.id)))
     assert [m.content_type for m in stored] == ["image", "voice", "video"]
     for message in stored:

@@ -95,7 +95,7 @@ async def test_reconnect_with_since_gets_every_missed_event_once(live: Live) -> 
 
 
 async def test_too_far_behind_gets_resync(live: Live) -> None:
-    live.app.state.settings.events_replay_limit = 3
+    live.app.state.services.settings.events_replay_limit = 3
     ch = await live.factory.channel()
     agent = await live.factory.user("agent")
     for i in range(4):
@@ -144,8 +144,11 @@ async def test_reply_status_reaches_the_websocket(live: Live) -> None:
             headers=agent["headers"],
         )
         assert r.status_code == 201
-        seen = [await next_event(ws) for _ in range(3)]
-    types = [(e["type"], e["data"].get("delivery_status")) for e in seen]
+        seen = [await next_event(ws) for _ in range(4)]
+    # The first reply made the agent the customer's owner (contact.updated, issue 15).
+    owner = [e for e in seen if e["type"] == "contact.updated"]
+    assert len(owner) == 1 and owner[0]["data"]["owner"]["id"] == agent["id"]
+    types = [(e["type"], e["data"].get("delivery_status")) for e in seen if e not in owner]
     assert types == [
         ("message.created", "queued"),
         ("conversation.updated", None),
@@ -166,7 +169,7 @@ async def test_event_from_one_process_reaches_a_socket_of_another(settings: Sett
         stack.push_async_callback(b.http.aclose)
         ch = await a.factory.channel()
         agent = await a.factory.user("agent")
-        await asyncio.wait_for(app_b.state.hub.redis_connected.wait(), 5)
+        await asyncio.wait_for(app_b.state.services.hub.redis_connected.wait(), 5)
         ws = await stack.enter_async_context(b.events(agent["token"]))
         await a.push(ch, {"id": "x1", "from": "u1", "text": "跨进程"})
         event = await next_event(ws, timeout=3)

@@ -14,7 +14,7 @@ from starlette.websockets import WebSocketDisconnect
 from app.config import Settings
 from app.main import create_app
 from app.realtime.endpoints import _forward
-from app.realtime.hub import EventQueue, Subscriber, wire_text
+from app.realtime.subscribers import EventQueue, LogEvent, Subscriber
 from tests.realtime.serving import serving
 from tests.realtime.test_events_ws import Live, next_event, no_event
 
@@ -47,7 +47,7 @@ async def collect(ws: Any, count: int) -> list[dict[str, Any]]:
 async def test_a_burst_arrives_in_seq_order_exactly_once_on_every_socket(live: Live) -> None:
     ch = await live.factory.channel()
     agents = [await live.factory.user("agent") for _ in range(3)]
-    start = await live.app.state.hub.current_seq()
+    start = await live.app.state.services.hub.current_seq()
     async with live.events(agents[0]["token"]) as a, live.events(agents[1]["token"]) as b:
         await asyncio.sleep(0.2)  # subscribed
         burst = asyncio.create_task(push_burst(live, ch, "m"))
@@ -105,7 +105,7 @@ class FakeSocket:
     async def send_json(self, data: Any) -> None:
         await self.send_text(json.dumps(data))
 
-    async def close(self, code: int = 1000) -> None:
+    async def close(self, code: int = 1000, reason: str | None = None) -> None:
         self.sent.append(f"close {code}")
 
     async def receive(self) -> dict[str, Any]:
@@ -113,9 +113,10 @@ class FakeSocket:
         raise WebSocketDisconnect(1000)
 
 
-def event(seq: int) -> dict[str, Any]:
-    e = {"seq": seq, "type": "message.created", "data": {"n": seq}, "channel_id": 1}
-    return e | {"text": wire_text(e)}
+def event(seq: int) -> LogEvent:
+    e = LogEvent(seq, "message.created", {"n": seq}, channel_id=1)
+    e.wire_text()
+    return e
 
 
 async def test_a_stalled_socket_does_not_delay_the_others() -> None:
@@ -152,7 +153,7 @@ async def test_the_shared_text_is_sent_once_per_socket_and_old_seqs_are_skipped(
         sub.deliver(e)
     for _ in range(5):
         await asyncio.sleep(0)
-    assert ws.sent == [e["text"] for e in shared[3:]]
+    assert ws.sent == [e.text for e in shared[3:]]
     ws.gone.set()
     await asyncio.wait_for(task, 1)
 
@@ -166,10 +167,10 @@ async def test_queue_wait_times_out_wakes_and_reports_items() -> None:
     assert await asyncio.wait_for(waiting, 1) is False
     waiting = asyncio.create_task(queue.wait(5))
     await asyncio.sleep(0)
-    queue.put_nowait({"seq": 1})
+    queue.put_nowait(one := LogEvent(1, "message.created", {}))
     assert await asyncio.wait_for(waiting, 1) is True
     assert await queue.wait(5) is True  # already queued: no waiting at all
-    assert queue.get_nowait() == {"seq": 1} and queue.empty()
+    assert queue.get_nowait() is one and queue.empty()
 
 
 async def test_under_huiliu_serve_the_hubs_frames_are_written_as_they_are(
@@ -218,7 +219,7 @@ async def test_the_hubs_postgres_connection_heals_after_the_server_drops_it(live
     killed backend must cost a retry, not the live stream."""
     from sqlalchemy import text
 
-    hub = live.app.state.hub
+    hub = live.app.state.services.hub
     if not hub.db.is_postgres:
         pytest.skip("SQLite reads through the one pooled connection")
     ch = await live.factory.channel()

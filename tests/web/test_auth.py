@@ -54,7 +54,7 @@ async def test_sign_in_sets_a_hardened_cookie_and_opens_the_inbox(
     assert "default-src 'self'" in page.headers["content-security-policy"]
     assert page.headers["cache-control"] == "no-store"
     # Only a hash of the cookie's secret is stored.
-    async with app.state.db.sessions() as session:
+    async with app.state.services.db.sessions() as session:
         stored = (await session.scalars(select(WebSession.token_hash))).all()
     token = client.cookies["huiliu_session"]
     assert len(stored) == 1 and token not in stored[0]
@@ -63,7 +63,7 @@ async def test_sign_in_sets_a_hardened_cookie_and_opens_the_inbox(
 async def test_cookie_is_secure_behind_https(
     app: Any, client: httpx.AsyncClient, factory: Any
 ) -> None:
-    app.state.settings.public_url = "https://inbox.example.cn"
+    app.state.services.settings.public_url = "https://inbox.example.cn"
     agent = await staff(factory)
     r = await client.post("/login", data={"email": agent["email"], "password": PASSWORD})
     assert r.status_code == 303 and "Secure" in r.headers["set-cookie"]
@@ -147,7 +147,7 @@ async def test_login_rate_limit_per_email_and_address(
     async with httpx.AsyncClient(transport=other, base_url="http://testserver") as c:
         assert (await c.post("/login", data=right)).status_code == 303
     # The window passes: failures older than 15 minutes no longer count.
-    async with app.state.db.session() as session:
+    async with app.state.services.db.session() as session:
         await session.execute(
             update(LoginFailure).values(created_at=utcnow_for_models() - timedelta(minutes=16))
         )
@@ -160,7 +160,7 @@ async def test_deactivated_user_is_signed_out_at_once(
     agent = await staff(factory)
     await sign_in(client, agent["email"])
     assert (await client.get("/api/v1/conversations")).status_code == 200
-    async with app.state.db.session() as session:
+    async with app.state.services.db.session() as session:
         await session.execute(update(User).where(User.id == agent["id"]).values(active=False))
     assert (await client.get("/api/v1/conversations")).status_code == 401
     assert (await client.get("/inbox")).headers["location"].startswith("/login")
@@ -173,7 +173,7 @@ async def test_expired_session_is_refused(
 ) -> None:
     agent = await staff(factory)
     await sign_in(client, agent["email"])
-    async with app.state.db.session() as session:
+    async with app.state.services.db.session() as session:
         await session.execute(
             update(WebSession).values(expires_at=utcnow_for_models() - timedelta(seconds=1))
         )
@@ -186,7 +186,7 @@ async def test_a_used_session_slides_but_never_past_a_week(
     agent = await staff(factory)
     await sign_in(client, agent["email"])
     now = utcnow_for_models()
-    async with app.state.db.session() as session:
+    async with app.state.services.db.session() as session:
         await session.execute(
             update(WebSession).values(
                 created_at=now - timedelta(days=6, hours=20),
@@ -195,7 +195,7 @@ async def test_a_used_session_slides_but_never_past_a_week(
             )
         )
     assert (await client.get("/api/v1/conversations")).status_code == 200
-    async with app.state.db.sessions() as session:
+    async with app.state.services.db.sessions() as session:
         row = await session.scalar(select(WebSession))
     assert row is not None
     # Extended from 1 minute to the week's end (4 hours away), not by a full 12 hours.

@@ -10,7 +10,7 @@ from playwright.async_api import Browser, expect
 from sqlalchemy import update
 
 from app.db import Database
-from app.inbox.inbound import record_inbound_message
+from app.inbox.actions.inbound import record_inbound_message
 from app.inbox.schemas import attachment_url
 from app.models import CannedReply, Channel, Conversation, Message, utcnow_for_models
 from channels.base import ContentType, DeliveryError, InboundContact, InboundMessage, MediaRef
@@ -35,7 +35,7 @@ async def test_two_agents_share_one_live_inbox(live: LiveServer, browser: Browse
     await live.push(
         ch, {"id": "1", "from": "u1", "name": "王小明", "text": "你好，订单什么时候发货？"}
     )
-    async with live.app.state.db.session() as session:
+    async with live.app.state.services.db.session() as session:
         session.add(CannedReply(owner_id=None, shortcut="ship", content="我们 48 小时内发货"))
     a, watch_a = await open_inbox(browser, live.base, li["email"])
     b, watch_b = await open_inbox(browser, live.base, zhang["email"])
@@ -127,7 +127,7 @@ async def test_two_agents_share_one_live_inbox(live: LiveServer, browser: Browse
     watch_b.check()
 
     # 陈静 wrote more than 48 hours ago: the platform's reply window has closed.
-    async with live.app.state.db.session() as session:
+    async with live.app.state.services.db.session() as session:
         await session.execute(
             update(Conversation)
             .where(Conversation.id != conversation_of_wang)
@@ -156,7 +156,7 @@ async def test_hostile_customer_input_renders_as_text(live: LiveServer, browser:
     await live.push(ch, {"id": "x1", "from": "evil", "name": name, "text": text})
     contact = InboundContact("evil", name)
     file_message = await store(
-        live.app.state.db,
+        live.app.state.services.db,
         ch["id"],
         InboundMessage(
             "x2",
@@ -165,8 +165,8 @@ async def test_hostile_customer_input_renders_as_text(live: LiveServer, browser:
             media=(MediaRef(ContentType.FILE, "r", "text/html", file_name),),
         ),
     )
-    await live.app.state.storage.put("xss/1", b"<script>alert(6)</script>")
-    async with live.app.state.db.session() as session:
+    await live.app.state.services.storage.put("xss/1", b"<script>alert(6)</script>")
+    async with live.app.state.services.db.session() as session:
         row = await session.get(Message, file_message.id)
         assert row is not None
         row.media_pending = False
@@ -183,7 +183,7 @@ async def test_hostile_customer_input_renders_as_text(live: LiveServer, browser:
         ]
     link = {"url": "javascript:alert(7)", "title": "<b>点我</b>", "description": "<i>x</i>"}
     await store(
-        live.app.state.db,
+        live.app.state.services.db,
         ch["id"],
         InboundMessage("x3", contact, ContentType.LINK, "点我", extra=link),
     )
@@ -197,7 +197,9 @@ async def test_hostile_customer_input_renders_as_text(live: LiveServer, browser:
     await expect(page.locator(".link-title")).to_have_text("<b>点我</b>")
     await expect(page.locator(".contact-name")).to_have_text(name)
     assert await page.locator("[onerror], img[src='x'], a[href^='javascript']").count() == 0
-    assert await page.locator("script").count() == 1  # our own module, nothing injected
+    # Our own module and the page's words (a JSON data block, never run): nothing injected.
+    assert await page.locator("script:not([type='application/json'])").count() == 1
+    assert await page.locator("script[type='application/json']").count() == 1
     ok = page.locator(".msg-text a")
     await expect(ok).to_have_count(1)
     await expect(ok).to_have_attribute("href", "https://example.com/ok")
@@ -205,6 +207,11 @@ async def test_hostile_customer_input_renders_as_text(live: LiveServer, browser:
     download = page.locator(".att-file")
     await expect(download).to_have_attribute("href", attachment_url(file_message.id, 0))
     await page.screenshot(path=shot("inbox-xss.png"))
+    # The preview's label is made by the page, in the reader's language (app/i18n).
+    await expect(page.locator(".conv-preview")).to_have_text("[链接] 点我")
+    await page.context.add_cookies([{"name": "huiliu_lang", "value": "en", "url": live.base}])
+    await page.reload()
+    await expect(page.locator(".conv-preview")).to_have_text("[Link] 点我")
     watch.check()
 
 

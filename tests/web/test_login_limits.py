@@ -105,7 +105,7 @@ async def test_guesses_from_many_addresses_meet_a_growing_delay(app: Any, factor
         r = await c.post("/login", data=right)  # at once after: even the right one waits
         assert r.status_code == 429 and r.headers["retry-after"] == "1"
     # The delay doubles with each failure: 10 failures within the hour -> 2**4 s.
-    async with app.state.db.session() as session:
+    async with app.state.services.db.session() as session:
         now = utcnow_for_models()
         session.add_all(
             LoginFailure(email=agent["email"], ip=f"10.3.0.{i}", created_at=now) for i in range(4)
@@ -114,7 +114,7 @@ async def test_guesses_from_many_addresses_meet_a_growing_delay(app: Any, factor
         r = await c.post("/login", data=right)
         assert r.status_code == 429 and 15 <= int(r.headers["retry-after"]) <= 16
     # Once the delay has passed, the next attempt is judged on its password.
-    async with app.state.db.session() as session:
+    async with app.state.services.db.session() as session:
         await session.execute(
             update(LoginFailure).values(created_at=utcnow_for_models() - timedelta(seconds=17))
         )
@@ -129,7 +129,7 @@ async def test_the_delay_is_capped_and_spares_the_owners_known_address(
     right = {"email": agent["email"], "password": PASSWORD}
     async with at(app, "192.168.7.7") as owner:
         assert (await owner.post("/login", data=right)).status_code == 303
-    async with app.state.db.session() as session:
+    async with app.state.services.db.session() as session:
         now = utcnow_for_models()
         session.add_all(
             LoginFailure(email=agent["email"], ip=f"10.4.{i // 250}.{i % 250}", created_at=now)
@@ -152,7 +152,7 @@ async def test_common_passwords_are_refused(
     body = {"email": "new@example.com", "name": "New", "role": "agent", "password": password}
     r = await client.post("/api/v1/users", json=body, headers=admin["headers"])
     assert r.status_code == 400 and "common" in r.json()["detail"]
-    async with app.state.db.sessions() as session:
+    async with app.state.services.db.sessions() as session:
         assert (
             await session.scalar(
                 select(func.count()).select_from(User).where(User.email == "new@example.com")

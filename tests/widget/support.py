@@ -17,7 +17,7 @@ IDENTITY_SECRET = "site-identity-secret-0123456789abcdef"
 
 async def webchat_channel(app: Any, name: str = "官网", **config: Any) -> dict[str, Any]:
     raw = {"identity_secret": IDENTITY_SECRET, **config}
-    async with app.state.db.session() as session:
+    async with app.state.services.db.session() as session:
         channel = await create_channel(session, "webchat", name, raw)
         return {"id": channel.id, "secret": IDENTITY_SECRET}
 

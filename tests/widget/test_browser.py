@@ -21,10 +21,10 @@ from starlette.responses import HTMLResponse
 from starlette.routing import Route
 from websockets.asyncio.client import connect
 
+from app.accounts.viewer import load_viewer
 from app.config import Settings
 from app.db import Database
-from app.inbox.access import load_viewer
-from app.inbox.actions import send_reply
+from app.inbox.actions.conversations import send_reply
 from app.main import create_app
 from app.models import Contact, ContactIdentity, Conversation, Message, User
 from app.widget.ratelimit import Rate
@@ -252,7 +252,7 @@ async def test_visitor_and_agent_chat_across_reloads_and_a_restart(
         )
         await expect(v.widget.locator(".notice")).to_be_hidden()
         await expect(v.widget.locator(".msg.pending")).to_have_count(0)
-        async with huiliu.app.state.db.sessions() as session:
+        async with huiliu.app.state.services.db.sessions() as session:
             stored = list(await session.scalars(select(Message.content).order_by(Message.id)))
         assert stored.count("服务器断开时发的") == 1
         v.check()
@@ -317,7 +317,7 @@ async def test_identity_joins_two_devices_and_other_sites_are_refused(
 
         items = await conversations(huiliu, admin["headers"])
         assert len(items) == 2
-        async with huiliu.app.state.db.sessions() as session:
+        async with huiliu.app.state.services.db.sessions() as session:
             rows = (await session.execute(select(ContactIdentity, Contact).join(Contact))).all()
         by_ext = {identity.external_id: contact for identity, contact in rows}
         assert by_ext["user:member-1001"].name == "王小明"
@@ -346,7 +346,9 @@ async def test_flooding_answers_429_and_loses_nothing(
     servers: tuple[Huiliu, str], browser: Browser
 ) -> None:
     huiliu, site = servers
-    huiliu.app.state.widget.set_limits(Limits(message_per_visitor=Rate(burst=2, per_second=1.0)))
+    huiliu.app.state.services.widget.set_limits(
+        Limits(message_per_visitor=Rate(burst=2, per_second=1.0))
+    )
     ch = await webchat_channel(huiliu.app)
     agent = await huiliu.factory.user("agent")
     context = await browser.new_context(locale="zh-CN")
@@ -364,7 +366,7 @@ async def test_flooding_answers_429_and_loses_nothing(
         )
         await expect(bubbles).to_have_count(5)
         assert any('"code": 429' in f for f in v.frames), v.frames
-        async with huiliu.app.state.db.sessions() as session:
+        async with huiliu.app.state.services.db.sessions() as session:
             stored = list(await session.scalars(select(Message.content).order_by(Message.id)))
         assert stored == sent  # each once, in the order typed
         v.check()

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 from sqlalchemy import select
 
 from app.models import EventLog, Message
@@ -39,7 +40,7 @@ def png(size: int = 0) -> bytes:
 
 
 def visitor_token(app: Any, channel_id: int, visitor_id: str = "visitor-id-0123456789") -> str:
-    key = app.state.widget.token_key(channel_id)
+    key = app.state.services.widget.token_key(channel_id)
     return issue_token(key, VisitorToken(channel_id, visitor_id, None, int(time.time())))
 
 
@@ -54,9 +55,12 @@ async def test_script_is_small_self_contained_and_carries_no_secret(
     assert r.headers["content-type"].startswith("text/javascript")
     assert len(r.content) < MAX_SCRIPT_BYTES, len(r.content)
     assert ch["secret"] not in r.text
-    settings = json.loads(re.search(r"\}\)\((\{.*?\}), \"", r.text, re.S).group(1))  # type: ignore[union-attr]
+    preamble = r.text.index("})({") + len("})(")
+    settings, _ = json.JSONDecoder().raw_decode(r.text, preamble)
     assert settings["channel"] == ch["id"] and settings["title"] == "汇流小店"
     assert settings["base"] == "http://testserver"
+    # The widget's words come from the catalog (app/i18n), in both languages.
+    assert settings["texts"]["zh"]["send"] == "发送" and settings["texts"]["en"]["send"] == "Send"
     assert "</script>" not in r.text.split("(function (CONFIG, CSS)")[0]
     # Revalidation: an unchanged script is a 304.
     again = await client.get(f"/widget/{ch['id']}.js", headers={"If-None-Match": r.headers["etag"]})
@@ -125,7 +129,7 @@ async def test_image_upload_limits_and_signed_links(app: Any, client: httpx.Asyn
     staff_copy = await client.get(att["url"], headers=agent["headers"])
     assert staff_copy.content == png()
     # One event describes the message with its file (never an image without one).
-    async with app.state.db.sessions() as session:
+    async with app.state.services.db.sessions() as session:
         events = (await session.scalars(select(EventLog).order_by(EventLog.seq))).all()
     assert [e.type for e in events] == ["message.created", "conversation.created"]
     assert events[0].data["attachments"][0]["url"] == att["url"]
@@ -145,7 +149,7 @@ async def test_image_upload_limits_and_signed_links(app: Any, client: httpx.Asyn
     evil = form("upload-0005", png())
     evil["headers"] = {"Origin": "https://evil.example.net"}
     assert (await client.post(url, **evil)).status_code == 403
-    async with app.state.db.sessions() as session:
+    async with app.state.services.db.sessions() as session:
         rows = (await session.scalars(select(Message))).all()
     assert len(rows) == 1
 
@@ -154,7 +158,7 @@ async def test_upload_flood_answers_429(app: Any, client: httpx.AsyncClient) -> 
     from app.widget.ratelimit import Rate
     from app.widget.service import Limits
 
-    app.state.widget.set_limits(Limits(message_per_visitor=Rate(burst=1, per_second=0.01)))
+    app.state.services.widget.set_limits(Limits(message_per_visitor=Rate(burst=1, per_second=0.01)))
     ch = await webchat_channel(app)
     token = visitor_token(app, ch["id"])
     url = f"/widget/{ch['id']}/upload"
@@ -179,6 +183,7 @@ async def test_demo_host_page(app: Any, client: httpx.AsyncClient) -> None:
     assert "script-src 'self'" in page.headers["content-security-policy"]
 
 
+@pytest.mark.slow
 def test_cli_prints_the_snippet_and_the_identity_secret(db_url: str, tmp_path: Path) -> None:
     env = {
         **os.environ,

@@ -20,7 +20,7 @@ from tests.widget.support import Visitor, echo, sign, visitor_socket, webchat_ch
 
 
 async def count_messages(live: Live) -> int:
-    async with live.app.state.db.sessions() as session:
+    async with live.app.state.services.db.sessions() as session:
         return int(await session.scalar(select(func.count()).select_from(Message)) or 0)
 
 
@@ -156,8 +156,11 @@ async def test_refusals_close_with_a_reason(live: Live) -> None:
     assert await count_messages(live) == 1
 
 
+@pytest.mark.slow
 async def test_flood_gets_429_and_keeps_every_accepted_message(live: Live) -> None:
-    live.app.state.widget.set_limits(Limits(message_per_visitor=Rate(burst=3, per_second=2.0)))
+    live.app.state.services.widget.set_limits(
+        Limits(message_per_visitor=Rate(burst=3, per_second=2.0))
+    )
     ch = await webchat_channel(live.app)
     async with visitor_socket(live.host, ch["id"]) as ws:
         v = Visitor(ws)
@@ -188,7 +191,7 @@ async def test_flood_gets_429_and_keeps_every_accepted_message(live: Live) -> No
 
 
 async def test_connection_floods_from_one_address_are_refused(live: Live) -> None:
-    live.app.state.widget.set_limits(Limits(connect_per_ip=Rate(burst=2, per_second=0.01)))
+    live.app.state.services.widget.set_limits(Limits(connect_per_ip=Rate(burst=2, per_second=0.01)))
     ch = await webchat_channel(live.app)
     for _ in range(2):
         async with visitor_socket(live.host, ch["id"]) as ws:
@@ -200,7 +203,7 @@ async def test_connection_floods_from_one_address_are_refused(live: Live) -> Non
 
 
 async def contacts_of(live: Live) -> list[tuple[int, str]]:
-    async with live.app.state.db.sessions() as session:
+    async with live.app.state.services.db.sessions() as session:
         rows = await session.execute(
             select(ContactIdentity.contact_id, ContactIdentity.external_id).order_by(
                 ContactIdentity.id
@@ -246,7 +249,7 @@ async def test_verified_identity_is_one_contact_on_every_device(live: Live) -> N
     rows = await contacts_of(live)
     assert rows[0][1] == "user:user-42"
     assert rows[1][1].startswith("visitor:") and rows[1][0] != rows[0][0]
-    async with live.app.state.db.sessions() as session:
+    async with live.app.state.services.db.sessions() as session:
         contact = await session.get(Contact, rows[0][0])
         assert contact is not None
         assert (contact.name, contact.email) == ("王小明", "wang@example.com")
@@ -283,7 +286,7 @@ async def test_prechat_profile_fills_the_contact(live: Live) -> None:
         assert {"type": "prechat", "saved": True} in v.frames  # saved with the first message
         await v.send(type="prechat", fields={"email": "not-an-email"})
         assert (await v.until("error"))["code"] == 400
-    async with live.app.state.db.sessions() as session:
+    async with live.app.state.services.db.sessions() as session:
         contact = await session.scalar(select(Contact))
         assert contact is not None
         assert (contact.name, contact.email) == ("陈静", "chen@example.com")
@@ -300,7 +303,7 @@ async def test_typing_goes_both_ways(live: Live) -> None:
             await v.send(type="typing", typing=True)
             typing = await next_event(events, "visitor.typing")
             assert typing["data"] == {"conversation_id": conv, "typing": True}
-            live.app.state.widget.agent_typing(conv, "客服 李娜")
+            live.app.state.services.widget.agent_typing(conv, "客服 李娜")
             frame = await v.until("typing")
             assert frame == {"type": "typing", "typing": True, "name": "客服 李娜"}
 

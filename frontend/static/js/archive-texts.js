@@ -1,13 +1,9 @@
-// The words of the /archive and /admin pages: the server renders them (app/web/texts.py)
-// into a JSON data block, read here once. `pt("key", {n: 3})`.
+// The /archive and /admin pages' words come from the same catalog block as the inbox's
+// (./i18n.js); `pt("key", {n: 3})`.
 
-const block = document.getElementById("page-texts");
-const texts = block ? JSON.parse(block.textContent || "{}") : {};
+import { t as pt } from "./i18n.js";
 
-export function pt(key, vars = {}) {
-  const text = typeof texts[key] === "string" ? texts[key] : key;
-  return text.replace(/\{(\w+)\}/g, (_, name) => String(vars[name] ?? ""));
-}
+export { pt };
 
 /**
  * The search API's highlight: customer text, HTML-escaped, with <mark>…</mark> around the

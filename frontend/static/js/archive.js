@@ -5,6 +5,7 @@ import { api, query } from "./api.js";
 import { channelIcon, fill, fullTime, h, shortTime, toast } from "./dom.js";
 import { renderMessage } from "./message.js";
 import { highlighted, pt } from "./archive-texts.js";
+import { preview } from "./i18n.js";
 
 const root = document.getElementById("app");
 const me = { id: Number(root.dataset.userId), name: root.dataset.userName };
@@ -116,7 +117,7 @@ function conversationItem(c) {
           h("span", { class: "conv-name" }, c.contact.name || pt("no_name")),
           h("time", { class: "conv-time", datetime: c.last_message_at, title: fullTime(c.last_message_at) }, shortTime(c.last_message_at))),
         h("div", { class: "conv-bottom" },
-          h("span", { class: "conv-preview" }, c.last_message_preview || ""),
+          h("span", { class: "conv-preview" }, preview(c)),
           statusBadge(c.status)),
         h("div", { class: "conv-bottom muted conv-assignee" },
           `${pt("assignee")}: ${c.assignee ? c.assignee.name : pt("unassigned")}`))));

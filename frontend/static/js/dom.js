@@ -97,7 +97,7 @@ export function linkify(text) {
 }
 
 export function channelIcon(type, name = "") {
-  const known = ["wechat", "douyin", "webchat"].includes(type) ? type : "generic";
+  const known = ["wechat", "douyin", "webchat", "wecom"].includes(type) ? type : "generic";
   return h("img", {
     class: "channel-icon",
     src: `/static/img/ch-${known}.svg`,

@@ -3,7 +3,7 @@
 
 import { api, query } from "./api.js";
 import { avatar, channelIcon, fill, h, timeEl } from "./dom.js";
-import { t } from "./i18n.js";
+import { preview, t } from "./i18n.js";
 
 const TABS = ["mine", "unassigned", "all"];
 const STATUSES = ["open", "pending", "resolved", "all"];
@@ -167,7 +167,7 @@ export class ConversationList {
             h("span", { class: "conv-name" }, name),
             timeEl(c.last_message_at, "conv-time")),
           h("span", { class: "conv-bottom" },
-            h("span", { class: "conv-preview" }, c.last_message_preview || "\u00a0"),
+            h("span", { class: "conv-preview" }, preview(c) || "\u00a0"),
             c.status !== "open" ? h("span", { class: `badge badge-${c.status}` }, t(`status_${c.status}`)) : null,
             unread ? h("span", { class: "unread-badge", "aria-label": String(c.unread_count) },
               c.unread_count > 99 ? "99+" : String(c.unread_count)) : null),

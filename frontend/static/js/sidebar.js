@@ -3,7 +3,8 @@
 
 import { api } from "./api.js";
 import { avatar, channelIcon, clear, fill, h, timeEl, toast } from "./dom.js";
-import { t } from "./i18n.js";
+import { preview, t } from "./i18n.js";
+import { crmBlock } from "./sidebar-crm.js";
 
 function attributeValue(value) {
   if (value === null || value === undefined) return "";
@@ -56,6 +57,7 @@ export class Sidebar {
           h("span", { class: "identity-name" }, i.name || ""),
           h("code", { class: "identity-id", title: i.external_id }, i.external_id),
           i.unreachable ? h("span", { class: "badge badge-warn" }, t("unreachable_short")) : null)))),
+      contact.open_tasks ? crmBlock(contact) : null, // issue 15: owner, tasks, orders
       this.attributes(contact.attributes || {}),
       this.section(t("tags"), this.tagEditor()),
       this.section(t("notes"), this.notesEditor(draft)),
@@ -112,7 +114,7 @@ export class Sidebar {
         channelIcon(c.channel.type, c.channel.name),
         h("span", {}, `#${c.id}`),
         h("span", { class: `badge badge-${c.status}` }, t(`status_${c.status}`)),
-        h("span", { class: "contact-conv-preview" }, c.last_message_preview || ""),
+        h("span", { class: "contact-conv-preview" }, preview(c)),
         timeEl(c.last_message_at)))));
   }
 

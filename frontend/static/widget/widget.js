@@ -10,30 +10,8 @@ const CH = CONFIG.channel;
 const BASE = CONFIG.base;
 const PREFIX = "huiliu:" + CH + ":";
 const ZH = /^zh/i.test(navigator.language || "");
-const T = ZH ? {
-  open: "打开在线客服", close: "关闭", online: "客服在线", away: "客服暂时离线",
-  placeholder: "输入消息，Enter 发送", send: "发送", image: "发送图片",
-  greeting: "您好！有什么可以帮您？", offline: "现在没有客服在线。留下您的联系方式和问题，我们会尽快回复。",
-  prechat: "开始对话前，请留下您的信息：", start: "开始对话", name: "姓名", email: "邮箱", phone: "电话",
-  required: "必填", sending: "发送中…", waiting: "等待网络…", delivered: "已送达", read: "已读",
-  failed: "发送失败", typing: " 正在输入…", agent: "客服", connecting: "正在连接…",
-  reconnecting: "连接已断开，正在重连…", tooFast: "发送太快，稍后自动重发", unavailable: "在线客服暂不可用",
-  tooBig: "图片不能超过 2 MB", badType: "只能发送 PNG、JPEG、GIF 图片", uploadFailed: "图片发送失败",
-  uploading: "图片上传中…", picture: "[图片]", brand: "由 汇流 提供",
-} : {
-  open: "Open chat", close: "Close", online: "We're online", away: "We're away",
-  placeholder: "Type a message, Enter to send", send: "Send",
-  image: "Send an image", greeting: "Hi! How can we help you?",
-  offline: "No one is online right now. Leave your contact details and your question, and we will get back to you.",
-  prechat: "Before we start, please tell us:", start: "Start chat", name: "Name", email: "Email",
-  phone: "Phone", required: "required", sending: "Sending…", waiting: "Waiting for network…",
-  delivered: "Delivered", read: "Read", failed: "Not sent", typing: " is typing…", agent: "Agent",
-  connecting: "Connecting…", reconnecting: "Connection lost, reconnecting…",
-  tooFast: "Sending too fast; will retry shortly", unavailable: "Chat is unavailable",
-  tooBig: "Images must be 2 MB or smaller", badType: "Only PNG, JPEG and GIF images",
-  uploadFailed: "The image was not sent", uploading: "Uploading image…", picture: "[image]",
-  brand: "Powered by Huiliu",
-};
+// The words come from the server's catalog (app/i18n, section "widget").
+const T = ZH ? CONFIG.texts.zh : CONFIG.texts.en;
 
 // --- storage: localStorage, else a cookie for the token, else memory --------------
 

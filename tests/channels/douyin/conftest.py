@@ -8,7 +8,7 @@ import httpx
 import pytest
 
 from channels.base import ChannelContext
-from channels.douyin.fake import FakeDouyin
+from sandbox.douyin.fake import FakeDouyin
 from tests.channels.douyin.douyin_support import MemoryState
 
 

@@ -16,8 +16,8 @@ from channels.base import (
     OutboundMessage,
 )
 from channels.douyin import DouyinConfig, connector
-from channels.douyin.fake import FakeDouyin, build_event, build_verify_webhook
 from channels.douyin.signature import sign
+from sandbox.douyin.fake import FakeDouyin, build_event, build_verify_webhook
 from tests.channels.douyin.douyin_support import from_wire
 
 

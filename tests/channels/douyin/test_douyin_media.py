@@ -12,7 +12,7 @@ from channels.base import ChannelContext, ContentType, DeliveryError, MediaRef
 from channels.douyin import connector
 from channels.douyin.connector import MAX_MEDIA_BYTES
 from channels.douyin.events import resource_ref
-from channels.douyin.fake import FakeDouyin
+from sandbox.douyin.fake import FakeDouyin
 from tests.channels.douyin.douyin_support import MemoryState
 
 JPEG = b"\xff\xd8\xff\xe0" + b"\x00" * 64

@@ -10,8 +10,8 @@ import pytest
 
 from channels.base import ChannelContext, ContentType, DeliveryError, OutboundMessage
 from channels.douyin import connector
-from channels.douyin.fake import SYSTEM_BUSY, TOKEN_EXPIRED, WINDOW_CLOSED, FakeDouyin
 from channels.douyin.tokens import REFRESH_MARGIN
+from sandbox.douyin.fake import SYSTEM_BUSY, TOKEN_EXPIRED, WINDOW_CLOSED, FakeDouyin
 from tests.channels.douyin.douyin_support import MemoryState
 
 CUSTOMER = "customer-open-id-1"

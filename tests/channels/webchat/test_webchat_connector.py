@@ -194,7 +194,7 @@ def test_connector_answers() -> None:
     )
     assert described["identity_secret"] == "s" * 32
     assert connector.reply_window is None
-    assert ContentType.IMAGE in connector.media_reply_types
+    assert ContentType.IMAGE in connector.capabilities.media_replies
 
     async def send(content_type: ContentType) -> SendResult:
         async with httpx.AsyncClient() as http:

@@ -11,7 +11,7 @@ import pytest
 
 from channels.base import ChannelContext
 from channels.wechat import WeChatConfig
-from channels.wechat.fake import FakeWeChat
+from sandbox.wechat.fake import FakeWeChat
 from tests.channels.wechat.wechat_support import API_BASE, MakeCtx, MemoryState
 
 

@@ -8,8 +8,8 @@ import httpx
 import pytest
 
 from channels.wechat import WeChatConfig, crypto
-from channels.wechat.fake import FakeWeChat, build_push, message_xml
 from channels.wechat.parser import parse_xml
+from sandbox.wechat.fake import FakeWeChat, build_push, message_xml
 
 
 @pytest.fixture

@@ -9,16 +9,16 @@ import pytest
 
 from channels.base import (
     ChannelContext,
+    Connector,
     ContentType,
     DeliveryError,
     MediaRef,
     OutboundMedia,
     OutboundMessage,
-    SupportsMediaReplies,
 )
 from channels.wechat import connector
-from channels.wechat.fake import FakeWeChat
 from channels.wechat.media import MAX_IMAGE_UPLOAD_BYTES
+from sandbox.wechat.fake import FakeWeChat
 from tests.channels.wechat.test_wechat_send import FailingTransport
 from tests.channels.wechat.wechat_support import OPENID, MakeCtx
 
@@ -46,8 +46,8 @@ def image_reply(
 
 
 def test_connector_declares_image_replies() -> None:
-    supports: SupportsMediaReplies = connector  # the optional protocol, checked statically
-    assert supports.media_reply_types == frozenset({ContentType.IMAGE})
+    supports: Connector = connector  # the protocol, checked statically
+    assert supports.capabilities.media_replies == frozenset({ContentType.IMAGE})
 
 
 async def test_image_is_uploaded_then_sent_by_media_id(

@@ -7,8 +7,8 @@ import pytest
 from channels.base import ChannelContext, ContentType, DeliveryError, MediaRef
 from channels.netguard import MediaRefused
 from channels.wechat import connector
-from channels.wechat.fake import FakeWeChat
 from channels.wechat.media import MAX_MEDIA_BYTES
+from sandbox.wechat.fake import FakeWeChat
 from tests.channels.wechat.wechat_support import API_BASE
 
 JPEG = b"\xff\xd8\xff\xe0" + bytes(range(256)) * 40

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from channels.base import ContentType, MalformedPayload, MediaRef
+from channels.base import ContentType, InboundMessage, MalformedPayload, MediaRef, PlatformNotice
 from channels.wechat.parser import MAX_BODY_BYTES, parse_message, parse_xml
 from tests.channels.wechat.wechat_support import OPENID, fixture_bytes
 
@@ -156,19 +156,34 @@ def test_view() -> None:
     }
 
 
-@pytest.mark.parametrize(
-    ("name", "event"),
-    [
-        ("event_templatesendjobfinish.xml", "TEMPLATESENDJOBFINISH"),
-        ("event_scancode_push.xml", "scancode_push"),
-    ],
-)
-def test_unknown_event_is_kept_as_unsupported(name: str, event: str) -> None:
-    msg = parse_message(fixture_bytes(name))
-    assert msg.content_type is ContentType.UNSUPPORTED
-    assert msg.extra["platform_type"] == f"event:{event}"
+def test_template_job_result_is_a_channel_notice_not_a_message() -> None:
+    notice = parse_message(fixture_bytes("event_templatesendjobfinish.xml"))
+    assert isinstance(notice, PlatformNotice)
+    assert notice.event == "TEMPLATESENDJOBFINISH"
+    assert notice.text.startswith("模板消息发送完成")
+
+
+def test_menu_scan_is_a_described_event() -> None:
+    msg = parse_message(fixture_bytes("event_scancode_push.xml"))
+    assert isinstance(msg, InboundMessage)
+    assert msg.content_type is ContentType.EVENT
     assert msg.counts_as_unread is False
-    assert msg.external_id.endswith(f":{event}")
+    assert msg.external_id.endswith(":scancode_push")
+    assert msg.text.startswith("通过菜单扫码") and " / scanned a code from the menu" in msg.text
+
+
+def test_unknown_event_is_still_an_event_kept_raw() -> None:
+    body = (
+        "<xml><FromUserName><![CDATA[oX]]></FromUserName><CreateTime>5</CreateTime>"
+        "<MsgType><![CDATA[event]]></MsgType><Event><![CDATA[brand_new]]></Event>"
+        "<Foo><![CDATA[bar]]></Foo></xml>"
+    )
+    msg = parse_message(body.encode())
+    assert isinstance(msg, InboundMessage)
+    assert msg.content_type is ContentType.EVENT
+    assert msg.extra["platform_type"] == "event:brand_new"
+    assert msg.extra["raw"]["Foo"] == "bar"
+    assert msg.counts_as_unread is False
 
 
 def test_nested_structures_stay_nested() -> None:

@@ -21,7 +21,7 @@ from channels.base import (
 )
 from channels.wechat import WeChatConfig, api, connector
 from channels.wechat.api import STATE_KEY
-from channels.wechat.fake import FakeWeChat
+from sandbox.wechat.fake import FakeWeChat
 from tests.channels.wechat.wechat_support import OPENID, MakeCtx, MemoryState
 
 

@@ -10,13 +10,13 @@ import pytest
 
 from channels.base import (
     ChannelContext,
+    Connector,
     ContentType,
     DeliveryError,
     OutboundMessage,
-    SupportsTyping,
 )
 from channels.wechat import connector
-from channels.wechat.fake import FakeWeChat
+from sandbox.wechat.fake import FakeWeChat
 from tests.channels.wechat.test_wechat_send import FailingTransport
 from tests.channels.wechat.wechat_support import OPENID, MakeCtx
 
@@ -28,7 +28,8 @@ def reply(text: str = "好的") -> OutboundMessage:
 
 
 async def test_typing_and_cancel(fake: FakeWeChat, ctx: ChannelContext) -> None:
-    indicator: SupportsTyping = connector  # the optional protocol, checked statically
+    indicator: Connector = connector  # the protocol, checked statically
+    assert indicator.capabilities.typing
     await indicator.typing(ctx, OPENID, True)
     await indicator.typing(ctx, OPENID, False)
     assert [(c["touser"], c["command"], c["errcode"]) for c in fake.typing_calls] == [

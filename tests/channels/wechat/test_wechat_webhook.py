@@ -15,8 +15,8 @@ from channels.base import (
     WebhookResult,
 )
 from channels.wechat import WeChatConfig, connector, crypto
-from channels.wechat.fake import build_push, build_verification, event_xml, message_xml
 from channels.wechat.parser import MAX_BODY_BYTES
+from sandbox.wechat.fake import build_push, build_verification, event_xml, message_xml
 from tests.channels.wechat.wechat_support import OPENID, fixture_bytes, vectors
 
 TV3 = vectors()["TV3_oa_easywechat_decrypt"]

@@ -1,0 +1,1 @@
+"""快捷回复 (canned replies), shared or personal."""

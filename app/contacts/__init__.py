@@ -1,0 +1,1 @@
+"""Customers: identities per channel, notes and tags, owner, orders, dates, tasks, merge."""

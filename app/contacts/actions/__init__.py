@@ -1,0 +1,1 @@
+"""The customer record's writes: customers, orders, dates and tasks, and their events."""

@@ -1,0 +1,245 @@
+"""Reads of the customer record: the customers list, the CRM fields of one customer."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from pydantic import BaseModel
+from sqlalchemy import and_, exists, func, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.accounts.viewer import Viewer
+from app.contacts.actions.dates import date_summaries
+from app.contacts.actions.tasks import PersonRef, TaskOut, tasks_out
+from app.errors import BadRequest
+from app.inbox.schemas import ChannelRef
+from app.models import (
+    Channel,
+    Contact,
+    ContactIdentity,
+    Order,
+    Task,
+    TaskStatus,
+    User,
+)
+from app.pagination import decode_cursor, encode_cursor
+
+
+class IdentityRef(BaseModel):
+    channel: ChannelRef
+    external_id: str
+    name: str | None
+    unreachable: bool
+
+
+class CustomerItem(BaseModel):
+    id: int
+    name: str
+    phone: str | None
+    identities: list[IdentityRef]
+    owner: PersonRef | None
+    # "active" or "lost". Tier, value and risk come with the retention issue; until then
+    # no tier and no score.
+    lifecycle: str
+    lost_reason: str | None
+    tier: str | None
+    high_value: bool
+    risk: int | None
+    marketing_consent: bool
+    last_interaction_at: datetime | None
+    next_follow_up_at: datetime | None
+    open_tasks: int
+
+
+async def _identities(
+    session: AsyncSession, viewer: Viewer, contact_ids: list[int]
+) -> dict[int, list[IdentityRef]]:
+    out: dict[int, list[IdentityRef]] = {cid: [] for cid in contact_ids}
+    if not contact_ids:
+        return out
+    rows = await session.execute(
+        select(ContactIdentity, Channel)
+        .join(Channel, Channel.id == ContactIdentity.channel_id)
+        .where(ContactIdentity.contact_id.in_(contact_ids))
+        .order_by(ContactIdentity.id)
+    )
+    for ident, ch in rows.all():
+        if viewer.can_see_channel(ch.id):
+            out[ident.contact_id].append(
+                IdentityRef(
+                    channel=ChannelRef(id=ch.id, type=ch.type, name=ch.name),
+                    external_id=ident.external_id,
+                    name=ident.name,
+                    unreachable=ident.unreachable,
+                )
+            )
+    return out
+
+
+async def customer_items(
+    session: AsyncSession, viewer: Viewer, contacts: list[Contact]
+) -> list[CustomerItem]:
+    ids = [c.id for c in contacts]
+    idents = await _identities(session, viewer, ids)
+    owner_ids = sorted({c.owner_id for c in contacts if c.owner_id is not None})
+    owners = (
+        dict(
+            (await session.execute(select(User.id, User.name).where(User.id.in_(owner_ids)))).all()
+        )
+        if owner_ids
+        else {}
+    )
+    open_counts = (
+        dict(
+            (
+                await session.execute(
+                    select(Task.contact_id, func.count())
+                    .where(Task.contact_id.in_(ids), Task.status == TaskStatus.OPEN)
+                    .group_by(Task.contact_id)
+                )
+            ).all()
+        )
+        if ids
+        else {}
+    )
+    return [
+        CustomerItem(
+            id=c.id,
+            name=c.name,
+            phone=c.phone,
+            identities=idents[c.id],
+            owner=PersonRef(id=c.owner_id, name=owners.get(c.owner_id, ""))
+            if c.owner_id is not None
+            else None,
+            lifecycle=c.lifecycle,
+            lost_reason=c.lost_reason,
+            tier=None,
+            high_value=False,
+            risk=None,
+            marketing_consent=c.marketing_consent,
+            last_interaction_at=c.last_interaction_at,
+            next_follow_up_at=c.next_follow_up_at,
+            open_tasks=open_counts.get(c.id, 0),
+        )
+        for c in contacts
+    ]
+
+
+def _visible(viewer: Viewer) -> Any:
+    clause = viewer.channel_clause(ContactIdentity.channel_id)
+    if clause is None:
+        return None
+    return exists().where(ContactIdentity.contact_id == Contact.id, clause)
+
+
+async def list_customers(
+    session: AsyncSession,
+    viewer: Viewer,
+    *,
+    q: str | None,
+    owner: str | None,
+    lifecycle: str | None = None,
+    channel_id: int | None = None,
+    cursor: str | None,
+    limit: int,
+) -> tuple[list[CustomerItem], str | None]:
+    """Customers, most recent interaction first (never-interacted last), paged by
+    (last_interaction_at, id)."""
+    stmt = select(Contact).where(Contact.merged_into_id.is_(None))
+    visible = _visible(viewer)
+    if visible is not None:
+        stmt = stmt.where(visible)
+    if owner == "me":
+        stmt = stmt.where(Contact.owner_id == viewer.id)
+    elif owner == "none":
+        stmt = stmt.where(Contact.owner_id.is_(None))
+    elif owner:
+        stmt = stmt.where(Contact.owner_id == int(owner))
+    if lifecycle:
+        stmt = stmt.where(Contact.lifecycle == lifecycle)
+    if channel_id is not None:
+        stmt = stmt.where(
+            exists().where(
+                ContactIdentity.contact_id == Contact.id, ContactIdentity.channel_id == channel_id
+            )
+        )
+    if q and q.strip():
+        term = q.strip()
+        escaped = term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        like = f"%{escaped}%"
+        stmt = stmt.where(
+            or_(
+                Contact.name.ilike(like, escape="\\"),
+                Contact.phone.ilike(like, escape="\\"),
+                Contact.email.ilike(like, escape="\\"),
+                Contact.id.in_(select(Order.contact_id).where(Order.order_no == term)),
+            )
+        )
+    if cursor:
+        at, before = decode_cursor(cursor, 2)
+        if not isinstance(before, int) or not (at is None or isinstance(at, str)):
+            raise BadRequest("invalid cursor")
+        if at is None:
+            stmt = stmt.where(Contact.last_interaction_at.is_(None), Contact.id < before)
+        else:
+            try:
+                when = datetime.fromisoformat(at)
+            except ValueError:
+                raise BadRequest("invalid cursor") from None
+            stmt = stmt.where(
+                or_(
+                    Contact.last_interaction_at < when,
+                    and_(Contact.last_interaction_at == when, Contact.id < before),
+                    Contact.last_interaction_at.is_(None),
+                )
+            )
+    stmt = stmt.order_by(Contact.last_interaction_at.desc().nulls_last(), Contact.id.desc()).limit(
+        limit + 1
+    )
+    rows = list((await session.scalars(stmt)).all())
+    nxt = None
+    if len(rows) > limit:
+        last = rows[limit - 1]
+        at_value = last.last_interaction_at.isoformat() if last.last_interaction_at else None
+        nxt = encode_cursor([at_value, last.id])
+    return await customer_items(session, viewer, rows[:limit]), nxt
+
+
+async def orders_total(session: AsyncSession, contact_id: int) -> Decimal:
+    total = await session.scalar(
+        select(func.coalesce(func.sum(Order.amount), 0)).where(Order.contact_id == contact_id)
+    )
+    return Decimal(str(total)).quantize(Decimal("0.01"))
+
+
+async def open_tasks_of(session: AsyncSession, contact_id: int) -> list[TaskOut]:
+    rows = await session.scalars(
+        select(Task)
+        .where(Task.contact_id == contact_id, Task.status == TaskStatus.OPEN)
+        .order_by(Task.due_at, Task.id)
+        .limit(50)
+    )
+    return await tasks_out(session, list(rows))
+
+
+async def crm_fields(session: AsyncSession, viewer: Viewer, contact: Contact) -> dict[str, Any]:
+    """What GET /api/v1/contacts/{id} adds for issue 15."""
+    (item,) = await customer_items(session, viewer, [contact])
+    return {
+        "owner": item.owner,
+        "lifecycle": item.lifecycle,
+        "lost_reason": item.lost_reason,
+        "tier": item.tier,
+        "high_value": item.high_value,
+        "risk": item.risk,
+        "last_interaction_at": contact.last_interaction_at,
+        "next_follow_up_at": contact.next_follow_up_at,
+        "important_dates": date_summaries(list(contact.important_dates or [])),
+        "follow_up_days": contact.follow_up_days,
+        "marketing_consent": contact.marketing_consent,
+        "orders_total": str(await orders_total(session, contact.id)),
+        "open_tasks": await open_tasks_of(session, contact.id),
+        "merged_into_id": contact.merged_into_id,
+    }

@@ -1,0 +1,87 @@
+"""Ingest's customer upsert: a message's sender as a contact with one identity per channel.
+
+Loaded and created set-based, once per batch (app/inbox/actions/inbound.py).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.models import Channel, Contact, ContactIdentity, Conversation
+from channels.base import InboundMessage
+
+
+@dataclass
+class Known:
+    """A customer's identity, contact and active conversation, loaded once per batch."""
+
+    identity: ContactIdentity
+    contact: Contact
+    active: Conversation | None
+
+
+async def load_known(
+    session: AsyncSession, channel: Channel, contact_ids: set[str]
+) -> dict[str, Known]:
+    rows = await session.execute(
+        select(ContactIdentity, Contact, Conversation)
+        .join(Contact, Contact.id == ContactIdentity.contact_id)
+        .outerjoin(Conversation, Conversation.active_identity_id == ContactIdentity.id)
+        .where(
+            ContactIdentity.channel_id == channel.id,
+            ContactIdentity.external_id.in_(sorted(contact_ids)),
+        )
+    )
+    return {i.external_id: Known(i, c, conv) for i, c, conv in rows}
+
+
+async def create_identities(
+    session: AsyncSession,
+    channel: Channel,
+    inbounds: Iterable[InboundMessage],
+    known: dict[str, Known],
+) -> None:
+    """New customers' contacts and identities, all in two inserts (first message's details)."""
+    new: dict[str, InboundMessage] = {}
+    for inbound in inbounds:
+        if inbound.contact.external_id not in known:
+            new.setdefault(inbound.contact.external_id, inbound)
+    if not new:
+        return
+    contacts = {}
+    for external_id, inbound in new.items():
+        c = inbound.contact
+        # Platforms like WeChat send no nickname: a short stable label beats a blank row.
+        name = c.name or f"客户 {external_id[-4:]}"
+        contacts[external_id] = Contact(
+            name=name, avatar_url=c.avatar_url, attributes=dict(c.attributes)
+        )
+    session.add_all(contacts.values())
+    await session.flush()
+    for external_id, inbound in new.items():
+        contact = contacts[external_id]
+        identity = ContactIdentity(
+            contact_id=contact.id,
+            channel_id=channel.id,
+            external_id=external_id,
+            name=inbound.contact.name,
+            avatar_url=inbound.contact.avatar_url,
+        )
+        session.add(identity)
+        known[external_id] = Known(identity, contact, None)
+    await session.flush()
+
+
+def update_identity(known: Known, inbound: InboundMessage) -> None:
+    c, identity, contact = inbound.contact, known.identity, known.contact
+    if c.name and c.name != identity.name:
+        identity.name = c.name
+        if not contact.name:
+            contact.name = c.name
+    if c.avatar_url and c.avatar_url != identity.avatar_url:
+        identity.avatar_url = c.avatar_url
+        contact.avatar_url = contact.avatar_url or c.avatar_url

@@ -1,0 +1,1 @@
+"""The message search index: the terms (terms.py) and the index both backends keep (index.py)."""

@@ -1,0 +1,1 @@
+"""Fake Douyin open-platform API and the events Douyin pushes (tests, the demo)."""

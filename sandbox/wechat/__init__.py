@@ -1,0 +1,1 @@
+"""Fake WeChat Official Account API and the pushes WeChat sends (tests, the demo)."""
