@@ -23,7 +23,8 @@ State = dict[str, Any]
 
 
 async def fetch_state(client: Any, headers: dict[str, str]) -> State:
-    """What the inbox page loads: every conversation, and every conversation's messages."""
+    """What the live pages load: every conversation and its messages (the inbox) and every
+    task (the to-do list)."""
     r = await client.get("/api/v1/conversations?status=all&limit=200", headers=headers)
     assert r.status_code == 200
     conversations = {c["id"]: c for c in r.json()["items"]}
@@ -32,7 +33,16 @@ async def fetch_state(client: Any, headers: dict[str, str]) -> State:
         r = await client.get(f"/api/v1/conversations/{conv_id}/messages", headers=headers)
         assert r.status_code == 200
         messages[conv_id] = {m["id"]: m for m in r.json()["items"]}
-    return {"conversations": conversations, "messages": messages}
+    tasks = {}
+    for status in ("open", "done", "cancelled"):
+        r = await client.get(f"/api/v1/tasks?status={status}&limit=200", headers=headers)
+        assert r.status_code == 200
+        tasks.update({t["id"]: t for t in r.json()["items"]})
+    return {
+        "conversations": conversations,
+        "messages": messages,
+        "tasks": tasks,
+    }
 
 
 def apply_event(state: State, event: EventLog) -> None:
@@ -43,6 +53,10 @@ def apply_event(state: State, event: EventLog) -> None:
     elif event.type in ("conversation.created", "conversation.updated", "conversation.assigned"):
         state["conversations"][data["id"]] = data
         state["messages"].setdefault(data["id"], {})
+    elif event.type == "contact.updated":
+        pass  # the sidebar refetches the open customer on it; no live list holds customers
+    elif event.type in ("task.created", "task.updated"):
+        state["tasks"][data["id"]] = data
     else:  # a new event type needs its line here (and in the client)
         raise AssertionError(f"unknown event {event.type}")
 
@@ -132,3 +146,20 @@ async def test_actions_publish_what_a_fresh_load_shows(client: Any, factory: Any
         if m["delivery_status"] == "failed"
     ]
     assert [m["error"] for m in failed] == ["48h window closed"]
+
+    # The to-do list: a manual task for the customer, then done with an outcome.
+    contact_id = (await fetch_state(client, h))["conversations"][new_id]["contact"]["id"]
+
+    async def api(method: str, path: str, body: dict[str, Any]) -> None:
+        r = await client.request(method, path, json=body, headers=h)
+        assert r.status_code in (200, 201), r.text
+
+    task = {"contact_id": contact_id, "title": "回访：快递", "due_at": "2030-01-02T09:00:00+08:00"}
+    types = await verify_action(app, client, h, lambda: api("POST", "/api/v1/tasks", task))
+    assert types == ["task.created"]
+    (task_id,) = (await fetch_state(client, h))["tasks"]
+    done = {"outcome": "已签收"}
+    types = await verify_action(
+        app, client, h, lambda: api("POST", f"/api/v1/tasks/{task_id}/complete", done)
+    )
+    assert "task.updated" in types
