@@ -96,6 +96,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> None:
     import uvicorn
 
     from app.realtime.transport import WEBSOCKET_OPTIONS
+    from app.web.bodylimit import SERVER_LIMITS
 
     if args.workers < 1:
         raise CliError("--workers must be at least 1")
@@ -127,6 +128,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> None:
         # uvicorn's websocket protocol plus pre-encoded frames for the fan-out, without
         # permessage-deflate (the reasons are in app/realtime/transport.py).
         **WEBSOCKET_OPTIONS,
+        **SERVER_LIMITS,  # websocket messages capped before they are read whole
         # SIGTERM: stop accepting, let in-flight requests finish (a webhook is answered
         # within the platforms' 5 s or retried anyway), close sockets with 1012, exit.
         timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,

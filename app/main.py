@@ -50,6 +50,7 @@ from app.realtime.hub import EventHub
 from app.realtime.presence import Presence
 from app.services import AppServices, get_services
 from app.storage import LocalStorage
+from app.web import accesslog
 from app.web.auth import web_auth
 from app.web.setup import install_web
 from app.widget import install_widget
@@ -151,7 +152,14 @@ def create_app(
             await http.aclose()
             await db.dispose()
 
-    app = FastAPI(title="Huiliu 汇流", version="1", lifespan=lifespan)
+    # max_body_size: every body is counted while it streams (app/web/bodylimit.py).
+    app = FastAPI(
+        title="Huiliu 汇流",
+        version="1",
+        lifespan=lifespan,
+        max_body_size=settings.max_body_bytes,
+    )
+    accesslog.install()  # push signatures and tokens never reach the access log
     _install_handlers(app)
     _install_middleware(app, settings)
     app.include_router(inbox_router)
@@ -221,7 +229,9 @@ def _install_handlers(app: FastAPI) -> None:
     async def database_error(request: Request, exc: Exception) -> Response:
         if invalid_input(exc):
             detail = "a value in the request cannot be stored (number out of range or NUL)"
-            return JSONResponse({"detail": detail}, 422)
+            # 400, not 422: the OpenAPI schema gives every 422 FastAPI's list of field
+            # errors, and this string `detail` must not contradict it (issue 19, item 13).
+            return JSONResponse({"detail": detail}, 400)
         if database_unavailable(exc):
             log.warning("database unavailable: %s", exc)
             return JSONResponse(

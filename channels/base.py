@@ -54,6 +54,9 @@ class WebhookRequest:
     query: Mapping[str, str]
     headers: Mapping[str, str]  # lower-cased names
     body: bytes
+    # When it arrived (Unix seconds); None: now. A push older than the platform's window
+    # is refused, so a connector stays pure and its tests can replay captured vectors.
+    received_at: float | None = None
 
 
 @dataclass(frozen=True)
@@ -151,6 +154,10 @@ class WebhookResult:
     messages: list[InboundMessage] = field(default_factory=list)
     pull: PullRequest | None = None
     notices: list[PlatformNotice] = field(default_factory=list)
+    # The push's signed one-time parameters (e.g. WeChat's timestamp and nonce), when its
+    # signature does not cover the body: the product refuses the same key with another
+    # body within the push window (a replayed signature on a forged message).
+    replay_key: str | None = None
 
 
 @dataclass(frozen=True)
@@ -281,12 +288,16 @@ class Capabilities:
 
     media_replies: content types `send` accepts in `OutboundMessage.media` (image replies);
     typing: `Connector.typing` shows "the agent is typing" on the platform;
-    pull: `handle_webhook` may return `WebhookResult.pull`, and `Connector.pull` fetches.
+    pull: `handle_webhook` may return `WebhookResult.pull`, and `Connector.pull` fetches;
+    idempotent_sends: sending the same `idempotency_key` twice shows the reply once. False:
+    a send that may have landed is never repeated on its own (the reply is marked
+    uncertain and the agent decides).
     """
 
     media_replies: frozenset[ContentType] = frozenset()
     typing: bool = False
     pull: bool = False
+    idempotent_sends: bool = False
 
 
 class Connector(Protocol):

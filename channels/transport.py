@@ -9,8 +9,16 @@ from typing import TypeVar
 import httpx
 from pydantic import BaseModel
 
-# Failures before the request left this host: the platform cannot have acted on it.
-NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
+# Failures before the request left this host: the platform cannot have acted on it. A
+# failed write (the connection reset before the request was written whole) counts too:
+# a platform never acts on half a request.
+NOT_SENT = (
+    httpx.ConnectError,
+    httpx.ConnectTimeout,
+    httpx.PoolTimeout,
+    httpx.WriteError,
+    httpx.WriteTimeout,
+)
 
 ConfigT = TypeVar("ConfigT", bound=BaseModel)
 

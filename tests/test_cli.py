@@ -107,18 +107,23 @@ def test_user_token_channel_commands(run: Any) -> None:
     [
         (
             ("user", "create", "--email", "x@y.z", "--name", "X", "--role", "boss"),
-            "password1\n",
+            "unusual-pass-1\n",
             "invalid choice",
         ),
         (
             ("user", "create", "--email", "nope", "--name", "X", "--role", "agent"),
-            "password1\n",
+            "unusual-pass-1\n",
             "not an email",
         ),
         (
             ("user", "create", "--email", "x@y.z", "--name", "X", "--role", "agent"),
             "short\n",
             "at least 8",
+        ),
+        (
+            ("user", "create", "--email", "x@y.z", "--name", "X", "--role", "agent"),
+            "password1\n",
+            "too common",
         ),
         (
             (
@@ -133,7 +138,7 @@ def test_user_token_channel_commands(run: Any) -> None:
                 "--channels",
                 "1,a",
             ),
-            "password1\n",
+            "unusual-pass-1\n",
             "comma-separated",
         ),
         (
@@ -149,7 +154,7 @@ def test_user_token_channel_commands(run: Any) -> None:
                 "--channels",
                 "999",
             ),
-            "password1\n",
+            "unusual-pass-1\n",
             "no such channel",
         ),
         (("token", "create", "--email", "ghost@y.z"), "", "no user"),

@@ -7,7 +7,9 @@ from collections.abc import Iterable
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.accounts.security import hash_password, hash_token, new_token
+from app.accounts import passwords
+from app.accounts.passwords import check_not_common
+from app.accounts.security import hash_token, new_token
 from app.audit import record_audit
 from app.errors import BadRequest, Conflict, NotFound
 from app.models import ApiToken, Channel, Role, User, UserChannel
@@ -48,10 +50,13 @@ async def create_user(
         raise BadRequest(f"role must be one of admin, supervisor, agent (got {role!r})")
     if len(password) < MIN_PASSWORD_LENGTH:
         raise BadRequest(f"password must have at least {MIN_PASSWORD_LENGTH} characters")
+    check_not_common(password)
+    # Off the event loop, before this action's own reads (argon2: app/accounts/passwords.py).
+    password_hash = await passwords.hash_(password)
     if await session.scalar(select(func.count()).where(User.email == email)):
         raise Conflict(f"a user with email {email} already exists")
     ids = await _check_channels(session, channel_ids)
-    user = User(email=email, name=name, role=role, password_hash=hash_password(password))
+    user = User(email=email, name=name, role=role, password_hash=password_hash)
     session.add(user)
     await session.flush()
     for channel_id in ids:

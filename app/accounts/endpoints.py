@@ -11,7 +11,7 @@ import secrets
 from typing import Any
 
 from fastapi import APIRouter
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -31,7 +31,7 @@ class UserIn(BaseModel):
     role: str = "agent"
     # None: a random password is generated and shown once in the answer.
     password: str | None = Field(default=None, min_length=MIN_PASSWORD_LENGTH, max_length=200)
-    channel_ids: list[int] | None = None  # None: every channel
+    channel_ids: list[int] | None = Field(default=None, min_length=1)  # None: every channel
 
 
 class CreatedUserOut(UserOut):
@@ -41,8 +41,16 @@ class CreatedUserOut(UserOut):
 class UserPatch(BaseModel):
     name: str | None = Field(default=None, min_length=1, max_length=100)
     role: str | None = None
-    channel_ids: list[int] | None = None
-    every_channel: bool = False  # true: lift the channel limit (channel_ids is then ignored)
+    # A non-empty list limits the member to those channels; [] is refused (it used to mean
+    # "every channel" by accident): lifting the limit is said with every_channel.
+    channel_ids: list[int] | None = Field(default=None, min_length=1)
+    every_channel: bool = False  # true: lift the channel limit (channel_ids must be absent)
+
+    @model_validator(mode="after")
+    def _one_way_to_say_channels(self) -> UserPatch:
+        if self.every_channel and self.channel_ids is not None:
+            raise ValueError("give channel_ids or every_channel: true, not both")
+        return self
 
 
 class DeactivateIn(BaseModel):

@@ -75,6 +75,8 @@ def _filters(
     tag: OptionalText = None,
     q: OptionalText = None,
 ) -> queries.ArchiveFilters:
+    # Checked here, before an export starts streaming: a bad time is a 400, not a cut file.
+    queries.utc(since), queries.utc(until)
     return queries.ArchiveFilters(
         channel_id=channel_id,
         agent_id=agent_id,

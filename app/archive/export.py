@@ -116,11 +116,17 @@ CSV_COLUMNS = [
 ]
 
 
+# Spreadsheet programs read a cell starting with these as a formula (OWASP "CSV injection").
+_FORMULA = ("=", "+", "-", "@", "\t", "\r", "\n")
+
+
 def _cell(value: Any) -> str:
-    """Customer text is hostile: a cell starting with = + - @ (or a tab/CR) is a formula
-    to spreadsheet programs (OWASP "CSV injection"), so it is prefixed with a quote."""
+    """Customer text is hostile: a cell starting with = + - @ (or a tab, CR or newline, or
+    spaces before any of them, which spreadsheets skip) is prefixed with a quote."""
     text = "" if value is None else str(value)
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+    if text[:1] in _FORMULA or text.lstrip(" \t\r\n")[:1] in _FORMULA:
+        return "'" + text
+    return text
 
 
 def csv_rows(conversation: ConversationOut, messages: list[MessageOut]) -> str:

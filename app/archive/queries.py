@@ -42,7 +42,10 @@ def utc(value: datetime | None) -> datetime | None:
     """Query-string times: an offset is honoured, a bare time is taken as UTC."""
     if value is None:
         return None
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    try:
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    except OverflowError as exc:  # 0001-01-01T00:00+14:00 is before year 1 in UTC
+        raise BadRequest("time out of range") from exc
 
 
 def query_groups(q: str) -> list[Group]:

@@ -41,4 +41,4 @@ async def update_contact(
 @router.get("/contact-tags")
 async def list_contact_tags(session: SessionDep, viewer: ViewerDep) -> dict[str, Any]:
     """Tags in use, most used first: suggestions for the tag input."""
-    return {"items": await queries.tag_suggestions(session), "next_cursor": None}
+    return {"items": await queries.tag_suggestions(session, viewer), "next_cursor": None}

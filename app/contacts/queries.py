@@ -93,11 +93,17 @@ async def contact_view(session: AsyncSession, viewer: Viewer, contact_id: int) -
     )
 
 
-async def tag_suggestions(session: AsyncSession) -> list[str]:
-    """Tags in use, most used first: suggestions for the tag input."""
+async def tag_suggestions(session: AsyncSession, viewer: Viewer) -> list[str]:
+    """Tags in use, most used first: suggestions for the tag input. A channel-limited agent
+    sees only tags on customers of their channels."""
+    stmt = select(ContactTag.tag, func.count().label("n"))
+    if viewer.channel_ids is not None:
+        mine = select(ContactIdentity.contact_id).where(
+            viewer.channel_clause(ContactIdentity.channel_id)
+        )
+        stmt = stmt.where(ContactTag.contact_id.in_(mine))
     rows = await session.execute(
-        select(ContactTag.tag, func.count().label("n"))
-        .group_by(ContactTag.tag)
+        stmt.group_by(ContactTag.tag)
         .order_by(func.count().desc(), ContactTag.tag)
         .limit(SUGGESTIONS)
     )

@@ -71,7 +71,11 @@ async def record_delivery_failure(
         outcome = "retried"
     else:
         job.status = JobStatus.FAILED
-        message.delivery_status = DeliveryStatus.FAILED
+        # uncertain: it may have landed and the platform has no idempotency key, so it is
+        # not sent again on its own; the agent decides (retry).
+        message.delivery_status = (
+            DeliveryStatus.UNCERTAIN if exc.uncertain else DeliveryStatus.FAILED
+        )
         message.error = exc.reason
         outcome = "uncertain" if exc.uncertain else "failed"
     publish_message(session, message, EventType.MESSAGE_UPDATED)

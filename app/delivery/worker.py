@@ -5,6 +5,8 @@
   permanent and uncertain ones fail at once with the platform's reason.
 - A job claimed by a process that died is claimed again once its lease runs out;
   the idempotency key stays the same, so a platform that honours it never shows it twice.
+  A platform without one (WeChat, Douyin: `capabilities.idempotent_sends` False) may already
+  have shown it, so the reply is marked `uncertain` instead and the agent decides.
 - On PostgreSQL jobs are claimed with FOR UPDATE SKIP LOCKED, so several processes share
   the queue; on SQLite there is one writer anyway.
 """
@@ -56,6 +58,14 @@ BATCH = 20
 BACKOFF_SECONDS = (1, 5, 30, 120, 600, 3600)
 
 
+# A send whose process died mid-way: it may or may not have reached the platform.
+ORPHANED = DeliveryError(
+    "uncertain: 发送过程中服务中断，消息可能已送达 / "
+    "the server stopped while sending; it may have been delivered",
+    uncertain=True,
+)
+
+
 def backoff(attempt: int, rng: Callable[[], float] = random.random) -> timedelta:
     """Delay before attempt `attempt + 1`: the schedule, with equal jitter (half fixed)."""
     base = BACKOFF_SECONDS[min(attempt, len(BACKOFF_SECONDS)) - 1]
@@ -82,6 +92,7 @@ class DeliveryWorker(PollingWorker):
         self.settings = settings
         self.clock = clock
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{id(self):x}"
+        self._orphaned: set[int] = set()  # claimed again after a dead process's lease
 
     def interval(self) -> float:
         return self.settings.delivery_poll_seconds
@@ -117,6 +128,8 @@ class DeliveryWorker(PollingWorker):
                 )
             ).all()
             for job in jobs:
+                if job.status == JobStatus.IN_FLIGHT:
+                    self._orphaned.add(job.id)
                 job.status = JobStatus.IN_FLIGHT
                 job.locked_until = now + LEASE
                 job.locked_by = self.owner
@@ -143,6 +156,12 @@ class DeliveryWorker(PollingWorker):
                 reply_context=dict(identity.reply_context or {}),
             )
             attempts = job.attempts
+        connector = connector_for(channel.type)
+        if job_id in self._orphaned:
+            self._orphaned.discard(job_id)
+            if not connector.capabilities.idempotent_sends:
+                await self._record_failure(job_id, ORPHANED, attempts)
+                return
         try:
             outbound = replace(outbound, media=await self._media_of(message))
         except DeliveryError as exc:
@@ -151,7 +170,7 @@ class DeliveryWorker(PollingWorker):
         try:
             ctx = channel_context(self.db, self.http, self.settings, channel, now=self.clock)
 
-            result = await connector_for(channel.type).send(ctx, outbound)
+            result = await connector.send(ctx, outbound)
         except DeliveryError as exc:
             await self._record_failure(job_id, exc, attempts)
         except Exception as exc:  # a connector bug must not leave the job in flight forever

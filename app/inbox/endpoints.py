@@ -169,7 +169,8 @@ async def list_users(
     items = [
         UserOut(
             id=u.id,
-            email=u.email,
+            # An agent sees names to hand over to, not colleagues' addresses.
+            email=u.email if viewer.is_supervisor or u.id == viewer.user.id else None,
             name=u.name,
             role=u.role,
             active=u.active,

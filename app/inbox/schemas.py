@@ -86,7 +86,8 @@ class ChannelOut(BaseModel):
 
 class UserOut(BaseModel):
     id: int
-    email: str
+    # Shown to supervisors, admins and the user themself; null for other agents.
+    email: str | None
     name: str
     role: str
     active: bool

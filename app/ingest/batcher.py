@@ -27,8 +27,9 @@ from app.db import Database
 from app.inbox.actions.inbound import record_inbound_batch
 from app.inbox.locks import identity_lock_keys, lock_identities
 from app.ingest.actions import record_platform_notices
+from app.ingest.replay import ReplayGuard, digest
 from app.models import Channel, Message
-from channels.base import WebhookError, WebhookRequest, WebhookResult
+from channels.base import BadSignature, WebhookError, WebhookRequest, WebhookResult
 
 # Pushes per transaction: enough to amortise the commit over 32 busy connections, small
 # enough that a batch's locks and its transaction stay short.
@@ -78,6 +79,7 @@ class IngestBatcher:
         self.max_workers = POSTGRES_WORKERS if db.is_postgres else SQLITE_WORKERS
         self.queue: list[Push] = []
         self.workers: set[asyncio.Task[None]] = set()
+        self.replay = ReplayGuard()
 
     async def submit(self, push: Push) -> Outcome:
         """Queue a push and wait until it is committed (or refused, or failed)."""
@@ -115,6 +117,7 @@ class IngestBatcher:
         outcomes: dict[int, Outcome] = {}
         async with self.db.session() as session:
             parsed = await _parse(session, batch, outcomes)
+            parsed = await _refuse_replays(session, self.replay, parsed, outcomes)
             by_push = await _record(session, parsed)
             # Leaving the block commits; only then is any platform told "received".
         for p in parsed:
@@ -159,6 +162,29 @@ async def _parse(
             continue
         parsed.append(_Parsed(push, channel, result, connector.reply_window_for(config)))
     return parsed
+
+
+async def _refuse_replays(
+    session: AsyncSession, guard: ReplayGuard, parsed: list[_Parsed], outcomes: dict[int, Outcome]
+) -> list[_Parsed]:
+    """Drop (answering 403) each push whose signed one-time key came with another body."""
+    claims = {
+        id(p.push): (p.channel.id, p.result.replay_key, digest(p.push.wire.body))
+        for p in parsed
+        if p.result.replay_key is not None
+    }
+    refused = await guard.refused(session, list(claims.values()))
+    kept = []
+    for p in parsed:
+        if claims.get(id(p.push)) in refused:
+            outcomes[id(p.push)] = Outcome(
+                refused=BadSignature(
+                    "replayed signature: this timestamp and nonce came with another body"
+                )
+            )
+        else:
+            kept.append(p)
+    return kept
 
 
 async def _record(session: AsyncSession, parsed: list[_Parsed]) -> dict[int, list[Message | None]]:

@@ -10,6 +10,8 @@ happens after the answer, and so does the pull of a platform that only notifies
 
 from __future__ import annotations
 
+import time
+
 from fastapi import APIRouter, Request, Response
 from starlette.background import BackgroundTask
 
@@ -49,6 +51,7 @@ async def webhook(channel_type: str, channel_id: str, request: Request) -> Respo
         query=dict(request.query_params),
         headers={k.lower(): v for k, v in request.headers.items()},
         body=body,
+        received_at=time.time(),
     )
     # Returns once the push's messages are committed (with those of concurrent pushes):
     # only then is the platform told "received".

@@ -24,6 +24,7 @@ from app.models import Channel, Message
 from app.storage import AttachmentStorage
 from app.workers import PollingWorker
 from channels.base import ContentType, DeliveryError, MediaRef, utcnow
+from channels.netguard import MediaRefused
 
 log = logging.getLogger(__name__)
 
@@ -106,7 +107,8 @@ class MediaWorker(PollingWorker):
             await self.storage.put(key, media.content)
         except DeliveryError as exc:
             att["error"] = exc.reason
-            if attempts >= MAX_ATTEMPTS:
+            # A refused address is never fetched, so trying again cannot help.
+            if attempts >= MAX_ATTEMPTS or isinstance(exc, MediaRefused):
                 att["status"] = "failed"
                 att.pop("next_attempt_at", None)
             else:

@@ -24,6 +24,7 @@ from app.models.inbox import (
     Message,
     SenderType,
 )
+from app.models.ingest import WebhookNonce
 from app.models.presence import AgentPresence
 from app.models.pulls import PullCursor
 from app.models.web import CannedReply, ContactTag, LoginFailure, WebSession
@@ -60,4 +61,5 @@ __all__ = [
     "SenderType",
     "User",
     "UserChannel",
+    "WebhookNonce",
 ]

@@ -41,6 +41,9 @@ class DeliveryStatus(StrEnum):
     QUEUED = "queued"
     SENT = "sent"
     FAILED = "failed"
+    # The platform may have delivered it (no answer after the request went out) and has no
+    # idempotency key, so it is not sent again on its own: the agent decides (retry).
+    UNCERTAIN = "uncertain"
 
 
 class JobStatus(StrEnum):

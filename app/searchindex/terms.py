@@ -3,8 +3,10 @@
 perf-reliability.md 2.4: the application, not the database, decides what a term
 is, so SQLite (FTS5) and PostgreSQL (tsvector) find exactly the same messages.
 
-- Text is normalised per character: NFKC (full-width ＡＢＣ１２３ becomes abc123),
-  then lowercase.
+- Text is normalised: zero-width characters (which split a word invisibly) are
+  dropped, each character with its combining marks is composed (NFC: a decomposed
+  é or 한 is found like the composed one), then NFKC per character (full-width
+  ＡＢＣ１２３ becomes abc123), then lowercase.
 - A run of CJK characters (Han, kana, hangul) gives one unigram per character
   and overlapping bigrams at the same positions, so any substring is a phrase of
   bigrams (or one unigram): 惠券 is found inside 优惠券 without a dictionary.
@@ -63,21 +65,55 @@ def is_cjk(ch: str) -> bool:
     return _CJK.match(ch) is not None
 
 
+# Invisible characters that split a word for the tokenizer but not for the reader:
+# zero-width space/non-joiner/joiner, word joiner, BOM, soft hyphen, Mongolian vowel sep.
+ZERO_WIDTH = frozenset("\u200b\u200c\u200d\u2060\ufeff\u00ad\u180e")
+
+
 @lru_cache(maxsize=16384)
 def _normalized_char(ch: str) -> str:
     return unicodedata.normalize("NFKC", ch).lower()
 
 
+def _continues(ch: str) -> bool:
+    """A character that composes with the one before it: a combining mark, or a Hangul
+    medial vowel or final consonant jamo (a decomposed syllable)."""
+    return unicodedata.combining(ch) != 0 or "\u1160" <= ch <= "\u11ff"
+
+
 def normalized(text: str) -> tuple[str, list[int]]:
-    """NFKC + lowercase, character by character; and for each output character the
-    index of the input character it came from (so matches map back for highlights)."""
+    """Zero-width dropped, NFC per character cluster, NFKC + lowercase per character;
+    and for each output character the index of the input character it came from (so
+    matches map back for highlights)."""
     if text.isascii():
         return text.lower(), list(range(len(text)))
-    parts = [ch.lower() if ch < "\x80" else _normalized_char(ch) for ch in text]
-    if all(len(part) == 1 for part in parts):
-        return "".join(parts), list(range(len(text)))
-    origin = [i for i, part in enumerate(parts) for _ in part]
+    parts: list[str] = []
+    origin: list[int] = []
+    i, n = 0, len(text)
+    while i < n:
+        ch = text[i]
+        if ch in ZERO_WIDTH:
+            i += 1
+            continue
+        j = i + 1
+        while j < n and _continues(text[j]):
+            j += 1
+        cluster = text[i:j] if j > i + 1 else ch
+        if len(cluster) > 1:
+            cluster = unicodedata.normalize("NFC", cluster)
+        for c in cluster:
+            out = c.lower() if c < "\x80" else _normalized_char(c)
+            parts.append(out)
+            origin.extend([i] * len(out))
+        i = j
     return "".join(parts), origin
+
+
+def _span_end(text: str, end: int) -> int:
+    """Past the marks and invisible characters that belong to the character before `end`."""
+    while end < len(text) and (_continues(text[end]) or text[end] in ZERO_WIDTH):
+        end += 1
+    return end
 
 
 @dataclass(frozen=True)
@@ -212,7 +248,7 @@ def _spans(text: str, groups: list[Group]) -> list[tuple[int, int]]:
         while at >= 0:
             found.append((at, at + len(g.text)))
             at = norm.find(g.text, at + 1)
-    spans = sorted((origin[a], origin[b - 1] + 1) for a, b in found)
+    spans = sorted((origin[a], _span_end(text, origin[b - 1] + 1)) for a, b in found)
     merged: list[tuple[int, int]] = []
     for a, b in spans:
         if merged and a <= merged[-1][1]:

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-import asyncio
+import math
 from functools import cache
 from pathlib import Path
 from typing import Annotated, Any
@@ -14,7 +14,8 @@ from fastapi.responses import RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from sqlalchemy import func, select
 
-from app.accounts.security import hash_password, verify_password
+from app.accounts import passwords
+from app.accounts.security import hash_password
 from app.accounts.sessions import create_session, csrf_matches, revoke_session
 from app.deps import SessionDep
 from app.i18n import LANGS, page_texts, texts
@@ -129,11 +130,20 @@ async def login(
     ip = client_ip(request)
     if await ratelimit.is_limited(session, email, ip):
         return login_form(request, 429, error="too_many", email=email, next_=next)
+    wait = await ratelimit.account_wait(session, email, ip)
+    if wait > 0:
+        response = login_form(request, 429, error="slow_down", email=email, next_=next)
+        response.headers["Retry-After"] = str(math.ceil(wait))
+        return response
     user = await session.scalar(select(User).where(User.email == email)) if email else None
     stored = user.password_hash if user and user.password_hash else _dummy_hash()
-    # argon2 takes tens of milliseconds of CPU: keep the event loop free meanwhile.
-    ok = await asyncio.to_thread(verify_password, stored, password)
-    if not ok or user is None or not user.active:
+    user_id = user.id if user is not None and user.active else None
+    # End the read transaction first: argon2 runs (in a thread, a few at a time) without
+    # holding a database connection, which on SQLite is the only one (issue 19, item 6).
+    await session.rollback()
+    ok = await passwords.verify(stored, password)
+    user = await session.get(User, user_id) if ok and user_id is not None else None
+    if user is None or not user.active:
         await ratelimit.record_failure(session, email, ip)
         return login_form(request, 401, error="wrong", email=email, next_=next)
     await ratelimit.clear_failures(session, email, ip)

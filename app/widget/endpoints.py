@@ -87,7 +87,10 @@ async def widget_script(channel_id: int, request: Request) -> Response:
             media_type="text/javascript",
             headers={**js, "Cache-Control": "no-store"},
         )
-    settings = widget_settings(channel.id, channel.name, config, str(request.base_url))
+    # The configured public address, never the request's Host header: a forged Host would
+    # otherwise point the script (and a cache keeping it) at another server.
+    public_url = get_services(request).settings.public_url
+    settings = widget_settings(channel.id, channel.name, config, public_url)
     body, etag = build_script(settings)
     # Revalidated on every load (an ETag 304): a changed greeting shows at once.
     headers = {**js, "ETag": etag, "Cache-Control": "no-cache", "Vary": "Origin, Referer"}

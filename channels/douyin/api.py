@@ -12,8 +12,9 @@ from typing import Any
 
 import httpx
 
+from channels import netguard
 from channels.base import DeliveryError, MediaFile
-from channels.transport import classify, read_capped, retryable_status
+from channels.transport import classify, retryable_status
 
 SEND_PATH = "/im/send/msg/"
 REFRESH_PATH = "/oauth/refresh_token/"
@@ -120,24 +121,30 @@ async def download(
     *,
     max_bytes: int,
     mime_hint: str | None,
+    api_base: str,
+    allowed_suffixes: tuple[str, ...],
 ) -> MediaFile:
-    """Stream one media file, refusing it once it passes `max_bytes`; no redirects."""
+    """Fetch one media file through the guarded fetcher (allowlisted public hosts, capped)."""
     try:
-        async with http.stream(
-            "GET", url, headers=dict(headers), timeout=MEDIA_TIMEOUT, follow_redirects=False
-        ) as response:
-            status = response.status_code
-            if retryable_status(status):
-                raise DeliveryError(f"Douyin media: HTTP {status}", retryable=True)
-            if status != 200:
-                raise DeliveryError(f"Douyin media: HTTP {status}")
-            content = await read_capped(
-                response,
-                max_bytes,
-                lambda: DeliveryError(f"Douyin media: more than {max_bytes} bytes"),
-            )
-            content_type = response.headers.get("content-type", "").split(";")[0].strip()
+        response = await netguard.fetch(
+            http,
+            url,
+            trusted_base=api_base,
+            allowed_suffixes=allowed_suffixes,
+            max_bytes=max_bytes,
+            headers=headers,
+            timeout=MEDIA_TIMEOUT,
+        )
+    except netguard.TooLarge as exc:
+        raise DeliveryError(f"Douyin media: {exc.reason}") from exc
     except httpx.HTTPError as exc:
         raise _transport_error("media", exc, idempotent=True) from exc
+    status = response.status_code
+    if retryable_status(status):
+        raise DeliveryError(f"Douyin media: HTTP {status}", retryable=True)
+    if status != 200:
+        raise DeliveryError(f"Douyin media: HTTP {status}")
+    content_type = response.headers.get("content-type", "").split(";")[0].strip()
+    content = response.content
     mime = content_type or mime_hint or "application/octet-stream"
     return MediaFile(content=content, mime_type=mime)

@@ -94,6 +94,8 @@ class DouyinConnector(base.BaseConnector):
     config_model: ClassVar[builtins.type[BaseModel]] = DouyinConfig
     reply_window: ClassVar[timedelta | None] = DEFAULT_REPLY_WINDOW
     default_api_base: ClassVar[str] = DEFAULT_API_BASE
+    # capabilities.idempotent_sends stays False: /im/send/msg/ takes no idempotency key,
+    # so a send that may have landed is never repeated on its own.
 
     def __init__(self) -> None:
         # Per event loop, per channel: asyncio locks cannot cross loops.
@@ -162,7 +164,13 @@ class DouyinConnector(base.BaseConnector):
         if not _media_host_allowed(url, ctx.api_base):
             raise base.DeliveryError(f"Douyin media: host not allowed: {urlsplit(url).hostname}")
         file = await api.download(
-            ctx.http, url, headers, max_bytes=MAX_MEDIA_BYTES, mime_hint=ref.mime_type
+            ctx.http,
+            url,
+            headers,
+            max_bytes=MAX_MEDIA_BYTES,
+            mime_hint=ref.mime_type,
+            api_base=ctx.api_base,
+            allowed_suffixes=MEDIA_HOST_SUFFIXES,
         )
         return base.MediaFile(
             content=file.content, mime_type=file.mime_type, file_name=ref.file_name

@@ -125,6 +125,8 @@ def _load_object(body: bytes) -> dict[str, Any]:
         payload = json.loads(body)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise MalformedPayload(f"body is not JSON: {exc}") from exc
+    except RecursionError as exc:  # nested thousands deep: no real event is
+        raise MalformedPayload("body is nested too deep") from exc
     if not isinstance(payload, dict):
         raise MalformedPayload("body is not a JSON object")
     return payload
@@ -139,10 +141,10 @@ def _content(raw: Any, *, strict: bool) -> Mapping[str, Any]:
     if isinstance(raw, str):
         try:
             decoded = json.loads(raw)
-        except json.JSONDecodeError as exc:
+        except (json.JSONDecodeError, RecursionError) as exc:
             if strict:
-                raise MalformedPayload(f"content is not JSON: {exc}") from exc
-            return {"raw": raw}
+                raise MalformedPayload("content is not JSON (or nested too deep)") from exc
+            return {"raw": raw[:1000]}
         if isinstance(decoded, Mapping):
             return decoded
     if strict:

@@ -34,9 +34,10 @@ class WebchatConnector(base.BaseConnector):
     type: ClassVar[str] = "webchat"
     # The visitor's history and socket are ours: a reply is always accepted.
     reply_window: ClassVar[timedelta | None] = None
-    # Images go out as stored attachments the widget shows by signed link.
+    # Images go out as stored attachments the widget shows by signed link; sending only
+    # marks a stored reply, so doing it twice shows it once (idempotent_sends).
     capabilities: ClassVar[base.Capabilities] = base.Capabilities(
-        media_replies=frozenset({base.ContentType.IMAGE})
+        media_replies=frozenset({base.ContentType.IMAGE}), idempotent_sends=True
     )
 
     def handle_webhook(self, config: BaseModel, request: base.WebhookRequest) -> base.WebhookResult:

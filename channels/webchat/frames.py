@@ -22,6 +22,9 @@ _EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,189}\.[^@\s]{1,60}$")
 _PHONE = re.compile(r"^\+?[0-9][0-9 ()-]{2,30}$")
 # C0/C1 controls except tab and newline; a visitor's text never needs them.
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+# Lone UTF-16 halves, valid in a JSON escape but not in UTF-8. Message text keeps them
+# until storage, which replaces them and records it (app/inbox/storable.py).
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 class FrameError(Exception):
@@ -107,7 +110,8 @@ def valid_echo_id(value: object) -> bool:
 def _optional(value: object, limit: int) -> str | None:
     if value is None or value == "":
         return None
-    text = clean_text(value, limit)
+    # A lone surrogate cannot be stored; a profile field has nothing to record it on.
+    text = _SURROGATE.sub("\ufffd", clean_text(value, limit))
     return text or None
 
 
@@ -142,7 +146,7 @@ def parse_frame(raw: str | None) -> Frame:
         raise FrameError("frame too large", code=413)
     try:
         data = json.loads(raw)
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:  # RecursionError: nested thousands deep
         raise FrameError("frames are JSON text") from exc
     if not isinstance(data, dict):
         raise FrameError("a frame is a JSON object")

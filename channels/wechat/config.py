@@ -18,6 +18,9 @@ class WeChatConfig(BaseModel):
     token: SecretStr
     # The console's EncodingAESKey; required for compatible and safe modes only.
     aes_key: SecretStr | None = None
+    # With an aes_key, plaintext pushes (whose signature does not cover the body) are
+    # refused; an admin whose console is still in plaintext mode sets this to accept them.
+    accept_plaintext: bool = False
 
     @field_validator("app_id")
     @classmethod

@@ -114,7 +114,9 @@ class WeChatConnector(BaseConnector):
     # outside it). Menu clicks, follows and scans open only 1-minute windows, which the
     # platform enforces; the product only tracks the customer's last message.
     reply_window: ClassVar[timedelta | None] = timedelta(hours=48)
-    # Image replies go through a temporary-media upload (§2.5); typing is §2.4.
+    # Image replies go through a temporary-media upload (§2.5); typing is §2.4. No
+    # idempotent_sends: the customer-service API has no idempotency key, so a send that
+    # may have landed is never repeated on its own.
     capabilities: ClassVar[Capabilities] = Capabilities(
         media_replies=frozenset({ContentType.IMAGE}), typing=True
     )
@@ -151,7 +153,10 @@ class WeChatConnector(BaseConnector):
     def describe(self, channel_id: int, config: BaseModel, public_url: str) -> dict[str, Any]:
         """What the admin enters in 设置与开发 → 基本配置 → 服务器配置."""
         cfg = _config(config)
-        modes = ["plaintext", "compatible", "safe"] if cfg.aes_key else ["plaintext"]
+        # With a key, plaintext pushes are refused unless the admin switched them on.
+        modes = ["compatible", "safe"] if cfg.aes_key else ["plaintext"]
+        if cfg.aes_key and cfg.accept_plaintext:
+            modes.insert(0, "plaintext")
         return {
             "app_id": cfg.app_id,
             "token_hint": _hint(cfg.token.get_secret_value()),

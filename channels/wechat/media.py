@@ -8,8 +8,8 @@ import re
 
 import httpx
 
+from channels import netguard
 from channels.base import ChannelContext, DeliveryError, MediaFile, MediaRef, OutboundMedia
-from channels.transport import read_capped
 from channels.wechat import api, errors
 from channels.wechat.config import WeChatConfig
 
@@ -33,14 +33,24 @@ _IMAGE_MAGIC = {
 _FILENAME = re.compile(r"""filename\*?=(?:UTF-8'')?"?([^";]+)"?""", re.IGNORECASE)
 
 
+# Hosts a video link from media/get may point at besides the API base: Tencent's CDNs
+# (mmbiz.qpic.cn for pictures, *.qq.com for video) [U: the exact video host is not
+# documented]. An allowlist, so no link can aim the download at an internal address.
+MEDIA_HOST_SUFFIXES = ("qq.com", "qpic.cn", "qlogo.cn")
+
+
 def is_url(ref: str) -> bool:
     return ref.startswith(("https://", "http://"))
 
 
 async def fetch(ctx: ChannelContext, config: WeChatConfig, ref: MediaRef) -> MediaFile:
-    """Download one MediaRef: a URL directly, a media_id through media/get."""
+    """Download one media_id through media/get; a URL in its place is refused.
+
+    The MediaId comes from the push, whose plain-mode body no signature covers, so a
+    URL there is an address the sender chose: never fetched (server-side request forgery).
+    """
     if is_url(ref.ref):
-        return await _download(ctx, ref.ref, ref)
+        raise netguard.MediaRefused("a push named a URL instead of a media_id")
 
     async def call(token: str) -> MediaFile:
         params = {"access_token": token, "media_id": ref.ref}
@@ -53,11 +63,21 @@ async def _download(
     ctx: ChannelContext, target: str, ref: MediaRef, params: dict[str, str] | None = None
 ) -> MediaFile:
     try:
-        async with ctx.http.stream("GET", target, params=params) as response:
-            content = await read_capped(response, MAX_MEDIA_BYTES, _too_large)
+        response = await netguard.fetch(
+            ctx.http,
+            target,
+            trusted_base=ctx.api_base,
+            allowed_suffixes=MEDIA_HOST_SUFFIXES,
+            max_bytes=MAX_MEDIA_BYTES,
+            params=params,
+            allow_http=True,  # media/get's video links are often plain http (§2.5)
+        )
+    except netguard.TooLarge as exc:
+        raise _too_large() from exc
     except httpx.TransportError as exc:
         # A download has no side effect: every network failure is retryable.
         raise errors.transport_error(exc, request_may_have_landed=False) from exc
+    content = response.content
     mime = response.headers.get("content-type", "").split(";")[0].strip().lower()
     if mime.startswith(JSON_TYPES) or response.is_error:
         data = api.parse_answer(response.status_code, content)

@@ -28,6 +28,9 @@ from channels.wechat.events import CONVERSATION_EVENTS, NOTICE_EVENTS
 
 # A real push is a few KB; 1 MiB leaves room and bounds the parser's work (§1.6).
 MAX_BODY_BYTES = 1024 * 1024
+# Deepest nesting a push has is 4 (SendPicsInfo > PicList > item > PicMd5Sum, §1.2);
+# anything much deeper is hostile and would exhaust the recursion below.
+MAX_DEPTH = 16
 # A parametric-QR follow carries EventKey "qrscene_<scene>" (§1.2, events table).
 QRSCENE_PREFIX = "qrscene_"
 
@@ -58,16 +61,18 @@ def parse_xml(body: bytes) -> Fields:
         if child.tag in fields:
             # WeChat never repeats a top-level tag; a repeat is a forged or broken body (§1.6).
             raise MalformedPayload(f"duplicate <{child.tag}>")
-        fields[child.tag] = _value(child)
+        fields[child.tag] = _value(child, 1)
     return fields
 
 
-def _value(element: Element) -> Any:
+def _value(element: Element, depth: int) -> Any:
     if len(element) == 0:
         return element.text or ""
+    if depth >= MAX_DEPTH:
+        raise MalformedPayload("XML nested too deep")
     nested: dict[str, Any] = {}
     for child in element:
-        value = _value(child)
+        value = _value(child, depth + 1)
         if child.tag not in nested:
             nested[child.tag] = value
         elif isinstance(nested[child.tag], list):

@@ -7,6 +7,7 @@ outer XML, msg_signature over Encrypt, decryption, the AppID check, the inner XM
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping
 
 from channels.base import (
@@ -30,6 +31,12 @@ FORBIDDEN_CODES = {crypto.VALIDATE_SIGNATURE_ERROR, crypto.VALIDATE_APPID_ERROR}
 # customer-service API instead (§1.3 "Suggested flow"), so there is nothing to encrypt.
 SUCCESS = b"success"
 
+# Pushes signed further than this from our clock are refused: WeChat retries a push for
+# about 15 s (§1.3), so 5 minutes leaves room for clock skew while a captured signature
+# stops working soon. Within the window the product refuses a reused (timestamp, nonce)
+# with another body (WebhookResult.replay_key).
+PUSH_WINDOW_SECONDS = 300
+
 
 def handle(config: WeChatConfig, request: WebhookRequest) -> WebhookResult:
     """Verify and parse one request; raise BadSignature (403) or MalformedPayload (400)."""
@@ -37,7 +44,7 @@ def handle(config: WeChatConfig, request: WebhookRequest) -> WebhookResult:
     if method == "GET":
         return _verify_url(config, request.query)
     if method == "POST":
-        return _receive(config, request.query, request.body)
+        return _receive(config, request)
     raise MalformedPayload(f"method {method} not allowed")
 
 
@@ -64,23 +71,45 @@ def _verify_url(config: WeChatConfig, query: Mapping[str, str]) -> WebhookResult
     return WebhookResult(body=echostr.encode("utf-8"), media_type="text/plain")
 
 
-def _receive(config: WeChatConfig, query: Mapping[str, str], body: bytes) -> WebhookResult:
+def _check_window(timestamp: str, received_at: float | None) -> None:
+    """Refuse a push signed more than PUSH_WINDOW_SECONDS away from now (a replay)."""
+    now = time.time() if received_at is None else received_at
+    try:
+        signed_at = int(timestamp)
+    except ValueError as exc:
+        raise BadSignature("timestamp is not a number") from exc
+    if abs(now - signed_at) > PUSH_WINDOW_SECONDS:
+        raise BadSignature(f"timestamp outside the {PUSH_WINDOW_SECONDS} s push window")
+
+
+def _receive(config: WeChatConfig, request: WebhookRequest) -> WebhookResult:
+    query, body = request.query, request.body
     timestamp, nonce = _check_plain_signature(config, query)
+    _check_window(timestamp, request.received_at)
     if len(body) > MAX_BODY_BYTES:
         raise MalformedPayload("body too large")
     # Decide the mode from the query, never by sniffing the body (§1.4).
     encrypt_type = query.get("encrypt_type", "raw") or "raw"
     if encrypt_type == "raw":
+        if config.aes_key is not None and not config.accept_plaintext:
+            # The plain signature covers timestamp and nonce, not the body: on a channel
+            # set up for safe mode a plaintext push is a forgery, unless an admin opted in.
+            raise BadSignature("plaintext push refused: this channel takes encrypted pushes")
         inner = body
     elif encrypt_type == "aes":
         inner = _decrypt(config, query, body, timestamp, nonce)
     else:
         raise MalformedPayload(f"unknown encrypt_type {encrypt_type!r}")
     parsed = parse_message(inner)
+    replay_key = f"{timestamp}:{nonce}"[:128]
     if isinstance(parsed, PlatformNotice):
         # About the account, not a conversation: the channel's log keeps it (events.py).
-        return WebhookResult(body=SUCCESS, media_type="text/plain", notices=[parsed])
-    return WebhookResult(body=SUCCESS, media_type="text/plain", messages=[parsed])
+        return WebhookResult(
+            body=SUCCESS, media_type="text/plain", notices=[parsed], replay_key=replay_key
+        )
+    return WebhookResult(
+        body=SUCCESS, media_type="text/plain", messages=[parsed], replay_key=replay_key
+    )
 
 
 def _decrypt(

@@ -346,17 +346,16 @@ class HttpClient:
 class PushMaker:
     """Plain-mode WeChat pushes with unique MsgIds, signed as WeChat signs them.
 
-    The signature covers token, timestamp and nonce only (channels.md 1.2), so one
-    signed query serves every push; the body (and its MsgId) changes each time.
+    The signature covers token, timestamp and nonce only (channels.md 1.2); each push is
+    signed with the current time and its own nonce, as WeChat does, because the server
+    refuses a (timestamp, nonce) reused with another body and pushes outside 5 minutes.
     """
 
     def __init__(self, path: str, customers: int = 500, prefix: int | None = None) -> None:
-        from channels.wechat.config import WeChatConfig
-        from sandbox.wechat.pushes import build_push, message_xml
+        from channels.wechat.crypto import sign
+        from sandbox.wechat.pushes import message_xml
 
-        config = WeChatConfig(app_id="wxbench", app_secret="benchsecret", token=WECHAT_TOKEN)
-        query, _ = build_push(config, message_xml("oBench", Content="x", msg_id=1))
-        self.signed = {k: v for k, v in query.items() if k != "openid"}
+        self.sign = sign
         self.path = path
         self.customers = customers
         # MsgIds unique across runs: a time-based high part, a counter below it.
@@ -374,7 +373,10 @@ class PushMaker:
             msg_id=msg_id,
             create_time=self.created,
         ).encode("utf-8")
-        query = urlencode({**self.signed, "openid": openid})
+        timestamp, nonce = str(int(time.time())), str(msg_id)
+        signature = self.sign(WECHAT_TOKEN, timestamp, nonce)
+        signed = {"signature": signature, "timestamp": timestamp, "nonce": nonce}
+        query = urlencode({**signed, "openid": openid})
         return f"{self.path}?{query}", body, msg_id
 
 

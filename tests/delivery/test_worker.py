@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
 from sqlalchemy import select
 
 from app.delivery.worker import LEASE, DeliveryWorker, backoff
@@ -127,8 +129,13 @@ async def test_permanent_and_uncertain_errors_fail_at_once(
     PLATFORM.fail_next = [DeliveryError("read timeout", uncertain=True, retryable=False)]
     clock.now = datetime.now(UTC)
     assert await w.run_once() == 1
-    assert (await message(app, second["id"])).delivery_status == "failed"
+    # It may have landed: said so, not sent again on its own; the agent may retry it.
+    m = await message(app, second["id"])
+    assert (m.delivery_status, m.error) == ("uncertain", "read timeout")
     assert PLATFORM.calls == 2
+    path = f"/api/v1/conversations/{conv_id}/messages/{second['id']}/retry"
+    r = await client.post(path, headers=agent["headers"])
+    assert r.status_code == 200 and r.json()["delivery_status"] == "queued"
 
 
 async def test_replies_in_one_conversation_go_out_in_order(
@@ -185,6 +192,33 @@ async def test_job_left_by_a_crash_is_picked_up_and_not_sent_twice(
     async with app.state.services.db.sessions() as s:
         job = await s.scalar(select(DeliveryJob))
         assert job.attempts == 2 and job.status == "done"
+
+
+async def test_job_left_by_a_crash_without_idempotency_is_marked_uncertain(
+    client: Any, factory: Any, app: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """WeChat and Douyin take no idempotency key: a send cut short by a dead process is
+    not repeated after the lease (the customer could see it twice); the agent decides."""
+    from tests.support.loopback import LoopbackConnector
+
+    no_key = dataclasses.replace(LoopbackConnector.capabilities, idempotent_sends=False)
+    monkeypatch.setattr(LoopbackConnector, "capabilities", no_key)
+    agent, conv_id = await setup(client, factory)
+    sent = await reply(client, agent, conv_id, "只发一次")
+    clock = Clock()
+    assert len(await worker(app, clock)._claim()) == 1  # then the process dies
+    fresh = worker(app, clock)
+    clock.advance(LEASE.total_seconds() + 1)
+    assert await fresh.run_once() == 1
+    assert PLATFORM.calls == 0
+    m = await message(app, sent["id"])
+    assert m.delivery_status == "uncertain" and m.error.startswith("uncertain:")
+    assert await fresh.run_once() == 0  # nothing left to send on its own
+    path = f"/api/v1/conversations/{conv_id}/messages/{sent['id']}/retry"
+    assert (await client.post(path, headers=agent["headers"])).status_code == 200
+    clock.now = datetime.now(UTC)
+    assert await fresh.run_once() == 1
+    assert [m.text for m in PLATFORM.sent] == ["只发一次"]
 
 
 async def test_failed_reply_can_be_retried(client: Any, factory: Any, app: Any) -> None:

@@ -1,4 +1,6 @@
-"""Schemathesis against /openapi.json, in-process, with a valid admin token: no 5xx.
+"""Schemathesis against /openapi.json, in-process, with a valid admin token: no 5xx, and
+every answer agrees with the schema (schemathesis' response_schema_conformance check:
+a documented status carries the documented body, e.g. 422 a list of field errors).
 
 Every documented operation gets a bounded number of generated requests (valid and
 edge-case parameters, bodies, cursors) against a workspace that has a channel, a
@@ -18,6 +20,7 @@ import schemathesis
 from hypothesis import HealthCheck, Phase, given
 from hypothesis import settings as hypothesis_settings
 from schemathesis.python import asgi
+from schemathesis.specs.openapi.checks import response_schema_conformance
 
 from app.accounts.actions import create_api_token, create_user
 from app.config import Settings
@@ -72,7 +75,7 @@ async def admin_token(settings: Settings) -> AsyncIterator[str]:
         await db.dispose()
 
 
-def test_no_operation_answers_5xx(settings: Settings, admin_token: str) -> None:
+def test_no_operation_answers_5xx_or_off_schema(settings: Settings, admin_token: str) -> None:
     app = create_app(settings, run_workers=False)
     try:
         schema = schemathesis.openapi.from_asgi("/openapi.json", app)
@@ -104,6 +107,13 @@ def test_no_operation_answers_5xx(settings: Settings, admin_token: str) -> None:
                 assert response.status_code < 500, (
                     f"{where} -> {response.status_code}: {response.text[:300]}"
                 )
+                try:
+                    case.validate_response(response, checks=[response_schema_conformance])
+                except Exception as exc:  # schemathesis raises a FailureGroup
+                    raise AssertionError(
+                        f"{where} -> {response.status_code} disagrees with the schema: "
+                        f"{response.text[:300]} ({str(exc)[:300]})"
+                    ) from exc
 
             try:
                 check()

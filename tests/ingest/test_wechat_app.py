@@ -64,7 +64,7 @@ async def wx(settings: Settings) -> Any:
                 }
 
 
-async def post(wx: dict[str, Any], xml: str, encrypt: bool = False) -> httpx.Response:
+async def post(wx: dict[str, Any], xml: str, encrypt: bool = True) -> httpx.Response:
     query, body = build_push(wx["config"], xml, encrypt=encrypt)
     return await wx["client"].post(
         f"/webhooks/wechat/{wx['channel_id']}", params=query, content=body
@@ -89,7 +89,10 @@ async def test_plain_and_safe_mode_pushes_are_stored_once(wx: dict[str, Any]) ->
     xml = message_xml("oCustomer1", Content="你好，我的订单还没发货", msg_id=1001)
     copies = await asyncio.gather(*(post(wx, xml) for _ in range(3)))
     assert [(r.status_code, r.text) for r in copies] == [(200, "success")] * 3
-    r = await post(wx, message_xml("oCustomer1", Content="加密模式", msg_id=1002), encrypt=True)
+    # The channel has an EncodingAESKey: a plaintext push (body not signed) is refused.
+    r = await post(wx, message_xml("oCustomer1", Content="明文", msg_id=1003), encrypt=False)
+    assert r.status_code == 403
+    r = await post(wx, message_xml("oCustomer1", Content="加密模式", msg_id=1002))
     assert r.status_code == 200
     async with wx["app"].state.services.db.sessions() as s:
         texts = list(await s.scalars(select(Message.content).order_by(Message.id)))
@@ -101,7 +104,7 @@ async def test_bad_signature_and_malformed_xml_store_nothing(wx: dict[str, Any])
     bad = {**query, "signature": "f" * 40}
     r = await wx["client"].post(f"/webhooks/wechat/{wx['channel_id']}", params=bad, content=body)
     assert r.status_code == 403
-    query, _ = build_push(wx["config"], message_xml("oX", Content="hi", msg_id=8))
+    query, _ = build_push(wx["config"], message_xml("oX", Content="hi", msg_id=8), encrypt=True)
     r = await wx["client"].post(
         f"/webhooks/wechat/{wx['channel_id']}", params=query, content=b"<xml><broken"
     )
@@ -261,3 +264,35 @@ async def test_push_reaches_an_agent_websocket_once(settings: Settings) -> None:
                 )
                 with pytest.raises(TimeoutError):  # the two retries published nothing
                     await asyncio.wait_for(ws.recv(), 0.5)
+
+
+async def test_a_media_id_naming_a_url_is_never_fetched(wx: dict[str, Any]) -> None:
+    """Server-side request forgery: a push aims the download at an internal service."""
+    from starlette.applications import Starlette
+    from starlette.responses import PlainTextResponse
+    from starlette.routing import Route
+
+    hits: list[str] = []
+
+    async def secret(request: Any) -> PlainTextResponse:
+        hits.append(request.url.path)
+        return PlainTextResponse("internal secret", media_type="image/png")
+
+    internal = Starlette(routes=[Route("/{path:path}", secret)])
+    app = wx["app"]
+    async with running(internal) as host:
+        for msg_id, kind in ((5001, "image"), (5002, "voice"), (5003, "video")):
+            r = await post(
+                wx, message_xml("oEvil", kind, MediaId=f"http://{host}/meta", msg_id=msg_id)
+            )
+            assert (r.status_code, r.text) == (200, "success")
+        await app.state.services.media.run_once()
+    assert hits == []
+    async with app.state.services.db.sessions() as s:
+        stored = list(await s.scalars(select(Message).order_by(Message.id)))
+    assert [m.content_type for m in stored] == ["image", "voice", "video"]
+    for message in stored:
+        (att,) = message.attachments
+        assert att["status"] == "failed" and message.media_pending is False
+        assert att["error"].startswith("refused_address")
+        assert "storage_key" not in att

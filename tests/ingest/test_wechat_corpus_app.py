@@ -24,12 +24,14 @@ async def test_every_sample_is_acknowledged_and_stored_as_the_contract_shows(
     from app.workspace import create_channel
 
     # The samples are addressed to many accounts; the AppID only matters for decryption.
-    config = WeChatConfig.model_validate(OPTIONS)
+    # Plain mode is a channel without an EncodingAESKey: with one, plaintext is refused.
+    options = OPTIONS if encrypt else {k: v for k, v in OPTIONS.items() if k != "aes_key"}
+    config = WeChatConfig.model_validate(options)
     for sample in SAMPLES:
         # One channel per sample: the SDKs' samples reuse MsgIds, which one channel would
         # rightly store once.
         async with app.state.services.db.session() as session:
-            channel = await create_channel(session, "wechat", sample["id"][:90], dict(OPTIONS))
+            channel = await create_channel(session, "wechat", sample["id"][:90], dict(options))
         query, body = build_push(config, sample["xml"].encode("utf-8"), encrypt=encrypt)
         url = f"/webhooks/wechat/{channel.id}"
         for _ in range(2):  # WeChat retries: the second copy stores nothing more

@@ -106,8 +106,9 @@ class LoopbackConnector(BaseConnector):
     type: ClassVar[str] = "test"
     config_model: ClassVar[type[BaseModel]] = LoopbackConfig
     reply_window: ClassVar[timedelta | None] = timedelta(hours=48)
+    # idempotent_sends: FakePlatform dedupes on the idempotency key.
     capabilities: ClassVar[Capabilities] = Capabilities(
-        media_replies=frozenset({ContentType.IMAGE}), pull=True
+        media_replies=frozenset({ContentType.IMAGE}), pull=True, idempotent_sends=True
     )
     default_api_base: ClassVar[str] = "http://loopback.invalid"
 

@@ -105,8 +105,8 @@ async def send_reply(
 
 async def retry_delivery(session: AsyncSession, viewer: Viewer, message: Message) -> Message:
     """Queue a failed reply again (the agent pressed retry)."""
-    if message.delivery_status != DeliveryStatus.FAILED:
-        raise Conflict("only a failed reply can be retried")
+    if message.delivery_status not in (DeliveryStatus.FAILED, DeliveryStatus.UNCERTAIN):
+        raise Conflict("only a failed or uncertain reply can be retried")
     job = await session.scalar(select(DeliveryJob).where(DeliveryJob.message_id == message.id))
     if job is None:
         raise Conflict("this message has no delivery job")

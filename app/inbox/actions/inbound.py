@@ -30,6 +30,7 @@ from app.inbox.actions.identities import Known, create_identities, load_known, u
 from app.inbox.locks import identity_lock_keys, lock_identities
 from app.inbox.queries import conversation_view
 from app.inbox.schemas import attachment_url, message_out
+from app.inbox.storable import storable
 from app.models import (
     Channel,
     ContactIdentity,
@@ -188,6 +189,8 @@ async def record_inbound_batch(
     `locked`: the caller already holds the customers' locks (`lock_identities`)."""
     if not inbounds:
         return []
+    # NUL and lone surrogates replaced (and counted) rather than refusing the customer.
+    inbounds = [storable(i) for i in inbounds]
     if not locked:
         keys = identity_lock_keys(channel.id, (i.contact.external_id for i in inbounds))
         await lock_identities(session, keys)

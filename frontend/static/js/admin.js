@@ -180,7 +180,7 @@ async function editUser(u) {
   const data = await ask(pt("edit_user_title", { name: u.name }), "", { extra: memberFields(u), confirm: pt("confirm") });
   if (!data) return;
   const ids = channelIdsOf(data);
-  const body = { name: data.get("name"), channel_ids: ids, every_channel: ids.length === 0 };
+  const body = ids.length ? { name: data.get("name"), channel_ids: ids } : { name: data.get("name"), every_channel: true };
   if (data.get("role")) body.role = data.get("role");
   try {
     replaceUser(await api(`/api/v1/users/${u.id}`, { method: "PATCH", body }));

@@ -82,7 +82,8 @@ function statusView(m, onRetry) {
   if (m.direction !== "outbound" || m.private || !status || status === "received") return null;
   const box = h("div", { class: `msg-status status-${status}` },
     h("span", { class: "status-text" }, t(`status_${status}`)));
-  if (status === "failed") {
+  // uncertain: the platform may have delivered it (no idempotency key); the agent decides.
+  if (status === "failed" || status === "uncertain") {
     if (m.error) box.append(h("span", { class: "status-reason" }, t("failed_reason", { reason: m.error })));
     box.append(h("button", { type: "button", class: "btn btn-small btn-retry", onclick: () => onRetry(m) }, t("retry")));
   }

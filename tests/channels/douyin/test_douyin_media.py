@@ -7,6 +7,7 @@ from datetime import timedelta
 import httpx
 import pytest
 
+from channels import netguard
 from channels.base import ChannelContext, ContentType, DeliveryError, MediaRef
 from channels.douyin import connector
 from channels.douyin.connector import MAX_MEDIA_BYTES
@@ -68,18 +69,33 @@ async def test_urls_outside_the_allowlist_are_not_fetched(ctx: ChannelContext, u
     assert "not allowed" in err.value.reason
 
 
-async def test_douyin_cdn_is_allowed(fake: FakeDouyin) -> None:
-    seen: list[str] = []
+async def test_douyin_cdn_is_allowed(fake: FakeDouyin, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A CDN host is fetched at the public address it was checked at, with its own Host/SNI."""
+    seen: list[httpx.Request] = []
+
+    async def lookup(host: str, port: int) -> list[str]:
+        return ["101.226.90.58"] if host == "p3.douyinpic.com" else ["10.0.0.5"]
+
+    monkeypatch.setattr(netguard, "_lookup", lookup)
 
     def cdn(request: httpx.Request) -> httpx.Response:
-        seen.append(str(request.url))
+        seen.append(request)
         return httpx.Response(200, content=b"png", headers={"content-type": "image/png"})
 
     async with httpx.AsyncClient(transport=httpx.MockTransport(cdn)) as http:
         ctx = ChannelContext(1, fake.config(), http, fake.base_url, MemoryState(), fake.now)
         url = "https://p3.douyinpic.com/obj/im-resource/emoji.png"
         file = await connector.fetch_media(ctx, MediaRef(kind=ContentType.IMAGE, ref=url))
-    assert file.content == b"png" and seen == [url]
+        assert file.content == b"png"
+        (request,) = seen
+        assert str(request.url) == "https://101.226.90.58/obj/im-resource/emoji.png"
+        assert request.headers["host"] == "p3.douyinpic.com"
+        assert request.extensions["sni_hostname"] == "p3.douyinpic.com"
+        # An allowlisted name that resolves inward (DNS rebinding, a poisoned record).
+        inward = "https://p6.douyinpic.com/obj/x.png"
+        with pytest.raises(netguard.MediaRefused, match="10.0.0.5"):
+            await connector.fetch_media(ctx, MediaRef(kind=ContentType.IMAGE, ref=inward))
+    assert len(seen) == 1
 
 
 async def test_oversized_media_is_refused(ctx: ChannelContext, fake: FakeDouyin) -> None:

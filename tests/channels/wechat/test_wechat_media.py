@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from channels.base import ChannelContext, ContentType, DeliveryError, MediaRef
+from channels.netguard import MediaRefused
 from channels.wechat import connector
 from channels.wechat.media import MAX_MEDIA_BYTES
 from sandbox.wechat.fake import FakeWeChat
@@ -37,12 +38,14 @@ async def test_video_answered_with_a_link_is_followed(
     assert got.mime_type == "video/mp4"
 
 
-async def test_url_ref_is_fetched_directly(fake: FakeWeChat, ctx: ChannelContext) -> None:
+async def test_url_ref_is_refused_unfetched(fake: FakeWeChat, ctx: ChannelContext) -> None:
+    """A MediaId naming a URL is an address the push chose: never fetched, not retried."""
     fake.add_media("pic-1", JPEG, "image/jpeg")
     ref = MediaRef(ContentType.IMAGE, f"{API_BASE}/_fake/files/pic-1")
-    got = await connector.fetch_media(ctx, ref)
-    assert got.content == JPEG
-    assert fake.token_requests == []  # no token for a plain URL
+    with pytest.raises(MediaRefused, match="refused_address") as caught:
+        await connector.fetch_media(ctx, ref)
+    assert caught.value.retryable is False
+    assert fake.token_requests == []
 
 
 async def test_unknown_media_is_a_permanent_40007(ctx: ChannelContext) -> None:
@@ -79,9 +82,3 @@ async def test_media_at_the_cap_is_accepted(fake: FakeWeChat, ctx: ChannelContex
     fake.add_media("edge", b"\1" * MAX_MEDIA_BYTES, "video/mp4")
     got = await connector.fetch_media(ctx, MediaRef(ContentType.VIDEO, "edge"))
     assert len(got.content) == MAX_MEDIA_BYTES
-
-
-async def test_missing_url_is_an_http_error(ctx: ChannelContext) -> None:
-    with pytest.raises(DeliveryError, match="404") as caught:
-        await connector.fetch_media(ctx, MediaRef(ContentType.IMAGE, f"{API_BASE}/_fake/files/x"))
-    assert caught.value.retryable is False

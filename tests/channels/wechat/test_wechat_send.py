@@ -321,15 +321,25 @@ async def test_http_errors(
     assert str(status) in caught.value.reason
 
 
-async def test_connect_error_is_retryable(fake: FakeWeChat, make_ctx: MakeCtx) -> None:
-    transport = FailingTransport(fake, "/cgi-bin/message/custom/send", httpx.ConnectError)
+@pytest.mark.parametrize(
+    "exc",
+    # A reset while writing: the request never reached WeChat whole, so it is retried.
+    [httpx.ConnectError, httpx.ConnectTimeout, httpx.WriteError, httpx.WriteTimeout],
+)
+async def test_not_sent_errors_are_retryable(
+    fake: FakeWeChat, make_ctx: MakeCtx, exc: type[httpx.TransportError]
+) -> None:
+    transport = FailingTransport(fake, "/cgi-bin/message/custom/send", exc)
     with pytest.raises(DeliveryError) as caught:
         await connector.send(make_ctx(transport=transport), reply())
     assert (caught.value.retryable, caught.value.uncertain) == (True, False)
 
 
-async def test_read_timeout_on_send_is_uncertain(fake: FakeWeChat, make_ctx: MakeCtx) -> None:
-    transport = FailingTransport(fake, "/cgi-bin/message/custom/send", httpx.ReadTimeout)
+@pytest.mark.parametrize("exc", [httpx.ReadTimeout, httpx.ReadError, httpx.RemoteProtocolError])
+async def test_failures_after_the_request_was_written_are_uncertain(
+    fake: FakeWeChat, make_ctx: MakeCtx, exc: type[httpx.TransportError]
+) -> None:
+    transport = FailingTransport(fake, "/cgi-bin/message/custom/send", exc)
     with pytest.raises(DeliveryError) as caught:
         await connector.send(make_ctx(transport=transport), reply())
     assert (caught.value.retryable, caught.value.uncertain) == (False, True)

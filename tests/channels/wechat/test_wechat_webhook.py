@@ -24,10 +24,22 @@ TV6 = vectors()["TV6_plain_url_signature"]
 
 
 def call(
-    config: WeChatConfig, method: str, query: Mapping[str, str], body: bytes = b""
+    config: WeChatConfig,
+    method: str,
+    query: Mapping[str, str],
+    body: bytes = b"",
+    received_at: float | None = None,
 ) -> WebhookResult:
-    request = WebhookRequest(method=method, query=query, headers={}, body=body)
+    request = WebhookRequest(
+        method=method, query=query, headers={}, body=body, received_at=received_at
+    )
     return connector.handle_webhook(config, request)
+
+
+@pytest.fixture
+def plain(config: WeChatConfig) -> WeChatConfig:
+    """A channel in plaintext mode (no EncodingAESKey)."""
+    return config.model_copy(update={"aes_key": None})
 
 
 # --- GET: server URL verification -------------------------------------------------------
@@ -76,10 +88,10 @@ def test_other_methods_are_refused(config: WeChatConfig) -> None:
 # --- POST: plaintext mode ---------------------------------------------------------------
 
 
-def test_plain_push_is_parsed_and_acknowledged(config: WeChatConfig) -> None:
-    query, body = build_push(config, fixture_bytes("text.xml"))
+def test_plain_push_is_parsed_and_acknowledged(plain: WeChatConfig) -> None:
+    query, body = build_push(plain, fixture_bytes("text.xml"))
     assert "encrypt_type" not in query
-    result = call(config, "POST", query, body)
+    result = call(plain, "POST", query, body)
     assert result.body == b"success"
     assert result.media_type == "text/plain"
     assert result.status == 200
@@ -89,55 +101,55 @@ def test_plain_push_is_parsed_and_acknowledged(config: WeChatConfig) -> None:
     assert msg.text.startswith("你好")
 
 
-def test_plain_push_with_a_bad_signature_is_403(config: WeChatConfig) -> None:
-    query, body = build_push(config, fixture_bytes("text.xml"))
+def test_plain_push_with_a_bad_signature_is_403(plain: WeChatConfig) -> None:
+    query, body = build_push(plain, fixture_bytes("text.xml"))
     other = WeChatConfig.model_validate(
-        dict(app_id=config.app_id, app_secret="s", token="another-token")
+        dict(app_id=plain.app_id, app_secret="s", token="another-token")
     )
     with pytest.raises(BadSignature):
         call(other, "POST", query, body)
 
 
 @pytest.mark.parametrize("missing", ["signature", "timestamp", "nonce"])
-def test_plain_push_missing_a_parameter_is_403(config: WeChatConfig, missing: str) -> None:
-    query, body = build_push(config, fixture_bytes("text.xml"))
+def test_plain_push_missing_a_parameter_is_403(plain: WeChatConfig, missing: str) -> None:
+    query, body = build_push(plain, fixture_bytes("text.xml"))
     del query[missing]
     with pytest.raises(BadSignature):
-        call(config, "POST", query, body)
+        call(plain, "POST", query, body)
 
 
-def test_a_retried_push_keeps_its_dedupe_key(config: WeChatConfig) -> None:
+def test_a_retried_push_keeps_its_dedupe_key(plain: WeChatConfig) -> None:
     xml = event_xml(OPENID, "subscribe", create_time=1700000000, EventKey="")
-    first = call(config, "POST", *build_push(config, xml, nonce="1")).messages[0]
-    again = call(config, "POST", *build_push(config, xml, nonce="2")).messages[0]
+    first = call(plain, "POST", *build_push(plain, xml, nonce="1")).messages[0]
+    again = call(plain, "POST", *build_push(plain, xml, nonce="2")).messages[0]
     assert first.external_id == again.external_id == f"{OPENID}:1700000000:subscribe"
 
 
-def test_oversized_body_is_400(config: WeChatConfig) -> None:
-    query, _ = build_push(config, fixture_bytes("text.xml"))
+def test_oversized_body_is_400(plain: WeChatConfig) -> None:
+    query, _ = build_push(plain, fixture_bytes("text.xml"))
     with pytest.raises(MalformedPayload) as caught:
-        call(config, "POST", query, b"<xml>" + b" " * MAX_BODY_BYTES + b"</xml>")
+        call(plain, "POST", query, b"<xml>" + b" " * MAX_BODY_BYTES + b"</xml>")
     assert caught.value.status == 400
 
 
 @pytest.mark.parametrize("name", ["billion_laughs.xml", "xxe.xml"])
-def test_signed_xml_bombs_are_400(config: WeChatConfig, name: str) -> None:
-    query, _ = build_push(config, fixture_bytes("text.xml"))
+def test_signed_xml_bombs_are_400(plain: WeChatConfig, name: str) -> None:
+    query, _ = build_push(plain, fixture_bytes("text.xml"))
     with pytest.raises(MalformedPayload):
-        call(config, "POST", query, fixture_bytes(name))
+        call(plain, "POST", query, fixture_bytes(name))
 
 
-def test_signed_malformed_xml_is_400(config: WeChatConfig) -> None:
-    query, _ = build_push(config, fixture_bytes("text.xml"))
+def test_signed_malformed_xml_is_400(plain: WeChatConfig) -> None:
+    query, _ = build_push(plain, fixture_bytes("text.xml"))
     with pytest.raises(MalformedPayload):
-        call(config, "POST", query, b"<xml><FromUserName>")
+        call(plain, "POST", query, b"<xml><FromUserName>")
 
 
-def test_unknown_encrypt_type_is_400(config: WeChatConfig) -> None:
-    query, body = build_push(config, fixture_bytes("text.xml"))
+def test_unknown_encrypt_type_is_400(plain: WeChatConfig) -> None:
+    query, body = build_push(plain, fixture_bytes("text.xml"))
     query["encrypt_type"] = "rsa"
     with pytest.raises(MalformedPayload):
-        call(config, "POST", query, body)
+        call(plain, "POST", query, body)
 
 
 # --- POST: safe and compatible modes ----------------------------------------------------
@@ -183,7 +195,8 @@ def test_official_vector_push_in_safe_mode() -> None:
         "<xml><ToUserName><![CDATA[asdasdasd]]></ToUserName>"
         f"<Encrypt><![CDATA[{TV3['encrypt']}]]></Encrypt></xml>"
     ).encode()
-    [msg] = call(config, "POST", query, body).messages
+    # The vector's timestamp is from 2014: received then, within the push window.
+    [msg] = call(config, "POST", query, body, received_at=int(TV3["timestamp"])).messages
     assert (msg.external_id, msg.text) == ("12345", "hello")
     assert msg.contact.external_id == "asdasdasdsadasd"
 
@@ -223,7 +236,7 @@ def test_safe_mode_with_tampered_ciphertext_is_400(config: WeChatConfig) -> None
     query["msg_signature"] = crypto.sign(token, "1", "2", tampered)
     body = f"<xml><ToUserName>gh</ToUserName><Encrypt>{tampered}</Encrypt></xml>".encode()
     with pytest.raises(MalformedPayload, match="padding"):
-        call(config, "POST", query, body)
+        call(config, "POST", query, body, received_at=1)
 
 
 def test_safe_mode_without_encrypt_element_is_400(config: WeChatConfig) -> None:
@@ -239,6 +252,58 @@ def test_encrypted_push_without_a_configured_key_is_400(config: WeChatConfig) ->
         call(plain_only, "POST", query, body)
 
 
+# --- POST: push window, plaintext on a safe-mode channel, replay key ---------------------
+
+
+@pytest.mark.parametrize(
+    ("skew", "accepted"), [(0, True), (-300, True), (300, True), (-301, False), (301, False)]
+)
+def test_push_window_is_five_minutes(config: WeChatConfig, skew: int, accepted: bool) -> None:
+    """A push signed more than 300 s before or after our clock is refused."""
+    now = 1_800_000_000
+    xml = message_xml(OPENID, Content="hi", msg_id=5)
+    query, body = build_push(config, xml, encrypt=True, timestamp=str(now + skew))
+    if accepted:
+        assert call(config, "POST", query, body, received_at=now).messages
+    else:
+        with pytest.raises(BadSignature, match="push window"):
+            call(config, "POST", query, body, received_at=now)
+
+
+def test_push_window_defaults_to_the_real_clock(config: WeChatConfig) -> None:
+    xml = message_xml(OPENID, Content="hi", msg_id=5)
+    query, body = build_push(config, xml, encrypt=True, timestamp="1700000000")
+    with pytest.raises(BadSignature, match="push window"):
+        call(config, "POST", query, body)
+
+
+def test_a_non_numeric_timestamp_is_refused(plain: WeChatConfig) -> None:
+    query, body = build_push(plain, fixture_bytes("text.xml"), timestamp="soon")
+    with pytest.raises(BadSignature, match="timestamp"):
+        call(plain, "POST", query, body)
+
+
+@pytest.mark.parametrize("encrypt_type", [None, "raw", ""])
+def test_safe_mode_channel_refuses_plaintext_pushes(
+    config: WeChatConfig, encrypt_type: str | None
+) -> None:
+    """The plain signature does not cover the body: with a key set, plaintext is forgery."""
+    query, body = build_push(config, fixture_bytes("text.xml"))
+    if encrypt_type is not None:
+        query["encrypt_type"] = encrypt_type
+    with pytest.raises(BadSignature, match="plaintext push refused"):
+        call(config, "POST", query, body)
+    switched = config.model_copy(update={"accept_plaintext": True})
+    assert call(switched, "POST", query, body).messages
+
+
+def test_a_push_names_its_signed_one_time_key(config: WeChatConfig) -> None:
+    xml = message_xml(OPENID, Content="hi", msg_id=5)
+    query, body = build_push(config, xml, encrypt=True, nonce="12345")
+    result = call(config, "POST", query, body)
+    assert result.replay_key == f"{query['timestamp']}:12345"
+
+
 # --- describe ---------------------------------------------------------------------------
 
 
@@ -246,6 +311,10 @@ def test_describe_hints_without_revealing_secrets(config: WeChatConfig) -> None:
     facts = connector.describe(7, config, "https://huiliu.example.com")
     assert facts["token_hint"] == "hu…en"
     assert facts["app_id"] == config.app_id
-    assert facts["encryption_modes"] == ["plaintext", "compatible", "safe"]
+    # With a key, plaintext pushes are refused unless the admin switches them on.
+    assert facts["encryption_modes"] == ["compatible", "safe"]
+    switched = config.model_copy(update={"accept_plaintext": True})
+    modes = connector.describe(7, switched, "https://huiliu.example.com")["encryption_modes"]
+    assert modes == ["plaintext", "compatible", "safe"]
     assert "huiliu-token" not in str(facts)
     assert "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG" not in str(facts)
