@@ -61,7 +61,8 @@ export class ConversationList {
   setChannels(channels) {
     this.channels = channels;
     const select = this.channelSelect;
-    select.replaceChildren(h("option", { value: "" }, t("all_channels")),
+    // fill() flattens: replaceChildren would turn an array into one text node.
+    fill(select, h("option", { value: "" }, t("all_channels")),
       channels.map((c) => h("option", { value: String(c.id) }, c.name)));
     select.value = this.filters.channel;
   }
