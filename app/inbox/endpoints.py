@@ -11,6 +11,7 @@ from app.deps import SessionDep, ViewerDep
 from app.errors import NotFound
 from app.inbox import actions, queries
 from app.inbox.access import access_conversation
+from app.inbox.queue import QueueOut, queue_summary
 from app.inbox.schemas import (
     AssignmentIn,
     ChannelOut,
@@ -181,3 +182,9 @@ async def list_users(
     ]
     nxt = queries.encode_cursor([rows[limit - 1].id]) if len(rows) > limit else None
     return page(items, nxt)
+
+
+@router.get("/queue")
+async def get_queue(session: SessionDep, viewer: ViewerDep) -> QueueOut:
+    """The unassigned queue on the viewer's channels: how many wait, and the longest wait."""
+    return await queue_summary(session, viewer)

@@ -53,8 +53,9 @@ async def test_every_control_of_the_inbox_list(live: LiveServer, browser: Browse
     # Open, assign to me via the menu: the mine tab then holds it.
     await items.first.locator("button").click()
     await expect(page.locator("#thread-name")).to_have_text("陈静")
-    await page.locator("#assign-select").select_option(str(li["id"]))
+    await page.locator("#assign-me").click()
     await expect(items.first).to_contain_text("客服 李娜")
+    await expect(page.locator("#assign-me")).to_have_count(0)
     await page.locator('.tab[data-tab="mine"]').click()
     await expect(items).to_have_count(1)
     await page.locator("#assign-select").select_option("")

@@ -129,6 +129,10 @@ const ZH = {
   key_escape: "Esc 关闭弹窗或离开输入框",
   error: "操作失败：{detail}",
   conflict_open: "该客户已有进行中的会话",
+  // issue 21
+  queue_waiting: "待分配 {n} 个",
+  queue_longest: "最久等待 {wait}",
+  queue_online: "在线客服 {n} 人",
 };
 
 const EN = {
@@ -262,6 +266,10 @@ const EN = {
   key_escape: "Esc closes a dialog or leaves the text box",
   error: "Failed: {detail}",
   conflict_open: "This customer already has an open conversation",
+  // issue 21
+  queue_waiting: "{n} waiting",
+  queue_longest: "longest wait {wait}",
+  queue_online: "{n} agents online",
 };
 
 export const lang = document.documentElement.lang === "en" ? "en" : "zh-CN";

@@ -103,6 +103,7 @@ function apply(event) {
     case "conversation.assigned":
       list.upsert(data);
       thread.onConversation(data);
+      list.refreshQueue();
       break;
     default:
       break;
@@ -111,6 +112,7 @@ function apply(event) {
 
 /** After `resync`: the log no longer covers what we missed, so fetch the state again. */
 async function refreshAll() {
+  list.refreshQueue();
   await list.load();
   if (thread.id) await thread.open(thread.id);
 }
@@ -136,6 +138,7 @@ document.addEventListener("visibilitychange", () => {
 setInterval(() => {
   refreshTimes();
   thread.tick();
+  list.refreshQueue();
 }, 30000);
 
 async function start() {
@@ -147,6 +150,7 @@ async function start() {
   ]);
   list.setChannels(channels.items);
   thread.users = users.items;
+  list.refreshQueue();
   await list.load();
   // Connect after the first fetch: every event since the page's seq then lands on top.
   live.connect();
