@@ -133,6 +133,7 @@ const ZH = {
   queue_waiting: "待分配 {n} 个",
   queue_longest: "最久等待 {wait}",
   queue_online: "在线客服 {n} 人",
+  customer_typing: "{name} 正在输入…",
 };
 
 const EN = {
@@ -270,6 +271,7 @@ const EN = {
   queue_waiting: "{n} waiting",
   queue_longest: "longest wait {wait}",
   queue_online: "{n} agents online",
+  customer_typing: "{name} is typing…",
 };
 
 export const lang = document.documentElement.lang === "en" ? "en" : "zh-CN";

@@ -50,6 +50,7 @@ const live = new Live({
   seq: Number(root.dataset.seq),
   onEvent: (event) => apply(event),
   onPresence: (data) => thread.onPresence(data),
+  onVisitorTyping: (data) => thread.onCustomerTyping(data),
   onResync: () => refreshAll(),
   onState: connection,
   onOpen: () => thread.announce("viewing"),
