@@ -47,7 +47,7 @@ function channelRow(c) {
     status = h("span", { class: "badge badge-warn", title: c.status_reason || "" }, pt("needs_reauth"));
   }
   return h("tr", { class: "channel-row", dataset: { channelId: String(c.id) } },
-    h("td", {}, channelIcon(c.type, c.name), " ", c.name),
+    h("td", { class: "channel-name" }, channelIcon(c.type, c.name), " ", c.name),
     h("td", {}, h("code", {}, c.type)),
     h("td", {}, h("code", { class: "webhook-url" }, url)),
     h("td", {}, status, c.needs_reauthorization && c.status_reason

@@ -36,7 +36,7 @@ export class Composer {
       "aria-label": t("send") });
     this.privateBox = h("input", { type: "checkbox", id: "private-toggle" });
     this.file = h("input", { type: "file", accept: "image/png,image/jpeg,image/gif", hidden: true });
-    this.imageButton = h("button", { type: "button", class: "btn btn-ghost btn-small", hidden: true,
+    this.imageButton = h("button", { type: "button", class: "btn btn-ghost btn-small attach-image", hidden: true,
       title: t("attach_image"), onclick: () => this.file.click() }, t("attach_image"));
     this.sendButton = h("button", { type: "submit", class: "btn btn-primary", id: "send-button" }, t("send"));
     this.el = h("form", { class: "composer", id: "composer" },
@@ -45,7 +45,7 @@ export class Composer {
         h("label", { class: "note-toggle", title: t("private_note_hint") }, this.privateBox, t("private_note")),
         h("button", { type: "button", class: "btn btn-ghost btn-small", title: t("canned"),
           onclick: () => this.startCanned() }, "/ ", t("canned")),
-        h("button", { type: "button", class: "btn btn-ghost btn-small link-like",
+        h("button", { type: "button", class: "btn btn-ghost btn-small link-like canned-manage",
           onclick: () => this.canned.openManager() }, t("canned_manage")),
         this.imageButton, this.file,
         h("span", { class: "spacer" }),
