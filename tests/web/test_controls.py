@@ -174,6 +174,8 @@ async def test_every_control_of_the_admin_page(live: LiveServer, browser: Browse
     await staff(live.factory, "admin", name="管理员 孙")
     agent = await staff(live.factory, name="客服 李娜")
     page, watch = await staff_page(browser, live.base, "admin1@example.com", "/admin")
+    # The channel table's first column is the channel's name, not a person's (姓名).
+    await expect(page.locator("#channels-table th").first).to_have_text("渠道名称")
     dialog = page.locator("#admin-dialog")
     row = page.locator(f'.channel-row[data-channel-id="{ch["id"]}"]')
     await row.locator("button.archive").click()

@@ -9,7 +9,9 @@ if (window.Huiliu && window.Huiliu.version) return; // the snippet pasted twice
 const CH = CONFIG.channel;
 const BASE = CONFIG.base;
 const PREFIX = "huiliu:" + CH + ":";
-const ZH = /^zh/i.test(navigator.language || "");
+// The site's language first (its greeting and pages are in it), then the browser's:
+// a Chinese shop visited from an English browser must not get a half-English widget.
+const ZH = /^zh/i.test(document.documentElement.lang || navigator.language || "");
 const T = ZH ? {
   open: "打开在线客服", close: "关闭", online: "客服在线", away: "客服暂时离线",
   placeholder: "输入消息，Enter 发送", send: "发送", image: "发送图片",
