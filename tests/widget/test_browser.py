@@ -233,7 +233,8 @@ async def test_visitor_and_agent_chat_across_reloads_and_a_restart(
 
         # The server restarts. Meanwhile the visitor types (queued) and another process
         # stores the agent's reply; the widget reconnects, sends, and catches up.
-        await expect(v.widget.locator(".sub")).to_have_text("客服在线")  # connected
+        # Connected; the agent's reply took the conversation, so the header names her.
+        await expect(v.widget.locator(".sub")).to_have_text("客服 李娜")
         await huiliu.stop()
         await expect(v.widget.locator(".notice")).to_contain_text("正在重连")
         await v.say("服务器断开时发的")
