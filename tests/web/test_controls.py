@@ -4,10 +4,12 @@ offered only 全部渠道 and no test had ever used it)."""
 
 from __future__ import annotations
 
+import re
+
 import httpx
 from playwright.async_api import Browser, expect
 
-from tests.web.browser import LiveServer, open_inbox
+from tests.web.browser import LiveServer, open_inbox, shot
 from tests.web.support import staff
 from tests.web.test_archive_admin import staff_page
 
@@ -166,6 +168,16 @@ async def test_every_control_of_the_archive(live: LiveServer, browser: Browser) 
     await results.first.locator("button").click()
     await expect(page.locator("#read-only-flag")).to_be_visible()
     await expect(page.locator(".archive-thread .btn", has_text="打印")).to_be_visible()
+    # On screen today's message shows HH:MM; on paper the full date and time.
+    stamp = page.locator("#archive-messages .msg-meta time").first
+    await expect(stamp.locator(".time-print")).to_be_hidden()
+    assert re.fullmatch(r"\d{2}:\d{2}", await stamp.inner_text())
+    await page.emulate_media(media="print")
+    await expect(stamp.locator(".time-screen")).to_be_hidden()
+    full = r"\d{4}/\d{1,2}/\d{1,2} \d{1,2}:\d{2}:\d{2}"
+    assert re.fullmatch(full, await stamp.inner_text()), await stamp.inner_text()
+    await page.screenshot(path=shot("archive-print.png"))
+    await page.emulate_media(media="screen")
     watch.check(allow_socket_errors=True)
 
 
