@@ -1,7 +1,9 @@
-"""Editing the customer record from the inbox: notes and tags (the sidebar)."""
+"""Editing the customer record from the inbox: name, phone, email, attributes, notes and
+tags (the sidebar)."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from fastapi import APIRouter
@@ -13,7 +15,16 @@ from app.archive.audit import record_audit
 from app.deps import SessionDep, ViewerDep
 from app.errors import BadRequest, NotFound
 from app.inbox.access import Viewer
-from app.models import Contact, ContactIdentity, ContactTag, utcnow_for_models
+from app.inbox.queries import conversation_view
+from app.models import (
+    Contact,
+    ContactIdentity,
+    ContactTag,
+    Conversation,
+    ConversationStatus,
+    utcnow_for_models,
+)
+from app.realtime.events import EventType, publish
 
 router = APIRouter(prefix="/api/v1", tags=["contacts"])
 
@@ -22,7 +33,19 @@ MAX_TAG_CHARS = 30
 SUGGESTIONS = 200
 
 
+MAX_ATTRIBUTES = 50
+# Loose on purpose: shops write numbers as 138 0013 8000, +86-138..., (021) 5555-0100.
+PHONE_PATTERN = r"^[0-9+()\- ]{3,50}$"
+EMAIL_PATTERN = r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$"
+AttributeValue = str | int | float | bool | None
+
+
 class ContactPatch(BaseModel):
+    name: str | None = Field(default=None, max_length=200)
+    # "" clears the phone or email.
+    phone: str | None = Field(default=None, max_length=50)
+    email: str | None = Field(default=None, max_length=254)
+    attributes: dict[str, AttributeValue] | None = Field(default=None, max_length=MAX_ATTRIBUTES)
     notes: str | None = Field(default=None, max_length=5000)
     tags: list[str] | None = Field(default=None, max_length=MAX_TAGS)
 
@@ -31,6 +54,41 @@ class ContactNotesOut(BaseModel):
     id: int
     notes: str
     tags: list[str]
+    name: str = ""
+    phone: str | None = None
+    email: str | None = None
+    attributes: dict[str, Any] = Field(default_factory=dict)
+
+
+def clean_profile(body: ContactPatch) -> dict[str, Any]:
+    """The name, phone, email and attributes given, checked and trimmed; 400 otherwise."""
+    out: dict[str, Any] = {}
+    if body.name is not None:
+        name = " ".join(body.name.split())
+        if not name:
+            raise BadRequest("name must not be empty")
+        out["name"] = name
+    if body.phone is not None:
+        phone = body.phone.strip()
+        if phone and not re.fullmatch(PHONE_PATTERN, phone):
+            raise BadRequest("phone may hold digits, spaces, +, -, ( and ) only (3 to 50)")
+        out["phone"] = phone or None
+    if body.email is not None:
+        email = body.email.strip()
+        if email and not re.fullmatch(EMAIL_PATTERN, email):
+            raise BadRequest("email is not an email address")
+        out["email"] = email or None
+    if body.attributes is not None:
+        attributes: dict[str, Any] = {}
+        for key, value in body.attributes.items():
+            name = key.strip()
+            if not name or len(name) > 50:
+                raise BadRequest("an attribute name has 1 to 50 characters")
+            if isinstance(value, str) and len(value) > 500:
+                raise BadRequest("an attribute value has at most 500 characters")
+            attributes[name] = value
+        out["attributes"] = attributes
+    return out
 
 
 def clean_tags(raw: list[str]) -> list[str]:
@@ -73,8 +131,32 @@ async def tags_of(session: AsyncSession, contact_id: int) -> list[str]:
 
 async def notes_out(session: AsyncSession, contact: Contact) -> ContactNotesOut:
     return ContactNotesOut(
-        id=contact.id, notes=contact.notes, tags=await tags_of(session, contact.id)
+        id=contact.id,
+        notes=contact.notes,
+        tags=await tags_of(session, contact.id),
+        name=contact.name,
+        phone=contact.phone,
+        email=contact.email,
+        attributes=dict(contact.attributes or {}),
     )
+
+
+async def _publish_renamed(session: AsyncSession, contact: Contact) -> None:
+    """Lists show the contact's name: their unresolved conversations go out again."""
+    rows = await session.scalars(
+        select(Conversation).where(
+            Conversation.contact_id == contact.id,
+            Conversation.status != ConversationStatus.RESOLVED,
+        )
+    )
+    for conversation in rows.all():
+        publish(
+            session,
+            EventType.CONVERSATION_UPDATED,
+            await conversation_view(session, conversation, contact=contact),
+            channel_id=conversation.channel_id,
+            conversation_id=conversation.id,
+        )
 
 
 @router.get("/contacts/{contact_id}/notes")
@@ -91,6 +173,10 @@ async def update_contact(
 ) -> ContactNotesOut:
     contact = await access_contact(session, viewer, contact_id)
     changed: list[str] = []
+    for field, value in clean_profile(body).items():
+        if value != getattr(contact, field):
+            setattr(contact, field, value)
+            changed.append(field)
     if body.notes is not None and body.notes != contact.notes:
         contact.notes = body.notes
         changed.append("notes")
@@ -108,6 +194,8 @@ async def update_contact(
             session, viewer.user, "contact.updated", "contact", contact.id, {"fields": changed}
         )
         await session.flush()
+        if "name" in changed:
+            await _publish_renamed(session, contact)
     return await notes_out(session, contact)
 
 

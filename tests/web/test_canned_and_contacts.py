@@ -68,6 +68,10 @@ async def test_contact_notes_and_tags(app: Any, client: httpx.AsyncClient, facto
         "id": contact,
         "notes": "老客户 <b>VIP</b>",
         "tags": ["VIP", "投诉", "退款 中"],
+        "name": "张三",
+        "phone": None,
+        "email": None,
+        "attributes": {},
     }
     r = await client.get(f"/api/v1/contacts/{contact}/notes", headers=agent)
     assert r.json()["tags"] == ["VIP", "投诉", "退款 中"]

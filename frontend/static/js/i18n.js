@@ -134,6 +134,12 @@ const ZH = {
   queue_longest: "最久等待 {wait}",
   queue_online: "在线客服 {n} 人",
   customer_typing: "{name} 正在输入…",
+  profile: "客户资料",
+  name: "名称",
+  attribute_name: "属性名",
+  attribute_value: "值",
+  add_attribute: "+ 添加属性",
+  remove_attribute: "删除属性",
 };
 
 const EN = {
@@ -272,6 +278,12 @@ const EN = {
   queue_longest: "longest wait {wait}",
   queue_online: "{n} agents online",
   customer_typing: "{name} is typing…",
+  profile: "Profile",
+  name: "Name",
+  attribute_name: "Attribute",
+  attribute_value: "Value",
+  add_attribute: "+ Add attribute",
+  remove_attribute: "Remove attribute",
 };
 
 export const lang = document.documentElement.lang === "en" ? "en" : "zh-CN";
