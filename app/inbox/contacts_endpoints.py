@@ -142,7 +142,8 @@ async def notes_out(session: AsyncSession, contact: Contact) -> ContactNotesOut:
 
 
 async def _publish_renamed(session: AsyncSession, contact: Contact) -> None:
-    """Lists show the contact's name: their unresolved conversations go out again."""
+    """Lists show the contact's name (and the phone beside a made-up one): their
+    unresolved conversations go out again."""
     rows = await session.scalars(
         select(Conversation).where(
             Conversation.contact_id == contact.id,
@@ -194,7 +195,7 @@ async def update_contact(
             session, viewer.user, "contact.updated", "contact", contact.id, {"fields": changed}
         )
         await session.flush()
-        if "name" in changed:
+        if {"name", "phone"} & set(changed):
             await _publish_renamed(session, contact)
     return await notes_out(session, contact)
 

@@ -10,6 +10,9 @@ resolved one keeps its resolution time and history; the contact's page shows
 both). Lifecycle events (subscribe, entering the chat) never reopen anything:
 they join the identity's latest conversation, or, when there is none, one created
 already resolved so that the queue is not filled with followers who said nothing.
+When that follower then writes, their message opens that same conversation again
+rather than a new one, so the history reads "followed, then asked" in one place
+instead of a one-event conversation of its own.
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.archive.search import index_messages
 from app.inbox.assignment import assign_new_conversation
 from app.inbox.queries import conversation_view
-from app.inbox.schemas import message_out
+from app.inbox.schemas import generated_name, message_out
 from app.models import (
     Channel,
     Contact,
@@ -127,7 +130,7 @@ async def _create_identities(
     for external_id, inbound in new.items():
         c = inbound.contact
         # Platforms like WeChat send no nickname: a short stable label beats a blank row.
-        name = c.name or f"客户 {external_id[-4:]}"
+        name = c.name or generated_name(external_id)
         contacts[external_id] = Contact(
             name=name, avatar_url=c.avatar_url, attributes=dict(c.attributes)
         )
@@ -176,6 +179,17 @@ async def _conversation_for(
     # A lifecycle event with no conversation to join (a new follower) is kept in a
     # conversation created resolved: the history is complete and the queue stays quiet.
     quiet = not inbound.counts_as_unread
+    if not quiet:
+        lifecycle = await _lifecycle_only(session, identity.id)
+        if lifecycle is not None:
+            # Opened again as if new (its wait starts now): assignment and the
+            # conversation.created event follow as for a new one.
+            lifecycle.status = ConversationStatus.OPEN
+            lifecycle.active_identity_id = identity.id
+            lifecycle.resolved_at = None
+            lifecycle.created_at = now
+            known.active = lifecycle
+            return lifecycle, True
     conversation = Conversation(
         channel_id=identity.channel_id,
         contact_id=identity.contact_id,
@@ -194,6 +208,31 @@ async def _conversation_for(
     if not quiet:
         known.active = conversation
     return conversation, True
+
+
+async def _lifecycle_only(session: AsyncSession, identity_id: int) -> Conversation | None:
+    """The identity's latest conversation when it holds nothing but lifecycle events
+    (made resolved for them, never touched by an agent); else None."""
+    latest = await session.scalar(
+        select(Conversation)
+        .where(Conversation.identity_id == identity_id)
+        .order_by(Conversation.id.desc())
+        .limit(1)
+    )
+    if (
+        latest is None
+        or latest.status != ConversationStatus.RESOLVED
+        or latest.last_inbound_at is not None
+        or latest.first_response_at is not None
+        or latest.assignee_id is not None
+    ):
+        return None
+    other = await session.scalar(
+        select(Message.id)
+        .where(Message.conversation_id == latest.id, Message.content_type != ContentType.EVENT)
+        .limit(1)
+    )
+    return latest if other is None else None
 
 
 async def _insert_messages(session: AsyncSession, rows: list[dict[str, Any]]) -> dict[str, Message]:

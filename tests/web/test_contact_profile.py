@@ -96,3 +96,34 @@ async def test_bad_profile_input_is_refused_and_changes_nothing(
         assert same is not None and same.name == "王小明" and same.email is None
     r = await client.patch(path, json={"phone": "", "email": ""}, headers=agent["headers"])
     assert r.status_code == 200 and r.json()["phone"] is None
+
+
+async def test_made_up_names_carry_a_hint_and_can_be_renamed(
+    live: LiveServer, browser: Browser
+) -> None:
+    ch = await live.factory.channel("微信公众号")
+    agent = await staff(live.factory, name="客服 李娜")
+    # Two followers whose platform sends no nickname, with the same last four characters.
+    await live.push(ch, {"id": "1", "from": "oAAAA-er01", "name": "", "text": "在吗"})
+    await live.push(ch, {"id": "2", "from": "oBBBB-er01", "name": "", "text": "你好"})
+    await live.push(ch, {"id": "3", "from": "u3", "name": "陈静", "text": "发票"})
+    page, watch = await open_inbox(browser, live.base, agent["email"])
+    rows = page.locator(".conv-item", has_text="客户 er01")
+    await expect(rows).to_have_count(2)
+    await expect(rows.locator(".conv-hint")).to_have_text(
+        ["微信公众号 · oBBBB-er01", "微信公众号 · oAAAA-er01"]
+    )
+    await expect(page.locator(".conv-item", has_text="陈静").locator(".conv-hint")).to_have_count(0)
+    await rows.first.locator("button").click()
+    await expect(page.locator("#thread-hint")).to_have_text("微信公众号 · oBBBB-er01")
+    await page.locator("#profile-phone").fill("+86 138-0013-8000")
+    await page.locator("#profile-save").click()
+    await expect(rows.first.locator(".conv-hint")).to_have_text("手机尾号 8000")
+    await page.locator("#profile-name").fill("王小明")
+    await page.locator("#profile-save").click()
+    await expect(page.locator("#thread-name")).to_have_text("王小明")
+    await expect(page.locator("#thread-hint")).to_have_count(0)
+    await expect(page.locator(".conv-item", has_text="王小明").locator(".conv-hint")).to_have_count(
+        0
+    )
+    watch.check()

@@ -164,3 +164,12 @@ export function toast(message, kind = "info") {
   box.append(item);
   setTimeout(() => item.remove(), kind === "error" ? 6000 : 2500);
 }
+
+/** Beside a made-up name ("客户 er01"): the phone's last digits, else the customer's id
+ * on the channel, so two such customers can be told apart. Null for real names. */
+export function contactHint(contact, channelName) {
+  if (!contact?.generated_name) return null;
+  if (contact.phone) return t("phone_tail", { tail: contact.phone.replace(/\D/g, "").slice(-4) });
+  const id = String(contact.external_id || "");
+  return `${channelName} · ${id.length > 10 ? `…${id.slice(-10)}` : id}`;
+}

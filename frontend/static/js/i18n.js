@@ -140,6 +140,7 @@ const ZH = {
   attribute_value: "值",
   add_attribute: "+ 添加属性",
   remove_attribute: "删除属性",
+  phone_tail: "手机尾号 {tail}",
 };
 
 const EN = {
@@ -284,6 +285,7 @@ const EN = {
   attribute_value: "Value",
   add_attribute: "+ Add attribute",
   remove_attribute: "Remove attribute",
+  phone_tail: "phone …{tail}",
 };
 
 export const lang = document.documentElement.lang === "en" ? "en" : "zh-CN";

@@ -2,7 +2,7 @@
 // and live upserts that keep it ordered by the last message.
 
 import { api, query } from "./api.js";
-import { avatar, channelIcon, fill, h, timeEl } from "./dom.js";
+import { avatar, channelIcon, contactHint, fill, h, timeEl } from "./dom.js";
 import { t } from "./i18n.js";
 
 const TABS = ["mine", "unassigned", "all"];
@@ -193,6 +193,7 @@ export class ConversationList {
   row(c) {
     const name = c.contact.name || t("no_name");
     const unread = c.unread_count > 0;
+    const hint = contactHint(c.contact, c.channel.name);
     return h("li", { class: `conv-item${unread ? " unread" : ""}${c.id === this.selected ? " selected" : ""}`,
       dataset: { id: String(c.id), status: c.status } },
       h("button", { type: "button", class: "conv-button", onclick: () => this.onOpen(c.id),
@@ -202,6 +203,7 @@ export class ConversationList {
           h("span", { class: "conv-top" },
             channelIcon(c.channel.type, c.channel.name),
             h("span", { class: "conv-name" }, name),
+            hint ? h("span", { class: "conv-hint muted", title: c.contact.external_id }, hint) : null,
             timeEl(c.last_message_at, "conv-time")),
           h("span", { class: "conv-bottom" },
             h("span", { class: "conv-preview" }, c.last_message_preview || "\u00a0"),

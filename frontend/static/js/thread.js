@@ -2,7 +2,7 @@
 // (earlier ones collapsible), live message updates, actions, presence and the composer.
 
 import { api } from "./api.js";
-import { avatar, channelIcon, fill, h, shortTime, toast } from "./dom.js";
+import { avatar, channelIcon, contactHint, fill, h, shortTime, toast } from "./dom.js";
 import { t } from "./i18n.js";
 import { renderMessage } from "./message.js";
 
@@ -86,6 +86,8 @@ export class Thread {
       avatar(name, c.contact.avatar_url),
       h("div", { class: "thread-title" },
         h("h2", { id: "thread-name" }, name),
+        contactHint(c.contact, c.channel.name)
+          ? h("div", { class: "thread-hint muted", id: "thread-hint" }, contactHint(c.contact, c.channel.name)) : null,
         h("div", { class: "thread-sub muted" }, channelIcon(c.channel.type, c.channel.name), c.channel.name, " · ",
           h("span", { class: `badge badge-${c.status}`, id: "thread-status", dataset: { status: c.status } }, t(`status_${c.status}`)))),
       h("div", { class: "thread-actions" }, assign, actions,
