@@ -115,8 +115,12 @@ export function initial(name) {
 
 export function avatar(name, url, cls = "avatar") {
   const src = imageUrl(url);
-  if (src) return h("img", { class: cls, src, alt: "", referrerpolicy: "no-referrer" });
-  return h("span", { class: `${cls} avatar-letter`, "aria-hidden": "true" }, initial(name));
+  const letter = () => h("span", { class: `${cls} avatar-letter`, "aria-hidden": "true" }, initial(name));
+  if (!src) return letter();
+  // A platform's image host may refuse us or be gone: the initial stands in, not a broken image.
+  const img = h("img", { class: cls, src, alt: "", referrerpolicy: "no-referrer" });
+  img.addEventListener("error", () => img.replaceWith(letter()), { once: true });
+  return img;
 }
 
 export function relTime(iso, now = Date.now()) {
