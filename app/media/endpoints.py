@@ -9,6 +9,8 @@ from fastapi import APIRouter, Request, Response
 from app.deps import SessionDep, ViewerDep
 from app.errors import NotFound
 from app.inbox.access import access_conversation
+from app.inbox.contacts_endpoints import access_contact
+from app.media.avatars import avatar_key, image_type
 from app.models import Message
 
 router = APIRouter(prefix="/api/v1", tags=["media"])
@@ -56,5 +58,26 @@ async def get_attachment(
             "X-Content-Type-Options": "nosniff",
             "Content-Security-Policy": "default-src 'none'; sandbox",
             "Cache-Control": "private, max-age=86400",
+        },
+    )
+
+
+@router.get("/contacts/{contact_id}/avatar")
+async def get_contact_avatar(
+    contact_id: int, request: Request, session: SessionDep, viewer: ViewerDep
+) -> Response:
+    """A customer's avatar as copied from the platform (app/media/avatars.py)."""
+    await access_contact(session, viewer, contact_id)
+    content = await request.app.state.storage.get(avatar_key(contact_id))
+    mime = image_type(content) if content is not None else None
+    if content is None or mime is None:
+        raise NotFound("avatar not found")
+    return Response(
+        content,
+        media_type=mime,
+        headers={
+            "X-Content-Type-Options": "nosniff",
+            "Content-Security-Policy": "default-src 'none'; sandbox",
+            "Cache-Control": "private, max-age=3600",
         },
     )

@@ -22,6 +22,7 @@ from app.db import Database
 from app.delivery.context import channel_context, connector_for
 from app.inbox.actions import publish_message
 from app.inbox.schemas import attachment_url
+from app.media.avatars import cache_avatars
 from app.media.storage import AttachmentStorage
 from app.models import Channel, Message
 from app.realtime.events import EventType
@@ -84,7 +85,7 @@ class MediaWorker:
             )
         for message_id in ids:
             await self._process(message_id)
-        return len(ids)
+        return len(ids) + await cache_avatars(self.db, self.http, self.storage)
 
     async def _process(self, message_id: int) -> None:
         async with self.db.sessions() as session:
