@@ -25,6 +25,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from starlette.types import Message as ASGIMessage
 
 from app.accounts.endpoints import router as accounts_router
+from app.accounts.tokens import router as tokens_router
 from app.archive.endpoints import router as archive_router
 from app.config import SESSION_SETTINGS, Settings, get_settings
 from app.db import Database, database_unavailable, invalid_input
@@ -145,6 +146,7 @@ def create_app(settings: Settings | None = None, *, run_workers: bool = True) ->
     app.include_router(contacts_router)
     app.include_router(archive_router)
     app.include_router(accounts_router)
+    app.include_router(tokens_router)
     install_web(app)  # sets app.state.web_auth (cookie sessions) and mounts /static
     install_widget(app)  # /widget/{id}.js, the visitor websocket, uploads, the demo page
     if demo is not None:

@@ -187,6 +187,7 @@ async def inbox(request: Request, session: SessionDep) -> Response:
 
 ARCHIVE_ROLES = frozenset({"supervisor", "admin"})
 ADMIN_ROLES = frozenset({"admin"})
+EVERY_ROLE = frozenset({"agent", "supervisor", "admin"})
 
 
 async def staff_page(
@@ -217,6 +218,12 @@ async def archive(request: Request, session: SessionDep) -> Response:
 @router.get("/admin")
 async def admin(request: Request, session: SessionDep) -> Response:
     return await staff_page(request, session, "/admin", ADMIN_ROLES, "admin.html")
+
+
+@router.get("/settings")
+async def settings_page(request: Request, session: SessionDep) -> Response:
+    """Every member's own settings: personal API tokens."""
+    return await staff_page(request, session, "/settings", EVERY_ROLE, "settings.html")
 
 
 @router.get("/admin/audit")

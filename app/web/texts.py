@@ -220,6 +220,26 @@ PAGE_TEXTS: dict[str, dict[str, str]] = {
         "say_archive_listed": "浏览存档，条件：{filters}",
         "say_archive_exported": "导出存档，条件：{filters}",
         "say_search_queried": "搜索消息，条件：{filters}",
+        "nav_settings": "设置",
+        "settings_title": "设置 · 汇流",
+        "tokens_heading": "个人 API 令牌",
+        "tokens_hint": (
+            "脚本和集成用它代表你调用 API（Authorization: Bearer …）。"
+            "令牌只显示一次；不用了就撤销。"
+        ),
+        "create_token": "新建令牌",
+        "token_id": "令牌",
+        "token_created": "创建时间",
+        "token_last_used": "最近使用",
+        "token_state": "状态",
+        "token_never_used": "从未使用",
+        "token_active": "有效",
+        "token_revoked": "已撤销",
+        "revoke_token": "撤销",
+        "no_tokens": "还没有令牌",
+        "token_shown_once": "新令牌（只显示这一次，请立即复制保存）：",
+        "act_token_revoked": "撤销 API 令牌",
+        "say_token_revoked": "撤销{object}的 API 令牌 #{token}",
     },
     "en": {
         "brand": "Huiliu",
@@ -407,6 +427,26 @@ PAGE_TEXTS: dict[str, dict[str, str]] = {
         "say_archive_listed": "Browsed the archive, filters: {filters}",
         "say_archive_exported": "Exported the archive, filters: {filters}",
         "say_search_queried": "Searched messages, filters: {filters}",
+        "nav_settings": "Settings",
+        "settings_title": "Settings · Huiliu",
+        "tokens_heading": "Personal API tokens",
+        "tokens_hint": (
+            "Scripts and integrations use one to call the API as you "
+            "(Authorization: Bearer …). A token is shown once; revoke it when it is no longer used."
+        ),
+        "create_token": "Create a token",
+        "token_id": "Token",
+        "token_created": "Created",
+        "token_last_used": "Last used",
+        "token_state": "State",
+        "token_never_used": "never",
+        "token_active": "Active",
+        "token_revoked": "Revoked",
+        "revoke_token": "Revoke",
+        "no_tokens": "No tokens yet",
+        "token_shown_once": "Your new token (shown this once only: copy it now):",
+        "act_token_revoked": "Revoked an API token",
+        "say_token_revoked": "Revoked API token #{token} of {object}",
     },
 }
 
@@ -428,6 +468,7 @@ AUDIT_ACTIONS: tuple[str, ...] = (
     "user.deactivated",
     "user.reactivated",
     "token.created",
+    "token.revoked",
     "channel.created",
     "channel.archived",
     "channel.unarchived",

@@ -73,7 +73,7 @@ function sentence(entry, object) {
   if (pt(key) === key) return null;
   const d = entry.details || {};
   const vars = { object, email: detailValue(d.email), name: detailValue(d.name), type: detailValue(d.type),
-    reason: detailValue(d.reason), shortcut: detailValue(d.shortcut) };
+    reason: detailValue(d.reason), shortcut: detailValue(d.shortcut), token: detailValue(d.token) };
   switch (entry.action) {
     case "conversation.assigned":
     case "conversation.requeued":

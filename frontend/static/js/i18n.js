@@ -141,6 +141,7 @@ const ZH = {
   add_attribute: "+ 添加属性",
   remove_attribute: "删除属性",
   phone_tail: "手机尾号 {tail}",
+  nav_settings: "设置",
 };
 
 const EN = {
@@ -286,6 +287,7 @@ const EN = {
   add_attribute: "+ Add attribute",
   remove_attribute: "Remove attribute",
   phone_tail: "phone …{tail}",
+  nav_settings: "Settings",
 };
 
 export const lang = document.documentElement.lang === "en" ? "en" : "zh-CN";
