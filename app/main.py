@@ -24,6 +24,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Receive, Scope, Send
 from starlette.types import Message as ASGIMessage
 
+from app.accounts.channel_setup import router as channel_setup_router
 from app.accounts.endpoints import router as accounts_router
 from app.accounts.tokens import router as tokens_router
 from app.archive.endpoints import router as archive_router
@@ -147,6 +148,7 @@ def create_app(settings: Settings | None = None, *, run_workers: bool = True) ->
     app.include_router(archive_router)
     app.include_router(accounts_router)
     app.include_router(tokens_router)
+    app.include_router(channel_setup_router)
     install_web(app)  # sets app.state.web_auth (cookie sessions) and mounts /static
     install_widget(app)  # /widget/{id}.js, the visitor websocket, uploads, the demo page
     if demo is not None:

@@ -240,6 +240,39 @@ PAGE_TEXTS: dict[str, dict[str, str]] = {
         "token_shown_once": "新令牌（只显示这一次，请立即复制保存）：",
         "act_token_revoked": "撤销 API 令牌",
         "say_token_revoked": "撤销{object}的 API 令牌 #{token}",
+        "act_channel_reauthorized": "重新授权渠道",
+        "say_channel_reauthorized": "为渠道「{name}」换上新的授权",
+        "add_channel": "添加渠道",
+        "add_channel_title": "添加渠道",
+        "channel_type": "平台",
+        "type_wechat": "微信公众号",
+        "type_douyin": "抖音私信",
+        "type_webchat": "网站在线客服",
+        "optional": "（选填）",
+        "channel_created_title": "渠道「{name}」已添加",
+        "webhook_paste": "把这个地址填到平台后台：",
+        "embed_paste": "把这一行放进网站的页面：",
+        "identity_secret_label": "identify() 的签名密钥（只显示这一次）：",
+        "steps_wechat": (
+            "公众号后台 → 设置与开发 → 基本配置 → 服务器配置 → 修改配置："
+            "服务器地址(URL) 填上面的地址，令牌(Token) 和 "
+            "消息加解密密钥(EncodingAESKey) 填刚才输入的值，"
+            "加解密方式选安全模式，提交后启用；"
+            "再把服务器的公网 IP 加进 IP 白名单，否则回复会被拒绝（40164）。"
+        ),
+        "steps_douyin": (
+            "抖音开放平台 → 你的应用 → 开发配置 → Webhooks：URL 填上面的地址，"
+            "订阅 im_receive_msg、im_send_msg、im_enter_direct_msg 和 im_authorize；"
+            "抖音会发 verify_webhook 验证，汇流会自动应答。"
+        ),
+        "steps_webchat": "粘贴后刷新网站，右下角会出现客服按钮；只有允许的来源能加载它。",
+        "reauthorize": "重新授权",
+        "reauthorize_title": "重新授权「{name}」",
+        "reauthorize_body": (
+            "在抖音开放平台让企业号重新授权（im.direct_message），"
+            "把新的 access_token 和 refresh_token 填在这里。"
+        ),
+        "reauthorized": "已重新授权",
     },
     "en": {
         "brand": "Huiliu",
@@ -447,6 +480,42 @@ PAGE_TEXTS: dict[str, dict[str, str]] = {
         "token_shown_once": "Your new token (shown this once only: copy it now):",
         "act_token_revoked": "Revoked an API token",
         "say_token_revoked": "Revoked API token #{token} of {object}",
+        "act_channel_reauthorized": "Re-authorized a channel",
+        "say_channel_reauthorized": "Gave channel “{name}” a new grant",
+        "add_channel": "Add a channel",
+        "add_channel_title": "Add a channel",
+        "channel_type": "Platform",
+        "type_wechat": "WeChat official account",
+        "type_douyin": "Douyin messages",
+        "type_webchat": "Website chat",
+        "optional": " (optional)",
+        "channel_created_title": "Channel “{name}” added",
+        "webhook_paste": "Paste this address into the platform's console:",
+        "embed_paste": "Put this line into your site's pages:",
+        "identity_secret_label": "The identify() signing secret (shown this once):",
+        "steps_wechat": (
+            "Official account console → 设置与开发 → 基本配置 → 服务器配置 → 修改配置: URL = the "
+            "address above, Token and EncodingAESKey = the values you just entered, "
+            "安全模式, submit "
+            "and enable; then add the server's public IP to the IP whitelist, or replies are "
+            "refused (40164)."
+        ),
+        "steps_douyin": (
+            "Douyin open platform → your app → 开发配置 → Webhooks: URL = the address above; "
+            "subscribe to im_receive_msg, im_send_msg, im_enter_direct_msg and im_authorize. "
+            "Douyin checks it with verify_webhook, which Huiliu answers."
+        ),
+        "steps_webchat": (
+            "Reload your site: the chat button appears in the corner; only the allowed origins "
+            "can load it."
+        ),
+        "reauthorize": "Re-authorize",
+        "reauthorize_title": "Re-authorize “{name}”",
+        "reauthorize_body": (
+            "Have the business account authorize the app again (im.direct_message) on the Douyin "
+            "open platform and enter the new access_token and refresh_token here."
+        ),
+        "reauthorized": "Re-authorized",
     },
 }
 
@@ -472,6 +541,7 @@ AUDIT_ACTIONS: tuple[str, ...] = (
     "channel.created",
     "channel.archived",
     "channel.unarchived",
+    "channel.reauthorized",
     "archive.read",
     "archive.listed",
     "archive.exported",
