@@ -160,12 +160,13 @@ async def logout(
     return response
 
 
-def image_reply_types() -> list[str]:
-    """Channel types whose connector can send an image reply (the upload button shows)."""
+def image_reply_types(kind: ContentType = ContentType.IMAGE) -> list[str]:
+    """Channel types whose connector can send an image (or `kind`) reply: the upload
+    button shows for them, a note says so for the others."""
     return sorted(
         t
         for t, c in registry.CONNECTORS.items()
-        if ContentType.IMAGE in getattr(c, "media_reply_types", frozenset())
+        if kind in getattr(c, "media_reply_types", frozenset())
     )
 
 
@@ -181,6 +182,7 @@ async def inbox(request: Request, session: SessionDep) -> Response:
         "csrf": csrf_token(request),
         "seq": seq,
         "image_types": ",".join(image_reply_types()),
+        "file_types": ",".join(image_reply_types(ContentType.FILE)),
     }
     return render(request, "inbox.html", context)
 

@@ -46,8 +46,11 @@ class WebchatConnector:
     type: ClassVar[str] = "webchat"
     # The visitor's history and socket are ours: a reply is always accepted.
     reply_window: ClassVar[timedelta | None] = None
-    # Images go out as stored attachments the widget shows by signed link.
-    media_reply_types: ClassVar[frozenset[ContentType]] = frozenset({ContentType.IMAGE})
+    # Images and documents go out as stored attachments the widget shows (or offers
+    # for download) by signed link.
+    media_reply_types: ClassVar[frozenset[ContentType]] = frozenset(
+        {ContentType.IMAGE, ContentType.FILE}
+    )
 
     def handle_webhook(self, config: BaseModel, request: WebhookRequest) -> WebhookResult:
         """No platform pushes to a website chat: visitors use the widget's websocket."""
@@ -56,10 +59,10 @@ class WebchatConnector:
     async def send(self, ctx: ChannelContext, message: OutboundMessage) -> SendResult:
         """Nothing to call: the reply is durable in the database and the visitor's socket
         streams it (or replays it when they come back)."""
-        if message.content_type not in (ContentType.TEXT, ContentType.IMAGE):
+        if message.content_type not in (ContentType.TEXT, ContentType.IMAGE, ContentType.FILE):
             raise DeliveryError(
-                "unsupported_type: 网页客服只能发送文字和图片 / "
-                f"only text and images can be sent to the website chat ({message.content_type})"
+                "unsupported_type: 网页客服只能发送文字、图片和文件 / only text, images and "
+                f"files can be sent to the website chat ({message.content_type})"
             )
         return SendResult()
 

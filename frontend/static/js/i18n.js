@@ -142,6 +142,9 @@ const ZH = {
   remove_attribute: "删除属性",
   phone_tail: "手机尾号 {tail}",
   nav_settings: "设置",
+  attach_file: "发送图片或文件",
+  no_media: "{channel}：平台接口不支持客服发送图片和文件，只能发文字",
+  no_files: "{channel}：平台接口不支持发送文件（PDF、Office），可以发图片",
 };
 
 const EN = {
@@ -288,6 +291,9 @@ const EN = {
   remove_attribute: "Remove attribute",
   phone_tail: "phone …{tail}",
   nav_settings: "Settings",
+  attach_file: "Send an image or file",
+  no_media: "{channel}: the platform's API takes no images or files from agents, text only",
+  no_files: "{channel}: the platform's API takes no files (PDF, Office); images are fine",
 };
 
 export const lang = document.documentElement.lang === "en" ? "en" : "zh-CN";

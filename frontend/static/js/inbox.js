@@ -16,6 +16,7 @@ import { Thread } from "./thread.js";
 const root = document.getElementById("app");
 const me = { id: Number(root.dataset.userId), name: root.dataset.userName, role: root.dataset.role };
 const imageTypes = (root.dataset.imageTypes || "").split(",").filter(Boolean);
+const fileTypes = (root.dataset.fileTypes || "").split(",").filter(Boolean);
 applyI18n(document);
 setTitle(0);
 
@@ -62,6 +63,7 @@ const sidebar = new Sidebar(document.getElementById("contact-pane"), {
 const composer = new Composer({
   canned,
   imageTypes,
+  fileTypes,
   onSend: (content, isPrivate) => thread.send(content, isPrivate),
   onImage: (file, isPrivate) => thread.sendImage(file, isPrivate),
   onTyping: () => thread.typing(),

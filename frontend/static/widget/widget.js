@@ -21,7 +21,7 @@ const T = ZH ? {
   failed: "发送失败", typing: " 正在输入…", agent: "客服", connecting: "正在连接…",
   reconnecting: "连接已断开，正在重连…", tooFast: "发送太快，稍后自动重发", unavailable: "在线客服暂不可用",
   tooBig: "图片不能超过 2 MB", badType: "只能发送 PNG、JPEG、GIF 图片", uploadFailed: "图片发送失败",
-  uploading: "图片上传中…", picture: "[图片]", brand: "由 汇流 提供",
+  uploading: "图片上传中…", picture: "[图片]", brand: "由 汇流 提供", file: "文件",
 } : {
   open: "Open chat", close: "Close", online: "We're online", away: "We're away",
   placeholder: "Type a message, Enter to send", send: "Send",
@@ -33,7 +33,7 @@ const T = ZH ? {
   connecting: "Connecting…", reconnecting: "Connection lost, reconnecting…",
   tooFast: "Sending too fast; will retry shortly", unavailable: "Chat is unavailable",
   tooBig: "Images must be 2 MB or smaller", badType: "Only PNG, JPEG and GIF images",
-  uploadFailed: "The image was not sent", uploading: "Uploading image…", picture: "[image]",
+  uploadFailed: "The image was not sent", uploading: "Uploading image…", picture: "[image]", file: "File",
   brand: "Powered by Huiliu",
 };
 
@@ -178,6 +178,12 @@ function renderBubble(text, attachments) {
     const src = att.kind === "image" && mediaUrl(att.url);
     if (src) bubble.append(h("img", { src: src, alt: T.picture, loading: "lazy", referrerpolicy: "no-referrer" }));
     else if (att.kind === "image") bubble.append(h("span", { text: T.picture }));
+    else if (att.kind === "file") {
+      const href = mediaUrl(att.url);
+      const label = "📄 " + (att.file_name || T.file);
+      bubble.append(href ? h("a", { class: "file", href: href, download: att.file_name || "", rel: "noopener", text: label })
+        : h("span", { text: label }));
+    }
   }
   if (text) bubble.append(h("span", { text: text }));
   return bubble;
@@ -273,7 +279,7 @@ function receive(m) {
     lastNotified = m.id;
     save("last", String(m.id));
     const copy = { id: m.id, text: m.text, from: m.from, name: m.name, content_type: m.content_type,
-      created_at: m.created_at, attachments: (m.attachments || []).map((a) => ({ kind: a.kind, url: mediaUrl(a.url) })) };
+      created_at: m.created_at, attachments: (m.attachments || []).map((a) => ({ kind: a.kind, url: mediaUrl(a.url), file_name: a.file_name })) };
     for (const fn of listeners) { try { fn(copy); } catch (e) { console.error(e); } }
   }
 }
