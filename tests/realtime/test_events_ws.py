@@ -148,7 +148,7 @@ async def test_reply_status_reaches_the_websocket(live: Live) -> None:
     types = [(e["type"], e["data"].get("delivery_status")) for e in seen]
     assert types == [
         ("message.created", "queued"),
-        ("conversation.updated", None),
+        ("conversation.assigned", None),  # the reply took the unassigned conversation
         ("message.updated", "sent"),
     ]
 
