@@ -19,9 +19,9 @@ async def test_a_broken_avatar_shows_the_initial(live: LiveServer, browser: Brow
     async with live.app.state.db.session() as session:
         for contact in await session.scalars(select(Contact)):
             contact.avatar_url = (
-                f"{live.base}/static/img/logo.svg"  # loads
+                "/static/img/logo.svg"  # loads (own origin: the media worker leaves it)
                 if contact.name == "陈静"
-                else "http://127.0.0.1:9/gone.png"  # nobody listens there
+                else "/static/img/gone.png"  # 404 (own origin, so only the page handles it)
             )
     page, watch = await open_inbox(browser, live.base, agent["email"])
     wang = page.locator(".conv-item", has_text="王小明")
