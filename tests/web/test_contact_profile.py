@@ -33,12 +33,17 @@ async def test_agent_edits_the_profile_in_the_sidebar(live: LiveServer, browser:
     await expect(form.locator("#profile-name")).to_have_value("客户 u1")
     keys = form.locator(".attr-key")
     await expect(keys).to_have_count(2)
-    await expect(form.locator(".attr-value").nth(1)).to_have_value("1200")
+    pairs = await form.locator(".attribute-row").evaluate_all(
+        "rows => rows.map(r => [r.querySelector('.attr-key').value,"
+        " r.querySelector('.attr-value').value])"
+    )
+    assert sorted(pairs) == sorted([["会员等级", "金卡"], ["积分", "1200"]])  # any order (JSONB)
 
     await form.locator("#profile-name").fill("王小明（老客户）")
     await form.locator("#profile-phone").fill("138 0013 8000")
     await form.locator("#profile-email").fill("wang@example.com")
-    await form.locator(".attr-value").first.fill(XSS)
+    level = form.locator(".attribute-row").filter(has=page.locator('.attr-key[value="会员等级"]'))
+    await level.locator(".attr-value").fill(XSS)
     await form.locator("#attr-add").click()
     await form.locator(".attr-key").last.fill("城市")
     await form.locator(".attr-value").last.fill("杭州")
