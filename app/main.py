@@ -22,7 +22,9 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Receive, Scope, Send
 from starlette.types import Message as ASGIMessage
 
+from app.accounts.channel_setup import router as channel_setup_router
 from app.accounts.endpoints import router as accounts_router
+from app.accounts.tokens import router as tokens_router
 from app.archive.endpoints import router as archive_router
 from app.canned.endpoints import router as canned_router
 from app.config import SESSION_SETTINGS, Settings, get_settings
@@ -174,6 +176,8 @@ def create_app(
     app.include_router(orders_router)
     app.include_router(archive_router)
     app.include_router(accounts_router)
+    app.include_router(tokens_router)
+    app.include_router(channel_setup_router)
     install_web(app)  # the pages and /static
     install_widget(app)  # /widget/{id}.js, the visitor websocket, uploads, the demo page
     for extension in extensions:

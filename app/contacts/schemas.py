@@ -49,7 +49,16 @@ class ContactOut(BaseModel):
     merged_into_id: int | None = None
 
 
+MAX_ATTRIBUTES = 50
+AttributeValue = str | int | float | bool | None
+
+
 class ContactPatch(CrmPatch):
+    name: str | None = Field(default=None, max_length=200)
+    # "" clears the phone or email.
+    phone: str | None = Field(default=None, max_length=50)
+    email: str | None = Field(default=None, max_length=254)
+    attributes: dict[str, AttributeValue] | None = Field(default=None, max_length=MAX_ATTRIBUTES)
     notes: str | None = Field(default=None, max_length=5000)
     tags: list[str] | None = Field(default=None, max_length=MAX_TAGS)
 
@@ -58,6 +67,10 @@ class ContactNotesOut(BaseModel):
     id: int
     notes: str
     tags: list[str]
+    name: str = ""
+    phone: str | None = None
+    email: str | None = None
+    attributes: dict[str, Any] = Field(default_factory=dict)
     owner_id: int | None = None
     follow_up_days: int | None = None
     important_dates: list[dict[str, Any]] = []

@@ -12,6 +12,7 @@ from app.errors import NotFound
 from app.inbox import queries
 from app.inbox.access import access_conversation
 from app.inbox.actions import conversations as actions
+from app.inbox.queue import QueueOut, queue_summary
 from app.inbox.schemas import (
     AssignmentIn,
     ChannelOut,
@@ -179,3 +180,9 @@ async def list_users(
         for u in rows
     ]
     return page(items, nxt)
+
+
+@router.get("/queue")
+async def get_queue(session: SessionDep, viewer: ViewerDep) -> QueueOut:
+    """The unassigned queue on the viewer's channels: how many wait, and the longest wait."""
+    return await queue_summary(session, viewer)

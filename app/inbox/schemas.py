@@ -45,6 +45,16 @@ class ContactRef(BaseModel):
     id: int
     name: str
     avatar_url: str | None
+    # To tell customers apart when the platform gave no nickname ("客户 er01", made up
+    # at ingest): the id on this conversation's channel and the phone, if known.
+    generated_name: bool = False
+    external_id: str = ""
+    phone: str | None = None
+
+
+def generated_name(external_id: str) -> str:
+    """The label ingest gives a customer whose platform sends no nickname."""
+    return f"客户 {external_id[-4:]}"
 
 
 class UserRef(BaseModel):
@@ -140,7 +150,14 @@ def conversation_out(
     return ConversationOut(
         id=c.id,
         channel=ChannelRef(id=channel.id, type=channel.type, name=channel.name),
-        contact=ContactRef(id=contact.id, name=contact.name, avatar_url=contact.avatar_url),
+        contact=ContactRef(
+            id=contact.id,
+            name=contact.name,
+            avatar_url=contact.avatar_url,
+            generated_name=contact.name == generated_name(identity.external_id),
+            external_id=identity.external_id,
+            phone=contact.phone,
+        ),
         status=c.status,
         assignee=UserRef(id=assignee.id, name=assignee.name) if assignee else None,
         last_message_preview=preview(c.last_message_type, c.last_message_preview),

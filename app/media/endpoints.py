@@ -6,9 +6,11 @@ from urllib.parse import quote
 
 from fastapi import APIRouter, Request, Response
 
+from app.contacts.queries import access_contact
 from app.deps import SessionDep, ViewerDep
 from app.errors import NotFound
 from app.inbox.access import access_conversation
+from app.media.avatars import avatar_key, image_type
 from app.models import Message
 from app.services import get_services
 
@@ -57,5 +59,26 @@ async def get_attachment(
             "X-Content-Type-Options": "nosniff",
             "Content-Security-Policy": "default-src 'none'; sandbox",
             "Cache-Control": "private, max-age=86400",
+        },
+    )
+
+
+@router.get("/contacts/{contact_id}/avatar")
+async def get_contact_avatar(
+    contact_id: int, request: Request, session: SessionDep, viewer: ViewerDep
+) -> Response:
+    """A customer's avatar as copied from the platform (app/media/avatars.py)."""
+    await access_contact(session, viewer, contact_id)
+    content = await get_services(request).storage.get(avatar_key(contact_id))
+    mime = image_type(content) if content is not None else None
+    if content is None or mime is None:
+        raise NotFound("avatar not found")
+    return Response(
+        content,
+        media_type=mime,
+        headers={
+            "X-Content-Type-Options": "nosniff",
+            "Content-Security-Policy": "default-src 'none'; sandbox",
+            "Cache-Control": "private, max-age=3600",
         },
     )

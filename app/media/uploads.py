@@ -1,7 +1,9 @@
-"""POST /api/v1/conversations/{id}/attachments: an agent's image reply (or note).
+"""POST /api/v1/conversations/{id}/attachments: an agent's image or file reply (or note).
 
-Only where the channel's connector can send media (`capabilities.media_replies`); the file
-is stored first, then the reply is queued like a text reply.
+Only where the channel's connector can send that kind (`capabilities.media_replies`): WeChat's
+customer-service API and Douyin's reply API take no documents, so files go out on
+the website chat only. The file is stored first, then the reply is queued like a
+text reply.
 """
 
 from __future__ import annotations
@@ -33,6 +35,34 @@ IMAGE_TYPES = {
 }
 
 
+# Documents agents send (quotes, invoices, manuals): up to 3 MB, inside the 4 MB cap
+# on any request body (Settings.max_body_bytes) with the form's overhead.
+MAX_FILE_BYTES = 3 * 1024 * 1024
+OOXML = {
+    "docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    "pptx": "application/vnd.openxmlformats-officedocument.presentationml.presentation",
+}
+LEGACY_OFFICE = {
+    "doc": "application/msword",
+    "xls": "application/vnd.ms-excel",
+    "ppt": "application/vnd.ms-powerpoint",
+}
+
+
+def sniff_document(content: bytes, file_name: str) -> str | None:
+    """PDF or an Office document, by its magic bytes and (for the zip and OLE containers,
+    which hold many things) its extension; anything else is refused."""
+    ext = file_name.rsplit(".", 1)[-1].lower() if "." in file_name else ""
+    if content.startswith(b"%PDF-"):
+        return "application/pdf"
+    if content.startswith(b"PK\x03\x04") and ext in OOXML:
+        return OOXML[ext]
+    if content.startswith(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1") and ext in LEGACY_OFFICE:
+        return LEGACY_OFFICE[ext]
+    return None
+
+
 def sniff_image(content: bytes) -> str | None:
     """The image type by its magic bytes: the declared content type is the client's claim."""
     for magic, mime in IMAGE_TYPES.items():
@@ -56,19 +86,25 @@ async def upload_reply_image(
     assert channel is not None
     connector = registry.get(channel.type)
     supported = connector.capabilities.media_replies if connector else frozenset()
-    if not private and ContentType.IMAGE not in supported:
-        raise BadRequest(f"this channel ({channel.type}) cannot send images")
-    content = await file.read(MAX_IMAGE_BYTES + 1)
-    if len(content) > MAX_IMAGE_BYTES:
-        raise BadRequest(f"image larger than {MAX_IMAGE_BYTES // (1024 * 1024)} MB")
+    content = await file.read(MAX_FILE_BYTES + 1)
+    name = (file.filename or "file")[:200]
     mime = sniff_image(content)
+    kind = ContentType.IMAGE if mime else ContentType.FILE
+    if kind == ContentType.IMAGE and len(content) > MAX_IMAGE_BYTES:
+        raise BadRequest(f"image larger than {MAX_IMAGE_BYTES // (1024 * 1024)} MB")
     if mime is None:
-        raise BadRequest("only PNG, JPEG and GIF images can be sent")
+        mime = sniff_document(content, name)
+        if mime is None:
+            raise BadRequest("only PNG, JPEG and GIF images, PDF and Office documents can be sent")
+        if len(content) > MAX_FILE_BYTES:
+            raise BadRequest(f"file larger than {MAX_FILE_BYTES // (1024 * 1024)} MB")
+    if not private and kind not in supported:
+        what = "images" if kind == ContentType.IMAGE else "files"
+        raise BadRequest(f"this channel ({channel.type}) cannot send {what}")
     key = f"outbound/{channel.id}/{uuid.uuid4().hex}"
     await get_services(request).storage.put(key, content)
-    name = (file.filename or "image")[:200]
     attachment: dict[str, object] = {
-        "kind": "image",
+        "kind": str(kind),
         "status": "ready",
         "storage_key": key,
         "mime_type": mime,
@@ -81,7 +117,7 @@ async def upload_reply_image(
         conversation,
         caption,
         private,
-        content_type=ContentType.IMAGE,
+        content_type=kind,
         attachments=[attachment],
     )
     return message_out(message)

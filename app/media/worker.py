@@ -20,6 +20,7 @@ from app.connectors import channel_context, connector_for
 from app.db import Database
 from app.inbox.schemas import attachment_url
 from app.media.actions import media_settled, record_media_downloads
+from app.media.avatars import cache_avatars
 from app.models import Channel, Message
 from app.storage import AttachmentStorage
 from app.workers import PollingWorker
@@ -66,7 +67,7 @@ class MediaWorker(PollingWorker):
             )
         for message_id in ids:
             await self._process(message_id)
-        return len(ids)
+        return len(ids) + await cache_avatars(self.db, self.http, self.storage)
 
     async def _process(self, message_id: int) -> None:
         async with self.db.sessions() as session:

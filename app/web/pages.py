@@ -170,13 +170,10 @@ async def logout(
     return response
 
 
-def image_reply_types() -> list[str]:
-    """Channel types whose connector can send an image reply (the upload button shows)."""
-    return sorted(
-        t
-        for t, c in registry.CONNECTORS.items()
-        if ContentType.IMAGE in c.capabilities.media_replies
-    )
+def image_reply_types(kind: ContentType = ContentType.IMAGE) -> list[str]:
+    """Channel types whose connector can send an image (or `kind`) reply: the upload
+    button shows for them, a note says so for the others."""
+    return sorted(t for t, c in registry.CONNECTORS.items() if kind in c.capabilities.media_replies)
 
 
 @router.get("/inbox")
@@ -192,12 +189,14 @@ async def inbox(request: Request, session: SessionDep) -> Response:
         "seq": seq,
         "image_types": ",".join(image_reply_types()),
         "t": page_texts(lang_of(request), "inbox"),
+        "file_types": ",".join(image_reply_types(ContentType.FILE)),
     }
     return render(request, "inbox.html", context)
 
 
 ARCHIVE_ROLES = frozenset({"supervisor", "admin"})
 ADMIN_ROLES = frozenset({"admin"})
+EVERY_ROLE = frozenset({"agent", "supervisor", "admin"})
 
 
 async def staff_page(
@@ -248,7 +247,9 @@ AUDIT_ACTIONS: tuple[str, ...] = (
     "user.deactivated",
     "user.reactivated",
     "token.created",
+    "token.revoked",
     "channel.created",
+    "channel.reauthorized",
     "channel.archived",
     "channel.unarchived",
     "archive.read",
@@ -259,6 +260,12 @@ AUDIT_ACTIONS: tuple[str, ...] = (
 AUDIT_OBJECT_TYPES: tuple[str, ...] = tuple(
     key.removeprefix("obj_") for key in texts("en", "pages") if key.startswith("obj_")
 )
+
+
+@router.get("/settings")
+async def settings_page(request: Request, session: SessionDep) -> Response:
+    """Every member's own settings: personal API tokens."""
+    return await staff_page(request, session, "/settings", EVERY_ROLE, "settings.html")
 
 
 @router.get("/admin/audit")

@@ -11,6 +11,7 @@ import math
 import time
 import uuid
 from typing import Annotated, Any
+from urllib.parse import quote
 
 from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi.responses import JSONResponse, RedirectResponse, Response
@@ -222,17 +223,22 @@ async def widget_media(
     att = attachments[index]
     content = await get_services(request).storage.get(att["storage_key"])
     mime = str(att.get("mime_type") or "").lower()
-    if content is None or mime not in INLINE_TYPES or not mime.startswith("image/"):
+    image = mime in INLINE_TYPES and mime.startswith("image/")
+    # An agent's document is a download (never rendered in our origin); other kinds
+    # are not offered to visitors.
+    if content is None or not (image or att.get("kind") == "file"):
         return _error(request, 404, "attachment not found")
+    headers = {
+        **_cors(request),
+        "X-Content-Type-Options": "nosniff",
+        "Content-Security-Policy": "default-src 'none'; sandbox",
+        "Cache-Control": "private, max-age=86400",
+    }
+    if not image:
+        name = quote(str(att.get("file_name") or f"file-{message_id}-{index}"))
+        headers["Content-Disposition"] = f"attachment; filename*=UTF-8''{name}"
     return Response(
-        content,
-        media_type=mime,
-        headers={
-            **_cors(request),
-            "X-Content-Type-Options": "nosniff",
-            "Content-Security-Policy": "default-src 'none'; sandbox",
-            "Cache-Control": "private, max-age=86400",
-        },
+        content, media_type=mime if image else "application/octet-stream", headers=headers
     )
 
 

@@ -131,6 +131,8 @@ def visitor_message(
         if att.get("status") == "ready" and att.get("storage_key"):
             item["url"] = media_url(int(data["id"]), index)
             item["mime_type"] = att.get("mime_type")
+            if att.get("kind") == "file":
+                item["file_name"] = att.get("file_name") or ""
         attachments.append(item)
     extra = data.get("extra") or {}
     return {

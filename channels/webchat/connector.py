@@ -34,10 +34,12 @@ class WebchatConnector(base.BaseConnector):
     type: ClassVar[str] = "webchat"
     # The visitor's history and socket are ours: a reply is always accepted.
     reply_window: ClassVar[timedelta | None] = None
-    # Images go out as stored attachments the widget shows by signed link; sending only
-    # marks a stored reply, so doing it twice shows it once (idempotent_sends).
+    # Images and documents go out as stored attachments the widget shows (or offers for
+    # download) by signed link; sending only marks a stored reply, so doing it twice shows
+    # it once (idempotent_sends).
     capabilities: ClassVar[base.Capabilities] = base.Capabilities(
-        media_replies=frozenset({base.ContentType.IMAGE}), idempotent_sends=True
+        media_replies=frozenset({base.ContentType.IMAGE, base.ContentType.FILE}),
+        idempotent_sends=True,
     )
 
     def handle_webhook(self, config: BaseModel, request: base.WebhookRequest) -> base.WebhookResult:
@@ -49,10 +51,14 @@ class WebchatConnector(base.BaseConnector):
     ) -> base.SendResult:
         """Nothing to call: the reply is durable in the database and the visitor's socket
         streams it (or replays it when they come back)."""
-        if message.content_type not in (base.ContentType.TEXT, base.ContentType.IMAGE):
+        if message.content_type not in (
+            base.ContentType.TEXT,
+            base.ContentType.IMAGE,
+            base.ContentType.FILE,
+        ):
             raise base.DeliveryError(
-                "unsupported_type: 网页客服只能发送文字和图片 / "
-                f"only text and images can be sent to the website chat ({message.content_type})"
+                "unsupported_type: 网页客服只能发送文字、图片和文件 / only text, images and "
+                f"files can be sent to the website chat ({message.content_type})"
             )
         return base.SendResult()
 

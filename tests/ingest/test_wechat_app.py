@@ -126,10 +126,39 @@ async def test_subscribe_and_unsubscribe_mark_the_identity(wx: dict[str, Any]) -
     msgs = (
         await client.get(f"/api/v1/conversations/{item['id']}/messages", headers=admin["headers"])
     ).json()["items"]
-    assert [m["content_type"] for m in msgs] == ["event", "text"]
+    # Newest first: unsubscribe, the question, and the subscribe that came before it.
+    assert [m["content_type"] for m in msgs] == ["event", "text", "event"]
     async with app.state.services.db.sessions() as s:
         identity = await s.scalar(select(ContactIdentity))
         assert identity.unreachable is True
+
+
+async def test_a_follower_who_writes_continues_the_follow_conversation(
+    wx: dict[str, Any],
+) -> None:
+    """Subscribe, then a message: one conversation reading "followed, then asked", not a
+    one-event resolved conversation and a second one (issue 21, item 7)."""
+    app, client = wx["app"], wx["client"]
+    admin = await wx["factory"].user("admin")
+    await post(wx, event_xml("oNew", "subscribe", create_time=1700000000))
+    await post(wx, message_xml("oNew", Content="你好", msg_id=2101))
+    assert await count(app, Conversation) == 1
+    item = (await client.get("/api/v1/conversations", headers=admin["headers"])).json()["items"][0]
+    assert item["status"] == "open" and item["unread_count"] == 1
+    msgs = (
+        await client.get(f"/api/v1/conversations/{item['id']}/messages", headers=admin["headers"])
+    ).json()["items"]
+    assert sorted((m["id"], m["content_type"]) for m in msgs)[0][1] == "event"
+    assert {m["content_type"] for m in msgs} == {"event", "text"}
+    # Resolved after a real exchange, the next message opens a new conversation as before.
+    r = await client.post(
+        f"/api/v1/conversations/{item['id']}/status",
+        json={"status": "resolved"},
+        headers=admin["headers"],
+    )
+    assert r.status_code == 200
+    await post(wx, message_xml("oNew", Content="还有个问题", msg_id=2102))
+    assert await count(app, Conversation) == 2
 
 
 async def test_image_is_downloaded_after_the_ack_and_served(wx: dict[str, Any]) -> None:

@@ -151,7 +151,7 @@ async def test_reply_status_reaches_the_websocket(live: Live) -> None:
     types = [(e["type"], e["data"].get("delivery_status")) for e in seen if e not in owner]
     assert types == [
         ("message.created", "queued"),
-        ("conversation.updated", None),
+        ("conversation.assigned", None),  # the reply took the unassigned conversation
         ("message.updated", "sent"),
     ]
 

@@ -60,13 +60,15 @@ async def test_admin_reads_the_audit_log(live: LiveServer, browser: Browser) -> 
     page, watch = await staff_page(browser, live.base, admin["email"], "/admin/audit")
     rows = page.locator("#audit-rows .audit-row")
     await expect(rows.first).to_have_attribute("data-action", "channel.archived")  # newest first
-    await expect(rows.first.locator(".audit-details")).to_have_text(f"name=渠道 {XSS}")
+    await expect(rows.first.locator(".audit-details")).to_have_text(f"停用渠道「渠道 {XSS}」")
     assigned = page.locator('.audit-row[data-action="conversation.assigned"]')
     await expect(assigned).to_have_count(1)
     await expect(assigned.locator(".audit-actor")).to_have_text("管理员 孙")
     await expect(assigned.locator(".audit-action")).to_have_text("分配会话")
     await expect(assigned.locator(".audit-object")).to_have_text(f"会话 #{conv['id']}")
-    await expect(assigned.locator(".audit-details")).to_contain_text(f"to={hostile['id']} ({XSS})")
+    await expect(assigned.locator(".audit-details")).to_have_text(
+        f"把会话 #{conv['id']}从未分配分配给{XSS}"
+    )
     assert await page.locator("#audit-rows img, #audit-rows script").count() == 0
     await page.screenshot(path=shot("audit.png"))
     await expect(rows).to_have_count(50)
@@ -74,6 +76,11 @@ async def test_admin_reads_the_audit_log(live: LiveServer, browser: Browser) -> 
     await expect(rows).to_have_count(57)  # 5 setup entries, 50 searches, 2 by the admin
     await expect(page.locator("#audit-more")).to_be_hidden()
     await expect(rows.last.locator(".audit-action")).to_have_text("新增渠道")
+    await expect(rows.last.locator(".audit-details")).to_have_text(
+        f"新增 test 渠道渠道 #{ch['id']}"
+    )
+    searched = page.locator('.audit-row[data-action="search.queried"]').first
+    await expect(searched.locator(".audit-details")).to_contain_text("搜索消息，条件：q=在吗")
 
     await page.locator("#f-action").select_option("conversation.assigned")
     await expect(rows).to_have_count(1)
@@ -83,3 +90,12 @@ async def test_admin_reads_the_audit_log(live: LiveServer, browser: Browser) -> 
     await page.locator("#f-reset").click()
     await expect(rows.first).to_have_attribute("data-action", "channel.archived")
     watch.check(allow_socket_errors=True)
+
+    # In English, the same entries read as English sentences.
+    await page.goto(f"{live.base}/lang/en?next=/admin/audit")
+    await expect(rows.first.locator(".audit-details")).to_have_text(
+        f"Archived channel “渠道 {XSS}”"
+    )
+    await expect(assigned.locator(".audit-details")).to_have_text(
+        f"Assigned Conversation #{conv['id']} from nobody to {XSS}"
+    )

@@ -83,14 +83,16 @@ async def test_two_agents_share_one_live_inbox(live: LiveServer, browser: Browse
     await tag_input.press("Enter")
     await expect(a.locator(".tag")).to_have_text(["VIP×"])
 
-    # Assign to me, then `e` resolves; the other agent sees both live.
+    # The reply took the unassigned conversation; then `e` resolves; the other agent sees
+    # both live.
     conversation_of_wang = int(
         (await a.locator(".conv-item", has_text="王小明").get_attribute("data-id")) or 0
     )
-    await a.locator("#assign-me").click()
+    await expect(a.locator("#assign-me")).to_have_count(0)
     await expect(b.locator("#assign-select")).to_have_value(str(li["id"]))
     await expect(b.locator(".conv-item", has_text="王小明")).to_contain_text("客服 李娜")
     await a.screenshot(path=shot("inbox.png"))
+    await a.locator("#thread-name").click()  # out of the tag input: keys are shortcuts again
     await a.keyboard.press("e")
     for page in (a, b):
         await expect(page.locator("#thread-status")).to_have_attribute("data-status", "resolved")

@@ -76,7 +76,9 @@ async def host_page(request: Request) -> HTMLResponse:
     if q.get("user"):
         user = {"id": q["user"], "hmac": q.get("hmac", ""), "name": q.get("name", "")}
         queued = f"<script>window.Huiliu = {{q: [['identify', {json.dumps(user)}]]}};</script>"
-    html = f"""<!doctype html><html lang="zh-CN"><head><meta charset="utf-8">
+    lang = q.get("lang", "zh-CN")  # "" for a site that does not say
+    lang_attr = f' lang="{lang}"' if lang else ""
+    html = f"""<!doctype html><html{lang_attr}><head><meta charset="utf-8">
 <title>客户网站</title>
 <style>div, button, textarea {{ display: none !important; color: red !important; }}</style>
 </head><body><h1>汇流小店</h1>{queued}
@@ -231,7 +233,8 @@ async def test_visitor_and_agent_chat_across_reloads_and_a_restart(
 
         # The server restarts. Meanwhile the visitor types (queued) and another process
         # stores the agent's reply; the widget reconnects, sends, and catches up.
-        await expect(v.widget.locator(".sub")).to_have_text("客服在线")  # connected
+        # Connected; the agent's reply took the conversation, so the header names her.
+        await expect(v.widget.locator(".sub")).to_have_text("客服 李娜")
         await huiliu.stop()
         await expect(v.widget.locator(".notice")).to_contain_text("正在重连")
         await v.say("服务器断开时发的")
@@ -272,7 +275,8 @@ async def test_identity_joins_two_devices_and_other_sites_are_refused(
     phone = await browser.new_context(locale="zh-CN", viewport={"width": 390, "height": 760})
     stranger = await browser.new_context(locale="zh-CN")
     try:
-        a = await visit(laptop, page_url(site, huiliu, ch["id"], **user))
+        # A site without a lang attribute: the widget speaks the browser's language.
+        a = await visit(laptop, page_url(site, huiliu, ch["id"], lang="", **user))
         await a.open()
         # Nobody has the inbox open: the offline form asks how to reach the visitor.
         offline = a.widget.locator("form.form")
@@ -373,3 +377,26 @@ async def test_flooding_answers_429_and_loses_nothing(
     finally:
         await events.close()
         await context.close()
+
+
+async def test_the_widget_speaks_the_sites_language_then_the_browsers(
+    servers: tuple[Huiliu, str], browser: Browser
+) -> None:
+    huiliu, site = servers
+    ch = await webchat_channel(huiliu.app, allowed_origin=[site])
+    english_browser = await browser.new_context(locale="en-US")
+    chinese_browser = await browser.new_context(locale="zh-CN")
+    try:
+        cases = [
+            (english_browser, "zh-CN", "现在没有客服在线"),  # the site's lang wins
+            (chinese_browser, "en", "No one is online right now"),
+            (chinese_browser, "", "现在没有客服在线"),  # no lang: the browser's
+        ]
+        for context, lang, offline_text in cases:
+            v = await visit(context, page_url(site, huiliu, ch["id"], lang=lang))
+            await v.open()
+            await expect(v.widget.locator("form.form")).to_contain_text(offline_text)
+            v.check()
+    finally:
+        await english_browser.close()
+        await chinese_browser.close()

@@ -7,6 +7,7 @@ caller's transaction commits both or neither.
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -94,13 +95,39 @@ async def send_reply(
         if conversation.first_response_at is None:
             conversation.first_response_at = now
     conversation.updated_at = now
+    taken = not private and _take_on_reply(session, viewer, conversation, now)
     publish_message(session, message, EventType.MESSAGE_CREATED)
-    await publish_conversation(session, conversation, EventType.CONVERSATION_UPDATED)
+    await publish_conversation(
+        session,
+        conversation,
+        EventType.CONVERSATION_ASSIGNED if taken else EventType.CONVERSATION_UPDATED,
+    )
     if not private:
         # The replier owns an ownerless customer; the reply moves the follow-up due date.
         await after_agent_reply(session, viewer, conversation.contact_id)
     wake_delivery_on_commit(session)
     return message
+
+
+def _take_on_reply(
+    session: AsyncSession, viewer: Viewer, conversation: Conversation, now: datetime
+) -> bool:
+    """Whoever answers an unassigned customer takes the conversation, so that two agents
+    never answer one customer. The caller holds the conversation's row lock (the
+    endpoints read it FOR UPDATE), so two replies at once cannot both take it."""
+    if conversation.assignee_id is not None:
+        return False
+    conversation.assignee_id = viewer.id
+    conversation.assigned_at = now
+    record_audit(
+        session,
+        viewer.user,
+        "conversation.assigned",
+        "conversation",
+        conversation.id,
+        {"from": None, "to": viewer.id, "rule": "reply"},
+    )
+    return True
 
 
 async def retry_delivery(session: AsyncSession, viewer: Viewer, message: Message) -> Message:

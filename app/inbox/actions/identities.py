@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.inbox.schemas import generated_name
 from app.models import Channel, Contact, ContactIdentity, Conversation
 from channels.base import InboundMessage
 
@@ -56,7 +57,7 @@ async def create_identities(
     for external_id, inbound in new.items():
         c = inbound.contact
         # Platforms like WeChat send no nickname: a short stable label beats a blank row.
-        name = c.name or f"客户 {external_id[-4:]}"
+        name = c.name or generated_name(external_id)
         contacts[external_id] = Contact(
             name=name, avatar_url=c.avatar_url, attributes=dict(c.attributes)
         )

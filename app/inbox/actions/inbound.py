@@ -10,6 +10,9 @@ resolved one keeps its resolution time and history; the contact's page shows
 both). Lifecycle events (subscribe, entering the chat) never reopen anything:
 they join the identity's latest conversation, or, when there is none, one created
 already resolved so that the queue is not filled with followers who said nothing.
+When that follower then writes, their message opens that same conversation again
+rather than a new one, so the history reads "followed, then asked" in one place
+instead of a one-event conversation of its own.
 """
 
 from __future__ import annotations
@@ -74,6 +77,17 @@ async def _conversation_for(
     # A lifecycle event with no conversation to join (a new follower) is kept in a
     # conversation created resolved: the history is complete and the queue stays quiet.
     quiet = not inbound.counts_as_unread
+    if not quiet:
+        lifecycle = await _lifecycle_only(session, identity.id)
+        if lifecycle is not None:
+            # Opened again as if new (its wait starts now): assignment and the
+            # conversation.created event follow as for a new one.
+            lifecycle.status = ConversationStatus.OPEN
+            lifecycle.active_identity_id = identity.id
+            lifecycle.resolved_at = None
+            lifecycle.created_at = now
+            known.active = lifecycle
+            return lifecycle, True
     conversation = Conversation(
         channel_id=identity.channel_id,
         contact_id=identity.contact_id,
@@ -92,6 +106,31 @@ async def _conversation_for(
     if not quiet:
         known.active = conversation
     return conversation, True
+
+
+async def _lifecycle_only(session: AsyncSession, identity_id: int) -> Conversation | None:
+    """The identity's latest conversation when it holds nothing but lifecycle events
+    (made resolved for them, never touched by an agent); else None."""
+    latest = await session.scalar(
+        select(Conversation)
+        .where(Conversation.identity_id == identity_id)
+        .order_by(Conversation.id.desc())
+        .limit(1)
+    )
+    if (
+        latest is None
+        or latest.status != ConversationStatus.RESOLVED
+        or latest.last_inbound_at is not None
+        or latest.first_response_at is not None
+        or latest.assignee_id is not None
+    ):
+        return None
+    other = await session.scalar(
+        select(Message.id)
+        .where(Message.conversation_id == latest.id, Message.content_type != ContentType.EVENT)
+        .limit(1)
+    )
+    return latest if other is None else None
 
 
 async def _insert_messages(session: AsyncSession, rows: list[dict[str, Any]]) -> dict[str, Message]:

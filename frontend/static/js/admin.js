@@ -47,11 +47,14 @@ function channelRow(c) {
     status = h("span", { class: "badge badge-warn", title: c.status_reason || "" }, pt("needs_reauth"));
   }
   return h("tr", { class: "channel-row", dataset: { channelId: String(c.id) } },
-    h("td", {}, channelIcon(c.type, c.name), " ", c.name),
+    h("td", { class: "channel-name" }, channelIcon(c.type, c.name), " ", c.name),
     h("td", {}, h("code", {}, c.type)),
     h("td", {}, h("code", { class: "webhook-url" }, url)),
     h("td", {}, status, c.needs_reauthorization && c.status_reason
-      ? h("div", { class: "muted status-reason-text" }, c.status_reason) : null),
+      ? h("div", { class: "muted status-reason-text" }, c.status_reason) : null,
+      c.needs_reauthorization && c.type === "douyin" && !c.archived
+        ? h("button", { type: "button", class: "btn btn-small btn-primary reauthorize", onclick: () => reauthorize(c) }, pt("reauthorize"))
+        : null),
     h("td", {}, c.archived
       ? h("button", { type: "button", class: "btn btn-small unarchive", onclick: () => confirmChannel(c, false) }, pt("unarchive"))
       : h("button", { type: "button", class: "btn btn-small btn-danger-ghost archive", onclick: () => confirmChannel(c, true) }, pt("archive"))));
@@ -195,7 +198,83 @@ function replaceUser(updated) {
   render();
 }
 
+// --- adding a channel, renewing a Douyin grant ---------------------------------------
+
+// Each platform's options, named as `huiliu channel create` and the platform's console
+// name them: [option, required, input type].
+const SETUP = {
+  wechat: [["app_id", true, "text"], ["app_secret", true, "password"], ["token", true, "text"], ["aes_key", false, "text"]],
+  douyin: [["client_key", true, "text"], ["client_secret", true, "password"], ["open_id", true, "text"],
+    ["access_token", true, "password"], ["refresh_token", true, "password"]],
+  webchat: [["allowed_origin", false, "text"]],
+};
+
+function setupFields(type) {
+  return SETUP[type].map(([name, required, kind]) => h("label", { class: "form-field" },
+    required ? name : `${name}${pt("optional")}`,
+    h("input", { name: `cfg_${name}`, id: `cfg-${name}`, type: kind, required, maxlength: "500",
+      autocomplete: kind === "password" ? "new-password" : "off",
+      placeholder: name === "allowed_origin" ? "https://shop.example.com" : null })));
+}
+
+async function addChannel() {
+  const typeSelect = h("select", { name: "type", id: "channel-type" },
+    Object.keys(SETUP).map((type) => h("option", { value: type }, pt(`type_${type}`))));
+  const fields = h("div", { class: "member-fields", id: "channel-fields" }, setupFields("wechat"));
+  typeSelect.addEventListener("change", () => fill(fields, setupFields(typeSelect.value)));
+  const extra = h("div", { class: "member-fields" },
+    h("label", { class: "form-field" }, pt("channel_type"), typeSelect),
+    h("label", { class: "form-field" }, pt("channel_name"),
+      h("input", { name: "name", id: "channel-name", required: true, maxlength: "100" })),
+    fields);
+  const data = await ask(pt("add_channel_title"), "", { extra, confirm: pt("add_channel") });
+  if (!data) return;
+  const type = data.get("type");
+  const config = {};
+  for (const [name] of SETUP[type]) {
+    const value = String(data.get(`cfg_${name}`) || "").trim();
+    if (!value) continue;
+    config[name] = name === "allowed_origin" ? value.split(/[\s,]+/).filter(Boolean) : value;
+  }
+  let created;
+  try {
+    created = await api("/api/v1/channels", { method: "POST", body: { type, name: data.get("name"), config } });
+  } catch (err) {
+    toast(pt("error", { detail: err.message }), "error");
+    return;
+  }
+  channels = (await api("/api/v1/channels?limit=200")).items.sort((a, b) => a.id - b.id);
+  render();
+  const paste = created.webhook_url
+    ? [h("p", {}, pt("webhook_paste")), h("code", { class: "webhook-url", id: "created-webhook" }, created.webhook_url)]
+    : [h("p", {}, pt("embed_paste")), h("code", { class: "webhook-url", id: "created-snippet" }, created.embed_snippet || ""),
+      created.identity_secret ? [h("p", {}, pt("identity_secret_label")),
+        h("code", { class: "webhook-url", id: "created-secret" }, created.identity_secret)] : null];
+  await ask(pt("channel_created_title", { name: created.name }), "",
+    { extra: h("div", { class: "setup-steps" }, paste, h("p", { class: "muted", id: "setup-steps" }, pt(`steps_${type}`))),
+      confirm: pt("done") });
+}
+
+async function reauthorize(c) {
+  const field = (name) => h("label", { class: "form-field" }, name,
+    h("input", { name, id: `reauth-${name}`, type: "password", required: true, maxlength: "500", autocomplete: "off" }));
+  const extra = h("div", { class: "member-fields" }, field("access_token"), field("refresh_token"));
+  const data = await ask(pt("reauthorize_title", { name: c.name }), pt("reauthorize_body"), { extra, confirm: pt("reauthorize") });
+  if (!data) return;
+  try {
+    const updated = await api(`/api/v1/channels/${c.id}/reauthorize`, {
+      method: "POST", body: { access_token: data.get("access_token"), refresh_token: data.get("refresh_token") },
+    });
+    channels = channels.map((x) => (x.id === updated.id ? updated : x));
+    render();
+    toast(pt("reauthorized"));
+  } catch (err) {
+    toast(pt("error", { detail: err.message }), "error");
+  }
+}
+
 document.getElementById("add-user").addEventListener("click", () => addUser());
+document.getElementById("add-channel").addEventListener("click", () => addChannel());
 
 async function start() {
   const [userPage, channelPage] = await Promise.all([

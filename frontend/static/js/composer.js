@@ -4,6 +4,10 @@
 import { h, toast } from "./dom.js";
 import { t } from "./i18n.js";
 
+const IMAGE_ACCEPT = "image/png,image/jpeg,image/gif";
+// PDF and Office documents (what app/media/uploads.py accepts), up to 3 MB.
+const FILE_ACCEPT = ".pdf,.doc,.docx,.xls,.xlsx,.ppt,.pptx";
+
 function windowLeft(iso) {
   if (!iso) return null;
   return new Date(iso).getTime() - Date.now();
@@ -16,9 +20,10 @@ function duration(ms) {
 }
 
 export class Composer {
-  constructor({ canned, imageTypes, onSend, onImage, onTyping }) {
+  constructor({ canned, imageTypes, fileTypes, onSend, onImage, onTyping }) {
     this.canned = canned;
     this.imageTypes = imageTypes;
+    this.fileTypes = fileTypes || [];
     this.onSend = onSend;
     this.onImage = onImage;
     this.onTyping = onTyping;
@@ -35,9 +40,11 @@ export class Composer {
     this.text = h("textarea", { class: "composer-text", id: "reply-text", rows: 3, maxlength: 4000,
       "aria-label": t("send") });
     this.privateBox = h("input", { type: "checkbox", id: "private-toggle" });
-    this.file = h("input", { type: "file", accept: "image/png,image/jpeg,image/gif", hidden: true });
-    this.imageButton = h("button", { type: "button", class: "btn btn-ghost btn-small", hidden: true,
+    this.file = h("input", { type: "file", accept: IMAGE_ACCEPT, hidden: true, id: "attach-input" });
+    this.imageButton = h("button", { type: "button", class: "btn btn-ghost btn-small attach-image", hidden: true,
       title: t("attach_image"), onclick: () => this.file.click() }, t("attach_image"));
+    // Where the platform takes no images or files, say so instead of hiding the button silently.
+    this.mediaNote = h("span", { class: "muted media-note", id: "media-note", hidden: true });
     this.sendButton = h("button", { type: "submit", class: "btn btn-primary", id: "send-button" }, t("send"));
     this.el = h("form", { class: "composer", id: "composer" },
       this.notice, this.popup, this.text,
@@ -45,9 +52,9 @@ export class Composer {
         h("label", { class: "note-toggle", title: t("private_note_hint") }, this.privateBox, t("private_note")),
         h("button", { type: "button", class: "btn btn-ghost btn-small", title: t("canned"),
           onclick: () => this.startCanned() }, "/ ", t("canned")),
-        h("button", { type: "button", class: "btn btn-ghost btn-small link-like",
+        h("button", { type: "button", class: "btn btn-ghost btn-small link-like canned-manage",
           onclick: () => this.canned.openManager() }, t("canned_manage")),
-        this.imageButton, this.file,
+        this.imageButton, this.file, this.mediaNote,
         h("span", { class: "spacer" }),
         this.sendButton));
     this.el.addEventListener("submit", (e) => {
@@ -100,7 +107,16 @@ export class Composer {
     this.sendButton.textContent = isPrivate ? t("add_note") : t("send");
     this.sendButton.disabled = this.sending || (!isPrivate && !this.canReply());
     const images = this.imageTypes.includes(c.channel.type);
+    const files = (this.fileTypes || []).includes(c.channel.type);
+    this.file.accept = files ? `${IMAGE_ACCEPT},${FILE_ACCEPT}` : IMAGE_ACCEPT;
+    const label = files ? t("attach_file") : t("attach_image");
+    this.imageButton.textContent = label;
+    this.imageButton.title = label;
     this.imageButton.hidden = !(images && (isPrivate || this.canReply()));
+    const note = !images ? t("no_media", { channel: c.channel.name }) : !files ? t("no_files", { channel: c.channel.name }) : "";
+    this.mediaNote.textContent = note;
+    this.mediaNote.title = note;
+    this.mediaNote.hidden = !note || isPrivate;
   }
 
   focus() {

@@ -115,8 +115,12 @@ export function initial(name) {
 
 export function avatar(name, url, cls = "avatar") {
   const src = imageUrl(url);
-  if (src) return h("img", { class: cls, src, alt: "", referrerpolicy: "no-referrer" });
-  return h("span", { class: `${cls} avatar-letter`, "aria-hidden": "true" }, initial(name));
+  const letter = () => h("span", { class: `${cls} avatar-letter`, "aria-hidden": "true" }, initial(name));
+  if (!src) return letter();
+  // A platform's image host may refuse us or be gone: the initial stands in, not a broken image.
+  const img = h("img", { class: cls, src, alt: "", referrerpolicy: "no-referrer" });
+  img.addEventListener("error", () => img.replaceWith(letter()), { once: true });
+  return img;
 }
 
 export function relTime(iso, now = Date.now()) {
@@ -163,4 +167,13 @@ export function toast(message, kind = "info") {
   const item = h("div", { class: `toast toast-${kind}`, role: kind === "error" ? "alert" : "status" }, message);
   box.append(item);
   setTimeout(() => item.remove(), kind === "error" ? 6000 : 2500);
+}
+
+/** Beside a made-up name ("客户 er01"): the phone's last digits, else the customer's id
+ * on the channel, so two such customers can be told apart. Null for real names. */
+export function contactHint(contact, channelName) {
+  if (!contact?.generated_name) return null;
+  if (contact.phone) return t("phone_tail", { tail: contact.phone.replace(/\D/g, "").slice(-4) });
+  const id = String(contact.external_id || "");
+  return `${channelName} · ${id.length > 10 ? `…${id.slice(-10)}` : id}`;
 }

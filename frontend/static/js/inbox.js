@@ -17,6 +17,7 @@ import { Thread } from "./thread.js";
 const root = document.getElementById("app");
 const me = { id: Number(root.dataset.userId), name: root.dataset.userName, role: root.dataset.role };
 const imageTypes = (root.dataset.imageTypes || "").split(",").filter(Boolean);
+const fileTypes = (root.dataset.fileTypes || "").split(",").filter(Boolean);
 applyI18n(document);
 setTitle(0);
 
@@ -51,6 +52,7 @@ const live = new Live({
   seq: Number(root.dataset.seq),
   onEvent: (event) => apply(event),
   onPresence: (data) => thread.onPresence(data),
+  onVisitorTyping: (data) => thread.onCustomerTyping(data),
   onResync: () => refreshAll(),
   onState: connection,
   onOpen: () => thread.announce("viewing"),
@@ -62,6 +64,7 @@ const sidebar = new Sidebar(document.getElementById("contact-pane"), {
 const composer = new Composer({
   canned,
   imageTypes,
+  fileTypes,
   onSend: (content, isPrivate) => thread.send(content, isPrivate),
   onImage: (file, isPrivate) => thread.sendImage(file, isPrivate),
   onTyping: () => thread.typing(),
@@ -104,6 +107,7 @@ function apply(event) {
     case "conversation.assigned":
       list.upsert(data);
       thread.onConversation(data);
+      list.refreshQueue();
       break;
     default:
       break;
@@ -112,6 +116,7 @@ function apply(event) {
 
 /** After `resync`: the log no longer covers what we missed, so fetch the state again. */
 async function refreshAll() {
+  list.refreshQueue();
   await list.load();
   if (thread.id) await thread.open(thread.id);
 }
@@ -137,6 +142,7 @@ document.addEventListener("visibilitychange", () => {
 setInterval(() => {
   refreshTimes();
   thread.tick();
+  list.refreshQueue();
 }, 30000);
 
 async function start() {
@@ -148,6 +154,7 @@ async function start() {
   ]);
   list.setChannels(channels.items);
   thread.users = users.items;
+  list.refreshQueue();
   await list.load();
   // Connect after the first fetch: every event since the page's seq then lands on top.
   live.connect();

@@ -2,7 +2,7 @@
 // and live upserts that keep it ordered by the last message.
 
 import { api, query } from "./api.js";
-import { avatar, channelIcon, fill, h, timeEl } from "./dom.js";
+import { avatar, channelIcon, contactHint, fill, h, timeEl } from "./dom.js";
 import { preview, t } from "./i18n.js";
 
 const TABS = ["mine", "unassigned", "all"];
@@ -47,12 +47,15 @@ export class ConversationList {
     this.channelSelect = h("select", { class: "filter-channel", "aria-label": t("all_channels"),
       onchange: (e) => this.setFilter({ channel: e.target.value }) },
       h("option", { value: "" }, t("all_channels")));
+    // Supervisors watch the unassigned queue: how many wait, and the longest wait.
+    this.queueBar = h("div", { class: "queue-bar", id: "queue-bar", role: "status", hidden: true });
     this.list = h("ol", { class: "conv-list", id: "conv-list" });
     this.empty = h("p", { class: "empty muted", hidden: true }, t("empty_list"));
     this.more = h("button", { type: "button", class: "btn btn-ghost load-more", hidden: true,
       onclick: () => this.loadMore() }, t("load_more"));
     fill(this.root,
       this.tabs,
+      this.queueBar,
       h("div", { class: "filters" }, this.statusSelect, this.channelSelect),
       h("div", { class: "conv-scroll" }, this.list, this.empty, this.more));
     this.syncControls();
@@ -61,9 +64,43 @@ export class ConversationList {
   setChannels(channels) {
     this.channels = channels;
     const select = this.channelSelect;
-    select.replaceChildren(h("option", { value: "" }, t("all_channels")),
+    // fill() flattens: replaceChildren would turn an array into one text node.
+    fill(select, h("option", { value: "" }, t("all_channels")),
       channels.map((c) => h("option", { value: String(c.id) }, c.name)));
     select.value = this.filters.channel;
+  }
+
+  /** Fetch the queue summary again (supervisors and admins; debounced for event bursts). */
+  refreshQueue() {
+    if (this.me.role === "agent") return;
+    clearTimeout(this.queueTimer);
+    this.queueTimer = setTimeout(async () => {
+      try {
+        this.queue = { ...(await api("/api/v1/queue")), fetchedAt: Date.now() };
+      } catch {
+        return; // the next event or tick tries again
+      }
+      this.renderQueue();
+    }, 300);
+  }
+
+  renderQueue() {
+    const q = this.queue;
+    if (!q) return;
+    const parts = [t("queue_waiting", { n: q.waiting })];
+    if (q.longest_wait_seconds !== null) {
+      const seconds = q.longest_wait_seconds + (Date.now() - q.fetchedAt) / 1000;
+      const minutes = Math.floor(seconds / 60);
+      const wait = minutes >= 60
+        ? t("hours_minutes", { h: Math.floor(minutes / 60), m: minutes % 60 })
+        : t("minutes_only", { m: minutes });
+      parts.push(t("queue_longest", { wait }));
+    }
+    parts.push(t("queue_online", { n: q.agents_online }));
+    this.queueBar.textContent = parts.join(" · ");
+    this.queueBar.classList.toggle("queue-alert", q.waiting > 0 && q.longest_wait_seconds >= 600);
+    this.queueBar.dataset.waiting = String(q.waiting);
+    this.queueBar.hidden = false;
   }
 
   syncControls() {
@@ -156,6 +193,7 @@ export class ConversationList {
   row(c) {
     const name = c.contact.name || t("no_name");
     const unread = c.unread_count > 0;
+    const hint = contactHint(c.contact, c.channel.name);
     return h("li", { class: `conv-item${unread ? " unread" : ""}${c.id === this.selected ? " selected" : ""}`,
       dataset: { id: String(c.id), status: c.status } },
       h("button", { type: "button", class: "conv-button", onclick: () => this.onOpen(c.id),
@@ -165,6 +203,7 @@ export class ConversationList {
           h("span", { class: "conv-top" },
             channelIcon(c.channel.type, c.channel.name),
             h("span", { class: "conv-name" }, name),
+            hint ? h("span", { class: "conv-hint muted", title: c.contact.external_id }, hint) : null,
             timeEl(c.last_message_at, "conv-time")),
           h("span", { class: "conv-bottom" },
             h("span", { class: "conv-preview" }, preview(c) || "\u00a0"),

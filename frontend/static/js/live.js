@@ -9,10 +9,11 @@ const MAX_DELAY_MS = 10000;
 const SILENCE_MS = 75000;
 
 export class Live {
-  constructor({ seq, onEvent, onPresence, onResync, onState, onOpen }) {
+  constructor({ seq, onEvent, onPresence, onVisitorTyping, onResync, onState, onOpen }) {
     this.seq = Number.isFinite(seq) ? seq : null;
     this.onEvent = onEvent;
     this.onPresence = onPresence;
+    this.onVisitorTyping = onVisitorTyping;
     this.onResync = onResync;
     this.onState = onState;
     this.onOpen = onOpen;
@@ -69,6 +70,11 @@ export class Live {
     if (!frame || typeof frame.type !== "string") return;
     if (frame.type === "presence") {
       this.onPresence(frame.data || {});
+      return;
+    }
+    if (frame.type === "visitor.typing") {
+      // Ephemeral like presence: no seq, never replayed.
+      this.onVisitorTyping?.(frame.data || {});
       return;
     }
     if (frame.type === "heartbeat") {

@@ -96,6 +96,14 @@ function senderName(m, me) {
 }
 
 /** The <li> for one message; `render` again and replaceWith to update it. */
+/** Short on screen ("15:02"); on paper the full date and time, since a printed
+ * transcript is kept for years (the stylesheet picks one). */
+function msgTime(iso) {
+  return h("time", { datetime: iso, title: fullTime(iso) },
+    h("span", { class: "time-screen" }, shortTime(iso)),
+    h("span", { class: "time-print" }, fullTime(iso)));
+}
+
 export function renderMessage(m, { me, onRetry }) {
   const kind = kindOf(m);
   const li = h("li", {
@@ -104,15 +112,14 @@ export function renderMessage(m, { me, onRetry }) {
   });
   if (kind === "event") {
     fill(li, h("div", { class: "msg-event-text" }, String(m.content || t("event_generic", { name: m.extra?.event || "" })),
-      " · ", h("time", { datetime: m.created_at, title: fullTime(m.created_at) }, shortTime(m.created_at))));
+      " · ", msgTime(m.created_at)));
     return li;
   }
   fill(li,
     h("div", { class: "msg-meta" },
       kind === "note" ? h("span", { class: "note-flag" }, t("private_note")) : null,
       h("span", { class: "msg-sender" }, senderName(m, me)),
-      h("time", { datetime: m.sent_at || m.created_at, title: fullTime(m.sent_at || m.created_at) },
-        shortTime(m.sent_at || m.created_at))),
+      msgTime(m.sent_at || m.created_at)),
     h("div", { class: "msg-bubble" }, body(m)),
     statusView(m, onRetry),
   );

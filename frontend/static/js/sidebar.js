@@ -57,8 +57,8 @@ export class Sidebar {
           h("span", { class: "identity-name" }, i.name || ""),
           h("code", { class: "identity-id", title: i.external_id }, i.external_id),
           i.unreachable ? h("span", { class: "badge badge-warn" }, t("unreachable_short")) : null)))),
-      contact.open_tasks ? crmBlock(contact) : null, // issue 15: owner, tasks, orders
-      this.attributes(contact.attributes || {}),
+      contact.open_tasks ? crmBlock(contact) : null, // owner, tasks, orders
+      this.section(t("profile"), this.profileEditor(contact)),
       this.section(t("tags"), this.tagEditor()),
       this.section(t("notes"), this.notesEditor(draft)),
       this.section(t("previous_conversations"), this.conversations(contact, currentId)));
@@ -68,11 +68,61 @@ export class Sidebar {
     return h("section", { class: "contact-section" }, h("h3", {}, title), content);
   }
 
-  attributes(attrs) {
-    const entries = Object.entries(attrs);
-    if (!entries.length) return null;
-    return this.section(t("attributes"), h("dl", { class: "attributes" },
-      entries.map(([key, value]) => [h("dt", {}, key), h("dd", {}, attributeValue(value))])));
+  /** Name, phone, email and free attributes, edited in place and saved together. */
+  profileEditor(contact) {
+    const field = (label, input) => h("label", { class: "profile-field" }, h("span", { class: "muted" }, label), input);
+    const name = h("input", { id: "profile-name", maxlength: 200, required: true, value: contact.name || "" });
+    const phone = h("input", { id: "profile-phone", type: "tel", maxlength: 50, value: contact.phone || "" });
+    const email = h("input", { id: "profile-email", type: "email", maxlength: 254, value: contact.email || "" });
+    const original = contact.attributes || {};
+    const rows = h("ul", { class: "attribute-rows" });
+    const addRow = (key = "", value = "") => {
+      const row = h("li", { class: "attribute-row" },
+        h("input", { class: "attr-key", maxlength: 50, placeholder: t("attribute_name"), value: key, "aria-label": t("attribute_name") }),
+        h("input", { class: "attr-value", maxlength: 500, placeholder: t("attribute_value"), value, "aria-label": t("attribute_value") }),
+        h("button", { type: "button", class: "tag-remove attr-remove", "aria-label": t("remove_attribute"),
+          onclick: () => row.remove() }, "×"));
+      rows.append(row);
+      return row;
+    };
+    for (const [key, value] of Object.entries(original)) addRow(key, attributeValue(value));
+    const state = h("span", { class: "muted profile-state", role: "status" });
+    const form = h("form", { class: "profile-form", id: "profile-form" },
+      field(t("name"), name), field(t("phone"), phone), field(t("email"), email),
+      h("div", { class: "muted profile-label" }, t("attributes")), rows,
+      h("div", { class: "form-actions" },
+        h("button", { type: "button", class: "btn btn-ghost btn-small", id: "attr-add",
+          onclick: () => addRow().querySelector("input").focus() }, t("add_attribute")),
+        state,
+        h("button", { type: "submit", class: "btn btn-small", id: "profile-save" }, t("save"))));
+    form.addEventListener("submit", (e) => {
+      e.preventDefault();
+      const attributes = {};
+      for (const row of rows.children) {
+        const key = row.querySelector(".attr-key").value.trim();
+        const text = row.querySelector(".attr-value").value;
+        if (!key) continue;
+        // Untouched values keep their type (a number stays a number).
+        attributes[key] = key in original && attributeValue(original[key]) === text ? original[key] : text;
+      }
+      this.saveProfile({ name: name.value, phone: phone.value, email: email.value, attributes }, state);
+    });
+    return form;
+  }
+
+  async saveProfile(body, state) {
+    const contact = this.contact;
+    try {
+      const out = await api(`/api/v1/contacts/${contact.id}`, { method: "PATCH", body });
+      if (this.contact?.id !== contact.id) return;
+      Object.assign(contact, { name: out.name, phone: out.phone, email: out.email, attributes: out.attributes });
+      const head = this.root.querySelector(".contact-name");
+      if (head) head.textContent = out.name || t("no_name");
+      state.textContent = t("saved");
+    } catch (err) {
+      state.textContent = "";
+      toast(t("error", { detail: err.message }), "error");
+    }
   }
 
   tagEditor() {

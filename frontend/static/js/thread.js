@@ -2,7 +2,7 @@
 // (earlier ones collapsible), live message updates, actions, presence and the composer.
 
 import { api } from "./api.js";
-import { avatar, channelIcon, fill, h, shortTime, toast } from "./dom.js";
+import { avatar, channelIcon, contactHint, fill, h, shortTime, toast } from "./dom.js";
 import { t } from "./i18n.js";
 import { renderMessage } from "./message.js";
 
@@ -57,8 +57,10 @@ export class Thread {
     this.header = h("header", { class: "thread-header" });
     this.presenceLine = h("div", { class: "presence", role: "status", hidden: true });
     this.history = h("div", { class: "history", id: "history" });
+    this.customerTyping = h("div", { class: "customer-typing", id: "customer-typing", role: "status", hidden: true });
+    clearTimeout(this.customerTypingTimer);
     this.composer.setConversation(this.conv);
-    fill(this.root, this.header, this.presenceLine, this.history, this.composer.el);
+    fill(this.root, this.header, this.presenceLine, this.history, this.customerTyping, this.composer.el);
     this.renderHeader();
     const convs = [...this.contact.conversations];
     if (!convs.some((c) => c.id === this.conv.id)) convs.push(this.conv);
@@ -84,6 +86,8 @@ export class Thread {
       avatar(name, c.contact.avatar_url),
       h("div", { class: "thread-title" },
         h("h2", { id: "thread-name" }, name),
+        contactHint(c.contact, c.channel.name)
+          ? h("div", { class: "thread-hint muted", id: "thread-hint" }, contactHint(c.contact, c.channel.name)) : null,
         h("div", { class: "thread-sub muted" }, channelIcon(c.channel.type, c.channel.name), c.channel.name, " · ",
           h("span", { class: `badge badge-${c.status}`, id: "thread-status", dataset: { status: c.status } }, t(`status_${c.status}`)))),
       h("div", { class: "thread-actions" }, assign, actions,
@@ -168,6 +172,7 @@ export class Thread {
   onMessage(m, created) {
     const stick = this.history && this.nearBottom();
     const shown = this.upsert(m);
+    if (created && m.conversation_id === this.id && m.direction === "inbound") this.showCustomerTyping(false);
     if (shown && created && stick) this.scrollToBottom();
     if (shown && created && m.conversation_id === this.id && m.direction === "inbound" && !document.hidden) {
       this.markReadSoon();
@@ -203,6 +208,21 @@ export class Thread {
     if (data.state === "idle") this.others.delete(data.user.id);
     else this.others.set(data.user.id, { name: String(data.user.name || ""), state: data.state, at: Date.now() });
     this.renderPresence();
+  }
+
+  /** The customer is typing (the widget says so; other platforms do not tell us). */
+  onCustomerTyping(data) {
+    if (!this.conv || data.conversation_id !== this.conv.id) return;
+    this.showCustomerTyping(Boolean(data.typing));
+  }
+
+  showCustomerTyping(typing) {
+    clearTimeout(this.customerTypingTimer);
+    const name = this.conv.contact.name || t("no_name");
+    this.customerTyping.textContent = typing ? t("customer_typing", { name }) : "";
+    this.customerTyping.hidden = !typing;
+    // Without news (a closed tab sends no "stopped"), the line goes after a while.
+    if (typing) this.customerTypingTimer = setTimeout(() => this.showCustomerTyping(false), TYPING_STALE_MS);
   }
 
   renderPresence() {

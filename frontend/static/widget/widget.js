@@ -9,7 +9,9 @@ if (window.Huiliu && window.Huiliu.version) return; // the snippet pasted twice
 const CH = CONFIG.channel;
 const BASE = CONFIG.base;
 const PREFIX = "huiliu:" + CH + ":";
-const ZH = /^zh/i.test(navigator.language || "");
+// The site's language first (its greeting and pages are in it), then the browser's:
+// a Chinese shop visited from an English browser must not get a half-English widget.
+const ZH = /^zh/i.test(document.documentElement.lang || navigator.language || "");
 // The words come from the server's catalog (app/i18n, section "widget").
 const T = ZH ? CONFIG.texts.zh : CONFIG.texts.en;
 
@@ -154,6 +156,12 @@ function renderBubble(text, attachments) {
     const src = att.kind === "image" && mediaUrl(att.url);
     if (src) bubble.append(h("img", { src: src, alt: T.picture, loading: "lazy", referrerpolicy: "no-referrer" }));
     else if (att.kind === "image") bubble.append(h("span", { text: T.picture }));
+    else if (att.kind === "file") {
+      const href = mediaUrl(att.url);
+      const label = "📄 " + (att.file_name || T.file);
+      bubble.append(href ? h("a", { class: "file", href: href, download: att.file_name || "", rel: "noopener", text: label })
+        : h("span", { text: label }));
+    }
   }
   if (text) bubble.append(h("span", { text: text }));
   return bubble;
@@ -249,7 +257,7 @@ function receive(m) {
     lastNotified = m.id;
     save("last", String(m.id));
     const copy = { id: m.id, text: m.text, from: m.from, name: m.name, content_type: m.content_type,
-      created_at: m.created_at, attachments: (m.attachments || []).map((a) => ({ kind: a.kind, url: mediaUrl(a.url) })) };
+      created_at: m.created_at, attachments: (m.attachments || []).map((a) => ({ kind: a.kind, url: mediaUrl(a.url), file_name: a.file_name })) };
     for (const fn of listeners) { try { fn(copy); } catch (e) { console.error(e); } }
   }
 }
