@@ -48,7 +48,13 @@ async def test_a_reply_takes_an_unassigned_conversation(
     after = await _conversation(client, li["headers"])
     assert after["assignee"] == {"id": li["id"], "name": "客服 李娜"}
     async with app.state.services.db.sessions() as s:
-        audit = (await s.scalars(select(AuditLog).order_by(AuditLog.id.desc()))).first()
+        audit = (
+            await s.scalars(
+                select(AuditLog)
+                .where(AuditLog.action == "conversation.assigned")
+                .order_by(AuditLog.id.desc())
+            )
+        ).first()
         events = list(await s.scalars(select(EventLog).where(EventLog.seq > seq_before)))
     assert audit is not None and audit.action == "conversation.assigned"
     assert audit.actor_id == li["id"]
