@@ -159,7 +159,9 @@ async def test_simulate_command_writes_through_the_webhooks(settings: Settings) 
             "--rate",
             "10",
             "--duration",
-            "1.5",
+            # Long enough for 10 pushes at 10/s even on a loaded machine (the subprocess's
+            # start and the server's first answers take a good part of a second there).
+            "4",
             env=env,
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,
@@ -170,7 +172,7 @@ async def test_simulate_command_writes_through_the_webhooks(settings: Settings) 
         async with app.state.services.db.sessions() as s:
             stored = await s.scalar(select(func.count()).select_from(Message))
     assert report["failed"] == 0 and report["sent"] >= 10
-    assert stored >= 10  # every acknowledged push is a stored message or event
+    assert stored >= report["sent"]  # every acknowledged push is a stored message
 
 
 @pytest.mark.slow
