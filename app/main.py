@@ -24,6 +24,7 @@ from starlette.types import Message as ASGIMessage
 
 from app.accounts.endpoints import router as accounts_router
 from app.archive.endpoints import router as archive_router
+from app.campaigns.endpoints import router as campaigns_router
 from app.canned.endpoints import router as canned_router
 from app.config import SESSION_SETTINGS, Settings, get_settings
 from app.contacts.customers_endpoints import router as customers_router
@@ -160,6 +161,7 @@ def create_app(
     app.include_router(media_router)
     app.include_router(uploads_router)
     app.include_router(canned_router)
+    app.include_router(campaigns_router)
     app.include_router(contacts_router)
     app.include_router(customers_router)
     app.include_router(customers_export_router)
