@@ -13,6 +13,7 @@ from sqlalchemy import exists, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.accounts.viewer import Viewer
+from app.campaigns.actions import TRANSITIONS
 from app.campaigns.mix import mix_out
 from app.errors import NotFound
 from app.models import (
@@ -78,6 +79,8 @@ class InviteeOut(BaseModel):
     phone: str | None
     owner: Ref | None
     state: str
+    # Where the state machine lets this invitee go next (the page's buttons).
+    next_states: list[str]
     segment: str
     note: str | None
     invite_task_id: int | None
@@ -220,6 +223,7 @@ async def invitees_out(
             phone=c.phone,
             owner=_ref(names, c.owner_id),
             state=inv.state,
+            next_states=sorted(TRANSITIONS.get(inv.state, frozenset())),
             segment=inv.segment,
             note=inv.note,
             invite_task_id=inv.invite_task_id,
