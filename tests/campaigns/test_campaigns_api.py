@@ -297,3 +297,32 @@ async def test_started_campaign_refuses_new_invitees(client: Any, factory: Any, 
         f"/api/v1/campaigns/{camp['id']}/invitees", json={"contact_ids": w["ids"]}, headers=h
     )
     assert r.status_code == 409 and "started" in r.json()["detail"]
+
+
+async def test_demo_campaign_has_every_state(client: Any, factory: Any, app: Any) -> None:
+    from sandbox.campaigns import seed_campaign
+
+    await factory.channel("A", "sa")
+    agent = await factory.user("agent")
+    assert await seed_campaign(app.state.services.db) is True
+    assert await seed_campaign(app.state.services.db) is False
+    h = agent["headers"]
+    (camp,) = (await client.get("/api/v1/campaigns", headers=h)).json()["items"]
+    assert datetime.fromisoformat(camp["starts_at"].replace("Z", "+00:00")) > datetime.now(UTC)
+    assert set(camp["counts"].values()) == {1}
+    assert len((await client.get("/api/v1/tasks?kind=invite", headers=h)).json()["items"]) == 1
+    assert len((await client.get("/api/v1/tasks?kind=remind", headers=h)).json()["items"]) == 1
+
+
+def test_every_state_and_segment_has_its_words() -> None:
+    from app.campaigns.mix import SEGMENTS
+    from app.i18n import page_texts
+    from app.models import InviteeState
+
+    for lang in ("zh-CN", "en"):
+        words = page_texts(lang, "inbox", "pages")
+        for state in InviteeState:
+            assert f"camp_state_{state}" in words
+        for segment in SEGMENTS:
+            assert f"camp_segment_{segment}" in words
+        assert "crm_kind_invite" in words and "crm_kind_remind" in words
