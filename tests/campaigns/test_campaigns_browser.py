@@ -9,7 +9,10 @@ from typing import Any
 
 import httpx
 from playwright.async_api import Browser, expect
+from sqlalchemy import select
 
+from app.contacts.calendar import BUSINESS_TZ
+from app.models import Contact, Conversation
 from tests.web.browser import LiveServer, shot
 from tests.web.support import sign_in, staff
 from tests.web.test_archive_admin import staff_page
@@ -105,9 +108,20 @@ async def test_invite_task_opens_the_conversation_with_the_text(
     ch = await live.factory.channel("微信")
     agent = await staff(live.factory, "agent", name="客服 小李")
     await live.push(ch, {"id": "1", "from": "u1", "name": XSS, "text": "在吗"})
+    await live.push(ch, {"id": "2", "from": "u2", "name": "电话客户", "text": "好"})
+    # the second customer's reply window has closed: the task shows the phone number
+    async with live.app.state.services.db.session() as s:
+        for conv in await s.scalars(select(Conversation)):
+            contact_row = await s.get(Contact, conv.contact_id)
+            assert contact_row is not None
+            if contact_row.name == "电话客户":
+                contact_row.phone = "13912345678"
+                conv.reply_window_expires_at = datetime.now(UTC) - timedelta(hours=1)
     async with httpx.AsyncClient(base_url=live.base, headers=agent["headers"]) as http:
-        contact = (await http.get("/api/v1/contacts")).json()["items"][0]
-        await http.patch(f"/api/v1/contacts/{contact['id']}", json={"owner_id": agent["id"]})
+        everyone = (await http.get("/api/v1/contacts")).json()["items"]
+        contact = next(c for c in everyone if c["name"] == XSS)
+        for c in everyone:
+            await http.patch(f"/api/v1/contacts/{c['id']}", json={"owner_id": agent["id"]})
         # in 2 days: the invite task (3 days before) is due today
         starts = datetime.now(UTC) + timedelta(days=2)
         camp = (
@@ -117,12 +131,22 @@ async def test_invite_task_opens_the_conversation_with_the_text(
             )
         ).json()
         r = await http.post(
-            f"/api/v1/campaigns/{camp['id']}/invitees", json={"contact_ids": [contact["id"]]}
+            f"/api/v1/campaigns/{camp['id']}/invitees",
+            json={"contact_ids": [c["id"] for c in everyone]},
         )
         assert r.status_code == 200, r.text
-        conv = (await http.get("/api/v1/conversations")).json()["items"][0]
+        convs = (await http.get("/api/v1/conversations")).json()["items"]
+        conv = next(c for c in convs if c["contact"]["id"] == contact["id"])
     page, watch = await staff_page(browser, live.base, agent["email"], "/todo")
-    task = page.locator(".task[data-kind=invite]")
+    await expect(page.locator(".task[data-kind=invite]")).to_have_count(2)
+    phone_task = page.locator(".task[data-kind=invite]", has_text="电话客户")
+    await phone_task.locator(".task-reach-button").click()
+    await expect(phone_task.locator(".task-phone")).to_contain_text("13912345678")
+    await expect(phone_task.locator(".task-script")).to_contain_text("会员日")
+    await expect(page).to_have_url(f"{live.base}/todo")
+    task = page.locator(".task[data-kind=invite]").filter(
+        has=page.locator(".task-contact", has_text="onerror")
+    )
     await expect(task).to_have_count(1)
     await expect(task.locator(".task-title")).to_contain_text(XSS)
     await task.locator(".task-reach-button").click()
@@ -130,9 +154,7 @@ async def test_invite_task_opens_the_conversation_with_the_text(
     box = page.locator("#reply-text")
     await expect(box).to_have_value(
         f"{XSS}您好，诚邀您参加「会员日」，时间："
-        + starts.astimezone(__import__("zoneinfo").ZoneInfo("Asia/Shanghai")).strftime(
-            "%Y-%m-%d %H:%M"
-        )
+        + starts.astimezone(BUSINESS_TZ).strftime("%Y-%m-%d %H:%M")
         + "，地点：-。方便来吗？"
     )
     assert await page.locator("img[src=x]").count() == 0
