@@ -26,6 +26,7 @@ from app.accounts.channel_setup import router as channel_setup_router
 from app.accounts.endpoints import router as accounts_router
 from app.accounts.tokens import router as tokens_router
 from app.archive.endpoints import router as archive_router
+from app.campaigns.endpoints import router as campaigns_router
 from app.canned.endpoints import router as canned_router
 from app.config import SESSION_SETTINGS, Settings, get_settings
 from app.contacts.customers_endpoints import router as customers_router
@@ -170,6 +171,7 @@ def create_app(
     app.include_router(media_router)
     app.include_router(uploads_router)
     app.include_router(canned_router)
+    app.include_router(campaigns_router)
     app.include_router(contacts_router)
     app.include_router(customers_router)
     app.include_router(customers_export_router)

@@ -23,6 +23,7 @@ from app.main import create_app
 from app.models import Channel, User
 from app.workspace import create_channel, validate_config
 from channels.base import dump_config, utcnow
+from sandbox.campaigns import seed_campaign
 from sandbox.customers import seed_customers
 from sandbox.douyin.fake import FakeDouyin
 from sandbox.mishaps import DEFAULT_EVERY, Mishaps
@@ -166,6 +167,7 @@ class DemoPlatforms:
         settings = self.settings or demo_settings(get_settings())
         channels = await self.ensure_channels(db)
         await seed_customers(db)  # customers with orders, dates and due tasks
+        await seed_campaign(db)  # an upcoming campaign with an invitee in every state
         self.simulator = Simulator(
             settings.public_url,
             channels,

@@ -3,6 +3,13 @@
 from app.models.accounts import ApiToken, Role, User, UserChannel
 from app.models.base import Base
 from app.models.base import utcnow as utcnow_for_models
+from app.models.campaigns import (
+    Campaign,
+    CampaignInvitee,
+    CampaignTaskKind,
+    CampaignTransition,
+    InviteeState,
+)
 from app.models.channels import Channel
 from app.models.contacts import Contact, ContactIdentity
 from app.models.crm import (
@@ -39,6 +46,11 @@ __all__ = [
     "LoginFailure",
     "WebSession",
     "utcnow_for_models",
+    "Campaign",
+    "CampaignInvitee",
+    "CampaignTaskKind",
+    "CampaignTransition",
+    "InviteeState",
     "Channel",
     "Contact",
     "ContactIdentity",

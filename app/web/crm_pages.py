@@ -1,4 +1,5 @@
-"""Pages of the customer record (issue 15): `/todo`, `/customers`, `/customers/{id}`.
+"""Pages of the customer record (issue 15): `/todo`, `/customers`, `/customers/{id}`;
+of invitation campaigns (issue 18): `/campaigns`, `/campaigns/{id}`.
 
 Every signed-in member sees them; what each lists is what the API lets that member see.
 """
@@ -38,3 +39,16 @@ async def customers(request: Request, session: SessionDep) -> Response:
 async def customer(contact_id: int, request: Request, session: SessionDep) -> Response:
     extra = {"contact_id": contact_id}
     return await staff_page(request, session, "/customers", STAFF_ROLES, "customer.html", extra)
+
+
+@router.get("/campaigns")
+async def campaigns(request: Request, session: SessionDep) -> Response:
+    """邀约: the campaigns list and the create form."""
+    return await staff_page(request, session, "/campaigns", STAFF_ROLES, "campaigns.html")
+
+
+@router.get("/campaigns/{campaign_id}")
+async def campaign(campaign_id: int, request: Request, session: SessionDep) -> Response:
+    """One campaign: its funnel and mix, its invitees with their state buttons, the picker."""
+    extra = {"campaign_id": campaign_id}
+    return await staff_page(request, session, "/campaigns", STAFF_ROLES, "campaigns.html", extra)

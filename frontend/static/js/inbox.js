@@ -159,7 +159,24 @@ async function start() {
   // Connect after the first fetch: every event since the page's seq then lands on top.
   live.connect();
   const match = location.hash.match(/^#conversation-(\d+)$/);
-  if (match) openConversation(Number(match[1]));
+  if (match) {
+    await openConversation(Number(match[1]));
+    takeDraft();
+  }
+}
+
+/** A text another page left for this conversation (an invitation from the to-do list). */
+function takeDraft() {
+  let draft = null;
+  try {
+    draft = JSON.parse(sessionStorage.getItem("huiliu:draft") || "null");
+  } catch {
+    draft = null;
+  }
+  sessionStorage.removeItem("huiliu:draft");
+  if (!draft || draft.conversation_id !== thread.id || typeof draft.text !== "string") return;
+  if (!composer.text.value) composer.text.value = draft.text.slice(0, 4000);
+  composer.focus();
 }
 
 start().catch((err) => toast(t("error", { detail: err.message }), "error"));
