@@ -1,0 +1,1 @@
+"""Service-quality API: channel service settings and the service report."""

@@ -1,0 +1,1 @@
+"""The service report (contract section 9)."""
