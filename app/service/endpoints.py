@@ -1,1 +1,59 @@
-"""Service-quality API: channel service settings and the service report."""
+"""Service-quality API: a channel's service settings (admins) and the service report."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter
+from pydantic import BaseModel, ConfigDict
+
+from app.deps import AdminDep, SessionDep
+from app.errors import NotFound
+from app.inbox.schemas import channel_out
+from app.models import Channel, ServiceSettings
+from app.service.actions.settings import settings_out, update_channel_service
+
+router = APIRouter(prefix="/api/v1", tags=["service"])
+
+
+class ChannelPatch(BaseModel):
+    """Only the fields sent change; the values are checked by the action (400 with a reason)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: Any = None
+    business_hours: Any = None
+    holidays: Any = None
+    away_message: Any = None
+    greeting: Any = None
+    csat_enabled: Any = None
+    csat_question: Any = None
+    first_response_minutes: Any = None
+
+
+async def _channel(session: Any, channel_id: int) -> Channel:
+    channel = await session.get(Channel, channel_id)
+    if channel is None:
+        raise NotFound("channel not found")
+    return channel
+
+
+def _out(channel: Channel, row: ServiceSettings | None) -> dict[str, Any]:
+    return {**channel_out(channel).model_dump(mode="json"), **settings_out(channel, row)}
+
+
+@router.get("/channels/{channel_id}/service")
+async def get_channel_service(channel_id: int, session: SessionDep, viewer: AdminDep) -> Any:
+    channel = await _channel(session, channel_id)
+    return _out(channel, await session.get(ServiceSettings, channel.id))
+
+
+@router.patch("/channels/{channel_id}")
+async def patch_channel(
+    channel_id: int, body: ChannelPatch, session: SessionDep, viewer: AdminDep
+) -> Any:
+    """The channel's name and service settings (contract section 9)."""
+    channel = await _channel(session, channel_id)
+    changes = {k: getattr(body, k) for k in body.model_fields_set}
+    row = await update_channel_service(session, viewer, channel, changes)
+    return _out(channel, row)
