@@ -11,11 +11,22 @@ from app.accounts.viewer import Viewer
 from app.errors import BadRequest
 from app.inbox.schemas import (
     ConversationOut,
+    CsatOut,
     MessageOut,
+    UserRef,
     conversation_out,
     message_out,
 )
-from app.models import Channel, Contact, ContactIdentity, Conversation, Message, User
+from app.models import (
+    Channel,
+    Contact,
+    ContactIdentity,
+    Conversation,
+    ConversationFacts,
+    ConversationStatus,
+    Message,
+    User,
+)
 from app.pagination import (
     before_last_message,
     by_id,
@@ -39,7 +50,23 @@ async def conversation_view(
     identity = identity or await session.get(ContactIdentity, c.identity_id)
     assignee = await session.get(User, c.assignee_id) if c.assignee_id else None
     assert channel and contact and identity
-    return conversation_out(c, channel, contact, identity, assignee)
+    out = conversation_out(c, channel, contact, identity, assignee)
+    if c.status == ConversationStatus.RESOLVED:  # only a resolved conversation is rated
+        out.csat = await csat_of(session, c.id)
+    return out
+
+
+async def csat_of(session: AsyncSession, conversation_id: int) -> CsatOut | None:
+    facts = await session.get(ConversationFacts, conversation_id)
+    if facts is None or facts.csat_score is None or facts.csat_rated_at is None:
+        return None
+    agent = await session.get(User, facts.csat_agent_id) if facts.csat_agent_id else None
+    return CsatOut(
+        score=facts.csat_score,
+        comment=facts.csat_comment,
+        rated_at=facts.csat_rated_at,
+        agent=UserRef(id=agent.id, name=agent.name) if agent else None,
+    )
 
 
 def conversation_rows() -> Select[Any]:
