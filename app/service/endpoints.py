@@ -4,14 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Query
+from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict
 
-from app.deps import AdminDep, SessionDep
+from app.deps import AdminDep, SessionDep, ViewerDep
 from app.errors import NotFound
 from app.inbox.schemas import channel_out
 from app.models import Channel, ServiceSettings
 from app.service.actions.settings import settings_out, update_channel_service
+from app.service.reports import report_csv, report_range, service_report
 
 router = APIRouter(prefix="/api/v1", tags=["service"])
 
@@ -57,3 +59,25 @@ async def patch_channel(
     changes = {k: getattr(body, k) for k in body.model_fields_set}
     row = await update_channel_service(session, viewer, channel, changes)
     return _out(channel, row)
+
+
+@router.get("/reports/service")
+async def get_service_report(
+    session: SessionDep,
+    viewer: ViewerDep,
+    since: str | None = Query(default=None, max_length=40),
+    until: str | None = Query(default=None, max_length=40),
+    by: str = Query(default="day", pattern="^(day|agent|channel)$"),
+    format: str = Query(default="json", pattern="^(json|csv)$"),
+) -> Any:
+    """Service figures over the conversations created in [since, until): supervisors and
+    admins see everyone's, an agent their own (as the assignee at the first response)."""
+    report = await service_report(session, viewer, report_range(session, since, until), by)
+    if format == "csv":
+        day = report["since"][:10]
+        return Response(
+            report_csv(report["items"]),
+            media_type="text/csv; charset=utf-8",
+            headers={"Content-Disposition": f'attachment; filename="service-{by}-{day}.csv"'},
+        )
+    return report
