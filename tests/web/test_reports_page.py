@@ -1,0 +1,65 @@
+"""/reports in Chromium: charts from the vendored uPlot under the strict CSP, the table,
+grouping by agent; and the widget's survey buttons."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+from playwright.async_api import Browser, expect
+
+from tests.web.browser import LiveServer, shot
+from tests.web.support import staff
+from tests.web.test_archive_admin import staff_page
+
+XSS = "<img src=x onerror=alert(1)>"
+
+
+async def _seed(live: LiveServer) -> dict[str, Any]:
+    ch = await live.factory.channel("微信")
+    admin = await staff(live.factory, "admin")
+    agent = await staff(live.factory, "agent", name=f"客服 {XSS}")
+    async with httpx.AsyncClient(base_url=live.base, headers=admin["headers"]) as http:
+        r = await http.patch(f"/api/v1/channels/{ch['id']}", json={"csat_enabled": True})
+        assert r.status_code == 200
+    for i in range(3):
+        await live.push(ch, {"id": f"m{i}", "from": f"u{i}", "name": f"客户{i}", "text": "你好"})
+    async with httpx.AsyncClient(base_url=live.base, headers=agent["headers"]) as http:
+        convs = (await http.get("/api/v1/conversations")).json()["items"]
+        for conv in convs:
+            r = await http.post(
+                f"/api/v1/conversations/{conv['id']}/messages", json={"content": "您好"}
+            )
+            assert r.status_code == 201
+            r = await http.post(
+                f"/api/v1/conversations/{conv['id']}/status", json={"status": "resolved"}
+            )
+            assert r.status_code == 200
+    return {"ch": ch, "admin": admin, "agent": agent}
+
+
+async def test_reports_page_charts_and_groups(live: LiveServer, browser: Browser) -> None:
+    w = await _seed(live)
+    await live.push(w["ch"], {"id": "r1", "from": "u0", "text": "5"})
+    await live.push(w["ch"], {"id": "r2", "from": "u1", "text": "1 太慢"})
+    page, watch = await staff_page(browser, live.base, w["admin"]["email"], "/reports")
+    await expect(page.locator("body[data-loaded='1']")).to_have_count(1)
+    await expect(page.locator("#report-table tbody tr")).to_have_count(7)  # the last 7 days
+    await expect(page.locator("#report-table tbody tr").last.locator("td").nth(1)).to_have_text("3")
+    await expect(page.locator(".report-chart .uplot canvas")).to_have_count(3)
+    await expect(page.locator(".report-card strong").last).to_have_text("50%")
+    await page.screenshot(path=shot("reports.png"), full_page=True)
+    await page.select_option("select[name=by]", "agent")
+    await page.click("#report-form button[type=submit]")
+    rows = page.locator("#report-table tbody tr")
+    await expect(rows).to_have_count(1)
+    await expect(rows.first.locator("td").first).to_have_text(f"客服 {XSS}")
+    await expect(rows.first.locator("td").nth(9)).to_have_text("2")  # ratings
+    href = await page.locator("#report-csv").get_attribute("href")
+    assert href is not None and "by=agent" in href and "format=csv" in href
+    watch.check()
+    # An agent's page shows their own figures only.
+    page2, watch2 = await staff_page(browser, live.base, w["agent"]["email"], "/reports")
+    await expect(page2.locator("body[data-loaded='1']")).to_have_count(1)
+    await expect(page2.locator(".report-card strong").first).to_have_text("3")
+    watch2.check()
