@@ -3,7 +3,7 @@
 
 import { api } from "./api.js";
 import { clear, h } from "./dom.js";
-import { t } from "./i18n.js";
+import { t as pt } from "./i18n.js";
 
 const form = document.getElementById("report-form");
 const errorBox = document.getElementById("report-error");
@@ -19,9 +19,9 @@ function isoDay(d) {
 
 function duration(seconds) {
   if (seconds === null || seconds === undefined) return "–";
-  if (seconds < 60) return t("rep_seconds", { n: seconds });
-  if (seconds < 3600) return t("rep_minutes", { n: Math.round(seconds / 60) });
-  return t("rep_hours", { n: (seconds / 3600).toFixed(1) });
+  if (seconds < 60) return pt("rep_seconds", { n: seconds });
+  if (seconds < 3600) return pt("rep_minutes", { n: Math.round(seconds / 60) });
+  return pt("rep_hours", { n: (seconds / 3600).toFixed(1) });
 }
 
 function share(value) {
@@ -29,7 +29,7 @@ function share(value) {
 }
 
 function label(item, by) {
-  if (by === "agent" && item.group === null) return t("rep_no_agent");
+  if (by === "agent" && item.group === null) return pt("rep_no_agent");
   return String(item.group ?? "");
 }
 
@@ -68,11 +68,11 @@ function renderTable(items, by) {
 function renderSummary(total) {
   clear(summary);
   const cards = [
-    [t("rep_conversations"), String(total.conversations)],
-    [t("rep_first_p50"), duration(total.first_response_p50_s)],
-    [t("rep_within_target"), share(total.first_response_within_target)],
-    [t("rep_resolved"), String(total.resolved)],
-    [t("rep_csat_score"), share(total.csat_score)],
+    [pt("rep_conversations"), String(total.conversations)],
+    [pt("rep_first_p50"), duration(total.first_response_p50_s)],
+    [pt("rep_within_target"), share(total.first_response_within_target)],
+    [pt("rep_resolved"), String(total.resolved)],
+    [pt("rep_csat_score"), share(total.csat_score)],
   ];
   for (const [name, value] of cards) {
     summary.append(h("div", { class: "report-card" }, h("span", { class: "muted" }, name), h("strong", {}, value)));
@@ -95,7 +95,7 @@ function chart(el, items, by, series, percent = false) {
       { values: (_u, ticks) => ticks.map((i) => (Number.isInteger(i) ? names[i] ?? "" : "")) },
       {},
     ],
-    series: [{ label: t("rep_group"), value: (_u, i) => (i === null || i === undefined ? "–" : names[i] ?? "") }, ...series.map((s, i) => ({
+    series: [{ label: pt("rep_group"), value: (_u, i) => (i === null || i === undefined ? "–" : names[i] ?? "") }, ...series.map((s, i) => ({
       label: s.label,
       stroke: COLORS[i % COLORS.length],
       fill: by === "day" ? undefined : COLORS[i % COLORS.length] + "55",
@@ -114,16 +114,16 @@ function renderCharts(items, by) {
   const minutes = (v) => (v === null || v === undefined ? null : Math.round((v / 60) * 10) / 10);
   const pct = (v) => (v === null || v === undefined ? null : Math.round(v * 100));
   chart(document.getElementById("chart-volume"), items, by, [
-    { label: t("rep_conversations"), value: (i) => i.conversations },
-    { label: t("rep_resolved"), value: (i) => i.resolved },
+    { label: pt("rep_conversations"), value: (i) => i.conversations },
+    { label: pt("rep_resolved"), value: (i) => i.resolved },
   ]);
   chart(document.getElementById("chart-first"), items, by, [
-    { label: t("rep_first_p50_min"), value: (i) => minutes(i.first_response_p50_s) },
-    { label: t("rep_first_p90_min"), value: (i) => minutes(i.first_response_p90_s) },
+    { label: pt("rep_first_p50_min"), value: (i) => minutes(i.first_response_p50_s) },
+    { label: pt("rep_first_p90_min"), value: (i) => minutes(i.first_response_p90_s) },
   ]);
   chart(document.getElementById("chart-csat"), items, by, [
-    { label: t("rep_csat_score_pct"), value: (i) => pct(i.csat_score) },
-    { label: t("rep_within_target_pct"), value: (i) => pct(i.first_response_within_target) },
+    { label: pt("rep_csat_score_pct"), value: (i) => pct(i.csat_score) },
+    { label: pt("rep_within_target_pct"), value: (i) => pct(i.first_response_within_target) },
   ], true);
 }
 
