@@ -63,3 +63,34 @@ async def test_reports_page_charts_and_groups(live: LiveServer, browser: Browser
     await expect(page2.locator("body[data-loaded='1']")).to_have_count(1)
     await expect(page2.locator(".report-card strong").first).to_have_text("3")
     watch2.check()
+
+
+async def test_admin_sets_service_hours_and_sees_a_bad_time_refused(
+    live: LiveServer, browser: Browser
+) -> None:
+    ch = await live.factory.channel("微信")
+    admin = await staff(live.factory, "admin")
+    page, watch = await staff_page(browser, live.base, admin["email"], "/admin")
+    await page.locator(f"tr[data-channel-id='{ch['id']}'] .service-settings").click()
+    form = page.locator("#service-form")
+    await form.locator("input[name=always_open]").uncheck()
+    await form.locator("input[name=day_mon]").fill("09:00-12:00, 13:00-25:00")
+    await form.locator("textarea[name=greeting]").fill(f"欢迎 {XSS}")
+    await form.locator("input[name=csat_enabled]").check()
+    await page.click("#service-save")
+    await expect(form.locator(".form-error")).to_contain_text("25:00")
+    # The refused request is the one console line expected (the browser logs a 400).
+    assert [m for m in watch.console if "400" not in m] == []
+    watch.console.clear()
+    await form.locator("input[name=day_mon]").fill("09:00-12:00, 13:00-18:00")
+    await page.click("#service-save")
+    await expect(form).to_be_hidden()
+    async with httpx.AsyncClient(base_url=live.base, headers=admin["headers"]) as http:
+        got = (await http.get(f"/api/v1/channels/{ch['id']}/service")).json()
+    assert got["business_hours"] == {"mon": [["09:00", "12:00"], ["13:00", "18:00"]]}
+    assert got["greeting"] == f"欢迎 {XSS}" and got["csat_enabled"] is True
+    # Opened again, the form shows what is stored, as text.
+    await page.locator(f"tr[data-channel-id='{ch['id']}'] .service-settings").click()
+    await expect(form.locator("textarea[name=greeting]")).to_have_value(f"欢迎 {XSS}")
+    await expect(form.locator("input[name=day_mon]")).to_have_value("09:00-12:00, 13:00-18:00")
+    watch.check()

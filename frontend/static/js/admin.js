@@ -5,6 +5,7 @@
 import { api } from "./api.js";
 import { channelIcon, fill, h, toast } from "./dom.js";
 import { pt } from "./archive-texts.js";
+import { serviceButton } from "./admin-service.js";
 
 const root = document.getElementById("app");
 const meId = Number(root.dataset.userId);
@@ -52,7 +53,7 @@ function channelRow(c) {
     h("td", {}, h("code", { class: "webhook-url" }, url)),
     h("td", {}, status, c.needs_reauthorization && c.status_reason
       ? h("div", { class: "muted status-reason-text" }, c.status_reason) : null),
-    h("td", {}, c.archived
+    h("td", {}, serviceButton(c), " ", c.archived
       ? h("button", { type: "button", class: "btn btn-small unarchive", onclick: () => confirmChannel(c, false) }, pt("unarchive"))
       : h("button", { type: "button", class: "btn btn-small btn-danger-ghost archive", onclick: () => confirmChannel(c, true) }, pt("archive"))));
 }
