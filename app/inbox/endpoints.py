@@ -45,6 +45,7 @@ async def list_conversations(
     assignee: Annotated[str | None, Query(pattern=r"^(me|none|\d{1,10})$")] = None,
     cursor: Cursor = None,
     limit: Limit = DEFAULT_LIMIT,
+    sort: Annotated[str, Query(pattern="^(latest|waiting)$")] = "latest",
 ) -> dict[str, Any]:
     items, next_cursor = await queries.list_conversations(
         session,
@@ -54,6 +55,7 @@ async def list_conversations(
         assignee=assignee,
         cursor=cursor,
         limit=limit,
+        sort=sort,
     )
     return page(items, next_cursor)
 

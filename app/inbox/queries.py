@@ -90,7 +90,10 @@ async def list_conversations(
     assignee: str | None,
     cursor: str | None,
     limit: int,
+    sort: str = "latest",
 ) -> tuple[list[ConversationOut], str | None]:
+    """`sort`: "latest" (last message first, paged by cursor) or "waiting" (not yet
+    answered first, longest waiting first: the SLA view, one page of `limit`)."""
     stmt = conversation_rows()
     if status != "all":
         if status not in ("open", "pending", "resolved"):
@@ -109,6 +112,14 @@ async def list_conversations(
         if not assignee.isdigit():
             raise BadRequest("assignee must be me, none or a user id")
         stmt = stmt.where(Conversation.assignee_id == int(assignee))
+    if sort == "waiting":
+        if cursor:
+            raise BadRequest("the waiting view is one page: no cursor")
+        stmt = stmt.order_by(
+            Conversation.first_response_at.is_not(None), Conversation.created_at, Conversation.id
+        )
+        rows = (await session.execute(stmt.limit(limit))).all()
+        return [conversation_out(*row) for row in rows], None
     if cursor:
         stmt = stmt.where(before_last_message(cursor))
     stmt = stmt.order_by(Conversation.last_message_at.desc(), Conversation.id.desc())

@@ -8,12 +8,18 @@ from fastapi import APIRouter, Query
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict
 
-from app.deps import AdminDep, SessionDep, ViewerDep
+from app.deps import AdminDep, SessionDep, SupervisorDep, ViewerDep
 from app.errors import NotFound
 from app.inbox.schemas import channel_out
 from app.models import Channel, ServiceSettings
 from app.service.actions.settings import settings_out, update_channel_service
-from app.service.reports import report_csv, report_range, service_report
+from app.service.reports import (
+    first_response_targets,
+    overdue_count,
+    report_csv,
+    report_range,
+    service_report,
+)
 
 router = APIRouter(prefix="/api/v1", tags=["service"])
 
@@ -81,3 +87,19 @@ async def get_service_report(
             headers={"Content-Disposition": f'attachment; filename="service-{by}-{day}.csv"'},
         )
     return report
+
+
+@router.get("/service/targets")
+async def get_targets(session: SessionDep, viewer: ViewerDep) -> dict[str, Any]:
+    """Each channel's first-response target in minutes (the inbox marks what is overdue)."""
+    targets = await first_response_targets(session)
+    return {
+        "default_minutes": targets.default // 60,
+        "channels": {str(k): v // 60 for k, v in targets.by_channel.items()},
+    }
+
+
+@router.get("/service/overdue")
+async def get_overdue(session: SessionDep, viewer: SupervisorDep) -> dict[str, Any]:
+    """How many open or pending conversations wait past their first-response target."""
+    return {"count": await overdue_count(session, viewer)}

@@ -25,12 +25,20 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.accounts.viewer import Viewer
 from app.errors import BadRequest
-from app.models import Channel, ConversationFacts, ServiceSettings, User
+from app.models import (
+    Channel,
+    Conversation,
+    ConversationFacts,
+    ConversationStatus,
+    ServiceSettings,
+    User,
+    utcnow_for_models,
+)
 from app.service.hours import zone
 from app.service.settings import DEFAULT_FIRST_RESPONSE_MINUTES
 
@@ -98,6 +106,46 @@ def report_range(session: AsyncSession, since: str | None, until: str | None) ->
 
 
 @dataclass
+class Targets:
+    """First-response targets in seconds: per channel with settings, else the default."""
+
+    by_channel: dict[int, int]
+    default: int = DEFAULT_FIRST_RESPONSE_MINUTES * 60
+
+
+async def first_response_targets(session: AsyncSession) -> Targets:
+    rows = await session.execute(
+        select(ServiceSettings.channel_id, ServiceSettings.first_response_minutes)
+    )
+    return Targets({channel_id: minutes * 60 for channel_id, minutes in rows})
+
+
+async def overdue_count(session: AsyncSession, viewer: Viewer) -> int:
+    """Open or pending conversations not answered within their channel's target (wall clock)."""
+    targets = await first_response_targets(session)
+    now = utcnow_for_models()
+    waiting = and_(
+        Conversation.status != ConversationStatus.RESOLVED,
+        Conversation.first_response_at.is_(None),
+    )
+    late = [
+        and_(
+            Conversation.channel_id == channel_id,
+            Conversation.created_at < now - timedelta(seconds=s),
+        )
+        for channel_id, s in targets.by_channel.items()
+    ]
+    others = Conversation.created_at < now - timedelta(seconds=targets.default)
+    if targets.by_channel:
+        others = and_(Conversation.channel_id.not_in(list(targets.by_channel)), others)
+    stmt = select(func.count(Conversation.id)).where(waiting, or_(others, *late))
+    clause = viewer.channel_clause(Conversation.channel_id)
+    if clause is not None:
+        stmt = stmt.where(clause)
+    return int(await session.scalar(stmt) or 0)
+
+
+@dataclass
 class _Group:
     conversations: int = 0
     messages_in: int = 0
@@ -145,13 +193,8 @@ async def service_report(
     ).where(f.created_at >= span.since, f.created_at < span.until)
     if not viewer.is_supervisor:  # agents see their own figures
         stmt = stmt.where(f.first_response_agent_id == viewer.id)
-    targets = {
-        channel_id: minutes * 60
-        for channel_id, minutes in await session.execute(
-            select(ServiceSettings.channel_id, ServiceSettings.first_response_minutes)
-        )
-    }
-    default_target = DEFAULT_FIRST_RESPONSE_MINUTES * 60
+    found = await first_response_targets(session)
+    targets, default_target = found.by_channel, found.default
     groups: dict[Any, _Group] = defaultdict(_Group)
     total = _Group()
     tz = span.tz
