@@ -3,12 +3,15 @@ grouping by agent; and the widget's survey buttons."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import httpx
 from playwright.async_api import Browser, expect
+from sqlalchemy import update
 
-from tests.web.browser import LiveServer, shot
+from app.models import Conversation, utcnow_for_models
+from tests.web.browser import LiveServer, open_inbox, shot
 from tests.web.support import staff
 from tests.web.test_archive_admin import staff_page
 
@@ -93,4 +96,28 @@ async def test_admin_sets_service_hours_and_sees_a_bad_time_refused(
     await page.locator(f"tr[data-channel-id='{ch['id']}'] .service-settings").click()
     await expect(form.locator("textarea[name=greeting]")).to_have_value(f"欢迎 {XSS}")
     await expect(form.locator("input[name=day_mon]")).to_have_value("09:00-12:00, 13:00-18:00")
+    watch.check()
+
+
+async def test_inbox_marks_overdue_and_sorts_waiting_longest(
+    live: LiveServer, browser: Browser
+) -> None:
+    ch = await live.factory.channel("微信")
+    boss = await staff(live.factory, "supervisor")
+    await live.push(ch, {"id": "1", "from": "u1", "name": "等了很久", "text": "在吗"})
+    await live.push(ch, {"id": "2", "from": "u2", "name": "刚来", "text": "你好"})
+    async with live.app.state.services.db.session() as session:
+        await session.execute(
+            update(Conversation)
+            .where(Conversation.id == 1)
+            .values(created_at=utcnow_for_models() - timedelta(minutes=30))
+        )
+    page, watch = await open_inbox(browser, live.base, boss["email"])
+    await expect(page.locator(".conv-item.overdue")).to_have_count(1)
+    await expect(page.locator(".conv-item.overdue .conv-name")).to_have_text("等了很久")
+    await expect(page.locator(".sla-count")).to_have_text("1 个超时未回复")
+    # Newest message first by default; waiting longest puts the overdue one on top.
+    await expect(page.locator(".conv-item .conv-name").first).to_have_text("刚来")
+    await page.select_option(".filter-sort", "waiting")
+    await expect(page.locator(".conv-item .conv-name").first).to_have_text("等了很久")
     watch.check()
