@@ -11,6 +11,7 @@ from playwright.async_api import Browser, expect
 from sqlalchemy import update
 
 from app.models import Conversation, utcnow_for_models
+from sandbox.service_history import seed_service_history
 from tests.web.browser import LiveServer, open_inbox, shot
 from tests.web.support import staff
 from tests.web.test_archive_admin import staff_page
@@ -120,4 +121,20 @@ async def test_inbox_marks_overdue_and_sorts_waiting_longest(
     await expect(page.locator(".conv-item .conv-name").first).to_have_text("刚来")
     await page.select_option(".filter-sort", "waiting")
     await expect(page.locator(".conv-item .conv-name").first).to_have_text("等了很久")
+    watch.check()
+
+
+async def test_demo_history_draws_a_week(live: LiveServer, browser: Browser) -> None:
+    for name in ("汇流官方公众号", "汇流抖音旗舰店", "汇流官网在线客服"):
+        await live.factory.channel(name)
+    admin = await staff(live.factory, "admin")
+    for name in ("客服 李娜", "客服 王强", "客服 张敏"):
+        await staff(live.factory, "agent", name=name)
+    assert await seed_service_history(live.app.state.services.db, per_day=12)
+    page, watch = await staff_page(browser, live.base, admin["email"], "/reports")
+    await expect(page.locator("body[data-loaded='1']")).to_have_count(1)
+    cells = page.locator("#report-table tbody tr td:nth-child(2)")
+    await expect(cells).to_have_text(["12"] * 6 + ["0"])  # six seeded days, and today
+    await expect(page.locator(".report-chart .uplot canvas")).to_have_count(3)
+    await page.screenshot(path=shot("reports-demo.png"), full_page=True)
     watch.check()
