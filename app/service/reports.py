@@ -182,7 +182,7 @@ async def service_report(
         raise BadRequest("by must be day, agent or channel")
     f = ConversationFacts
     stmt = select(
-        f.created_at,
+        _day(session, span) if by == "day" else f.channel_id,
         f.channel_id,
         f.first_response_agent_id,
         f.messages_in,
@@ -197,9 +197,8 @@ async def service_report(
     targets, default_target = found.by_channel, found.default
     groups: dict[Any, _Group] = defaultdict(_Group)
     total = _Group()
-    tz = span.tz
     for (
-        created,
+        day,
         channel_id,
         agent_id,
         n_in,
@@ -209,7 +208,7 @@ async def service_report(
         score,
     ) in await session.execute(stmt):
         if by == "day":
-            key: Any = created.astimezone(tz).date().isoformat()
+            key: Any = str(day)
         elif by == "agent":
             key = agent_id
         else:
@@ -234,6 +233,17 @@ async def service_report(
         "items": items,
         "total": total.out("total"),
     }
+
+
+def _day(session: AsyncSession, span: Range) -> Any:
+    """The local day a conversation was created, computed by the database (no row-by-row
+    time zone work in Python). SQLite shifts by the zone's offset at the range's start
+    (exact for zones without daylight saving, such as China's); PostgreSQL converts."""
+    created = ConversationFacts.created_at
+    if session.get_bind().dialect.name == "postgresql":
+        return func.date(func.timezone(span.tz.key, created))
+    offset = span.tz.utcoffset(span.since.replace(tzinfo=None)) or timedelta(0)
+    return func.date(created, f"{int(offset.total_seconds() // 60):+d} minutes")
 
 
 async def _items(
