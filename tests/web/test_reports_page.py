@@ -138,3 +138,23 @@ async def test_demo_history_draws_a_week(live: LiveServer, browser: Browser) -> 
     await expect(page.locator(".report-chart .uplot canvas")).to_have_count(3)
     await page.screenshot(path=shot("reports-demo.png"), full_page=True)
     watch.check()
+
+
+async def test_thread_shows_the_rating(live: LiveServer, browser: Browser) -> None:
+    ch = await live.factory.channel("微信")
+    admin = await staff(live.factory, "admin")
+    agent = await staff(live.factory, "agent", name="客服 李娜")
+    async with httpx.AsyncClient(base_url=live.base, headers=admin["headers"]) as http:
+        await http.patch(f"/api/v1/channels/{ch['id']}", json={"csat_enabled": True})
+    await live.push(ch, {"id": "1", "from": "u1", "name": "张三", "text": "在吗"})
+    async with httpx.AsyncClient(base_url=live.base, headers=agent["headers"]) as http:
+        await http.post("/api/v1/conversations/1/messages", json={"content": "在的"})
+        await http.post("/api/v1/conversations/1/status", json={"status": "resolved"})
+    await live.push(ch, {"id": "2", "from": "u1", "text": f"5 {XSS}"})
+    page, watch = await open_inbox(browser, live.base, admin["email"])
+    await page.select_option(".filter-status", "all")
+    await page.locator(".conv-item button").first.click()
+    await expect(page.locator("#thread-csat")).to_have_text("满意度 5/5 · 客服 李娜")
+    await expect(page.locator("#thread-csat")).to_have_attribute("title", XSS)
+    await expect(page.locator(".msg-text").last).to_have_text(f"5 {XSS}")
+    watch.check()
