@@ -215,6 +215,10 @@ class OutboundMessage:
     attachments: tuple[Mapping[str, Any], ...] = ()
     reply_context: Mapping[str, str] = field(default_factory=dict)
     media: tuple[OutboundMedia, ...] = ()
+    # Choices (id, label) to show as a tappable menu under `text` (a satisfaction survey),
+    # given only to a connector whose capabilities declare `menus`; a tap comes back as
+    # an inbound text whose `extra["menu_id"]` is the choice's id.
+    choices: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -281,12 +285,14 @@ class Capabilities:
 
     media_replies: content types `send` accepts in `OutboundMessage.media` (image replies);
     typing: `Connector.typing` shows "the agent is typing" on the platform;
+    menus: `send` shows `OutboundMessage.choices` as a menu (WeChat's msgmenu);
     pull: `handle_webhook` may return `WebhookResult.pull`, and `Connector.pull` fetches.
     """
 
     media_replies: frozenset[ContentType] = frozenset()
     typing: bool = False
     pull: bool = False
+    menus: bool = False
 
 
 class Connector(Protocol):

@@ -68,6 +68,17 @@ async def _send_text(
         )
     if not message.text.strip():
         raise DeliveryError("empty_content: 消息内容为空 / empty content (errcode 44004)")
+    if message.choices:  # a menu: the text above, one tappable line per choice (§2.2)
+        body = {
+            "touser": message.recipient,
+            "msgtype": "msgmenu",
+            "msgmenu": {
+                "head_content": message.text,
+                "list": [{"id": i, "content": label} for i, label in message.choices],
+                "tail_content": "",
+            },
+        }
+        return await _post_send(ctx, config, body)
     return await _post_send(ctx, config, _text_body(message.recipient, message.text))
 
 
@@ -116,7 +127,7 @@ class WeChatConnector(BaseConnector):
     reply_window: ClassVar[timedelta | None] = timedelta(hours=48)
     # Image replies go through a temporary-media upload (§2.5); typing is §2.4.
     capabilities: ClassVar[Capabilities] = Capabilities(
-        media_replies=frozenset({ContentType.IMAGE}), typing=True
+        media_replies=frozenset({ContentType.IMAGE}), typing=True, menus=True
     )
     default_api_base: ClassVar[str] = "https://api.weixin.qq.com"
 

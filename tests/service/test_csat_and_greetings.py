@@ -196,3 +196,15 @@ async def test_survey_respects_the_reply_window_quota(client: Any, factory: Any,
     async with app.state.services.db.session() as session:
         n = await session.scalar(select(Message.id).where(Message.sender_type == "system"))
     assert n is None
+
+
+def test_menu_taps_and_choices() -> None:
+    from app.service.actions.automatic import parse_answer, survey_choices
+
+    assert parse_answer("5 非常满意", {"menu_id": "csat_5"}) == (5, "")
+    assert parse_answer("随便", {"menu_id": "csat_2"}) == (2, "")
+    assert parse_answer("好的", {"menu_id": "other"}) is None
+    assert parse_answer("10") is None and parse_answer("0") is None
+    extra = {"csat": {"choices": [{"score": 4, "id": "csat_4", "label": "4 满意"}]}}
+    assert survey_choices(extra) == (("csat_4", "4 满意"),)
+    assert survey_choices({}) == ()

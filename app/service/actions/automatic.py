@@ -48,6 +48,21 @@ _ANSWER = re.compile(r"^([1-5])(?:[\s,，:：.。、!！;；/-]+(.*))?$", re.DOT
 _MENU_ID = re.compile(r"^csat_([1-5])$")
 
 
+LABELS = {1: "1 非常不满意", 2: "2 不满意", 3: "3 一般", 4: "4 满意", 5: "5 非常满意"}
+
+
+def survey_choices(extra: dict[str, Any] | None) -> tuple[tuple[str, str], ...]:
+    """A stored survey's menu (id, label) for a connector that shows menus; () otherwise."""
+    csat = (extra or {}).get("csat")
+    if not isinstance(csat, dict):
+        return ()
+    return tuple(
+        (str(c["id"]), str(c.get("label") or c["score"]))
+        for c in csat.get("choices") or []
+        if isinstance(c, dict) and "id" in c and "score" in c
+    )
+
+
 def menu_id(score: int) -> str:
     """The id of a survey menu choice (WeChat/WeCom msgmenu), echoed back by the platform."""
     return f"csat_{score}"
@@ -175,7 +190,7 @@ async def ask_csat(
     facts.csat_asked_at = now
     survey = {
         "question": service.question,
-        "choices": [{"score": s, "id": menu_id(s)} for s in CHOICES],
+        "choices": [{"score": s, "id": menu_id(s), "label": LABELS[s]} for s in CHOICES],
     }
     return await queue_system_message(
         session, conversation, service.question, extra={"csat": survey}, now=now
