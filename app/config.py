@@ -41,6 +41,8 @@ class Settings(BaseSettings):
     events_poll_seconds: float = 2.0  # safety net under the pub/sub hint
     events_replay_limit: int = 1000  # beyond this a reconnecting client is told to resync
     attachments_dir: Path = VAR_DIR / "attachments"
+    # The workspace's time zone (HUILIU_TIMEZONE): business hours and report days.
+    timezone: str = "Asia/Shanghai"
 
     # Assignment (app/inbox/actions/assignment.py). Capacity: open conversations an agent is
     # given automatically at most; 0 turns automatic assignment off.

@@ -51,6 +51,7 @@ from app.metrics import LATENCY, REQUESTS
 from app.realtime.endpoints import router as realtime_router
 from app.realtime.hub import EventHub
 from app.realtime.presence import Presence
+from app.service.endpoints import router as service_router
 from app.services import AppServices, get_services
 from app.storage import LocalStorage
 from app.web import accesslog
@@ -180,6 +181,7 @@ def create_app(
     app.include_router(accounts_router)
     app.include_router(tokens_router)
     app.include_router(channel_setup_router)
+    app.include_router(service_router)
     install_web(app)  # the pages and /static
     install_widget(app)  # /widget/{id}.js, the visitor websocket, uploads, the demo page
     for extension in extensions:

@@ -222,6 +222,10 @@ class OutboundMessage:
     attachments: tuple[Mapping[str, Any], ...] = ()
     reply_context: Mapping[str, str] = field(default_factory=dict)
     media: tuple[OutboundMedia, ...] = ()
+    # Choices (id, label) to show as a tappable menu under `text` (a satisfaction survey),
+    # given only to a connector whose capabilities declare `menus`; a tap comes back as
+    # an inbound text whose `extra["menu_id"]` is the choice's id.
+    choices: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -288,6 +292,7 @@ class Capabilities:
 
     media_replies: content types `send` accepts in `OutboundMessage.media` (image replies);
     typing: `Connector.typing` shows "the agent is typing" on the platform;
+    menus: `send` shows `OutboundMessage.choices` as a menu (WeChat's msgmenu);
     pull: `handle_webhook` may return `WebhookResult.pull`, and `Connector.pull` fetches;
     idempotent_sends: sending the same `idempotency_key` twice shows the reply once. False:
     a send that may have landed is never repeated on its own (the reply is marked
@@ -298,6 +303,7 @@ class Capabilities:
     typing: bool = False
     pull: bool = False
     idempotent_sends: bool = False
+    menus: bool = False
 
 
 class Connector(Protocol):

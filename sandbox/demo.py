@@ -27,6 +27,7 @@ from sandbox.campaigns import seed_campaign
 from sandbox.customers import seed_customers
 from sandbox.douyin.fake import FakeDouyin
 from sandbox.mishaps import DEFAULT_EVERY, Mishaps
+from sandbox.service_history import seed_service_history
 from sandbox.simulator.simulator import SUPPORTED, Customer, SimChannel, Simulator, run_forever
 from sandbox.wechat.fake import FakeWeChat
 from sandbox.wecom.fake import FakeWeCom
@@ -168,6 +169,7 @@ class DemoPlatforms:
         channels = await self.ensure_channels(db)
         await seed_customers(db)  # customers with orders, dates and due tasks
         await seed_campaign(db)  # an upcoming campaign with an invitee in every state
+        await seed_service_history(db)  # a week of rated conversations for /reports
         self.simulator = Simulator(
             settings.public_url,
             channels,

@@ -39,6 +39,7 @@ from app.models import (
     JobStatus,
     Message,
 )
+from app.service.actions.automatic import survey_choices
 from app.storage import AttachmentStorage
 from app.workers import PollingWorker
 from channels.base import (
@@ -154,6 +155,10 @@ class DeliveryWorker(PollingWorker):
                 text=message.content,
                 attachments=tuple(message.attachments or ()),
                 reply_context=dict(identity.reply_context or {}),
+                # A survey shows as a menu where the platform has one (else its text).
+                choices=survey_choices(message.extra)
+                if connector_for(channel.type).capabilities.menus
+                else (),
             )
             attempts = job.attempts
         connector = connector_for(channel.type)

@@ -46,6 +46,7 @@ async def list_conversations(
     assignee: Annotated[str | None, Query(pattern=r"^(me|none|\d{1,10})$")] = None,
     cursor: Cursor = None,
     limit: Limit = DEFAULT_LIMIT,
+    sort: Annotated[str, Query(pattern="^(latest|waiting)$")] = "latest",
 ) -> dict[str, Any]:
     items, next_cursor = await queries.list_conversations(
         session,
@@ -55,6 +56,7 @@ async def list_conversations(
         assignee=assignee,
         cursor=cursor,
         limit=limit,
+        sort=sort,
     )
     return page(items, next_cursor)
 

@@ -11,11 +11,22 @@ from app.accounts.viewer import Viewer
 from app.errors import BadRequest
 from app.inbox.schemas import (
     ConversationOut,
+    CsatOut,
     MessageOut,
+    UserRef,
     conversation_out,
     message_out,
 )
-from app.models import Channel, Contact, ContactIdentity, Conversation, Message, User
+from app.models import (
+    Channel,
+    Contact,
+    ContactIdentity,
+    Conversation,
+    ConversationFacts,
+    ConversationStatus,
+    Message,
+    User,
+)
 from app.pagination import (
     before_last_message,
     by_id,
@@ -39,7 +50,23 @@ async def conversation_view(
     identity = identity or await session.get(ContactIdentity, c.identity_id)
     assignee = await session.get(User, c.assignee_id) if c.assignee_id else None
     assert channel and contact and identity
-    return conversation_out(c, channel, contact, identity, assignee)
+    out = conversation_out(c, channel, contact, identity, assignee)
+    if c.status == ConversationStatus.RESOLVED:  # only a resolved conversation is rated
+        out.csat = await csat_of(session, c.id)
+    return out
+
+
+async def csat_of(session: AsyncSession, conversation_id: int) -> CsatOut | None:
+    facts = await session.get(ConversationFacts, conversation_id)
+    if facts is None or facts.csat_score is None or facts.csat_rated_at is None:
+        return None
+    agent = await session.get(User, facts.csat_agent_id) if facts.csat_agent_id else None
+    return CsatOut(
+        score=facts.csat_score,
+        comment=facts.csat_comment,
+        rated_at=facts.csat_rated_at,
+        agent=UserRef(id=agent.id, name=agent.name) if agent else None,
+    )
 
 
 def conversation_rows() -> Select[Any]:
@@ -63,7 +90,10 @@ async def list_conversations(
     assignee: str | None,
     cursor: str | None,
     limit: int,
+    sort: str = "latest",
 ) -> tuple[list[ConversationOut], str | None]:
+    """`sort`: "latest" (last message first, paged by cursor) or "waiting" (not yet
+    answered first, longest waiting first: the SLA view, one page of `limit`)."""
     stmt = conversation_rows()
     if status != "all":
         if status not in ("open", "pending", "resolved"):
@@ -82,6 +112,14 @@ async def list_conversations(
         if not assignee.isdigit():
             raise BadRequest("assignee must be me, none or a user id")
         stmt = stmt.where(Conversation.assignee_id == int(assignee))
+    if sort == "waiting":
+        if cursor:
+            raise BadRequest("the waiting view is one page: no cursor")
+        stmt = stmt.order_by(
+            Conversation.first_response_at.is_not(None), Conversation.created_at, Conversation.id
+        )
+        rows = (await session.execute(stmt.limit(limit))).all()
+        return [conversation_out(*row) for row in rows], None
     if cursor:
         stmt = stmt.where(before_last_message(cursor))
     stmt = stmt.order_by(Conversation.last_message_at.desc(), Conversation.id.desc())

@@ -62,6 +62,15 @@ class UserRef(BaseModel):
     name: str
 
 
+class CsatOut(BaseModel):
+    """The customer's rating of a resolved conversation (contract section 9)."""
+
+    score: int
+    comment: str | None
+    rated_at: datetime
+    agent: UserRef | None  # the agent who last replied before it was rated
+
+
 class ConversationOut(BaseModel):
     id: int
     channel: ChannelRef
@@ -81,6 +90,7 @@ class ConversationOut(BaseModel):
     reply_window_expires_at: datetime | None
     # The customer can no longer be written to on this channel (e.g. unsubscribed).
     contact_unreachable: bool
+    csat: CsatOut | None = None
 
 
 class ChannelOut(BaseModel):

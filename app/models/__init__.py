@@ -34,6 +34,7 @@ from app.models.inbox import (
 from app.models.ingest import WebhookNonce
 from app.models.presence import AgentPresence
 from app.models.pulls import PullCursor
+from app.models.service import ConversationFacts, ServiceSettings
 from app.models.web import CannedReply, ContactTag, LoginFailure, WebSession
 
 __all__ = [
@@ -55,6 +56,8 @@ __all__ = [
     "Contact",
     "ContactIdentity",
     "ContactMerge",
+    "ConversationFacts",
+    "ServiceSettings",
     "HolidayDay",
     "Order",
     "OrderItem",

@@ -145,7 +145,17 @@ def visitor_message(
         "attachments": attachments,
         "echo_id": extra.get("echo_id") if inbound else None,
         "created_at": data["created_at"],
+        # The CSAT survey (app/service): the widget shows its 1-5 choices as buttons.
+        "survey": _survey(extra) if not inbound else None,
     }
+
+
+def _survey(extra: dict[str, Any]) -> dict[str, Any] | None:
+    csat = extra.get("csat")
+    if not isinstance(csat, dict):
+        return None
+    scores = [c.get("score") for c in csat.get("choices") or [] if isinstance(c, dict)]
+    return {"scores": [s for s in scores if isinstance(s, int) and 1 <= s <= 5]}
 
 
 def message_data(message: Message) -> dict[str, Any]:

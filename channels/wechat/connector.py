@@ -68,6 +68,17 @@ async def _send_text(
         )
     if not message.text.strip():
         raise DeliveryError("empty_content: 消息内容为空 / empty content (errcode 44004)")
+    if message.choices:  # a menu: the text above, one tappable line per choice (§2.2)
+        body = {
+            "touser": message.recipient,
+            "msgtype": "msgmenu",
+            "msgmenu": {
+                "head_content": message.text,
+                "list": [{"id": i, "content": label} for i, label in message.choices],
+                "tail_content": "",
+            },
+        }
+        return await _post_send(ctx, config, body)
     return await _post_send(ctx, config, _text_body(message.recipient, message.text))
 
 
@@ -118,7 +129,7 @@ class WeChatConnector(BaseConnector):
     # idempotent_sends: the customer-service API has no idempotency key, so a send that
     # may have landed is never repeated on its own.
     capabilities: ClassVar[Capabilities] = Capabilities(
-        media_replies=frozenset({ContentType.IMAGE}), typing=True
+        media_replies=frozenset({ContentType.IMAGE}), typing=True, menus=True
     )
     default_api_base: ClassVar[str] = "https://api.weixin.qq.com"
 

@@ -274,6 +274,16 @@ def table(args: argparse.Namespace, results: dict[str, Any]) -> str:
                 f"(p50 {r[key]['p50'] * 1000:.1f}) | | "
                 f"{verdict(p95 < TARGETS['list_p95_ms'])} ({r[key]['n']} requests) | < 30 ms |"
             )
+        for key, (label, days, _by) in bench_inbox.REPORTS.items():
+            if key not in r:
+                continue
+            p95 = r[key]["p95"] * 1000
+            target = 300 if days > 30 else 100
+            rows.append(
+                f"| {label}, p95 ({args.conversations:,} convs) | {kind} | {p95:.1f} ms "
+                f"(p50 {r[key]['p50'] * 1000:.1f}) | | "
+                f"{verdict(p95 < target)} ({r[key]['n']} requests) | < {target} ms |"
+            )
     m = results["memory"]
     if m:
         # The target is the widget's sockets (issue 8); agents' are shown beside them.

@@ -155,6 +155,43 @@ MESSAGE_COLS = (
     "delivery_status",
     "created_at",
 )
+FACT_COLS = (
+    "conversation_id",
+    "channel_id",
+    "created_at",
+    "first_inbound_at",
+    "messages_in",
+    "messages_out",
+    "first_response_s",
+    "first_response_business_s",
+    "first_response_agent_id",
+    "resolution_s",
+    "csat_score",
+)
+AGENTS = 50  # the service report's "by agent" groups (ids 1-50 need not exist)
+
+
+def _facts(p: dict[str, Any]) -> Iterator[tuple[Any, ...]]:
+    """The service facts of every conversation, created over the last 365 days."""
+    rng = random.Random(16)
+    for i in range(1, p["conversations"] + 1):
+        created = p["now"] - timedelta(seconds=rng.randint(0, 365 * 86400))
+        first = rng.randint(5, 3600)
+        yield (
+            i,
+            p["channel_id"],
+            created,
+            created,
+            p["per"] // 2,
+            p["per"] - p["per"] // 2,
+            first,
+            first,
+            rng.randint(1, AGENTS),
+            first + rng.randint(60, 86400),
+            rng.choice((None, None, 3, 4, 5)),
+        )
+
+
 # Columns with no server default in the schema: filled with constants per table.
 CONSTANTS: dict[str, dict[str, Any]] = {
     "contacts": {"notes": "", "attributes": "{}"},
@@ -167,12 +204,14 @@ CONSTANTS: dict[str, dict[str, Any]] = {
         "extra": "{}",
         "media_pending": False,
     },
+    "conversation_facts": {"greeted": False, "away_sent": False},
 }
 TABLES = [
     ("contacts", CONTACT_COLS, _contacts),
     ("contact_identities", IDENTITY_COLS, _identities),
     ("conversations", CONVERSATION_COLS, _conversations),
     ("messages", MESSAGE_COLS, _messages),
+    ("conversation_facts", FACT_COLS, _facts),
 ]
 
 
@@ -193,10 +232,11 @@ async def seed_pg(url: str, p: dict[str, Any], tables: list[Any] | None = None) 
                     batch.clear()
             if batch:
                 await conn.copy_records_to_table(table, records=batch, columns=names)
-            await conn.execute(
-                f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
-                f"(SELECT max(id) FROM {table}))"
-            )
+            if table != "conversation_facts":  # keyed by conversation: no sequence
+                await conn.execute(
+                    f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
+                    f"(SELECT max(id) FROM {table}))"
+                )
         await conn.execute("ANALYZE")
     finally:
         await conn.close()
@@ -277,7 +317,16 @@ def _budget(n: int) -> Iterator[int]:
         yield i
 
 
-async def measure(server: Server, token: str, conversations: int, n: int) -> dict[str, Any]:
+REPORTS = {
+    "report_agent_30": ("service report, 30 days by agent", 30, "agent"),
+    "report_channel_30": ("service report, 30 days by channel", 30, "channel"),
+    "report_day_365": ("service report, 365 days by day", 365, "day"),
+}
+
+
+async def measure(
+    server: Server, token: str, conversations: int, n: int, boss: str | None = None
+) -> dict[str, Any]:
     headers = {"Authorization": f"Bearer {token}"}
     client = await HttpClient.open(server.port)
     rng = random.Random(7)
@@ -303,6 +352,19 @@ async def measure(server: Server, token: str, conversations: int, n: int) -> dic
             await timed(client, f"/api/v1/conversations/{cid}", headers)
             await timed(client, f"/api/v1/conversations/{cid}/messages", headers)
             out["open"].append(time.perf_counter() - t0)
+        if boss is not None:  # a supervisor's report over everyone's figures
+            today = datetime.now(UTC).date()
+            for key, (_label, days, by) in REPORTS.items():
+                path = (
+                    f"/api/v1/reports/service?since={today - timedelta(days=days - 1)}"
+                    f"&until={today + timedelta(days=1)}&by={by}"
+                )
+                boss_headers = {"Authorization": f"Bearer {boss}"}
+                await timed(client, path, boss_headers)  # warm-up
+                out[key] = []
+                for _ in _budget(min(n, 100)):
+                    t, _ = await timed(client, path, boss_headers)
+                    out[key].append(t)
     finally:
         client.close()
     return {
@@ -315,10 +377,11 @@ async def run(
 ) -> dict[str, Any]:
     url, seed_seconds = await prepare(kind, workdir, conversations, messages)
     (token,) = await create_agents(url, 1)
+    (boss,) = await create_agents(url, 1, role="supervisor")
     server = huiliu_server(workdir / f"inbox-{kind}", url)
     try:
         await server.start()
-        result = await measure(server, token, conversations, requests)
+        result = await measure(server, token, conversations, requests, boss)
     finally:
         await server.stop()
     result["seed_seconds"] = seed_seconds

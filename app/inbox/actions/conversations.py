@@ -34,6 +34,7 @@ from app.models import (
 )
 from app.realtime.events import EventType
 from app.searchindex.index import index_message
+from app.service.actions.facts import after_reply, after_status
 from channels.base import ContentType
 
 
@@ -105,6 +106,7 @@ async def send_reply(
     if not private:
         # The replier owns an ownerless customer; the reply moves the follow-up due date.
         await after_agent_reply(session, viewer, conversation.contact_id)
+        await after_reply(session, conversation, message, viewer.id)  # service facts
     wake_delivery_on_commit(session)
     return message
 
@@ -211,6 +213,7 @@ async def change_status(
     previous = conversation.status
     conversation.status = status
     conversation.updated_at = now
+    await after_status(session, conversation, previous, now)  # service facts, CSAT survey
     record_audit(
         session,
         viewer.user,

@@ -46,6 +46,8 @@ from app.models import (
 )
 from app.realtime.events import EventType, publish
 from app.searchindex.index import index_messages
+from app.service.actions.automatic import csat_target
+from app.service.actions.facts import after_inbound
 from channels.base import ContentType, Direction, InboundMessage
 
 
@@ -65,6 +67,8 @@ async def _conversation_for(
     identity = known.identity
     if known.active is not None and known.active.active_identity_id == identity.id:
         return known.active, False
+    if (answered := await csat_target(session, identity.id, inbound, now)) is not None:
+        return answered, False  # a survey answer stays with the conversation it rates
     if not inbound.counts_as_unread or inbound.direction == Direction.OUTBOUND:
         latest = await session.scalar(
             select(Conversation)
@@ -279,6 +283,12 @@ async def record_inbound_batch(
                     {**f, "url": attachment_url(message.id, i)} for i, f in enumerate(files)
                 ]
             await _after_insert(session, channel, p, message, now, reply_window)
+    # Service facts (app/service): counts, greeting/away message, survey answers.
+    await after_inbound(
+        session,
+        channel,
+        [(p.conversation, p.created, m) for p, m in zip(pending, messages, strict=True) if p and m],
+    )
     return messages
 
 

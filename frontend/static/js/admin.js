@@ -5,6 +5,7 @@
 import { api } from "./api.js";
 import { channelIcon, fill, h, toast } from "./dom.js";
 import { pt } from "./archive-texts.js";
+import { serviceButton } from "./admin-service.js";
 
 const root = document.getElementById("app");
 const meId = Number(root.dataset.userId);
@@ -55,7 +56,7 @@ function channelRow(c) {
       c.needs_reauthorization && c.type === "douyin" && !c.archived
         ? h("button", { type: "button", class: "btn btn-small btn-primary reauthorize", onclick: () => reauthorize(c) }, pt("reauthorize"))
         : null),
-    h("td", {}, c.archived
+    h("td", {}, serviceButton(c), " ", c.archived
       ? h("button", { type: "button", class: "btn btn-small unarchive", onclick: () => confirmChannel(c, false) }, pt("unarchive"))
       : h("button", { type: "button", class: "btn btn-small btn-danger-ghost archive", onclick: () => confirmChannel(c, true) }, pt("archive"))));
 }

@@ -7,11 +7,21 @@ import { preview, t } from "./i18n.js";
 
 const TABS = ["mine", "unassigned", "all"];
 const STATUSES = ["open", "pending", "resolved", "all"];
+const SORTS = ["latest", "waiting"];
+const SLA_POLL_MS = 30000;
 const PAGE = 50;
 
 function newer(a, b) {
   const diff = new Date(b.last_message_at) - new Date(a.last_message_at);
   return diff !== 0 ? diff : b.id - a.id;
+}
+
+// "Waiting longest": not yet answered first, then the oldest (as sort=waiting on the API).
+function waitingLonger(a, b) {
+  const answered = Number(Boolean(a.first_response_at)) - Number(Boolean(b.first_response_at));
+  if (answered) return answered;
+  const diff = new Date(a.created_at) - new Date(b.created_at);
+  return diff !== 0 ? diff : a.id - b.id;
 }
 
 export class ConversationList {
@@ -31,8 +41,31 @@ export class ConversationList {
       tab: TABS.includes(saved.tab) ? saved.tab : "all",
       status: STATUSES.includes(saved.status) ? saved.status : "open",
       channel: "",
+      sort: SORTS.includes(saved.sort) ? saved.sort : "latest",
     };
+    this.targets = null; // first-response targets (app/service): overdue rows are marked
     this.build();
+    api("/api/v1/service/targets").then((targets) => { this.targets = targets; this.render(); })
+      .catch(() => {});
+    setInterval(() => this.render(), SLA_POLL_MS); // a wait passes its target as time goes by
+    if (me.role === "supervisor" || me.role === "admin") this.pollOverdue();
+  }
+
+  /** Overdue first responses over all the channels a supervisor sees (the list's header). */
+  pollOverdue() {
+    const refresh = () => api("/api/v1/service/overdue").then(({ count }) => {
+      this.overdueCount.hidden = count === 0;
+      this.overdueCount.textContent = t("sla_count", { n: count });
+    }).catch(() => {});
+    this.refreshOverdue = () => { clearTimeout(this.overdueTimer); this.overdueTimer = setTimeout(refresh, 500); };
+    refresh();
+    setInterval(refresh, SLA_POLL_MS);
+  }
+
+  overdue(c) {
+    if (!this.targets || c.status === "resolved" || c.first_response_at) return false;
+    const minutes = this.targets.channels[String(c.channel.id)] ?? this.targets.default_minutes;
+    return Date.now() - new Date(c.created_at) > minutes * 60000;
   }
 
   build() {
@@ -49,6 +82,10 @@ export class ConversationList {
       h("option", { value: "" }, t("all_channels")));
     // Supervisors watch the unassigned queue: how many wait, and the longest wait.
     this.queueBar = h("div", { class: "queue-bar", id: "queue-bar", role: "status", hidden: true });
+    this.sortSelect = h("select", { class: "filter-sort", "aria-label": t("sort_label"),
+      onchange: (e) => this.setFilter({ sort: e.target.value }) },
+      SORTS.map((s) => h("option", { value: s }, t(`sort_${s}`))));
+    this.overdueCount = h("span", { class: "badge badge-warn sla-count", hidden: true, role: "status" });
     this.list = h("ol", { class: "conv-list", id: "conv-list" });
     this.empty = h("p", { class: "empty muted", hidden: true }, t("empty_list"));
     this.more = h("button", { type: "button", class: "btn btn-ghost load-more", hidden: true,
@@ -56,7 +93,7 @@ export class ConversationList {
     fill(this.root,
       this.tabs,
       this.queueBar,
-      h("div", { class: "filters" }, this.statusSelect, this.channelSelect),
+      h("div", { class: "filters" }, this.statusSelect, this.channelSelect, this.sortSelect, this.overdueCount),
       h("div", { class: "conv-scroll" }, this.list, this.empty, this.more));
     this.syncControls();
   }
@@ -109,18 +146,20 @@ export class ConversationList {
     }
     this.statusSelect.value = this.filters.status;
     this.channelSelect.value = this.filters.channel;
+    this.sortSelect.value = this.filters.sort;
   }
 
   setFilter(change) {
     Object.assign(this.filters, change);
-    localStorage.setItem("huiliu.filters", JSON.stringify({ tab: this.filters.tab, status: this.filters.status }));
+    localStorage.setItem("huiliu.filters", JSON.stringify({ tab: this.filters.tab, status: this.filters.status, sort: this.filters.sort }));
     this.syncControls();
     this.load();
   }
 
   params(cursor) {
     const assignee = { mine: "me", unassigned: "none", all: "" }[this.filters.tab];
-    return query({ status: this.filters.status, assignee, channel_id: this.filters.channel, cursor, limit: PAGE });
+    const sort = this.filters.sort === "waiting" ? "waiting" : undefined;
+    return query({ status: this.filters.status, assignee, channel_id: this.filters.channel, cursor, limit: PAGE, sort });
   }
 
   async load() {
@@ -153,6 +192,7 @@ export class ConversationList {
     if (this.matches(c)) this.items.set(c.id, c);
     else this.items.delete(c.id);
     this.render();
+    this.refreshOverdue?.();
   }
 
   get(id) {
@@ -160,7 +200,7 @@ export class ConversationList {
   }
 
   ordered() {
-    return [...this.items.values()].sort(newer);
+    return [...this.items.values()].sort(this.filters.sort === "waiting" ? waitingLonger : newer);
   }
 
   render() {
@@ -174,7 +214,7 @@ export class ConversationList {
       }
     }
     ordered.forEach((c, index) => {
-      const sig = JSON.stringify(c);
+      const sig = JSON.stringify(c) + this.overdue(c);
       const old = this.rows.get(c.id);
       let row = old;
       if (!old || this.sigs.get(c.id) !== sig) {
@@ -194,7 +234,8 @@ export class ConversationList {
     const name = c.contact.name || t("no_name");
     const unread = c.unread_count > 0;
     const hint = contactHint(c.contact, c.channel.name);
-    return h("li", { class: `conv-item${unread ? " unread" : ""}${c.id === this.selected ? " selected" : ""}`,
+    const late = this.overdue(c);
+    return h("li", { class: `conv-item${unread ? " unread" : ""}${late ? " overdue" : ""}${c.id === this.selected ? " selected" : ""}`,
       dataset: { id: String(c.id), status: c.status } },
       h("button", { type: "button", class: "conv-button", onclick: () => this.onOpen(c.id),
         "aria-current": c.id === this.selected ? "true" : null },
@@ -208,6 +249,7 @@ export class ConversationList {
           h("span", { class: "conv-bottom" },
             h("span", { class: "conv-preview" }, preview(c) || "\u00a0"),
             c.status !== "open" ? h("span", { class: `badge badge-${c.status}` }, t(`status_${c.status}`)) : null,
+            late ? h("span", { class: "badge badge-warn sla-overdue", title: t("sla_overdue_title") }, t("sla_overdue")) : null,
             unread ? h("span", { class: "unread-badge", "aria-label": String(c.unread_count) },
               c.unread_count > 99 ? "99+" : String(c.unread_count)) : null),
           h("span", { class: "conv-assignee muted" }, c.assignee ? c.assignee.name : t("unassigned")))));

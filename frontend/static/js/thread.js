@@ -89,7 +89,9 @@ export class Thread {
         contactHint(c.contact, c.channel.name)
           ? h("div", { class: "thread-hint muted", id: "thread-hint" }, contactHint(c.contact, c.channel.name)) : null,
         h("div", { class: "thread-sub muted" }, channelIcon(c.channel.type, c.channel.name), c.channel.name, " · ",
-          h("span", { class: `badge badge-${c.status}`, id: "thread-status", dataset: { status: c.status } }, t(`status_${c.status}`)))),
+          h("span", { class: `badge badge-${c.status}`, id: "thread-status", dataset: { status: c.status } }, t(`status_${c.status}`)),
+          c.csat ? h("span", { class: "badge csat-badge", id: "thread-csat", title: c.csat.comment || "" },
+            " ", t("csat_badge", { score: c.csat.score, agent: c.csat.agent?.name || "" })) : null)),
       h("div", { class: "thread-actions" }, assign, actions,
         h("button", { type: "button", class: "btn btn-ghost btn-small contact-toggle", onclick: () => this.panes.toggleContact() }, t("contact_info"))));
   }

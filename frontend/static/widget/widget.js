@@ -176,11 +176,39 @@ function place(row, id) { // in id order; pending rows (not yet stored) stay las
   }
   log.append(row);
 }
+function renderSurvey(m) {
+  // The CSAT survey: 1-5 buttons, an optional comment, sent as one message ("4 很好"),
+  // which the product records on the rated conversation (one answer: then it closes).
+  if (!m.survey || !m.survey.scores || !m.survey.scores.length) return null;
+  const key = "rated:" + m.id;
+  if (load(key)) return h("div", { class: "survey done", text: T.survey_thanks });
+  let score = 0;
+  const comment = h("input", { class: "survey-comment", type: "text", maxlength: "200",
+    placeholder: T.survey_comment, hidden: true });
+  const submit = h("button", { type: "button", class: "primary survey-submit", text: T.survey_submit, hidden: true });
+  const buttons = m.survey.scores.map((n) => h("button", { type: "button", class: "survey-score",
+    "data-score": String(n), title: T["survey_" + n] || String(n), text: String(n),
+    onclick: (ev) => {
+      score = n;
+      for (const b of buttons) b.setAttribute("aria-pressed", String(b === ev.currentTarget));
+      comment.hidden = false; submit.hidden = false; comment.focus();
+    } }));
+  const box = h("div", { class: "survey" }, [h("div", { class: "survey-scores" }, buttons), comment, submit]);
+  submit.addEventListener("click", () => {
+    if (!score) return;
+    const note = comment.value.trim().replace(/\s+/g, " ").slice(0, 200);
+    queueText(note ? score + " " + note : String(score));
+    save(key, "1");
+    box.replaceWith(h("div", { class: "survey done", text: T.survey_thanks }));
+  });
+  return box;
+}
 function renderMessage(m) {
   const mine = m.from === "visitor";
   const row = h("div", { class: "msg " + (mine ? "visitor" : "agent"), "data-id": String(m.id) }, [
     !mine && m.name ? h("div", { class: "name", text: m.name }) : null,
     renderBubble(m.text, m.attachments),
+    mine ? null : renderSurvey(m),
     h("div", { class: "meta", text: time(m.created_at) }),
   ]);
   for (const key of [m.id, "e:" + m.echo_id]) {
@@ -481,6 +509,15 @@ function pump() { // one message in flight at a time, so they arrive in the orde
   send({ type: "message", echo_id: inflight.echo_id, text: inflight.text });
   clearTimeout(inflightTimer);
   inflightTimer = setTimeout(() => { if (ws) ws.close(); }, 15000); // no answer: reconnect, resend
+}
+function queueText(text) {
+  const item = { echo_id: echoId(), text: text.slice(0, CONFIG.maxChars) };
+  outbox.push(item);
+  save("outbox", JSON.stringify(outbox));
+  renderPending(item);
+  refreshStatuses();
+  scrollDown();
+  pump();
 }
 function sendTyped() {
   const text = textarea.value.trim();

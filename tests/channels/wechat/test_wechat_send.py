@@ -419,3 +419,29 @@ async def test_non_text_is_refused_without_calling_wechat(
 async def test_fake_records_the_json_body_exactly(fake: FakeWeChat, ctx: ChannelContext) -> None:
     await connector.send(ctx, reply('引号 " 和 <b>'))
     assert json.loads(fake.attempts[0]["body"])["text"]["content"] == '引号 " 和 <b>'
+
+
+async def test_choices_go_out_as_a_msgmenu(fake: FakeWeChat, ctx: ChannelContext) -> None:
+    survey = OutboundMessage(
+        idempotency_key="msg-2",
+        recipient=OPENID,
+        content_type=ContentType.TEXT,
+        text="请为本次服务打分",
+        choices=(("csat_5", "5 非常满意"), ("csat_1", "1 非常不满意")),
+    )
+    await connector.send(ctx, survey)
+    assert fake.sent == [
+        {
+            "touser": OPENID,
+            "msgtype": "msgmenu",
+            "msgmenu": {
+                "head_content": "请为本次服务打分",
+                "list": [
+                    {"id": "csat_5", "content": "5 非常满意"},
+                    {"id": "csat_1", "content": "1 非常不满意"},
+                ],
+                "tail_content": "",
+            },
+        }
+    ]
+    assert connector.capabilities.menus

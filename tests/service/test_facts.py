@@ -1,0 +1,62 @@
+"""Per-conversation facts kept up to date by the inbox's actions (app/service/actions/facts.py)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+
+from app.models import ConversationFacts
+from tests.conftest import push
+
+
+async def _facts(app: Any) -> list[ConversationFacts]:
+    async with app.state.services.db.session() as session:
+        return list(await session.scalars(select(ConversationFacts).order_by("conversation_id")))
+
+
+async def _conversation(client: Any, headers: dict[str, str]) -> dict[str, Any]:
+    items = (await client.get("/api/v1/conversations?status=all", headers=headers)).json()["items"]
+    return items[0]
+
+
+async def test_counts_first_response_resolution(client: Any, factory: Any, app: Any) -> None:
+    ch = await factory.channel("A", "sa")
+    agent = await factory.user("agent", name="王五")
+    h = agent["headers"]
+    await push(client, ch, {"id": "m1", "from": "u1", "name": "张三", "text": "你好"})
+    await push(client, ch, {"id": "m2", "from": "u1", "text": "在吗"})
+    # A retried push is counted once.
+    await push(client, ch, {"id": "m2", "from": "u1", "text": "在吗"})
+    (facts,) = await _facts(app)
+    assert (facts.messages_in, facts.messages_out, facts.first_response_at) == (2, 0, None)
+    conv = await _conversation(client, h)
+    url = f"/api/v1/conversations/{conv['id']}"
+    # A private note is not a response.
+    r = await client.post(f"{url}/messages", json={"content": "备注", "private": True}, headers=h)
+    assert r.status_code == 201
+    (facts,) = await _facts(app)
+    assert facts.first_response_at is None and facts.messages_out == 0
+    r = await client.post(f"{url}/messages", json={"content": "您好"}, headers=h)
+    assert r.status_code == 201
+    await client.post(f"{url}/messages", json={"content": "请稍等"}, headers=h)
+    (facts,) = await _facts(app)
+    assert facts.messages_out == 2
+    assert facts.first_response_at is not None and facts.first_response_s is not None
+    assert 0 <= facts.first_response_s < 60
+    assert facts.first_response_business_s == facts.first_response_s  # no business hours
+    assert facts.first_response_agent_id == agent["id"] and facts.last_agent_id == agent["id"]
+    r = await client.post(f"{url}/status", json={"status": "resolved"}, headers=h)
+    assert r.status_code == 200
+    (facts,) = await _facts(app)
+    assert facts.resolved_at is not None and facts.resolution_s is not None
+    r = await client.post(f"{url}/status", json={"status": "open"}, headers=h)
+    (facts,) = await _facts(app)
+    assert facts.resolved_at is None and facts.resolution_s is None
+
+
+async def test_follower_events_make_no_facts(client: Any, factory: Any, app: Any) -> None:
+    ch = await factory.channel("A", "sa")
+    r = await push(client, ch, {"id": "e1", "from": "u1", "type": "event", "text": "subscribe"})
+    assert r.status_code == 200
+    assert await _facts(app) == []
