@@ -48,6 +48,7 @@ from app.metrics import LATENCY, REQUESTS
 from app.realtime.endpoints import router as realtime_router
 from app.realtime.hub import EventHub
 from app.realtime.presence import Presence
+from app.retention.endpoints import router as retention_router
 from app.services import AppServices, get_services
 from app.storage import LocalStorage
 from app.web.auth import web_auth
@@ -164,6 +165,7 @@ def create_app(
     app.include_router(customers_router)
     app.include_router(customers_export_router)
     app.include_router(orders_router)
+    app.include_router(retention_router)
     app.include_router(archive_router)
     app.include_router(accounts_router)
     install_web(app)  # the pages and /static
