@@ -49,6 +49,7 @@ from app.realtime.endpoints import router as realtime_router
 from app.realtime.hub import EventHub
 from app.realtime.presence import Presence
 from app.retention.endpoints import router as retention_router
+from app.retention.worker import RetentionWorker
 from app.services import AppServices, get_services
 from app.storage import LocalStorage
 from app.web.auth import web_auth
@@ -109,6 +110,7 @@ def create_app(
         presence.on_typing = typing_relay.agent_typing
         assignment = AssignmentWorker(db, hub, settings)  # presence heartbeat + re-queue
         crm_sweep = CrmSweeper(db)  # due care tasks, at start and hourly
+        retention = RetentionWorker(db)  # risk, tiers, lifecycle: changed customers each minute
         widget = WidgetService(settings)
         widget.attach(hub, lambda: bool(assignment.online_anywhere))
         app.state.services = AppServices(
@@ -134,6 +136,7 @@ def create_app(
             pulls.start()
             assignment.start()
             crm_sweep.start()
+            retention.start()
         for extension in extensions:
             await extension.start(db)
         _tune_gc()
@@ -142,6 +145,7 @@ def create_app(
         finally:
             for extension in reversed(extensions):
                 await extension.stop()
+            await retention.stop()
             await crm_sweep.stop()
             await assignment.stop()
             await typing_relay.stop()

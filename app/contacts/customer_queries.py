@@ -20,6 +20,7 @@ from app.models import (
     Contact,
     ContactIdentity,
     Order,
+    RetentionScore,
     Task,
     TaskStatus,
     User,
@@ -40,13 +41,13 @@ class CustomerItem(BaseModel):
     phone: str | None
     identities: list[IdentityRef]
     owner: PersonRef | None
-    # "active" or "lost". Tier, value and risk come with the retention issue; until then
-    # no tier and no score.
+    # CONTRACT section 11: new, active, at_risk, lost, recovered; tier, value and risk
+    # from the customer's retention_scores row (none until it is first computed).
     lifecycle: str
     lost_reason: str | None
     tier: str | None
     high_value: bool
-    risk: int | None
+    risk: dict[str, Any] | None
     marketing_consent: bool
     last_interaction_at: datetime | None
     next_follow_up_at: datetime | None
@@ -104,6 +105,16 @@ async def customer_items(
         if ids
         else {}
     )
+    scores = (
+        {
+            r.contact_id: r
+            for r in await session.scalars(
+                select(RetentionScore).where(RetentionScore.contact_id.in_(ids))
+            )
+        }
+        if ids
+        else {}
+    )
     return [
         CustomerItem(
             id=c.id,
@@ -113,11 +124,15 @@ async def customer_items(
             owner=PersonRef(id=c.owner_id, name=owners.get(c.owner_id, ""))
             if c.owner_id is not None
             else None,
-            lifecycle=c.lifecycle,
+            lifecycle="lost"
+            if c.lifecycle == "lost"
+            else scores[c.id].lifecycle
+            if c.id in scores
+            else c.lifecycle,
             lost_reason=c.lost_reason,
-            tier=None,
-            high_value=False,
-            risk=None,
+            tier=scores[c.id].tier if c.id in scores else None,
+            high_value=scores[c.id].high_value if c.id in scores else False,
+            risk=scores[c.id].risk_out() if c.id in scores else None,
             marketing_consent=c.marketing_consent,
             last_interaction_at=c.last_interaction_at,
             next_follow_up_at=c.next_follow_up_at,

@@ -26,6 +26,7 @@ from app.models.inbox import (
 )
 from app.models.presence import AgentPresence
 from app.models.pulls import PullCursor
+from app.models.retention import RetentionScore
 from app.models.web import CannedReply, ContactTag, LoginFailure, WebSession
 
 __all__ = [
@@ -56,6 +57,7 @@ __all__ = [
     "JobStatus",
     "Message",
     "PullCursor",
+    "RetentionScore",
     "Role",
     "SenderType",
     "User",

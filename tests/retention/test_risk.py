@@ -69,3 +69,17 @@ def test_complaint_words_match_like_the_search() -> None:
     assert complaint_words("I want a REFUND") == ["refund"]
     assert complaint_words("refunds policy") == []  # whole words, as the search
     assert complaint_words("很满意，谢谢") == []
+
+
+def test_lifecycle() -> None:
+    from app.retention.lifecycle import lifecycle
+
+    assert lifecycle(days_ago(5), [], NOW, "low") == "new"
+    assert lifecycle(days_ago(5, 60), [], NOW, "low") == "active"
+    assert lifecycle(days_ago(5, 60), [], NOW, "high") == "at_risk"
+    assert lifecycle(days_ago(91, 120), [], NOW, "low") == "lost"  # W = 90 days of silence
+    assert lifecycle(days_ago(5, 60), days_ago(2), NOW, "low") == "lost"  # hard churn
+    assert lifecycle(days_ago(5, 200), [], NOW, "low") == "recovered"  # back after 195 days
+    assert lifecycle(days_ago(5, 20, 60), days_ago(10), NOW, "low") == "recovered"
+    assert lifecycle(days_ago(40, 200), [], NOW, "low") == "active"  # recovered 30 days only
+    assert lifecycle(days_ago(91), [], NOW, "low", window_days=120) == "active"

@@ -1,0 +1,72 @@
+"""Scores written by the retention action: risk with reasons, lifecycle, tier, the
+at_risk task made once, and what the customer list shows."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import select, update
+
+from app.models import Message, RetentionScore, Task, utcnow_for_models
+from app.retention.worker import refresh_once
+from tests.conftest import push
+
+
+async def test_refresh_scores_explains_and_makes_one_at_risk_task(
+    client: Any, factory: Any, app: Any
+) -> None:
+    ch = await factory.channel("A", "sa")
+    sup = await factory.user("supervisor")
+    now = utcnow_for_models()
+    texts = {120: "在吗", 110: "价格多少", 100: "好的", 20: "我要投诉，太慢了"}
+    for days, text in texts.items():
+        await push(client, ch, {"id": f"m{days}", "from": "u1", "name": "张三", "text": text})
+    db = app.state.services.db
+    async with db.session() as s:
+        for days in texts:
+            await s.execute(
+                update(Message)
+                .where(Message.external_id == f"m{days}")
+                .values(created_at=now - timedelta(days=days))
+            )
+    contact_id = (await client.get("/api/v1/contacts", headers=sup["headers"])).json()["items"][0][
+        "id"
+    ]
+    r = await client.post(
+        f"/api/v1/contacts/{contact_id}/orders",
+        json={
+            "order_no": "A1",
+            "ordered_at": str((now - timedelta(days=100)).date()),
+            "amount": "10",
+        },
+        headers=sup["headers"],
+    )
+    assert r.status_code in (200, 201), r.text
+
+    now = utcnow_for_models()  # after every change above
+    assert await refresh_once(db, now, full=True) == 1
+    item = (await client.get("/api/v1/contacts", headers=sup["headers"])).json()["items"][0]
+    risk = item["risk"]
+    # gaps 10, 10, 80 (median 10) and 20 days silent: 2x -> 20; 1 interaction in the last
+    # 90 days against 4 before (3 messages and the order): 15; unanswered 20; 投诉/太慢: 15
+    codes = {f["code"]: f["points"] for f in risk["factors"]}
+    assert codes == {"silence": 20, "frequency_drop": 15, "unanswered": 20, "negative": 15}
+    assert risk["score"] == 70 and risk["band"] == "high" and risk["week_ago"] is None
+    assert item["lifecycle"] == "at_risk"
+    assert item["tier"] == "important_value" and item["high_value"] is True
+    async with db.session() as s:
+        tasks = list(await s.scalars(select(Task).where(Task.kind == "at_risk")))
+        assert len(tasks) == 1 and "投诉" in tasks[0].title and tasks[0].contact_id == contact_id
+        # leaving high and entering again within 7 days makes no second task
+        await s.execute(update(RetentionScore).values(band="low"))
+    await refresh_once(db, now, full=True)
+    async with db.session() as s:
+        assert len(list(await s.scalars(select(Task).where(Task.kind == "at_risk")))) == 1
+        row = await s.get(RetentionScore, contact_id)
+        assert row is not None and row.band == "high"
+
+    # only changed customers are rescored between full passes
+    assert await refresh_once(db, now) == 0
+    await push(client, ch, {"id": "m-new", "from": "u1", "name": "张三", "text": "还在吗"})
+    assert await refresh_once(db, utcnow_for_models() + timedelta(seconds=1)) == 1
