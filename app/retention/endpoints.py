@@ -5,10 +5,13 @@ Supervisors and admins see every customer; an agent sees the customers they own.
 
 from __future__ import annotations
 
+import csv
+import io
 from datetime import date, timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
+from fastapi.responses import Response
 from sqlalchemy import select
 
 from app.deps import SessionDep, ViewerDep
@@ -72,8 +75,9 @@ async def get_churn(
     until: date | None = None,
     by: Annotated[str, Query(pattern="^(none|channel|owner)$")] = "none",
     window_days: WindowQuery = DEFAULT_WINDOW_DAYS,
-) -> dict[str, Any]:
-    """Churn per period (and group), oldest period first."""
+    format: Annotated[str, Query(pattern="^(json|csv)$")] = "json",
+) -> Any:
+    """Churn per period (and group), oldest period first; `format=csv` as a CSV file."""
     since, until = default_range(period, since, until)
     spans = list(periods_between(since, until, period))
     if len(spans) > MAX_PERIODS:
@@ -86,7 +90,43 @@ async def get_churn(
     names = await _group_names(session, by, {i["group"] for i in items})
     for item in items:
         item["group_name"] = names.get(item["group"])
+    if format == "csv":
+        return _csv(items, f"churn-{period}-{since}-{until}.csv")
     return {"period": period, "by": by, "window_days": window_days, "items": items}
+
+
+CSV_COLUMNS = (
+    "period_start",
+    "period_end",
+    "group",
+    "group_name",
+    "customers_at_start",
+    "lost",
+    "churn_rate",
+    "revenue_at_start",
+    "revenue_lost",
+    "revenue_churn_rate",
+    "recovered",
+)
+
+
+def _cell(value: Any) -> str:
+    """Text for a spreadsheet: a cell a spreadsheet would run as a formula is quoted."""
+    text = "" if value is None else str(value)
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
+def _csv(items: list[dict[str, Any]], filename: str) -> Response:
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(CSV_COLUMNS)
+    for item in items:
+        writer.writerow([_cell(item[c]) for c in CSV_COLUMNS])
+    return Response(
+        "\ufeff" + out.getvalue(),  # BOM: Excel opens UTF-8 (Chinese names) correctly
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )
 
 
 @router.get("/reports/churn/lost")
