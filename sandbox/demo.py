@@ -26,6 +26,7 @@ from channels.base import dump_config, utcnow
 from sandbox.customers import seed_customers
 from sandbox.douyin.fake import FakeDouyin
 from sandbox.mishaps import DEFAULT_EVERY, Mishaps
+from sandbox.retention_history import seed_history
 from sandbox.simulator.simulator import SUPPORTED, Customer, SimChannel, Simulator, run_forever
 from sandbox.wechat.fake import FakeWeChat
 from sandbox.wecom.fake import FakeWeCom
@@ -166,6 +167,7 @@ class DemoPlatforms:
         settings = self.settings or demo_settings(get_settings())
         channels = await self.ensure_channels(db)
         await seed_customers(db)  # customers with orders, dates and due tasks
+        await seed_history(db)  # a year of chats and orders, for /retention
         self.simulator = Simulator(
             settings.public_url,
             channels,

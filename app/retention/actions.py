@@ -25,6 +25,7 @@ from app.models import (
     Message,
     Order,
     RetentionScore,
+    SenderType,
     Task,
     User,
 )
@@ -131,7 +132,7 @@ async def _inputs(
             if at >= now - timedelta(days=NEGATIVE_DAYS) and content:
                 texts[cid].append(content)
             waiting[conv_id].append((cid, at))
-        elif sender == "agent" and not private:
+        elif sender == SenderType.USER and not private:
             waited(waiting.pop(conv_id, []), at)
     for msgs in waiting.values():
         waited(msgs, now)

@@ -11,7 +11,7 @@ from sqlalchemy import and_, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.accounts.viewer import Viewer
-from app.models import AuditLog, Contact, Conversation, Message, Order, User
+from app.models import AuditLog, Contact, Conversation, Message, Order, SenderType, User
 from app.retention.churn import History
 from app.retention.periods import local_midnight
 
@@ -129,7 +129,7 @@ async def lost_facts(
                 select(func.max(Message.created_at)).where(
                     Message.conversation_id == conv.id,
                     Message.direction == "outbound",
-                    Message.sender_type == "agent",
+                    Message.sender_type == SenderType.USER,
                     Message.private.is_(False),
                 )
             )

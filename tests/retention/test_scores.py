@@ -70,3 +70,31 @@ async def test_refresh_scores_explains_and_makes_one_at_risk_task(
     assert await refresh_once(db, now) == 0
     await push(client, ch, {"id": "m-new", "from": "u1", "name": "张三", "text": "还在吗"})
     assert await refresh_once(db, utcnow_for_models() + timedelta(seconds=1)) == 1
+
+
+async def test_an_agent_reply_in_time_is_not_unanswered(
+    client: Any, factory: Any, app: Any
+) -> None:
+    ch = await factory.channel("A", "sa")
+    sup = await factory.user("supervisor")
+    for uid in ("u1", "u2"):
+        await push(client, ch, {"id": f"q-{uid}", "from": uid, "name": uid, "text": "在吗"})
+    convs = (await client.get("/api/v1/conversations", headers=sup["headers"])).json()["items"]
+    by_name = {c["contact"]["name"]: c for c in convs}
+    r = await client.post(
+        f"/api/v1/conversations/{by_name['u1']['id']}/messages",
+        json={"content": "您好"},
+        headers=sup["headers"],
+    )
+    assert r.status_code in (200, 201)
+    db = app.state.services.db
+    now = utcnow_for_models()
+    # everything happened three days ago: refresh as of three days on
+    await refresh_once(db, now + timedelta(days=3), full=True)
+    async with db.session() as s:
+        rows = {
+            r.contact_id: {f["code"] for f in r.factors}
+            for r in await s.scalars(select(RetentionScore))
+        }
+    assert rows[by_name["u1"]["contact"]["id"]] == set()
+    assert rows[by_name["u2"]["contact"]["id"]] == {"unanswered"}
