@@ -19,7 +19,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.contacts.actions.tasks import create_task
 from app.models import (
-    AuditLog,
     Contact,
     Conversation,
     Message,
@@ -27,13 +26,12 @@ from app.models import (
     RetentionScore,
     SenderType,
     Task,
-    User,
 )
 from app.retention.churn import money
 from app.retention.lexicon import complaint_words_in
 from app.retention.lifecycle import lifecycle
 from app.retention.periods import local_date, local_midnight
-from app.retention.queries import is_hard_churn
+from app.retention.queries import is_hard_churn, orphaned_ids
 from app.retention.risk import (
     NEGATIVE_DAYS,
     UNANSWERED_DAYS,
@@ -48,27 +46,6 @@ AT_RISK_REPEAT_DAYS = 7  # CONTRACT section 11: "not again for the same customer
 # The first-response target when the channel sets none (CONTRACT section 9: default 5).
 DEFAULT_FIRST_RESPONSE_MINUTES = 5
 HISTORY_DAYS = 8  # enough to read the score a week ago
-
-
-async def orphaned_ids(session: AsyncSession) -> set[int]:
-    """Customers whose owner was deactivated without a successor and who have none since
-    (or whose owner is deactivated)."""
-    left: set[int] = set()
-    rows = await session.scalars(
-        select(AuditLog.details).where(AuditLog.action == "user.deactivated")
-    )
-    for details in rows:
-        if (details or {}).get("successor") is None:
-            left.update(int(c) for c in (details or {}).get("customers") or [])
-    gone = select(Contact.id).join(User, User.id == Contact.owner_id).where(User.active.is_(False))
-    orphaned = set(await session.scalars(gone))
-    if left:
-        orphaned.update(
-            await session.scalars(
-                select(Contact.id).where(Contact.id.in_(sorted(left)), Contact.owner_id.is_(None))
-            )
-        )
-    return orphaned
 
 
 async def _tiers(

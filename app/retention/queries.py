@@ -27,6 +27,27 @@ def is_hard_churn(extra: dict[str, Any] | None) -> bool:
     return extra.get("churn") == "hard" or extra.get("event") in HARD_CHURN_EVENTS
 
 
+async def orphaned_ids(session: AsyncSession) -> set[int]:
+    """Customers whose owner was deactivated without a successor and who have none since,
+    or whose owner is deactivated (the `orphaned` risk factor, "whether the owner left")."""
+    left: set[int] = set()
+    rows = await session.scalars(
+        select(AuditLog.details).where(AuditLog.action == "user.deactivated")
+    )
+    for details in rows:
+        if (details or {}).get("successor") is None:
+            left.update(int(c) for c in (details or {}).get("customers") or [])
+    gone = select(Contact.id).join(User, User.id == Contact.owner_id).where(User.active.is_(False))
+    orphaned = set(await session.scalars(gone))
+    if left:
+        orphaned.update(
+            await session.scalars(
+                select(Contact.id).where(Contact.id.in_(sorted(left)), Contact.owner_id.is_(None))
+            )
+        )
+    return orphaned
+
+
 def _visible(stmt: Any, viewer: Viewer | None) -> Any:
     """Agents see their own customers only (CONTRACT section 11's page and reports)."""
     if viewer is not None and not viewer.is_supervisor:
@@ -94,6 +115,7 @@ async def lost_facts(
     ids = sorted(set(contact_ids))
     if not ids:
         return []
+    left_without_successor = await orphaned_ids(session)
     out: list[dict[str, Any]] = []
     rows = await session.execute(
         select(Contact, User)
@@ -155,7 +177,7 @@ async def lost_facts(
                 "last_rating": None,
                 "lost_reason": contact.lost_reason,
                 "owner": {"id": owner.id, "name": owner.name} if owner else None,
-                "owner_left": bool(owner is not None and not owner.active),
+                "owner_left": contact.id in left_without_successor,
             }
         )
     return out

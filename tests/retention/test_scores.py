@@ -98,3 +98,28 @@ async def test_an_agent_reply_in_time_is_not_unanswered(
         }
     assert rows[by_name["u1"]["contact"]["id"]] == set()
     assert rows[by_name["u2"]["contact"]["id"]] == {"unanswered"}
+
+
+async def test_owner_left_without_successor_is_orphaned(
+    client: Any, factory: Any, app: Any
+) -> None:
+    ch = await factory.channel("A", "sa")
+    admin, agent = await factory.user("admin"), await factory.user("agent")
+    await push(client, ch, {"id": "o1", "from": "u1", "name": "u1", "text": "在吗"})
+    conv = (await client.get("/api/v1/conversations", headers=admin["headers"])).json()["items"][0]
+    r = await client.post(
+        f"/api/v1/conversations/{conv['id']}/messages",
+        json={"content": "您好"},
+        headers=agent["headers"],
+    )
+    assert r.status_code in (200, 201)  # the first reply makes the agent the owner
+    r = await client.post(
+        f"/api/v1/users/{agent['id']}/deactivate", json={}, headers=admin["headers"]
+    )
+    assert r.status_code == 200, r.text
+    db = app.state.services.db
+    await refresh_once(db, utcnow_for_models(), full=True)
+    async with db.session() as s:
+        row = await s.get(RetentionScore, conv["contact"]["id"])
+        assert row is not None
+        assert [f["detail"] for f in row.factors] == ["负责人已离职，未交接"]
