@@ -173,7 +173,16 @@ async def list_customers(
     elif owner:
         stmt = stmt.where(Contact.owner_id == int(owner))
     if lifecycle:
-        stmt = stmt.where(Contact.lifecycle == lifecycle)
+        # The lifecycle shown is the retention row's, except that a customer an agent
+        # marked lost is lost (customer_items); filter the same way.
+        scored = select(RetentionScore.contact_id).where(RetentionScore.lifecycle == lifecycle)
+        if lifecycle == "lost":
+            stmt = stmt.where(or_(Contact.lifecycle == "lost", Contact.id.in_(scored)))
+        elif lifecycle == "active":
+            unscored = ~exists().where(RetentionScore.contact_id == Contact.id)
+            stmt = stmt.where(Contact.lifecycle != "lost", or_(Contact.id.in_(scored), unscored))
+        else:
+            stmt = stmt.where(Contact.lifecycle != "lost", Contact.id.in_(scored))
     if channel_id is not None:
         stmt = stmt.where(
             exists().where(

@@ -41,7 +41,7 @@ async def get_customers(
     viewer: ViewerDep,
     q: Annotated[str | None, Query(max_length=200)] = None,
     owner: WhoQuery = None,
-    lifecycle: Annotated[str | None, Query(pattern="^(active|lost)$")] = None,
+    lifecycle: Annotated[str | None, Query(pattern="^(new|active|at_risk|lost|recovered)$")] = None,
     channel_id: int | None = None,
     sort: Annotated[str, Query(pattern="^(recent|risk)$")] = "recent",
     cursor: Cursor = None,

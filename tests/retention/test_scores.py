@@ -54,6 +54,9 @@ async def test_refresh_scores_explains_and_makes_one_at_risk_task(
     assert codes == {"silence": 20, "frequency_drop": 15, "unanswered": 20, "negative": 15}
     assert risk["score"] == 70 and risk["band"] == "high" and risk["week_ago"] is None
     assert item["lifecycle"] == "at_risk"
+    for lc, expected in (("at_risk", [contact_id]), ("new", []), ("active", []), ("lost", [])):
+        r = await client.get(f"/api/v1/contacts?lifecycle={lc}", headers=sup["headers"])
+        assert [c["id"] for c in r.json()["items"]] == expected, lc
     assert item["tier"] == "important_value" and item["high_value"] is True
     async with db.session() as s:
         tasks = list(await s.scalars(select(Task).where(Task.kind == "at_risk")))
