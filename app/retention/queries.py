@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.accounts.viewer import Viewer
 from app.models import AuditLog, Contact, Conversation, Message, Order, SenderType, User
 from app.retention.churn import History
-from app.retention.periods import local_midnight
+from app.retention.periods import local_date, local_midnight
 
 # What marks a hard churn in a stored event message (CONTRACT section 11): WeChat's
 # `unsubscribe` event (channels/wechat/parser.py), and any event a connector tags with
@@ -85,7 +85,9 @@ async def load_histories(
         elif is_hard_churn(extra):
             churns[cid].append(at)
     order_rows = select(Order.contact_id, Order.ordered_at, Order.amount).where(
-        Order.contact_id.is_not(None), Order.ordered_at < until.date()
+        # China dates: an order dated the day before `until` starts before it.
+        Order.contact_id.is_not(None),
+        Order.ordered_at < local_date(until),
     )
     for cid, day, amount in await session.execute(order_rows):
         if cid in owners:
@@ -140,7 +142,9 @@ async def lost_facts(
             )
         )
         last_order = await session.scalar(
-            select(func.max(Order.ordered_at)).where(Order.contact_id == contact.id)
+            select(func.max(Order.ordered_at)).where(
+                Order.contact_id == contact.id, Order.ordered_at < local_date(before)
+            )
         )
         first_response_s = None
         unanswered = 0

@@ -100,3 +100,24 @@ async def test_churn_report_refuses_bad_ranges(client: Any, factory: Any) -> Non
     ):
         r = await client.get(f"/api/v1/reports/churn?{q}", headers=sup["headers"])
         assert 400 <= r.status_code < 500, (q, r.status_code)
+
+
+async def test_histories_take_orders_by_china_date(client: Any, factory: Any, app: Any) -> None:
+    from app.retention.queries import load_histories
+
+    ch = await factory.channel("A", "sa")
+    sup = await factory.user("supervisor")
+    cid = await _customer(client, app, ch, "d", 3)
+    today = local_date(utcnow_for_models())
+    r = await client.post(
+        f"/api/v1/contacts/{cid}/orders",
+        json={"order_no": "T1", "ordered_at": str(today), "amount": "5"},
+        headers=sup["headers"],
+    )
+    assert r.status_code in (200, 201), r.text
+    async with app.state.services.db.session() as s:
+        # until the end of today in Shanghai: today's order is in
+        (h,) = await load_histories(s, local_midnight(today + timedelta(days=1)))
+        assert [a for _, a in h.orders] == [5] and h.interactions[-1][1] is None
+        (h,) = await load_histories(s, local_midnight(today))
+        assert h.orders == []
