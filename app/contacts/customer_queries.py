@@ -157,6 +157,7 @@ async def list_customers(
     owner: str | None,
     lifecycle: str | None = None,
     channel_id: int | None = None,
+    sort: str = "recent",
     cursor: str | None,
     limit: int,
 ) -> tuple[list[CustomerItem], str | None]:
@@ -201,6 +202,8 @@ async def list_customers(
                 Contact.id.in_(select(Order.contact_id).where(Order.order_no == term)),
             )
         )
+    if sort == "risk":
+        return await _by_risk(session, viewer, stmt, cursor, limit)
     if cursor:
         at, before = decode_cursor(cursor, 2)
         if not isinstance(before, int) or not (at is None or isinstance(at, str)):
@@ -229,6 +232,26 @@ async def list_customers(
         at_value = last.last_interaction_at.isoformat() if last.last_interaction_at else None
         nxt = encode_cursor([at_value, last.id])
     return await customer_items(session, viewer, rows[:limit]), nxt
+
+
+async def _by_risk(
+    session: AsyncSession, viewer: Viewer, stmt: Any, cursor: str | None, limit: int
+) -> tuple[list[CustomerItem], str | None]:
+    """`sort=risk`: highest retention score first (unscored last as 0), paged by (score, id)."""
+    score = func.coalesce(RetentionScore.score, 0)
+    stmt = stmt.outerjoin(RetentionScore, RetentionScore.contact_id == Contact.id)
+    if cursor:
+        at, before = decode_cursor(cursor, 2)
+        if not isinstance(at, int) or not isinstance(before, int):
+            raise BadRequest("invalid cursor")
+        stmt = stmt.where(or_(score < at, and_(score == at, Contact.id < before)))
+    stmt = stmt.add_columns(score).order_by(score.desc(), Contact.id.desc()).limit(limit + 1)
+    rows = list((await session.execute(stmt)).all())
+    nxt = None
+    if len(rows) > limit:
+        last, last_score = rows[limit - 1]
+        nxt = encode_cursor([int(last_score), last.id])
+    return await customer_items(session, viewer, [r[0] for r in rows[:limit]]), nxt
 
 
 async def orders_total(session: AsyncSession, contact_id: int) -> Decimal:

@@ -32,3 +32,17 @@ async def test_history_fills_the_retention_figures(client: Any, factory: Any, ap
     assert bands.get("high", 0) + bands.get("medium", 0) > 0 and tiers
     r = await client.get("/retention", headers=sup["headers"])
     assert r.status_code in (200, 303)
+
+    # the customer list by risk: highest first, every customer once across pages
+    seen: list[tuple[int, int]] = []
+    cursor = None
+    while True:
+        q = "/api/v1/contacts?sort=risk&limit=7" + (f"&cursor={cursor}" if cursor else "")
+        page = (await client.get(q, headers=sup["headers"])).json()
+        seen += [(c["risk"]["score"] if c["risk"] else 0, c["id"]) for c in page["items"]]
+        cursor = page["next_cursor"]
+        if not cursor:
+            break
+    assert len(seen) == len({i for _, i in seen}) >= 60
+    assert [s for s, _ in seen] == sorted((s for s, _ in seen), reverse=True)
+    assert seen[0][0] > 0
