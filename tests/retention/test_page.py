@@ -38,6 +38,11 @@ async def test_retention_page_by_role_and_escaped(
     assert "&lt;img src=x" in r.text and 'data-kind="win_back"' in r.text
     assert 'id="churn-chart"' in r.text and "<script>" not in r.text
     assert 'href="/retention"' in (await client.get("/customers")).text
+    # an agent who owns none of them sees neither the customer nor its figures
+    agent = await staff(factory, "agent")
+    await sign_in(client, agent["email"])
+    r = await client.get("/retention")
+    assert r.status_code == 200 and "&lt;img src=x" not in r.text
 
 
 async def test_weekly_csv(client: httpx.AsyncClient, factory: Any) -> None:
