@@ -51,6 +51,8 @@ from app.metrics import LATENCY, REQUESTS
 from app.realtime.endpoints import router as realtime_router
 from app.realtime.hub import EventHub
 from app.realtime.presence import Presence
+from app.retention.endpoints import router as retention_router
+from app.retention.worker import RetentionWorker
 from app.service.endpoints import router as service_router
 from app.services import AppServices, get_services
 from app.storage import LocalStorage
@@ -113,6 +115,7 @@ def create_app(
         presence.on_typing = typing_relay.agent_typing
         assignment = AssignmentWorker(db, hub, settings)  # presence heartbeat + re-queue
         crm_sweep = CrmSweeper(db)  # due care tasks, at start and hourly
+        retention = RetentionWorker(db)  # risk, tiers, lifecycle: changed customers each minute
         widget = WidgetService(settings)
         widget.attach(hub, lambda: bool(assignment.online_anywhere))
         app.state.services = AppServices(
@@ -138,6 +141,7 @@ def create_app(
             pulls.start()
             assignment.start()
             crm_sweep.start()
+            retention.start()
         for extension in extensions:
             await extension.start(db)
         _tune_gc()
@@ -146,6 +150,7 @@ def create_app(
         finally:
             for extension in reversed(extensions):
                 await extension.stop()
+            await retention.stop()
             await crm_sweep.stop()
             await assignment.stop()
             await typing_relay.stop()
@@ -177,6 +182,7 @@ def create_app(
     app.include_router(customers_router)
     app.include_router(customers_export_router)
     app.include_router(orders_router)
+    app.include_router(retention_router)
     app.include_router(archive_router)
     app.include_router(accounts_router)
     app.include_router(tokens_router)

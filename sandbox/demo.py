@@ -27,6 +27,7 @@ from sandbox.campaigns import seed_campaign
 from sandbox.customers import seed_customers
 from sandbox.douyin.fake import FakeDouyin
 from sandbox.mishaps import DEFAULT_EVERY, Mishaps
+from sandbox.retention_history import seed_history
 from sandbox.service_history import seed_service_history
 from sandbox.simulator.simulator import SUPPORTED, Customer, SimChannel, Simulator, run_forever
 from sandbox.wechat.fake import FakeWeChat
@@ -170,6 +171,7 @@ class DemoPlatforms:
         await seed_customers(db)  # customers with orders, dates and due tasks
         await seed_campaign(db)  # an upcoming campaign with an invitee in every state
         await seed_service_history(db)  # a week of rated conversations for /reports
+        await seed_history(db)  # a year of chats and orders, for /retention
         self.simulator = Simulator(
             settings.public_url,
             channels,

@@ -41,14 +41,13 @@ async def get_customers(
     viewer: ViewerDep,
     q: Annotated[str | None, Query(max_length=200)] = None,
     owner: WhoQuery = None,
-    lifecycle: Annotated[str | None, Query(pattern="^(active|lost)$")] = None,
+    lifecycle: Annotated[str | None, Query(pattern="^(new|active|at_risk|lost|recovered)$")] = None,
     channel_id: int | None = None,
     sort: Annotated[str, Query(pattern="^(recent|risk)$")] = "recent",
     cursor: Cursor = None,
     limit: Limit = DEFAULT_LIMIT,
 ) -> dict[str, Any]:
-    """Customers, most recent activity first. `sort=risk` orders the same way until the
-    retention issue brings risk scores."""
+    """Customers, most recent activity first, or highest risk first (`sort=risk`)."""
     items, nxt = await list_customers(
         session,
         viewer,
@@ -56,6 +55,7 @@ async def get_customers(
         owner=owner,
         lifecycle=lifecycle,
         channel_id=channel_id,
+        sort=sort,
         cursor=cursor,
         limit=limit,
     )

@@ -20,6 +20,7 @@ from app.models import (
     Contact,
     ContactIdentity,
     Order,
+    RetentionScore,
     Task,
     TaskStatus,
     User,
@@ -40,13 +41,13 @@ class CustomerItem(BaseModel):
     phone: str | None
     identities: list[IdentityRef]
     owner: PersonRef | None
-    # "active" or "lost". Tier, value and risk come with the retention issue; until then
-    # no tier and no score.
+    # CONTRACT section 11: new, active, at_risk, lost, recovered; tier, value and risk
+    # from the customer's retention_scores row (none until it is first computed).
     lifecycle: str
     lost_reason: str | None
     tier: str | None
     high_value: bool
-    risk: int | None
+    risk: dict[str, Any] | None
     marketing_consent: bool
     last_interaction_at: datetime | None
     next_follow_up_at: datetime | None
@@ -104,6 +105,16 @@ async def customer_items(
         if ids
         else {}
     )
+    scores = (
+        {
+            r.contact_id: r
+            for r in await session.scalars(
+                select(RetentionScore).where(RetentionScore.contact_id.in_(ids))
+            )
+        }
+        if ids
+        else {}
+    )
     return [
         CustomerItem(
             id=c.id,
@@ -113,11 +124,15 @@ async def customer_items(
             owner=PersonRef(id=c.owner_id, name=owners.get(c.owner_id, ""))
             if c.owner_id is not None
             else None,
-            lifecycle=c.lifecycle,
+            lifecycle="lost"
+            if c.lifecycle == "lost"
+            else scores[c.id].lifecycle
+            if c.id in scores
+            else c.lifecycle,
             lost_reason=c.lost_reason,
-            tier=None,
-            high_value=False,
-            risk=None,
+            tier=scores[c.id].tier if c.id in scores else None,
+            high_value=scores[c.id].high_value if c.id in scores else False,
+            risk=scores[c.id].risk_out() if c.id in scores else None,
             marketing_consent=c.marketing_consent,
             last_interaction_at=c.last_interaction_at,
             next_follow_up_at=c.next_follow_up_at,
@@ -142,6 +157,7 @@ async def list_customers(
     owner: str | None,
     lifecycle: str | None = None,
     channel_id: int | None = None,
+    sort: str = "recent",
     cursor: str | None,
     limit: int,
 ) -> tuple[list[CustomerItem], str | None]:
@@ -158,7 +174,16 @@ async def list_customers(
     elif owner:
         stmt = stmt.where(Contact.owner_id == int(owner))
     if lifecycle:
-        stmt = stmt.where(Contact.lifecycle == lifecycle)
+        # The lifecycle shown is the retention row's, except that a customer an agent
+        # marked lost is lost (customer_items); filter the same way.
+        scored = select(RetentionScore.contact_id).where(RetentionScore.lifecycle == lifecycle)
+        if lifecycle == "lost":
+            stmt = stmt.where(or_(Contact.lifecycle == "lost", Contact.id.in_(scored)))
+        elif lifecycle == "active":
+            unscored = ~exists().where(RetentionScore.contact_id == Contact.id)
+            stmt = stmt.where(Contact.lifecycle != "lost", or_(Contact.id.in_(scored), unscored))
+        else:
+            stmt = stmt.where(Contact.lifecycle != "lost", Contact.id.in_(scored))
     if channel_id is not None:
         stmt = stmt.where(
             exists().where(
@@ -177,6 +202,8 @@ async def list_customers(
                 Contact.id.in_(select(Order.contact_id).where(Order.order_no == term)),
             )
         )
+    if sort == "risk":
+        return await _by_risk(session, viewer, stmt, cursor, limit)
     if cursor:
         at, before = decode_cursor(cursor, 2)
         if not isinstance(before, int) or not (at is None or isinstance(at, str)):
@@ -205,6 +232,26 @@ async def list_customers(
         at_value = last.last_interaction_at.isoformat() if last.last_interaction_at else None
         nxt = encode_cursor([at_value, last.id])
     return await customer_items(session, viewer, rows[:limit]), nxt
+
+
+async def _by_risk(
+    session: AsyncSession, viewer: Viewer, stmt: Any, cursor: str | None, limit: int
+) -> tuple[list[CustomerItem], str | None]:
+    """`sort=risk`: highest retention score first (unscored last as 0), paged by (score, id)."""
+    score = func.coalesce(RetentionScore.score, 0)
+    stmt = stmt.outerjoin(RetentionScore, RetentionScore.contact_id == Contact.id)
+    if cursor:
+        at, before = decode_cursor(cursor, 2)
+        if not isinstance(at, int) or not isinstance(before, int):
+            raise BadRequest("invalid cursor")
+        stmt = stmt.where(or_(score < at, and_(score == at, Contact.id < before)))
+    stmt = stmt.add_columns(score).order_by(score.desc(), Contact.id.desc()).limit(limit + 1)
+    rows = list((await session.execute(stmt)).all())
+    nxt = None
+    if len(rows) > limit:
+        last, last_score = rows[limit - 1]
+        nxt = encode_cursor([int(last_score), last.id])
+    return await customer_items(session, viewer, [r[0] for r in rows[:limit]]), nxt
 
 
 async def orders_total(session: AsyncSession, contact_id: int) -> Decimal:

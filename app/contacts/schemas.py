@@ -38,7 +38,7 @@ class ContactOut(BaseModel):
     lost_reason: str | None = None
     tier: str | None = None
     high_value: bool = False
-    risk: int | None = None
+    risk: dict[str, Any] | None = None
     last_interaction_at: datetime | None = None
     next_follow_up_at: datetime | None = None
     important_dates: list[dict[str, Any]] = []

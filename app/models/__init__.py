@@ -34,6 +34,7 @@ from app.models.inbox import (
 from app.models.ingest import WebhookNonce
 from app.models.presence import AgentPresence
 from app.models.pulls import PullCursor
+from app.models.retention import RetentionScore
 from app.models.service import ConversationFacts, ServiceSettings
 from app.models.web import CannedReply, ContactTag, LoginFailure, WebSession
 
@@ -72,6 +73,7 @@ __all__ = [
     "JobStatus",
     "Message",
     "PullCursor",
+    "RetentionScore",
     "Role",
     "SenderType",
     "User",

@@ -9,6 +9,7 @@ from starlette.types import Message, Receive, Scope, Send
 from app.web.crm_pages import router as crm_pages_router
 from app.web.pages import FRONTEND
 from app.web.pages import router as pages_router
+from app.web.retention_page import router as retention_page_router
 from app.web.service_pages import router as service_pages_router
 
 
@@ -32,4 +33,5 @@ def install_web(app: FastAPI) -> None:
     app.include_router(pages_router)
     app.include_router(crm_pages_router)
     app.include_router(service_pages_router)
+    app.include_router(retention_page_router)
     app.mount("/static", StaticAssets(directory=FRONTEND / "static"), name="static")

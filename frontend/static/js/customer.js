@@ -74,6 +74,19 @@ function lifecycleBox(c) {
   return form;
 }
 
+// Retention (CONTRACT section 11): lifecycle, tier, risk with each reason and its trend.
+function retentionBox(c) {
+  const risk = c.risk;
+  return section(pt("retention_title"), h("div", { class: "retention-box", id: "retention-box" },
+    h("span", { class: "badge" }, pt(`lifecycle_label_${c.lifecycle}`)), " ",
+    c.tier ? h("span", { class: "badge" }, pt(`tier_${c.tier}`)) : null, " ",
+    c.high_value ? h("span", { class: "badge badge-ok" }, pt("retention_high_value")) : null,
+    risk ? h("div", {},
+      h("strong", {}, `${pt("retention_score")} ${risk.score}`),
+      risk.week_ago !== null && risk.week_ago !== undefined ? h("span", { class: "muted" }, ` (${pt("retention_week_ago")} ${risk.week_ago})`) : null,
+      h("ul", { class: "ret-reasons" }, risk.factors.map((f) => h("li", {}, `${f.detail} +${f.points}`)))) : null));
+}
+
 async function setLifecycle(body) {
   try {
     await api(`/api/v1/contacts/${contactId}/lifecycle`, { method: "POST", body });
@@ -181,6 +194,7 @@ async function load() {
       ownerBox(c, users.items)),
     settings(c),
     lifecycleBox(c),
+    retentionBox(c),
     section(pt("crm_tasks"), h("ul", { class: "task-list" },
       tasks.items.length ? tasks.items.map((task) => taskRow(task, { onChange: () => load(), showContact: false }))
         : h("li", { class: "muted" }, pt("crm_no_tasks")))),

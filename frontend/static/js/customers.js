@@ -14,6 +14,9 @@ function row(c) {
   return h("tr", { class: "customer-row", dataset: { contactId: String(c.id) } },
     h("td", {}, h("a", { class: "customer-name", href: `/customers/${c.id}` }, c.name || `#${c.id}`),
       c.lifecycle === "lost" ? h("span", { class: "badge badge-warn" }, pt("crm_lost")) : null,
+      c.risk && c.risk.band !== "low"
+        ? h("span", { class: "badge badge-warn risk-badge", title: c.risk.factors.map((f) => f.detail).join("\n") }, String(c.risk.score))
+        : null,
       c.phone ? h("div", { class: "muted" }, c.phone) : null),
     h("td", {}, c.identities.map((i) => h("span", { class: "badge identity-badge" }, i.channel.name))),
     h("td", { class: "customer-owner" }, c.owner ? c.owner.name : h("span", { class: "muted" }, pt("crm_no_owner"))),

@@ -1,0 +1,261 @@
+"""Writes of the retention rules: each customer's score row, and the `at_risk` task.
+
+`refresh_scores` recomputes the customers it is given (the worker gives those whose
+history changed since their row was written, and everyone once a day, so a day
+passing counts); the ingest path does not wait for it, so storing a message costs
+nothing more. Tiers need every buyer's figures (means over all of them), so they are
+recomputed on full passes only.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.contacts.actions.tasks import create_task
+from app.models import (
+    Contact,
+    Conversation,
+    ConversationFacts,
+    Message,
+    Order,
+    RetentionScore,
+    SenderType,
+    ServiceSettings,
+    Task,
+)
+from app.retention.churn import money
+from app.retention.lexicon import complaint_words_in
+from app.retention.lifecycle import lifecycle
+from app.retention.periods import local_date, local_midnight
+from app.retention.queries import is_hard_churn, orphaned_ids
+from app.retention.risk import (
+    NEGATIVE_DAYS,
+    UNANSWERED_DAYS,
+    UNANSWERED_HOURS,
+    RiskInput,
+    score,
+)
+from app.retention.tiers import high_value, rfm, tiers
+
+BATCH = 500  # customers per read: bounded memory on a full pass
+AT_RISK_REPEAT_DAYS = 7  # CONTRACT section 11: "not again for the same customer within 7 days"
+# The first-response target when the channel sets none (CONTRACT section 9: default 5).
+DEFAULT_FIRST_RESPONSE_MINUTES = 5
+HISTORY_DAYS = 8  # enough to read the score a week ago
+
+
+async def _tiers(
+    session: AsyncSession, now: datetime
+) -> tuple[dict[int, str], set[int], dict[int, Decimal]]:
+    today = local_date(now)
+    rows = await session.execute(
+        select(Order.contact_id, Order.ordered_at, Order.amount).where(
+            Order.contact_id.is_not(None), Order.ordered_at > today - timedelta(days=366)
+        )
+    )
+    values = rfm(((c, d, a) for c, d, a in rows if c is not None), today)
+    spend = {c: v.monetary for c, v in values.items()}
+    return tiers(values), high_value(spend), spend
+
+
+async def _inputs(
+    session: AsyncSession, contacts: list[Contact], now: datetime, orphaned: set[int]
+) -> dict[int, tuple[RiskInput, list[datetime]]]:
+    """Each customer's risk inputs and hard churn times."""
+    ids = [c.id for c in contacts]
+    inter: dict[int, list[datetime]] = defaultdict(list)
+    churns: dict[int, list[datetime]] = defaultdict(list)
+    texts: dict[int, list[str]] = defaultdict(list)
+    failures: dict[int, list[tuple[datetime, str, float]]] = defaultdict(list)
+    # Per conversation, the customer's messages still waiting for an agent reply.
+    waiting: dict[int, list[tuple[int, datetime]]] = defaultdict(list)
+
+    def waited(msgs: list[tuple[int, datetime]], until: datetime) -> None:
+        """The first message of the last 90 days that waited over 24 hours, if any."""
+        for cid, at in msgs:
+            hours = (until - at).total_seconds() / 3600
+            if at >= since_90 and hours > UNANSWERED_HOURS:
+                failures[cid].append((at, "unanswered", hours))
+                return
+
+    since_90 = now - timedelta(days=UNANSWERED_DAYS)
+    rows = await session.execute(
+        select(
+            Conversation.contact_id,
+            Message.conversation_id,
+            Message.direction,
+            Message.sender_type,
+            Message.private,
+            Message.content_type,
+            Message.content,
+            Message.extra,
+            Message.created_at,
+        )
+        .join(Conversation, Conversation.id == Message.conversation_id)
+        .where(Conversation.contact_id.in_(ids), Message.created_at <= now)
+        .order_by(Message.created_at, Message.id)
+    )
+    for cid, conv_id, direction, sender, private, ctype, content, extra, at in rows:
+        if direction == "inbound":
+            if ctype == "event":
+                if is_hard_churn(extra):
+                    churns[cid].append(at)
+                continue
+            inter[cid].append(at)
+            if at >= now - timedelta(days=NEGATIVE_DAYS) and content:
+                texts[cid].append(content)
+            waiting[conv_id].append((cid, at))
+        elif sender == SenderType.USER and not private:
+            waited(waiting.pop(conv_id, []), at)
+    for msgs in waiting.values():
+        waited(msgs, now)
+    # Each channel's first-response target (CONTRACT section 9), the default where unset.
+    targets = dict(
+        (
+            await session.execute(
+                select(ServiceSettings.channel_id, ServiceSettings.first_response_minutes)
+            )
+        ).all()
+    )
+    convs = await session.execute(
+        select(
+            Conversation.contact_id,
+            Conversation.created_at,
+            Conversation.first_response_at,
+            Conversation.channel_id,
+        ).where(
+            Conversation.contact_id.in_(ids),
+            Conversation.created_at >= since_90,
+            Conversation.first_response_at.is_not(None),
+        )
+    )
+    for cid, created, responded, channel_id in convs:
+        if responded is None:
+            continue
+        minutes = (responded - created).total_seconds() / 60
+        if minutes > (targets.get(channel_id) or DEFAULT_FIRST_RESPONSE_MINUTES):
+            failures[cid].append((created, "slow_first_response", minutes))
+    # The customer's last rating (conversation facts, app/models/service.py): the newest wins.
+    ratings: dict[int, int] = {}
+    rated = await session.execute(
+        select(Conversation.contact_id, ConversationFacts.csat_score)
+        .join(ConversationFacts, ConversationFacts.conversation_id == Conversation.id)
+        .where(Conversation.contact_id.in_(ids), ConversationFacts.csat_score.is_not(None))
+        .order_by(ConversationFacts.csat_rated_at)
+    )
+    for cid, rating in rated:
+        ratings[cid] = rating
+    orders = await session.execute(
+        select(Order.contact_id, Order.ordered_at).where(Order.contact_id.in_(ids))
+    )
+    for oid, day in orders:
+        at = local_midnight(day)
+        if oid is not None and at <= now:
+            inter[oid].append(at)
+    out: dict[int, tuple[RiskInput, list[datetime]]] = {}
+    for c in contacts:
+        times = sorted(inter.get(c.id, []))
+        hard = churns.get(c.id, [])
+        if c.lifecycle == "lost" and c.lifecycle_changed_at is not None:
+            hard.append(c.lifecycle_changed_at)  # marked lost by an agent, still in force
+        data = RiskInput(
+            interactions=times,
+            service_failures=failures.get(c.id, []),
+            complaint_words=complaint_words_in(texts.get(c.id, [])),
+            orphaned=c.id in orphaned,
+            last_rating=ratings.get(c.id),
+        )
+        out[c.id] = (data, sorted(hard))
+    return out
+
+
+async def _at_risk_task(
+    session: AsyncSession, contact: Contact, result: dict[str, Any], now: datetime
+) -> None:
+    recent = await session.scalar(
+        select(Task.id)
+        .where(
+            Task.contact_id == contact.id,
+            Task.kind == "at_risk",
+            Task.created_at >= now - timedelta(days=AT_RISK_REPEAT_DAYS),
+        )
+        .limit(1)
+    )
+    if recent is not None:
+        return
+    reasons = "；".join(f["detail"] for f in result["factors"])
+    await create_task(
+        session,
+        kind="at_risk",
+        title=f"客户流失风险 {result['score']}：{reasons}",
+        contact_id=contact.id,
+        due_at=now,
+        assignee_id=contact.owner_id,
+        source="retention",
+        occasion_key=f"at_risk:{contact.id}:{local_date(now).isoformat()}",
+    )
+
+
+async def refresh_scores(
+    session: AsyncSession, now: datetime, contact_ids: list[int] | None = None
+) -> int:
+    """Recompute the given customers (all when None, tiers included); how many."""
+    full = contact_ids is None
+    tier_of: dict[int, str] = {}
+    top: set[int] = set()
+    spend: dict[int, Decimal] = {}
+    if full:
+        tier_of, top, spend = await _tiers(session, now)
+    orphaned = await orphaned_ids(session)
+    stmt = select(Contact).where(Contact.merged_into_id.is_(None)).order_by(Contact.id)
+    done = 0
+    after = 0
+    while True:
+        page = stmt.where(Contact.id > after).limit(BATCH)
+        if contact_ids is not None:
+            page = page.where(Contact.id.in_(contact_ids))
+        contacts = list(await session.scalars(page))
+        if not contacts:
+            return done
+        after = contacts[-1].id
+        inputs = await _inputs(session, contacts, now, orphaned)
+        rows = {
+            r.contact_id: r
+            for r in await session.scalars(
+                select(RetentionScore).where(
+                    RetentionScore.contact_id.in_([c.id for c in contacts])
+                )
+            )
+        }
+        today = local_date(now)
+        for contact in contacts:
+            data, hard = inputs[contact.id]
+            result = score(data, now)
+            row = rows.get(contact.id)
+            if row is None:
+                row = RetentionScore(contact_id=contact.id, history={}, band="low", score=0)
+                session.add(row)
+            was_high = row.band == "high"
+            history = {
+                d: s
+                for d, s in (row.history or {}).items()
+                if d >= str(today - timedelta(days=HISTORY_DAYS))
+            }
+            history[today.isoformat()] = result["score"]
+            row.history = history
+            row.score, row.band, row.factors = result["score"], result["band"], result["factors"]
+            row.lifecycle = lifecycle(data.interactions, hard, now, result["band"])
+            if full:
+                row.tier = tier_of.get(contact.id)
+                row.high_value = contact.id in top
+                row.spend_365 = money(spend.get(contact.id, Decimal(0)))
+            row.computed_at = now
+            if result["band"] == "high" and not was_high:
+                await _at_risk_task(session, contact, result, now)
+            done += 1

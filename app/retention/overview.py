@@ -1,0 +1,146 @@
+"""What the /retention page shows, read in one place: churn over time, this period
+beside the last, the at-risk list, last period's lost customers, tiers, the win-back
+list and the weekly summary. Agents see their own customers only."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.accounts.viewer import Viewer
+from app.models import Contact, RetentionScore, User
+from app.retention.churn import DEFAULT_WINDOW_DAYS, History, churn, money, row_out
+from app.retention.periods import local_date, local_midnight, next_start, period_start
+from app.retention.queries import load_histories, lost_facts
+
+AT_RISK_ROWS = 50
+WIN_BACK_DAYS = 180  # CONTRACT/issue 17: customers lost in the last 180 days
+MONTHS = 12
+WEEKS = 12
+
+
+def _starts(today: date, period: str, n: int) -> list[tuple[date, date]]:
+    """The last `n` periods up to and including the current one, oldest first."""
+    start = period_start(today, period)
+    spans = []
+    for _ in range(n):
+        spans.append((start, next_start(start, period)))
+        start = period_start(start - timedelta(days=1), period)
+    return spans[::-1]
+
+
+def series(histories: list[History], spans: list[tuple[date, date]]) -> list[dict[str, Any]]:
+    out = []
+    for s, e in spans:
+        rows = churn(histories, local_midnight(s), local_midnight(e), DEFAULT_WINDOW_DAYS)
+        out.append(row_out(s, e, rows[None]))
+    return out
+
+
+def lost_at(h: History, window_days: int = DEFAULT_WINDOW_DAYS) -> datetime | None:
+    """When a customer became lost: a hard churn after their last interaction, or their
+    last interaction plus W days (None while neither has happened)."""
+    if not h.interactions:
+        return h.hard_churn[-1] if h.hard_churn else None
+    last = h.interactions[-1][0]
+    churned = [c for c in h.hard_churn if c >= last]
+    return churned[0] if churned else last + timedelta(days=window_days)
+
+
+async def at_risk(session: AsyncSession, viewer: Viewer) -> list[dict[str, Any]]:
+    stmt = (
+        select(RetentionScore, Contact, User.name)
+        .join(Contact, Contact.id == RetentionScore.contact_id)
+        .outerjoin(User, User.id == Contact.owner_id)
+        .where(RetentionScore.band.in_(["high", "medium"]), Contact.merged_into_id.is_(None))
+        .order_by(RetentionScore.score.desc(), RetentionScore.contact_id)
+        .limit(AT_RISK_ROWS * 4)
+    )
+    if not viewer.is_supervisor:
+        stmt = stmt.where(Contact.owner_id == viewer.id)
+    rows: list[dict[str, Any]] = [
+        {
+            "contact": {"id": c.id, "name": c.name},
+            "owner": {"id": c.owner_id, "name": owner} if c.owner_id else None,
+            "risk": r.risk_out(),
+            "tier": r.tier,
+            "high_value": r.high_value,
+            "spend_365": r.spend_365,
+        }
+        for r, c, owner in await session.execute(stmt)
+    ]
+    # By risk, then value: the same score goes to the customer who spends more.
+    rows.sort(key=lambda x: (-x["risk"]["score"], -Decimal(x["spend_365"]), x["contact"]["id"]))
+    return rows[:AT_RISK_ROWS]
+
+
+async def tier_counts(session: AsyncSession, viewer: Viewer) -> dict[str, int]:
+    stmt = (
+        select(RetentionScore.tier, func.count())
+        .join(Contact, Contact.id == RetentionScore.contact_id)
+        .where(RetentionScore.tier.is_not(None))
+        .group_by(RetentionScore.tier)
+    )
+    if not viewer.is_supervisor:
+        stmt = stmt.where(Contact.owner_id == viewer.id)
+    return {str(tier): int(n) for tier, n in await session.execute(stmt)}
+
+
+async def win_back(
+    session: AsyncSession, histories: list[History], now: datetime
+) -> list[dict[str, Any]]:
+    """Lost in the last 180 days, biggest spenders first: each is worked as a task."""
+    found = []
+    for h in histories:
+        at = lost_at(h)
+        if at is not None and now - timedelta(days=WIN_BACK_DAYS) <= at <= now:
+            spend = sum((a for _, a in h.orders), Decimal(0))
+            found.append((h.contact_id, at, spend))
+    found.sort(key=lambda x: (-x[2], x[0]))
+    found = found[:AT_RISK_ROWS]
+    names = (
+        dict(
+            (
+                await session.execute(
+                    select(Contact.id, Contact.name).where(Contact.id.in_([f[0] for f in found]))
+                )
+            ).all()
+        )
+        if found
+        else {}
+    )
+    return [
+        {"contact": {"id": cid, "name": names.get(cid, "")}, "lost_at": at, "spend": money(spend)}
+        for cid, at, spend in found
+    ]
+
+
+async def overview(session: AsyncSession, viewer: Viewer, now: datetime) -> dict[str, Any]:
+    today = local_date(now)
+    months = _starts(today, "month", MONTHS)
+    weeks = _starts(today, "week", WEEKS)
+    histories = await load_histories(session, local_midnight(months[-1][1]), viewer)
+    monthly = series(histories, months)
+    weekly = series(histories, weeks)
+    last_s, last_e = months[-2]
+    last_rows = churn(
+        histories, local_midnight(last_s), local_midnight(last_e), DEFAULT_WINDOW_DAYS
+    )
+    lost = await lost_facts(session, last_rows[None].lost_ids, local_midnight(last_e))
+    peak = max((m["churn_rate"] or 0 for m in monthly), default=0) or 1
+    return {
+        "monthly": monthly,
+        "weekly": weekly,
+        "current": monthly[-1],
+        "previous": monthly[-2],
+        "summary": weekly[-2],  # the last whole week (from Monday)
+        "peak": peak,
+        "at_risk": await at_risk(session, viewer),
+        "lost": lost,
+        "tiers": await tier_counts(session, viewer),
+        "win_back": await win_back(session, histories, now),
+    }

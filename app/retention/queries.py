@@ -1,0 +1,208 @@
+"""Reads that feed the pure retention functions: customers' histories, lost customers' facts."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import and_, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.accounts.viewer import Viewer
+from app.models import (
+    AuditLog,
+    Contact,
+    Conversation,
+    ConversationFacts,
+    Message,
+    Order,
+    SenderType,
+    User,
+)
+from app.retention.churn import History
+from app.retention.periods import local_date, local_midnight
+
+# What marks a hard churn in a stored event message (CONTRACT section 11): WeChat's
+# `unsubscribe` event (channels/wechat/parser.py), and any event a connector tags with
+# extra["churn"] == "hard" (Douyin's `unauthorize`, channels/douyin/events.py).
+HARD_CHURN_EVENTS = frozenset({"unsubscribe"})
+LOST_AUDIT_ACTION = "contact.lifecycle_changed"
+
+
+def is_hard_churn(extra: dict[str, Any] | None) -> bool:
+    extra = extra or {}
+    return extra.get("churn") == "hard" or extra.get("event") in HARD_CHURN_EVENTS
+
+
+async def orphaned_ids(session: AsyncSession) -> set[int]:
+    """Customers whose owner was deactivated without a successor and who have none since,
+    or whose owner is deactivated (the `orphaned` risk factor, "whether the owner left")."""
+    left: set[int] = set()
+    rows = await session.scalars(
+        select(AuditLog.details).where(AuditLog.action == "user.deactivated")
+    )
+    for details in rows:
+        if (details or {}).get("successor") is None:
+            left.update(int(c) for c in (details or {}).get("customers") or [])
+    gone = select(Contact.id).join(User, User.id == Contact.owner_id).where(User.active.is_(False))
+    orphaned = set(await session.scalars(gone))
+    if left:
+        orphaned.update(
+            await session.scalars(
+                select(Contact.id).where(Contact.id.in_(sorted(left)), Contact.owner_id.is_(None))
+            )
+        )
+    return orphaned
+
+
+def _visible(stmt: Any, viewer: Viewer | None) -> Any:
+    """Agents see their own customers only (CONTRACT section 11's page and reports)."""
+    if viewer is not None and not viewer.is_supervisor:
+        stmt = stmt.where(Contact.owner_id == viewer.id)
+    return stmt
+
+
+async def load_histories(
+    session: AsyncSession, until: datetime, viewer: Viewer | None = None
+) -> list[History]:
+    """Every (unmerged) customer's interactions, orders and hard churn events before `until`."""
+    contacts = _visible(
+        select(Contact.id, Contact.owner_id).where(Contact.merged_into_id.is_(None)), viewer
+    )
+    owners: dict[int, int | None] = {cid: oid for cid, oid in await session.execute(contacts)}
+    inter: dict[int, list[tuple[datetime, int | None]]] = defaultdict(list)
+    orders: dict[int, list[Any]] = defaultdict(list)
+    churns: dict[int, list[datetime]] = defaultdict(list)
+    inbound = (
+        select(
+            Conversation.contact_id,
+            Message.created_at,
+            Message.channel_id,
+            Message.content_type,
+            Message.extra,
+        )
+        .join(Conversation, Conversation.id == Message.conversation_id)
+        .where(Message.direction == "inbound", Message.created_at < until)
+    )
+    for cid, at, channel_id, ctype, extra in await session.execute(inbound):
+        if cid not in owners:
+            continue
+        if ctype != "event":
+            inter[cid].append((at, channel_id))
+        elif is_hard_churn(extra):
+            churns[cid].append(at)
+    order_rows = select(Order.contact_id, Order.ordered_at, Order.amount).where(
+        # China dates: an order dated the day before `until` starts before it.
+        Order.contact_id.is_not(None),
+        Order.ordered_at < local_date(until),
+    )
+    for cid, day, amount in await session.execute(order_rows):
+        if cid in owners:
+            at = local_midnight(day)
+            if at < until:
+                inter[cid].append((at, None))
+                orders[cid].append((at, amount))
+    marks = select(AuditLog.object_id, AuditLog.created_at, AuditLog.details).where(
+        AuditLog.action == LOST_AUDIT_ACTION,
+        AuditLog.object_type == "contact",
+        AuditLog.created_at < until,
+    )
+    for oid, at, details in await session.execute(marks):
+        if (details or {}).get("to") == "lost" and oid.isdigit() and int(oid) in owners:
+            churns[int(oid)].append(at)
+    return [
+        History(cid, owner, inter.get(cid, []), orders.get(cid, []), churns.get(cid, []))
+        for cid, owner in owners.items()
+        if cid in inter
+    ]
+
+
+async def lost_facts(
+    session: AsyncSession, contact_ids: Iterable[int], before: datetime
+) -> list[dict[str, Any]]:
+    """The service facts before each lost customer left (the churn-cause view)."""
+    ids = sorted(set(contact_ids))
+    if not ids:
+        return []
+    left_without_successor = await orphaned_ids(session)
+    out: list[dict[str, Any]] = []
+    rows = await session.execute(
+        select(Contact, User)
+        .outerjoin(User, User.id == Contact.owner_id)
+        .where(Contact.id.in_(ids))
+    )
+    for contact, owner in rows:
+        conv = await session.scalar(
+            select(Conversation)
+            .where(Conversation.contact_id == contact.id, Conversation.created_at < before)
+            .order_by(Conversation.created_at.desc(), Conversation.id.desc())
+            .limit(1)
+        )
+        last_in = await session.scalar(
+            select(func.max(Message.created_at))
+            .join(Conversation, Conversation.id == Message.conversation_id)
+            .where(
+                Conversation.contact_id == contact.id,
+                Message.direction == "inbound",
+                Message.content_type != "event",
+                Message.created_at < before,
+            )
+        )
+        last_order = await session.scalar(
+            select(func.max(Order.ordered_at)).where(
+                Order.contact_id == contact.id, Order.ordered_at < local_date(before)
+            )
+        )
+        first_response_s = None
+        unanswered = 0
+        if conv is not None:
+            if conv.first_response_at is not None:
+                first_response_s = int((conv.first_response_at - conv.created_at).total_seconds())
+            last_reply = await session.scalar(
+                select(func.max(Message.created_at)).where(
+                    Message.conversation_id == conv.id,
+                    Message.direction == "outbound",
+                    Message.sender_type == SenderType.USER,
+                    Message.private.is_(False),
+                )
+            )
+            unanswered_q = select(func.count()).where(
+                Message.conversation_id == conv.id,
+                Message.direction == "inbound",
+                Message.content_type != "event",
+            )
+            if last_reply is not None:
+                unanswered_q = unanswered_q.where(and_(Message.created_at > last_reply))
+            unanswered = int(await session.scalar(unanswered_q) or 0)
+        last_interaction = max(
+            [x for x in (last_in, local_midnight(last_order) if last_order else None) if x],
+            default=None,
+        )
+        out.append(
+            {
+                "contact": {"id": contact.id, "name": contact.name},
+                "last_interaction_at": last_interaction,
+                "last_conversation_id": conv.id if conv else None,
+                "first_response_s": first_response_s,
+                "unanswered": unanswered,
+                "last_rating": await last_rating(session, contact.id),
+                "lost_reason": contact.lost_reason,
+                "owner": {"id": owner.id, "name": owner.name} if owner else None,
+                "owner_left": contact.id in left_without_successor,
+            }
+        )
+    return out
+
+
+async def last_rating(session: AsyncSession, contact_id: int) -> int | None:
+    """The customer's newest CSAT score (conversation facts), or None if never rated."""
+    score: int | None = await session.scalar(
+        select(ConversationFacts.csat_score)
+        .join(Conversation, Conversation.id == ConversationFacts.conversation_id)
+        .where(Conversation.contact_id == contact_id, ConversationFacts.csat_score.is_not(None))
+        .order_by(ConversationFacts.csat_rated_at.desc())
+        .limit(1)
+    )
+    return score

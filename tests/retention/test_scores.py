@@ -1,0 +1,128 @@
+"""Scores written by the retention action: risk with reasons, lifecycle, tier, the
+at_risk task made once, and what the customer list shows."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import select, update
+
+from app.models import Message, RetentionScore, Task, utcnow_for_models
+from app.retention.worker import refresh_once
+from tests.conftest import push
+
+
+async def test_refresh_scores_explains_and_makes_one_at_risk_task(
+    client: Any, factory: Any, app: Any
+) -> None:
+    ch = await factory.channel("A", "sa")
+    sup = await factory.user("supervisor")
+    now = utcnow_for_models()
+    texts = {120: "在吗", 110: "价格多少", 100: "好的", 20: "我要投诉，太慢了"}
+    for days, text in texts.items():
+        await push(client, ch, {"id": f"m{days}", "from": "u1", "name": "张三", "text": text})
+    db = app.state.services.db
+    async with db.session() as s:
+        for days in texts:
+            await s.execute(
+                update(Message)
+                .where(Message.external_id == f"m{days}")
+                .values(created_at=now - timedelta(days=days))
+            )
+    contact_id = (await client.get("/api/v1/contacts", headers=sup["headers"])).json()["items"][0][
+        "id"
+    ]
+    r = await client.post(
+        f"/api/v1/contacts/{contact_id}/orders",
+        json={
+            "order_no": "A1",
+            "ordered_at": str((now - timedelta(days=100)).date()),
+            "amount": "10",
+        },
+        headers=sup["headers"],
+    )
+    assert r.status_code in (200, 201), r.text
+
+    now = utcnow_for_models()  # after every change above
+    assert await refresh_once(db, now, full=True) == 1
+    item = (await client.get("/api/v1/contacts", headers=sup["headers"])).json()["items"][0]
+    risk = item["risk"]
+    # gaps 10, 10, 80 (median 10) and 20 days silent: 2x -> 20; 1 interaction in the last
+    # 90 days against 4 before (3 messages and the order): 15; unanswered 20; 投诉/太慢: 15
+    codes = {f["code"]: f["points"] for f in risk["factors"]}
+    assert codes == {"silence": 20, "frequency_drop": 15, "unanswered": 20, "negative": 15}
+    assert risk["score"] == 70 and risk["band"] == "high" and risk["week_ago"] is None
+    assert item["lifecycle"] == "at_risk"
+    for lc, expected in (("at_risk", [contact_id]), ("new", []), ("active", []), ("lost", [])):
+        r = await client.get(f"/api/v1/contacts?lifecycle={lc}", headers=sup["headers"])
+        assert [c["id"] for c in r.json()["items"]] == expected, lc
+    assert item["tier"] == "important_value" and item["high_value"] is True
+    async with db.session() as s:
+        tasks = list(await s.scalars(select(Task).where(Task.kind == "at_risk")))
+        assert len(tasks) == 1 and "投诉" in tasks[0].title and tasks[0].contact_id == contact_id
+        # leaving high and entering again within 7 days makes no second task
+        await s.execute(update(RetentionScore).values(band="low"))
+    await refresh_once(db, now, full=True)
+    async with db.session() as s:
+        assert len(list(await s.scalars(select(Task).where(Task.kind == "at_risk")))) == 1
+        row = await s.get(RetentionScore, contact_id)
+        assert row is not None and row.band == "high"
+
+    # only changed customers are rescored between full passes
+    assert await refresh_once(db, now) == 0
+    await push(client, ch, {"id": "m-new", "from": "u1", "name": "张三", "text": "还在吗"})
+    assert await refresh_once(db, utcnow_for_models() + timedelta(seconds=1)) == 1
+
+
+async def test_an_agent_reply_in_time_is_not_unanswered(
+    client: Any, factory: Any, app: Any
+) -> None:
+    ch = await factory.channel("A", "sa")
+    sup = await factory.user("supervisor")
+    for uid in ("u1", "u2"):
+        await push(client, ch, {"id": f"q-{uid}", "from": uid, "name": uid, "text": "在吗"})
+    convs = (await client.get("/api/v1/conversations", headers=sup["headers"])).json()["items"]
+    by_name = {c["contact"]["name"]: c for c in convs}
+    r = await client.post(
+        f"/api/v1/conversations/{by_name['u1']['id']}/messages",
+        json={"content": "您好"},
+        headers=sup["headers"],
+    )
+    assert r.status_code in (200, 201)
+    db = app.state.services.db
+    now = utcnow_for_models()
+    # everything happened three days ago: refresh as of three days on
+    await refresh_once(db, now + timedelta(days=3), full=True)
+    async with db.session() as s:
+        rows = {
+            r.contact_id: {f["code"] for f in r.factors}
+            for r in await s.scalars(select(RetentionScore))
+        }
+    assert rows[by_name["u1"]["contact"]["id"]] == set()
+    assert rows[by_name["u2"]["contact"]["id"]] == {"unanswered"}
+
+
+async def test_owner_left_without_successor_is_orphaned(
+    client: Any, factory: Any, app: Any
+) -> None:
+    ch = await factory.channel("A", "sa")
+    admin, agent = await factory.user("admin"), await factory.user("agent")
+    await push(client, ch, {"id": "o1", "from": "u1", "name": "u1", "text": "在吗"})
+    conv = (await client.get("/api/v1/conversations", headers=admin["headers"])).json()["items"][0]
+    r = await client.post(
+        f"/api/v1/conversations/{conv['id']}/messages",
+        json={"content": "您好"},
+        headers=agent["headers"],
+    )
+    assert r.status_code in (200, 201)  # the first reply makes the agent the owner
+    r = await client.post(
+        f"/api/v1/users/{agent['id']}/deactivate", json={}, headers=admin["headers"]
+    )
+    assert r.status_code == 200, r.text
+    db = app.state.services.db
+    await refresh_once(db, utcnow_for_models(), full=True)
+    async with db.session() as s:
+        row = await s.get(RetentionScore, conv["contact"]["id"])
+        assert row is not None
+        assert [f["detail"] for f in row.factors] == ["负责人已离职，未交接"]
