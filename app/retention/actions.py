@@ -150,7 +150,8 @@ async def _inputs(
         .order_by(ConversationFacts.csat_rated_at)
     )
     for cid, rating in rated:
-        ratings[cid] = rating
+        if rating is not None:
+            ratings[cid] = rating
     orders = await session.execute(
         select(Order.contact_id, Order.ordered_at).where(Order.contact_id.in_(ids))
     )

@@ -126,3 +126,36 @@ async def test_owner_left_without_successor_is_orphaned(
         row = await s.get(RetentionScore, conv["contact"]["id"])
         assert row is not None
         assert [f["detail"] for f in row.factors] == ["负责人已离职，未交接"]
+
+
+async def test_the_last_rating_counts_and_a_channels_target_sets_slow(
+    client: Any, factory: Any, app: Any
+) -> None:
+    """low_csat reads the newest rating in the conversation facts; the first-response
+    factor uses the channel's own target (here 60 minutes: a 30-minute answer is in time)."""
+    from app.models import Conversation, ConversationFacts, ServiceSettings
+
+    ch = await factory.channel("A", "sa")
+    sup = await factory.user("supervisor")
+    await push(client, ch, {"id": "r1", "from": "u9", "name": "李四", "text": "你好"})
+    db = app.state.services.db
+    now = utcnow_for_models()
+    async with db.session() as s:
+        conv = (await s.scalars(select(Conversation))).one()
+        conv.first_response_at = conv.created_at + timedelta(minutes=30)
+        s.add(ServiceSettings(channel_id=ch["id"], first_response_minutes=60))
+        facts = await s.get(ConversationFacts, conv.id)
+        assert facts is not None  # kept as the message was stored
+        facts.csat_score, facts.csat_rated_at = 4, now - timedelta(days=3)
+    await refresh_once(db, utcnow_for_models(), full=True)
+    item = (await client.get("/api/v1/contacts", headers=sup["headers"])).json()["items"][0]
+    assert "low_csat" not in {f["code"] for f in item["risk"]["factors"]}
+    assert "unanswered" not in {f["code"] for f in item["risk"]["factors"]}
+    async with db.session() as s:
+        facts = await s.get(ConversationFacts, conv.id)
+        assert facts is not None
+        facts.csat_score, facts.csat_rated_at = 1, now - timedelta(days=1)
+    await refresh_once(db, utcnow_for_models(), full=True)
+    item = (await client.get("/api/v1/contacts", headers=sup["headers"])).json()["items"][0]
+    factors = {f["code"]: f for f in item["risk"]["factors"]}
+    assert factors["low_csat"]["points"] == 15 and "1 星" in factors["low_csat"]["detail"]
