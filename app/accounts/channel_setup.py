@@ -22,7 +22,7 @@ from channels.base import STATE_REASON, STATE_REAUTHORIZATION_NEEDED, dump_confi
 router = APIRouter(prefix="/api/v1", tags=["admin"])
 
 # The platforms an admin connects from the page (the test loopback is not one).
-SETUP_TYPES = ("wechat", "douyin", "webchat")
+SETUP_TYPES = ("wechat", "wecom", "douyin", "webchat")
 
 
 class ChannelIn(BaseModel):

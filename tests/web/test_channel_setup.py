@@ -55,6 +55,27 @@ async def test_admin_adds_channels_and_reauthorizes_douyin(
     await expect(dialog.locator("#created-secret")).not_to_be_empty()
     await dialog.locator("#dialog-confirm").click()
 
+    # WeCom 微信客服: the corp, the kf secret, the callback's Token and key, two kf accounts.
+    await page.locator("#add-channel").click()
+    await dialog.locator("#channel-type").select_option("wecom")
+    await dialog.locator("#channel-name").fill("视频号客服")
+    await dialog.locator("#cfg-corp_id").fill("ww0123456789")
+    await dialog.locator("#cfg-secret").fill("kf-secret")
+    await dialog.locator("#cfg-token").fill("tok456")
+    await dialog.locator("#cfg-aes_key").fill("a" * 43)
+    await dialog.locator("#cfg-open_kfid").fill("wkA, wkB")
+    await dialog.locator("#dialog-confirm").click()
+    await expect(dialog.locator("#created-webhook")).to_have_text(
+        re.compile(r"/webhooks/wecom/\d+$")
+    )
+    await expect(dialog.locator("#setup-steps")).to_contain_text("微信客服")
+    await dialog.locator("#dialog-confirm").click()
+    await expect(page.locator(".channel-row", has_text="视频号客服")).to_be_visible()
+    async with live.app.state.services.db.sessions() as s:
+        wecom = (await s.scalars(select(Channel).where(Channel.type == "wecom"))).one()
+    assert wecom.config["corp_id"] == "ww0123456789"
+    assert wecom.config["open_kfid"] == ["wkA", "wkB"]
+
     # A Douyin channel whose grant lapsed: 需要重新授权, and the button that fixes it.
     async with httpx.AsyncClient(base_url=live.base, headers=await _admin(live)) as http:
         r = await http.post(
@@ -82,7 +103,7 @@ async def test_admin_adds_channels_and_reauthorizes_douyin(
         assert channel.config["refresh_token"] == "rt-new"
         assert STATE_REAUTHORIZATION_NEEDED not in channel.state
         actions = list(await session.scalars(select(AuditLog.action)))
-    assert actions.count("channel.created") == 3 and "channel.reauthorized" in actions
+    assert actions.count("channel.created") == 4 and "channel.reauthorized" in actions
     watch.check(allow_socket_errors=True)
 
 

@@ -205,6 +205,8 @@ function replaceUser(updated) {
 // name them: [option, required, input type].
 const SETUP = {
   wechat: [["app_id", true, "text"], ["app_secret", true, "password"], ["token", true, "text"], ["aes_key", false, "text"]],
+  wecom: [["corp_id", true, "text"], ["secret", true, "password"], ["token", true, "text"], ["aes_key", true, "text"],
+    ["open_kfid", false, "text"], ["welcome_message", false, "text"]],
   douyin: [["client_key", true, "text"], ["client_secret", true, "password"], ["open_id", true, "text"],
     ["access_token", true, "password"], ["refresh_token", true, "password"]],
   webchat: [["allowed_origin", false, "text"]],
@@ -235,7 +237,8 @@ async function addChannel() {
   for (const [name] of SETUP[type]) {
     const value = String(data.get(`cfg_${name}`) || "").trim();
     if (!value) continue;
-    config[name] = name === "allowed_origin" ? value.split(/[\s,]+/).filter(Boolean) : value;
+    // Lists (several origins, several kf accounts) are typed separated by spaces or commas.
+    config[name] = ["allowed_origin", "open_kfid"].includes(name) ? value.split(/[\s,]+/).filter(Boolean) : value;
   }
   let created;
   try {
