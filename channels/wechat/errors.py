@@ -1,32 +1,25 @@
 """WeChat API error codes -> `DeliveryError` with a reason an agent can read.
 
 The codes and actions are `channels.md` §2.1 and the §2.3 table (codes from
-WxJava's WxMpErrorMsgEnum). A reason starts with a stable machine word
-(`window_expired`, `quota_exceeded`, ...) so the product can match on it.
+WxJava's WxMpErrorMsgEnum). The classification is the family's
+(`channels.weixin.errors`); this module holds WeChat's table.
 """
 
 from __future__ import annotations
 
-import httpx
-
-from channels.base import DeliveryError
-from channels.transport import classify, retryable_status
+from channels.weixin.errors import Entry, Platform, WeixinError
 
 # errcode 40001 / 40014 / 42001: the access token is invalid or expired; refresh and
 # retry once (§2.1, WxJava ACCESS_TOKEN_ERROR_CODES).
 TOKEN_ERRCODES = frozenset({40001, 40014, 42001})
 
 
-class WeChatError(DeliveryError):
+class WeChatError(WeixinError):
     """A DeliveryError for a WeChat errcode, which callers may need (40007: re-upload)."""
-
-    def __init__(self, reason: str, *, errcode: int, retryable: bool = False) -> None:
-        super().__init__(reason, retryable=retryable)
-        self.errcode = errcode
 
 
 # errcode -> (machine word, Chinese, English, retryable).
-_KNOWN: dict[int, tuple[str, str, str, bool]] = {
+_KNOWN: dict[int, Entry] = {
     45015: (
         "window_expired",
         "已超过 48 小时回复时限，或用户已取消关注，请等待客户再次发消息",
@@ -76,43 +69,7 @@ _KNOWN: dict[int, tuple[str, str, str, bool]] = {
 }
 
 
-def errcode_error(errcode: int, errmsg: str) -> WeChatError:
-    """The DeliveryError for a non-zero WeChat errcode."""
-    if errcode in TOKEN_ERRCODES:
-        # Still rejected after one refresh: let the worker try again later with a new token.
-        word, zh, en, retryable = ("token_rejected", "access_token 被拒绝", "token rejected", True)
-    else:
-        word, zh, en, retryable = _KNOWN.get(
-            errcode, ("platform_error", "微信接口返回错误", "WeChat API error", False)
-        )
-    return WeChatError(
-        f"{word}: {zh} / {en} (errcode {errcode}: {errmsg})", errcode=errcode, retryable=retryable
-    )
-
-
-def status_error(status: int) -> DeliveryError:
-    """The DeliveryError for an HTTP error status with no errcode body."""
-    return DeliveryError(
-        f"http_error: 微信接口 HTTP {status} / WeChat API answered HTTP {status}",
-        retryable=retryable_status(status),
-    )
-
-
-def transport_error(exc: httpx.TransportError, *, request_may_have_landed: bool) -> DeliveryError:
-    """The DeliveryError for a network failure.
-
-    Connecting failed: nothing was sent, retry. Failed after the request went out on
-    a call with side effects (a send): it may have been delivered, so say uncertain.
-    """
-    _, uncertain = classify(exc, side_effect=request_may_have_landed)
-    if uncertain:
-        return DeliveryError(
-            f"uncertain: 请求已发出但未收到微信的应答，消息可能已送达 / "
-            f"no answer after the request was sent; it may have been delivered "
-            f"({type(exc).__name__})",
-            uncertain=True,
-        )
-    return DeliveryError(
-        f"network_error: 无法连接微信接口 / could not reach the WeChat API ({type(exc).__name__})",
-        retryable=True,
-    )
+PLATFORM = Platform("微信", "WeChat", TOKEN_ERRCODES, _KNOWN, WeChatError)
+errcode_error = PLATFORM.errcode_error
+status_error = PLATFORM.status_error
+transport_error = PLATFORM.transport_error
