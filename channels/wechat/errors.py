@@ -7,7 +7,7 @@ WxJava's WxMpErrorMsgEnum). The classification is the family's
 
 from __future__ import annotations
 
-from channels.weixin.errors import Entry, Platform, WeixinError
+from channels.weixin.errors import COMMON, Entry, Platform, WeixinError
 
 # errcode 40001 / 40014 / 42001: the access token is invalid or expired; refresh and
 # retry once (§2.1, WxJava ACCESS_TOKEN_ERROR_CODES).
@@ -20,6 +20,7 @@ class WeChatError(WeixinError):
 
 # errcode -> (machine word, Chinese, English, retryable).
 _KNOWN: dict[int, Entry] = {
+    **COMMON,
     45015: (
         "window_expired",
         "已超过 48 小时回复时限，或用户已取消关注，请等待客户再次发消息",
@@ -40,7 +41,6 @@ _KNOWN: dict[int, Entry] = {
         "the account lacks the customer-service API permission (verify it)",
         False,
     ),
-    40007: ("invalid_media", "媒体文件无效或已过期", "invalid or expired media_id", False),
     # media/upload (§2.5): WeChat's global return codes for a refused file.
     40004: ("unsupported_media", "不支持的媒体文件类型", "unsupported media type", False),
     40005: ("unsupported_media", "不支持的文件格式", "unsupported file format", False),
@@ -48,7 +48,6 @@ _KNOWN: dict[int, Entry] = {
     40009: ("too_large", "图片大小超出限制", "image over WeChat's size limit", False),
     41005: ("missing_media", "缺少媒体文件", "no media file in the upload", False),
     45002: ("content_too_long", "消息内容过长", "content too long", False),
-    44004: ("empty_content", "消息内容为空", "empty content", False),
     45009: ("daily_limit", "接口调用已达今日上限", "daily API limit; resumes tomorrow", False),
     45011: ("rate_limited", "接口调用过于频繁", "API called too often; retry later", True),
     -1: ("system_busy", "微信系统繁忙", "WeChat is busy; retry later", True),
@@ -65,7 +64,6 @@ _KNOWN: dict[int, Entry] = {
         "server IP not on the account's IP whitelist",
         False,
     ),
-    41001: ("missing_token", "缺少 access_token", "missing access_token", False),
 }
 
 

@@ -10,8 +10,7 @@ at the fake.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from typing import Any
 
 import httpx
 
@@ -33,8 +32,6 @@ TOKEN = family.TokenFamily(
 # The largest kf media is a 20 MB file [U]; the cap bounds memory per download.
 MAX_MEDIA_BYTES = 20 * 1024 * 1024
 
-T = TypeVar("T")
-
 
 def check_answer(response: httpx.Response) -> dict[str, Any]:
     """The JSON object of an answer with errcode 0; TokenRejected or DeliveryError."""
@@ -43,26 +40,14 @@ def check_answer(response: httpx.Response) -> dict[str, Any]:
     return data
 
 
-def _tokens(ctx: ChannelContext, config: WeComConfig) -> family.TokenSource:
+def tokens(ctx: ChannelContext, config: WeComConfig) -> family.TokenSource:
+    """The kf access token of this channel's corp, and calls made with it."""
+
     async def gettoken(force: bool) -> httpx.Response:
         params = {"corpid": config.corp_id, "corpsecret": config.secret.get_secret_value()}
         return await ctx.http.get(url(ctx, "/cgi-bin/gettoken"), params=params)
 
     return family.TokenSource(ctx, TOKEN, config.corp_id, gettoken)
-
-
-async def access_token(
-    ctx: ChannelContext, config: WeComConfig, *, rejected: str | None = None
-) -> str:
-    """A valid token: the cached one, or a new one from gettoken saved to the state."""
-    return await _tokens(ctx, config).access_token(rejected=rejected)
-
-
-async def with_token(
-    ctx: ChannelContext, config: WeComConfig, call: Callable[[str], Awaitable[T]]
-) -> T:
-    """Run `call(token)`; on 40014/42001 refresh once and retry once."""
-    return await _tokens(ctx, config).with_token(call)
 
 
 async def post_json(
@@ -73,7 +58,7 @@ async def post_json(
     Every call here is safe to repeat: sync_msg reads, and send_msg carries our msgid,
     the platform's idempotency key (§3 "Send"); so a lost answer is retryable.
     """
-    return await _tokens(ctx, config).post_json(path, body, side_effect=False)
+    return await tokens(ctx, config).post_json(path, body, side_effect=False)
 
 
 def _too_large() -> DeliveryError:
@@ -98,7 +83,7 @@ async def get_media(ctx: ChannelContext, config: WeComConfig, media_id: str) -> 
             raise DeliveryError("bad_response: 企业微信未返回媒体文件 / no media in the answer")
         return MediaFile(content, mime or "application/octet-stream", _file_name(response))
 
-    return await with_token(ctx, config, call)
+    return await tokens(ctx, config).with_token(call)
 
 
 def _file_name(response: httpx.Response) -> str | None:

@@ -98,7 +98,7 @@ async def _upload(ctx: ChannelContext, config: WeComConfig, item: OutboundMedia)
             raise DeliveryError("bad_response: 企业微信未返回 media_id / no media_id")
         return media_id
 
-    return await api.with_token(ctx, config, call)
+    return await api.tokens(ctx, config).with_token(call)
 
 
 async def _ensure_api_state(

@@ -6,7 +6,7 @@ this module holds WeCom's own table.
 
 from __future__ import annotations
 
-from channels.weixin.errors import Entry, Platform, WeixinError
+from channels.weixin.errors import COMMON, Entry, Platform, WeixinError
 
 # 40014 invalid access_token, 42001 expired: refresh once and retry (issue 14; §3).
 # 40001 is WeCom's "invalid secret", which no refresh cures, so it is not in this set.
@@ -19,12 +19,10 @@ class WeComError(WeixinError):
 
 # errcode -> (machine word, Chinese, English, retryable).
 _KNOWN: dict[int, Entry] = {
+    **COMMON,
     -1: ("system_busy", "企业微信系统繁忙", "WeCom is busy; retry later", True),
     40001: ("invalid_secret", "微信客服 Secret 无效，请检查渠道配置", "invalid kf secret", False),
     40013: ("invalid_corpid", "企业 ID（CorpID）无效", "invalid CorpID; check the channel", False),
-    40007: ("invalid_media", "媒体文件无效或已过期", "invalid or expired media_id", False),
-    41001: ("missing_token", "缺少 access_token", "missing access_token", False),
-    44004: ("empty_content", "消息内容为空", "empty content", False),
     45009: ("daily_limit", "接口调用已达上限", "API call limit reached", False),
     45033: ("rate_limited", "接口并发调用超过限制", "too many concurrent calls", True),
     60020: ("ip_not_allowed", "服务器 IP 不在企业可信 IP 中", "server IP is not trusted", False),

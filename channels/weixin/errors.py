@@ -20,6 +20,13 @@ Entry = tuple[str, str, str, bool]
 
 TOKEN_REJECTED: Entry = ("token_rejected", "access_token 被拒绝", "token rejected", True)
 
+# The global return codes both platforms answer alike.
+COMMON: dict[int, Entry] = {
+    40007: ("invalid_media", "媒体文件无效或已过期", "invalid or expired media_id", False),
+    41001: ("missing_token", "缺少 access_token", "missing access_token", False),
+    44004: ("empty_content", "消息内容为空", "empty content", False),
+}
+
 
 class WeixinError(DeliveryError):
     """A DeliveryError for a platform errcode, which callers may need (40007: re-upload)."""
