@@ -25,6 +25,7 @@ from channels.base import (
     PlatformNotice,
 )
 from channels.wechat.events import CONVERSATION_EVENTS, NOTICE_EVENTS
+from channels.weixin import content
 
 # A real push is a few KB; 1 MiB leaves room and bounds the parser's work (§1.6).
 MAX_BODY_BYTES = 1024 * 1024
@@ -186,21 +187,11 @@ def _location(f: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _link(f: Mapping[str, Any]) -> dict[str, Any]:
-    extra = {
-        "title": _text(f, "Title"),
-        "description": _text(f, "Description"),
-        "url": _text(f, "Url"),
-    }
-    return {"content_type": ContentType.LINK, "text": extra["title"], "extra": extra}
+    return content.link(_text(f, "Title"), _text(f, "Description"), _text(f, "Url"))
 
 
 def _unsupported_message(f: Mapping[str, Any]) -> dict[str, Any]:
-    msg_type = _text(f, "MsgType")
-    return {
-        "content_type": ContentType.UNSUPPORTED,
-        "text": f"[暂不支持的消息类型：{msg_type}]",
-        "extra": {"platform_type": msg_type, "raw": dict(f)},
-    }
+    return content.unsupported(_text(f, "MsgType"), f)
 
 
 _MESSAGES: dict[str, Builder] = {
