@@ -37,3 +37,9 @@ AccountId = Annotated[str, AfterValidator(_present)]
 Secret = Annotated[SecretStr, AfterValidator(_secret_present)]
 # The callback's EncodingAESKey: 43 characters that decode to a 32-byte key.
 AesKey = Annotated[SecretStr, AfterValidator(_aes_key_decodes)]
+
+
+def hint(secret: SecretStr) -> str:
+    """Enough of a secret for an admin to recognise it, not to reuse it."""
+    value = secret.get_secret_value()
+    return f"{value[:2]}…{value[-2:]}" if len(value) >= 8 else "…"
