@@ -6,8 +6,8 @@ from typing import Any
 
 from pydantic import BaseModel, field_validator
 
-from channels.wechat.crypto import aes_key
 from channels.weixin.config import AccountId, AesKey, Secret
+from channels.weixin.crypto import aes_key
 
 
 class WeChatConfig(BaseModel):

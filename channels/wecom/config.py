@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pydantic import BaseModel, field_validator
 
-from channels.wechat.crypto import aes_key
 from channels.weixin.config import AccountId, AesKey, Secret
+from channels.weixin.crypto import aes_key
 
 
 class WeComConfig(BaseModel):

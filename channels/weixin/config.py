@@ -6,7 +6,7 @@ from typing import Annotated
 
 from pydantic import AfterValidator, SecretStr, ValidationInfo
 
-from channels.wechat.crypto import CryptoError, aes_key
+from channels.weixin.crypto import CryptoError, aes_key
 
 
 def _present(value: str, info: ValidationInfo) -> str:

@@ -7,8 +7,9 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 
-from channels.wechat import WeChatConfig, crypto
+from channels.wechat import WeChatConfig
 from channels.wechat.parser import parse_xml
+from channels.weixin import crypto
 from sandbox.wechat.fake import FakeWeChat, build_push, message_xml
 
 
