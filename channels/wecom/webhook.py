@@ -13,9 +13,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from channels.base import BadSignature, MalformedPayload, WebhookRequest
-from channels.wechat.parser import MAX_BODY_BYTES, parse_xml
 from channels.wecom.config import WeComConfig
 from channels.weixin import crypto
+from channels.weixin.xmlbody import MAX_BODY_BYTES, parse_xml
 
 # Library codes that mean "not from WeCom for this corp" -> 403; the rest -> 400 (§1.4).
 FORBIDDEN_CODES = {crypto.VALIDATE_SIGNATURE_ERROR, crypto.VALIDATE_APPID_ERROR}

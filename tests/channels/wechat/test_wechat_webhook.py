@@ -15,8 +15,8 @@ from channels.base import (
     WebhookResult,
 )
 from channels.wechat import WeChatConfig, connector
-from channels.wechat.parser import MAX_BODY_BYTES
 from channels.weixin import crypto
+from channels.weixin.xmlbody import MAX_BODY_BYTES
 from sandbox.wechat.fake import build_push, build_verification, event_xml, message_xml
 from tests.channels.wechat.wechat_support import OPENID, fixture_bytes, vectors
 
