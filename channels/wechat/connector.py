@@ -29,6 +29,7 @@ from channels.base import (
 from channels.transport import typed_config
 from channels.wechat import api, errors, media, webhook
 from channels.wechat.config import WeChatConfig
+from channels.weixin.config import hint
 
 SEND_PATH = "/cgi-bin/message/custom/send"
 TYPING_PATH = "/cgi-bin/message/custom/typing"
@@ -38,11 +39,6 @@ INVALID_MEDIA = 40007
 
 def _config(config: BaseModel) -> WeChatConfig:
     return typed_config(config, WeChatConfig)
-
-
-def _hint(secret: str) -> str:
-    """Enough of a secret for an admin to recognise it, not to reuse it."""
-    return f"{secret[:2]}…{secret[-2:]}" if len(secret) >= 8 else "…"
 
 
 def _text_body(recipient: str, text: str) -> dict[str, Any]:
@@ -170,8 +166,8 @@ class WeChatConnector(BaseConnector):
             modes.insert(0, "plaintext")
         return {
             "app_id": cfg.app_id,
-            "token_hint": _hint(cfg.token.get_secret_value()),
-            "aes_key_hint": _hint(cfg.aes_key.get_secret_value()) if cfg.aes_key else None,
+            "token_hint": hint(cfg.token),
+            "aes_key_hint": hint(cfg.aes_key) if cfg.aes_key else None,
             # The console's 消息加解密方式 this channel can handle.
             "encryption_modes": modes,
             "data_format": "XML",

@@ -17,9 +17,10 @@ from channels.base import (
     WebhookRequest,
     WebhookResult,
 )
-from channels.wechat import crypto
 from channels.wechat.config import WeChatConfig
-from channels.wechat.parser import MAX_BODY_BYTES, parse_message, parse_xml
+from channels.wechat.parser import parse_message
+from channels.weixin import crypto
+from channels.weixin.xmlbody import MAX_BODY_BYTES, parse_xml
 
 # Library codes that mean "not from WeChat for this account" -> 403; the rest -> 400 (§1.4).
 FORBIDDEN_CODES = {crypto.VALIDATE_SIGNATURE_ERROR, crypto.VALIDATE_APPID_ERROR}

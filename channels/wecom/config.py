@@ -2,49 +2,25 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, SecretStr, field_validator
+from pydantic import BaseModel, field_validator
 
-from channels.wechat.crypto import CryptoError, aes_key
+from channels.weixin.config import AccountId, AesKey, Secret
+from channels.weixin.crypto import aes_key
 
 
 class WeComConfig(BaseModel):
     """One WeCom corp's 微信客服: the kf secret and the callback (接收事件服务器) settings."""
 
-    corp_id: str
+    corp_id: AccountId
     # The 「微信客服」 secret: only its access token may call the kf API (channels.md §3).
-    secret: SecretStr
+    secret: Secret
     # The callback's Token and EncodingAESKey; WeCom notices are always encrypted.
-    token: SecretStr
-    aes_key: SecretStr
+    token: Secret
+    aes_key: AesKey
     # The customer-service accounts (open_kfid) served here; empty: every account notified.
     open_kfid: list[str] = []
     # Sent through send_msg_on_event when a customer enters a session with a welcome_code.
     welcome_message: str | None = None
-
-    @field_validator("corp_id")
-    @classmethod
-    def _corp_id_present(cls, value: str) -> str:
-        value = value.strip()
-        if not value:
-            raise ValueError("corp_id is required")
-        return value
-
-    @field_validator("secret", "token")
-    @classmethod
-    def _secret_present(cls, value: SecretStr) -> SecretStr:
-        if not value.get_secret_value().strip():
-            raise ValueError("must not be empty")
-        return value
-
-    @field_validator("aes_key")
-    @classmethod
-    def _aes_key_decodes(cls, value: SecretStr) -> SecretStr:
-        try:
-            aes_key(value.get_secret_value())
-        except CryptoError as exc:
-            # 43 characters decoding to 32 bytes, else official error -40004 (§1.4).
-            raise ValueError(exc.detail) from exc
-        return value
 
     @field_validator("open_kfid")
     @classmethod

@@ -32,8 +32,10 @@ from channels.base import (
     WebhookRequest,
     WebhookResult,
 )
+from channels.transport import typed_config
 from channels.wecom import api, errors, pull, webhook
 from channels.wecom.config import WeComConfig
+from channels.weixin.config import hint
 
 SEND_PATH = "/cgi-bin/kf/send_msg"
 UPLOAD_PATH = "/cgi-bin/media/upload"
@@ -50,13 +52,7 @@ MAX_UPLOAD = {ContentType.IMAGE: 10 * 1024 * 1024, ContentType.FILE: 20 * 1024 *
 
 
 def _config(config: BaseModel) -> WeComConfig:
-    if not isinstance(config, WeComConfig):
-        raise TypeError(f"expected WeComConfig, got {type(config).__name__}")
-    return config
-
-
-def _hint(secret: str) -> str:
-    return f"{secret[:2]}…{secret[-2:]}" if len(secret) >= 8 else "…"
+    return typed_config(config, WeComConfig)
 
 
 def _open_kfid(config: WeComConfig, message: OutboundMessage) -> str:
@@ -98,7 +94,7 @@ async def _upload(ctx: ChannelContext, config: WeComConfig, item: OutboundMedia)
             raise DeliveryError("bad_response: 企业微信未返回 media_id / no media_id")
         return media_id
 
-    return await api.with_token(ctx, config, call)
+    return await api.tokens(ctx, config).with_token(call)
 
 
 async def _ensure_api_state(
@@ -195,7 +191,7 @@ class WeComConnector(BaseConnector):
         return {
             "corp_id": cfg.corp_id,
             "open_kfid": list(cfg.open_kfid),
-            "token_hint": _hint(cfg.token.get_secret_value()),
-            "aes_key_hint": _hint(cfg.aes_key.get_secret_value()),
+            "token_hint": hint(cfg.token),
+            "aes_key_hint": hint(cfg.aes_key),
             "api_host": "qyapi.weixin.qq.com",
         }

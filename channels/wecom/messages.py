@@ -20,6 +20,7 @@ from channels.base import (
     MediaRef,
     PlatformNotice,
 )
+from channels.weixin import content
 
 ORIGIN_CUSTOMER = 3
 ORIGIN_EVENT = 4
@@ -148,13 +149,9 @@ def _location(item: Mapping[str, Any]) -> dict[str, Any]:
 
 def _link(item: Mapping[str, Any]) -> dict[str, Any]:
     body = _obj(item, "link")
-    extra = {
-        "title": _str(body, "title"),
-        "description": _str(body, "desc"),
-        "url": _str(body, "url"),
-        "pic_url": _str(body, "pic_url"),
-    }
-    return {"content_type": ContentType.LINK, "text": extra["title"], "extra": extra}
+    return content.link(
+        _str(body, "title"), _str(body, "desc"), _str(body, "url"), pic_url=_str(body, "pic_url")
+    )
 
 
 def _business_card(item: Mapping[str, Any]) -> dict[str, Any]:
@@ -196,12 +193,7 @@ def _msgmenu(item: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _unsupported(item: Mapping[str, Any]) -> dict[str, Any]:
-    msgtype = _str(item, "msgtype")
-    return {
-        "content_type": ContentType.UNSUPPORTED,
-        "text": f"[暂不支持的消息类型：{msgtype}]",
-        "extra": {"platform_type": msgtype, "raw": dict(item)},
-    }
+    return content.unsupported(_str(item, "msgtype"), item)
 
 
 _MESSAGES: dict[str, Builder] = {

@@ -1,7 +1,7 @@
 """The WeCom callback: URL verification (GET) and the `kf_msg_or_event` notice (POST).
 
 Pure: verify, decrypt, parse; no I/O. The crypto is WeChat's (one implementation,
-`channels.wechat.crypto`); only the receive id differs: the CorpID (channels.md §3).
+`channels.weixin.crypto`); only the receive id differs: the CorpID (channels.md §3).
 Unlike the Official Account, the GET is signed with `msg_signature` over the
 *encrypted* `echostr`, and the answer is its decrypted plaintext (official vector TV4).
 A notice carries no message: only a `Token` that lets us pull `kf/sync_msg` (§3).
@@ -13,9 +13,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from channels.base import BadSignature, MalformedPayload, WebhookRequest
-from channels.wechat import crypto
-from channels.wechat.parser import MAX_BODY_BYTES, parse_xml
 from channels.wecom.config import WeComConfig
+from channels.weixin import crypto
+from channels.weixin.xmlbody import MAX_BODY_BYTES, parse_xml
 
 # Library codes that mean "not from WeCom for this corp" -> 403; the rest -> 400 (§1.4).
 FORBIDDEN_CODES = {crypto.VALIDATE_SIGNATURE_ERROR, crypto.VALIDATE_APPID_ERROR}

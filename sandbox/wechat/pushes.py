@@ -11,9 +11,9 @@ import secrets
 import time
 from collections.abc import Mapping
 
-from channels.wechat import crypto
 from channels.wechat.config import WeChatConfig
-from channels.wechat.parser import parse_xml
+from channels.weixin import crypto
+from channels.weixin.xmlbody import parse_xml
 
 # The account's original ID (原始ID) that fake pushes are addressed to.
 FAKE_ORIGINAL_ID = "gh_0123456789ab"

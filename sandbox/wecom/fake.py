@@ -25,7 +25,7 @@ from typing import Any
 
 from fastapi import FastAPI, Request, Response
 
-from channels.wechat import crypto
+from channels.weixin import crypto
 
 TOKEN_TTL = 7200
 # The notice's Token lets sync_msg be called for 10 minutes (§3).

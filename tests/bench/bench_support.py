@@ -352,7 +352,7 @@ class PushMaker:
     """
 
     def __init__(self, path: str, customers: int = 500, prefix: int | None = None) -> None:
-        from channels.wechat.crypto import sign
+        from channels.weixin.crypto import sign
         from sandbox.wechat.pushes import message_xml
 
         self.sign = sign

@@ -17,7 +17,7 @@ from app.config import Settings
 from app.delivery.worker import DeliveryWorker
 from app.main import create_app
 from app.models import AuditLog, Conversation, Message, PullCursor
-from channels.wechat import crypto
+from channels.weixin import crypto
 from sandbox.wecom.fake import FakeWeCom
 from tests.conftest import Factory
 from tests.support.server import running

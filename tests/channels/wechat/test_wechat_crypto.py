@@ -10,7 +10,8 @@ import pytest
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from pydantic import ValidationError
 
-from channels.wechat import WeChatConfig, crypto
+from channels.wechat import WeChatConfig
+from channels.weixin import crypto
 from tests.channels.wechat.wechat_support import vectors
 
 V = vectors()

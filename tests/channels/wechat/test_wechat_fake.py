@@ -7,8 +7,9 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 
-from channels.wechat import WeChatConfig, crypto
-from channels.wechat.parser import parse_xml
+from channels.wechat import WeChatConfig
+from channels.weixin import crypto
+from channels.weixin.xmlbody import parse_xml
 from sandbox.wechat.fake import FakeWeChat, build_push, message_xml
 
 

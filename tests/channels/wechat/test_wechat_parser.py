@@ -7,7 +7,8 @@ from datetime import UTC, datetime
 import pytest
 
 from channels.base import ContentType, InboundMessage, MalformedPayload, MediaRef, PlatformNotice
-from channels.wechat.parser import MAX_BODY_BYTES, parse_message, parse_xml
+from channels.wechat.parser import parse_message
+from channels.weixin.xmlbody import MAX_BODY_BYTES, parse_xml
 from tests.channels.wechat.wechat_support import OPENID, fixture_bytes
 
 

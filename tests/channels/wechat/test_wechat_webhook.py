@@ -14,8 +14,9 @@ from channels.base import (
     WebhookRequest,
     WebhookResult,
 )
-from channels.wechat import WeChatConfig, connector, crypto
-from channels.wechat.parser import MAX_BODY_BYTES
+from channels.wechat import WeChatConfig, connector
+from channels.weixin import crypto
+from channels.weixin.xmlbody import MAX_BODY_BYTES
 from sandbox.wechat.fake import build_push, build_verification, event_xml, message_xml
 from tests.channels.wechat.wechat_support import OPENID, fixture_bytes, vectors
 

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from channels.base import BadSignature, MalformedPayload, PullRequest, WebhookRequest
-from channels.wechat import crypto
 from channels.wecom import WeComConfig, connector, webhook
+from channels.weixin import crypto
 
 VECTORS = json.loads(
     (Path(__file__).parent.parent / "wechat" / "fixtures" / "vectors.json").read_text()

@@ -1,4 +1,5 @@
-"""WeChat push signatures and the AES message encryption of compatible/safe mode.
+"""WeChat-family push signatures and AES message encryption (WeChat compatible/safe
+mode, and every WeCom callback).
 
 Pure functions over bytes and strings, following `channels.md` section 1.4
 (Tencent's WXBizMsgCrypt scheme). Errors carry the official library codes so a
