@@ -4,6 +4,7 @@ replies' manager reachable in a conversation. Screenshots go to var/screenshots/
 
 from __future__ import annotations
 
+import asyncio
 import re
 
 from playwright.async_api import Browser, Locator, Page, expect
@@ -45,9 +46,14 @@ async def assert_one_line(locator: Locator) -> None:
     """A name on one line (not one character per line): about one line high. Measured in
     one pass in the page: a live update may re-render the element between two calls."""
     await expect(locator.first).to_be_visible()
-    heights = await locator.evaluate_all(
-        "els => els.map(e => e.getBoundingClientRect().height).filter(h => h > 0)"
-    )
+    heights: list[float] = []
+    for _ in range(50):  # a re-render can leave nothing laid out for a frame: measure again
+        heights = await locator.evaluate_all(
+            "els => els.map(e => e.getBoundingClientRect().height).filter(h => h > 0)"
+        )
+        if heights:
+            break
+        await asyncio.sleep(0.1)
     assert heights and max(heights) < 28, heights
 
 
