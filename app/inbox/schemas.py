@@ -3,13 +3,13 @@ websocket clients always agree on what a message or conversation looks like."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
 from app.i18n import preview
-from app.models import Channel, Contact, ContactIdentity, Conversation, Message, User
+from app.models import Channel, Contact, ContactIdentity, Conversation, Message, Order, User
 from channels.base import STATE_REASON, STATE_REAUTHORIZATION_NEEDED
 
 
@@ -41,6 +41,11 @@ class ChannelRef(BaseModel):
     name: str
 
 
+class LastOrderRef(BaseModel):
+    order_no: str
+    ordered_at: date
+
+
 class ContactRef(BaseModel):
     id: int
     name: str
@@ -50,6 +55,8 @@ class ContactRef(BaseModel):
     generated_name: bool = False
     external_id: str = ""
     phone: str | None = None
+    # The customer's newest order (issue 21 item 7: a hint beside a made-up name).
+    last_order: LastOrderRef | None = None
 
 
 def generated_name(external_id: str) -> str:
@@ -156,6 +163,7 @@ def conversation_out(
     contact: Contact,
     identity: ContactIdentity,
     assignee: User | None,
+    last_order: Order | None = None,
 ) -> ConversationOut:
     return ConversationOut(
         id=c.id,
@@ -167,6 +175,9 @@ def conversation_out(
             generated_name=contact.name == generated_name(identity.external_id),
             external_id=identity.external_id,
             phone=contact.phone,
+            last_order=LastOrderRef(order_no=last_order.order_no, ordered_at=last_order.ordered_at)
+            if last_order
+            else None,
         ),
         status=c.status,
         assignee=UserRef(id=assignee.id, name=assignee.name) if assignee else None,

@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
+from sqlalchemy.engine import Engine
 
 from app.models import AuditLog, DeliveryJob, EventLog, Message
 from tests.conftest import push
@@ -291,3 +292,42 @@ async def test_healthz_and_metrics(client: Any, factory: Any) -> None:
     assert 'huiliu_messages_ingested_total{channel_type="test",outcome="stored"}' in text
     assert "huiliu_http_requests_total" in text
     assert "huiliu_open_websockets" in text
+
+
+async def test_list_items_carry_the_contacts_last_order_in_one_query(
+    client: Any, factory: Any
+) -> None:
+    """Issue 21 item 7: the newest order (by date, then entry) rides along in the list
+    query itself, not one query per row."""
+    w = await _seed(client, factory)
+    h = w["agent"]["headers"]
+    items = (await client.get("/api/v1/conversations", headers=h)).json()["items"]
+    by_name = {i["contact"]["name"]: i for i in items}
+    assert by_name["张三"]["contact"]["last_order"] is None
+    cid = by_name["张三"]["contact"]["id"]
+    for no, day in (("<b>N-2</b>", "2026-11-02"), ("N-1", "2026-10-01"), ("N-3", "2026-11-02")):
+        r = await client.post(
+            f"/api/v1/contacts/{cid}/orders",
+            json={"order_no": no, "ordered_at": day, "amount": "10", "items": []},
+            headers=h,
+        )
+        assert r.status_code == 201, r.text
+    statements: list[str] = []
+
+    def seen(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        statements.append(statement)
+
+    event.listen(Engine, "before_cursor_execute", seen)
+    try:
+        items = (await client.get("/api/v1/conversations", headers=h)).json()["items"]
+    finally:
+        event.remove(Engine, "before_cursor_execute", seen)
+    by_name = {i["contact"]["name"]: i for i in items}
+    assert by_name["张三"]["contact"]["last_order"] == {
+        "order_no": "N-3",
+        "ordered_at": "2026-11-02",
+    }
+    assert by_name["李四"]["contact"]["last_order"] is None
+    assert len([s for s in statements if "orders" in s]) == 1
+    one = await client.get(f"/api/v1/conversations/{by_name['张三']['id']}", headers=h)
+    assert one.json()["contact"]["last_order"]["order_no"] == "N-3"

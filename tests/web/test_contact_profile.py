@@ -112,12 +112,25 @@ async def test_made_up_names_carry_a_hint_and_can_be_renamed(
     await live.push(ch, {"id": "1", "from": "oAAAA-er01", "name": "", "text": "在吗"})
     await live.push(ch, {"id": "2", "from": "oBBBB-er01", "name": "", "text": "你好"})
     await live.push(ch, {"id": "3", "from": "u3", "name": "陈静", "text": "发票"})
+    async with httpx.AsyncClient(base_url=live.base, headers=agent["headers"]) as http:
+        items = (await http.get("/api/v1/conversations")).json()["items"]
+        (first,) = [i for i in items if i["contact"]["external_id"] == "oAAAA-er01"]
+        r = await http.post(  # the first follower's last order, its number hostile
+            f"/api/v1/contacts/{first['contact']['id']}/orders",
+            json={"order_no": XSS, "ordered_at": "2026-11-02", "amount": "9", "items": []},
+        )
+        assert r.status_code == 201, r.text
     page, watch = await open_inbox(browser, live.base, agent["email"])
     rows = page.locator(".conv-item", has_text="客户 er01")
     await expect(rows).to_have_count(2)
     await expect(rows.locator(".conv-hint")).to_have_text(
-        ["微信公众号 · oBBBB-er01", "微信公众号 · oAAAA-er01"]
+        ["微信公众号 · oBBBB-er01", f"微信公众号 · oAAAA-er01 · 最近订单 {XSS}（2026-11-02）"]
     )
+    await rows.nth(1).locator("button").click()
+    await expect(page.locator("#thread-hint")).to_have_text(
+        f"微信公众号 · oAAAA-er01 · 最近订单 {XSS}（2026-11-02）"
+    )
+    assert await page.locator(".conv-hint img, #thread-hint img").count() == 0
     await expect(page.locator(".conv-item", has_text="陈静").locator(".conv-hint")).to_have_count(0)
     await rows.first.locator("button").click()
     await expect(page.locator("#thread-hint")).to_have_text("微信公众号 · oBBBB-er01")

@@ -170,10 +170,19 @@ export function toast(message, kind = "info") {
 }
 
 /** Beside a made-up name ("客户 er01"): the phone's last digits, else the customer's id
- * on the channel, so two such customers can be told apart. Null for real names. */
+ * on the channel, then the last order's number and date, so two such customers can be
+ * told apart. Plain text (callers add it as a text node). Null for real names. */
 export function contactHint(contact, channelName) {
   if (!contact?.generated_name) return null;
-  if (contact.phone) return t("phone_tail", { tail: contact.phone.replace(/\D/g, "").slice(-4) });
-  const id = String(contact.external_id || "");
-  return `${channelName} · ${id.length > 10 ? `…${id.slice(-10)}` : id}`;
+  let hint;
+  if (contact.phone) hint = t("phone_tail", { tail: contact.phone.replace(/\D/g, "").slice(-4) });
+  else {
+    const id = String(contact.external_id || "");
+    hint = `${channelName} · ${id.length > 10 ? `…${id.slice(-10)}` : id}`;
+  }
+  const order = contact.last_order;
+  if (order?.order_no) {
+    hint += ` · ${t("last_order_hint", { order_no: order.order_no, date: order.ordered_at || "" })}`;
+  }
+  return hint;
 }
