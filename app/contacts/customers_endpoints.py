@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field
 
 from app.audit import record_audit
 from app.contacts import calendar
+from app.contacts.actions.followup import TIER_FOLLOW_UP_DAYS
 from app.contacts.actions.lifecycle import set_lifecycle
 from app.contacts.actions.merge import merge_contacts, unmerge_contacts
 from app.contacts.actions.tasks import (
@@ -42,18 +43,22 @@ async def get_customers(
     q: Annotated[str | None, Query(max_length=200)] = None,
     owner: WhoQuery = None,
     lifecycle: Annotated[str | None, Query(pattern="^(new|active|at_risk|lost|recovered)$")] = None,
+    tier: str | None = None,
     channel_id: int | None = None,
     sort: Annotated[str, Query(pattern="^(recent|risk)$")] = "recent",
     cursor: Cursor = None,
     limit: Limit = DEFAULT_LIMIT,
 ) -> dict[str, Any]:
     """Customers, most recent activity first, or highest risk first (`sort=risk`)."""
+    if tier and tier not in TIER_FOLLOW_UP_DAYS:
+        raise BadRequest("tier: must be one of " + ", ".join(TIER_FOLLOW_UP_DAYS))
     items, nxt = await list_customers(
         session,
         viewer,
         q=q,
         owner=owner,
         lifecycle=lifecycle,
+        tier=tier,
         channel_id=channel_id,
         sort=sort,
         cursor=cursor,

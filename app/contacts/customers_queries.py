@@ -156,6 +156,7 @@ async def list_customers(
     q: str | None,
     owner: str | None,
     lifecycle: str | None = None,
+    tier: str | None = None,
     channel_id: int | None = None,
     sort: str = "recent",
     cursor: str | None,
@@ -184,6 +185,10 @@ async def list_customers(
             stmt = stmt.where(Contact.lifecycle != "lost", or_(Contact.id.in_(scored), unscored))
         else:
             stmt = stmt.where(Contact.lifecycle != "lost", Contact.id.in_(scored))
+    if tier:
+        stmt = stmt.where(
+            Contact.id.in_(select(RetentionScore.contact_id).where(RetentionScore.tier == tier))
+        )
     if channel_id is not None:
         stmt = stmt.where(
             exists().where(

@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.contacts.actions.followup import schedule_follow_up
 from app.contacts.actions.tasks import create_task
 from app.models import (
     Contact,
@@ -252,11 +253,16 @@ async def refresh_scores(
             row.history = history
             row.score, row.band, row.factors = result["score"], result["band"], result["factors"]
             row.lifecycle = lifecycle(data.interactions, hard, now, result["band"])
+            old_tier = row.tier
             if full:
                 row.tier = tier_of.get(contact.id)
                 row.high_value = contact.id in top
                 row.spend_365 = money(spend.get(contact.id, Decimal(0)))
             row.computed_at = now
+            if full and row.tier != old_tier and contact.follow_up_days is None:
+                # The cadence follows the tier's default (CONTRACT section 8).
+                await session.flush()
+                await schedule_follow_up(session, contact)
             if result["band"] == "high" and not was_high:
                 await _at_risk_task(session, contact, result, now)
             done += 1

@@ -10,6 +10,8 @@ import httpx
 from playwright.async_api import Browser, expect
 
 from app.contacts.calendar import today
+from app.models import utcnow_for_models
+from app.retention.worker import refresh_once
 from tests.web.browser import LiveServer, open_inbox, shot
 from tests.web.support import sign_in, staff
 from tests.web.test_archive_admin import staff_page
@@ -108,12 +110,21 @@ async def test_customers_list_and_record(live: LiveServer, browser: Browser) -> 
         csv += f'NO-77,2026-11-01,88,"{XSS}",1,12,u1\n'
         r = await http.post("/api/v1/orders/import", content=csv.encode())
         assert r.json()["created"] == 1, r.text
+    # the one buyer is in the top tier
+    await refresh_once(live.app.state.services.db, utcnow_for_models(), full=True)
     page, watch = await staff_page(browser, live.base, boss["email"], "/customers")
     rows = page.locator("#customer-rows .customer-row")
     await expect(rows).to_have_count(1)
     await expect(rows.locator(".customer-name")).to_have_text(XSS)
     await expect(rows.locator(".customer-owner")).to_have_text("客服 小李")
+    await expect(rows.locator(".tier-badge")).to_have_text("重要价值")
     await page.fill("#q", "NO-77")
+    await page.click("#customer-filters button[type=submit]")
+    await expect(rows).to_have_count(1)
+    await page.select_option("#f-tier", "general_value")
+    await page.click("#customer-filters button[type=submit]")
+    await expect(rows).to_have_count(0)
+    await page.select_option("#f-tier", "important_value")
     await page.click("#customer-filters button[type=submit]")
     await expect(rows).to_have_count(1)
     await page.select_option("#f-owner", "none")

@@ -1,4 +1,5 @@
-// The customers list: search by name, phone or order number; filter by owner and channel;
+// The customers list: search by name, phone or order number; filter by owner, status,
+// tier (RFM) and channel;
 // most recent activity first, paged with the API's cursor.
 
 import { api, query } from "./api.js";
@@ -13,6 +14,7 @@ let state = { params: {}, cursor: null, token: 0 };
 function row(c) {
   return h("tr", { class: "customer-row", dataset: { contactId: String(c.id) } },
     h("td", {}, h("a", { class: "customer-name", href: `/customers/${c.id}` }, c.name || `#${c.id}`),
+      c.tier ? h("span", { class: "badge tier-badge", dataset: { tier: c.tier } }, pt(`tier_${c.tier}`)) : null,
       c.lifecycle === "lost" ? h("span", { class: "badge badge-warn" }, pt("crm_lost")) : null,
       c.risk && c.risk.band !== "low"
         ? h("span", { class: "badge badge-warn risk-badge", title: c.risk.factors.map((f) => f.detail).join("\n") }, String(c.risk.score))
