@@ -11,6 +11,9 @@ from sqlalchemy import and_, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.accounts.viewer import Viewer
+
+# What marks a hard churn lives with the action that alerts the owner of one.
+from app.contacts.actions.churn import is_hard_churn
 from app.models import (
     AuditLog,
     Contact,
@@ -24,16 +27,7 @@ from app.models import (
 from app.retention.churn import History
 from app.retention.periods import local_date, local_midnight
 
-# What marks a hard churn in a stored event message (CONTRACT section 11): WeChat's
-# `unsubscribe` event (channels/wechat/parser.py), and any event a connector tags with
-# extra["churn"] == "hard" (Douyin's `unauthorize`, channels/douyin/events.py).
-HARD_CHURN_EVENTS = frozenset({"unsubscribe"})
 LOST_AUDIT_ACTION = "contact.lifecycle_changed"
-
-
-def is_hard_churn(extra: dict[str, Any] | None) -> bool:
-    extra = extra or {}
-    return extra.get("churn") == "hard" or extra.get("event") in HARD_CHURN_EVENTS
 
 
 async def orphaned_ids(session: AsyncSession) -> set[int]:

@@ -418,3 +418,26 @@ async def test_mark_lost_and_back(client: Any, factory: Any, app: Any) -> None:
             select(func.count()).where(AuditLog.action == "contact.lifecycle_changed")
         )
     assert n == 2
+
+
+async def test_marking_lost_alerts_the_owner(client: Any, factory: Any, app: Any) -> None:
+    """Issue 17: a customer marked lost by an agent is a hard churn event: a `churned`
+    task for the owner, announced as task.created; the owner marking it makes none."""
+    w = await _world(client, factory)
+    cid, owner = w["contact_id"], w["agent2"]
+    async with app.state.services.db.session() as s:
+        contact = await s.get(Contact, cid)
+        assert contact is not None
+        contact.owner_id = owner["id"]
+    url = f"/api/v1/contacts/{cid}/lifecycle"
+    body = {"lifecycle": "lost", "reason": "买了别家的"}
+    r = await client.post(url, json=body, headers=w["agent"]["headers"])
+    assert r.status_code == 200
+    # The same again is no new event.
+    await client.post(url, json=body, headers=w["agent"]["headers"])
+    [task] = [e for e in await _events(app, "task.created") if e["kind"] == "churned"]
+    assert task["assignee"]["id"] == owner["id"] and "买了别家的" in task["title"]
+    await client.post(url, json={"lifecycle": "active"}, headers=owner["headers"])
+    await client.post(url, json=body, headers=owner["headers"])
+    churned = [e for e in await _events(app, "task.created") if e["kind"] == "churned"]
+    assert len(churned) == 1

@@ -11,12 +11,12 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from app.config import Settings
 from app.delivery.worker import DeliveryWorker
 from app.main import create_app
-from app.models import ContactIdentity, Conversation, Message
+from app.models import Contact, ContactIdentity, Conversation, EventLog, Message, Task
 from channels.wechat import WeChatConfig
 from sandbox.wechat.fake import FakeWeChat, build_push, build_verification, event_xml, message_xml
 from tests.conftest import Factory
@@ -325,3 +325,43 @@ async def test_a_media_id_naming_a_url_is_never_fetched(wx: dict[str, Any]) -> N
         assert att["status"] == "failed" and message.media_pending is False
         assert att["error"].startswith("refused_address")
         assert "storage_key" not in att
+
+
+async def _churn_tasks(app: Any) -> list[tuple[Task, list[dict[str, Any]]]]:
+    async with app.state.services.db.sessions() as s:
+        tasks = list(await s.scalars(select(Task).where(Task.kind == "churned").order_by(Task.id)))
+        events = [
+            e.data for e in await s.scalars(select(EventLog).where(EventLog.type == "task.created"))
+        ]
+    return [(t, [e for e in events if e["id"] == t.id]) for t in tasks]
+
+
+async def test_an_unsubscribe_alerts_the_owner_once(wx: dict[str, Any]) -> None:
+    """Issue 17: a hard churn event makes a task for the customer's owner, announced
+    live as task.created, in the webhook's transaction; a retried push makes no second."""
+    app = wx["app"]
+    owner = await wx["factory"].user("agent", name="王芳")
+    await post(wx, message_xml("oOwned", Content="在吗", msg_id=3001))
+    async with app.state.services.db.session() as s:
+        await s.execute(update(Contact).values(owner_id=owner["id"]))
+    assert await _churn_tasks(app) == []  # a message is no churn
+    unsubscribe = event_xml("oOwned", "unsubscribe", create_time=1700000200)
+    for _ in range(2):  # the platform retries when it did not hear back in time
+        r = await post(wx, unsubscribe)
+        assert (r.status_code, r.text) == (200, "success")
+    [(task, events)] = await _churn_tasks(app)
+    assert task.assignee_id == owner["id"] and task.status == "open"
+    assert task.title == "客户已取消关注公众号" and task.source == "churn"
+    assert len(events) == 1 and events[0]["assignee"]["id"] == owner["id"]
+    assert events[0]["kind"] == "churned" and events[0]["title"] == "客户已取消关注公众号"
+    # Following again and leaving again is a new event: a new alert.
+    await post(wx, event_xml("oOwned", "subscribe", create_time=1700000300))
+    await post(wx, event_xml("oOwned", "unsubscribe", create_time=1700000400))
+    assert len(await _churn_tasks(app)) == 2
+
+
+async def test_an_unsubscribe_without_an_owner_is_an_unassigned_task(wx: dict[str, Any]) -> None:
+    await post(wx, event_xml("oNobody", "subscribe", create_time=1700000000))
+    await post(wx, event_xml("oNobody", "unsubscribe", create_time=1700000100))
+    [(task, events)] = await _churn_tasks(wx["app"])
+    assert task.assignee_id is None and len(events) == 1 and events[0]["assignee"] is None

@@ -6,6 +6,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.accounts.viewer import Viewer
 from app.audit import record_audit
+from app.contacts.actions.churn import alert_marked_lost
 from app.contacts.actions.owners import publish_contact
 from app.errors import BadRequest
 from app.models import Contact, utcnow_for_models
@@ -38,4 +39,8 @@ async def set_lifecycle(
         {"from": previous, "to": lifecycle, "reason": reason},
     )
     await publish_contact(session, contact)
+    # A hard churn event: the owner hears of it live (unless they marked it themselves).
+    newly_lost = lifecycle == "lost" and previous != "lost"
+    if newly_lost and reason is not None and viewer.id != contact.owner_id:
+        await alert_marked_lost(session, contact, reason, viewer.user.name, now)
     return contact

@@ -27,6 +27,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.contacts.actions.churn import alert_hard_churn
 from app.i18n import PREVIEW_CHARS
 from app.inbox.actions.assignment import assign_new_conversation
 from app.inbox.actions.identities import Known, create_identities, load_known, update_identity
@@ -283,6 +284,12 @@ async def record_inbound_batch(
                     {**f, "url": attachment_url(message.id, i)} for i, f in enumerate(files)
                 ]
             await _after_insert(session, channel, p, message, now, reply_window)
+    # A hard churn event (an unsubscribe, a withdrawn grant) alerts the owner: a task.
+    await alert_hard_churn(
+        session,
+        [(p.known.contact, m) for p, m in zip(pending, messages, strict=True) if p and m],
+        now,
+    )
     # Service facts (app/service): counts, greeting/away message, survey answers.
     await after_inbound(
         session,

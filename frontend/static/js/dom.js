@@ -166,7 +166,7 @@ export function toast(message, kind = "info") {
   if (!box) return;
   const item = h("div", { class: `toast toast-${kind}`, role: kind === "error" ? "alert" : "status" }, message);
   box.append(item);
-  setTimeout(() => item.remove(), kind === "error" ? 6000 : 2500);
+  setTimeout(() => item.remove(), kind === "info" ? 2500 : 6000); // errors and alerts stay longer
 }
 
 /** Beside a made-up name ("客户 er01"): the phone's last digits, else the customer's id

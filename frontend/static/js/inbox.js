@@ -109,6 +109,16 @@ function apply(event) {
       thread.onConversation(data);
       list.refreshQueue();
       break;
+    case "task.created":
+      // A hard churn event (unsubscribed, grant withdrawn, marked lost) for my customer.
+      if (data.kind === "churned" && data.assignee?.id === me.id) {
+        toast(t("churn_toast", { name: data.contact?.name || "", title: data.title }), "alert");
+      }
+      dispatchEvent(new Event("huiliu:tasks-changed"));
+      break;
+    case "task.updated":
+      dispatchEvent(new Event("huiliu:tasks-changed"));
+      break;
     default:
       break;
   }
