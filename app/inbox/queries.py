@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from typing import Any, cast
 
 from sqlalchemy import Select, select
@@ -45,14 +46,20 @@ async def conversation_view(
     channel: Channel | None = None,
     contact: Contact | None = None,
     identity: ContactIdentity | None = None,
+    last_orders: Mapping[int, Order] | None = None,
 ) -> ConversationOut:
-    """One conversation as the API shows it; rows the caller already holds are not re-read."""
+    """One conversation as the API shows it; rows the caller already holds are not re-read.
+
+    `last_orders`: the contacts' newest orders when the caller loaded them for a batch
+    (`last_orders_of`); a contact missing from it has none."""
     channel = channel or await session.get(Channel, c.channel_id)
     contact = contact or await session.get(Contact, c.contact_id)
     identity = identity or await session.get(ContactIdentity, c.identity_id)
     assignee = await session.get(User, c.assignee_id) if c.assignee_id else None
     assert channel and contact and identity
-    last_order = await session.scalar(select(Order).where(Order.id == last_order_id(contact.id)))
+    if last_orders is None:
+        last_orders = await last_orders_of(session, [contact.id])
+    last_order = last_orders.get(contact.id)
     out = conversation_out(c, channel, contact, identity, assignee, last_order)
     if c.status == ConversationStatus.RESOLVED:  # only a resolved conversation is rated
         out.csat = await csat_of(session, c.id)
@@ -70,6 +77,17 @@ async def csat_of(session: AsyncSession, conversation_id: int) -> CsatOut | None
         rated_at=facts.csat_rated_at,
         agent=UserRef(id=agent.id, name=agent.name) if agent else None,
     )
+
+
+async def last_orders_of(session: AsyncSession, contact_ids: Iterable[int]) -> dict[int, Order]:
+    """Each contact's newest order, in one query for a batch (none: not in the result)."""
+    ids = sorted(set(contact_ids))
+    if not ids:
+        return {}
+    rows = await session.scalars(
+        select(Order).where(Order.contact_id.in_(ids), Order.id == last_order_id(Order.contact_id))
+    )
+    return {o.contact_id: o for o in rows}
 
 
 def last_order_id(contact_id: Any) -> Any:

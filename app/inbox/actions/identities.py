@@ -8,8 +8,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
 from app.inbox.schemas import generated_name
 from app.models import Channel, Contact, ContactIdentity, Conversation
@@ -18,11 +19,15 @@ from channels.base import InboundMessage
 
 @dataclass
 class Known:
-    """A customer's identity, contact and active conversation, loaded once per batch."""
+    """A customer's identity, contact and active conversation, loaded once per batch.
+
+    `latest`: the identity's newest conversation, loaded only where there is no active
+    one (ingest then needs it: a survey answer, a lifecycle event, an echo)."""
 
     identity: ContactIdentity
     contact: Contact
     active: Conversation | None
+    latest: Conversation | None = None
 
 
 async def load_known(
@@ -37,7 +42,26 @@ async def load_known(
             ContactIdentity.external_id.in_(sorted(contact_ids)),
         )
     )
-    return {i.external_id: Known(i, c, conv) for i, c, conv in rows}
+    known = {i.external_id: Known(i, c, conv) for i, c, conv in rows}
+    idle = [k.identity.id for k in known.values() if k.active is None]
+    if idle:
+        newest = aliased(Conversation)
+        latest = await session.scalars(
+            select(Conversation).where(
+                Conversation.identity_id.in_(idle),
+                Conversation.id
+                == select(func.max(newest.id))
+                .where(newest.identity_id == Conversation.identity_id)
+                .scalar_subquery(),
+            )
+        )
+        by_identity = {c.identity_id: c for c in latest}
+        for k in known.values():
+            k.latest = k.active or by_identity.get(k.identity.id)
+    else:
+        for k in known.values():
+            k.latest = k.active
+    return known
 
 
 async def create_identities(

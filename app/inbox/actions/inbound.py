@@ -32,7 +32,7 @@ from app.i18n import PREVIEW_CHARS
 from app.inbox.actions.assignment import assign_new_conversation
 from app.inbox.actions.identities import Known, create_identities, load_known, update_identity
 from app.inbox.locks import identity_lock_keys, lock_identities
-from app.inbox.queries import conversation_view
+from app.inbox.queries import conversation_view, last_orders_of
 from app.inbox.schemas import attachment_url, message_out
 from app.inbox.storable import storable
 from app.models import (
@@ -42,6 +42,7 @@ from app.models import (
     ConversationStatus,
     DeliveryStatus,
     Message,
+    Order,
     SenderType,
     utcnow_for_models,
 )
@@ -68,22 +69,16 @@ async def _conversation_for(
     identity = known.identity
     if known.active is not None and known.active.active_identity_id == identity.id:
         return known.active, False
-    if (answered := await csat_target(session, identity.id, inbound, now)) is not None:
+    if (answered := await csat_target(session, known.latest, inbound, now)) is not None:
         return answered, False  # a survey answer stays with the conversation it rates
-    if not inbound.counts_as_unread or inbound.direction == Direction.OUTBOUND:
-        latest = await session.scalar(
-            select(Conversation)
-            .where(Conversation.identity_id == identity.id)
-            .order_by(Conversation.id.desc())
-            .limit(1)
-        )
-        if latest is not None:
-            return latest, False
+    joins_latest = not inbound.counts_as_unread or inbound.direction == Direction.OUTBOUND
+    if joins_latest and known.latest is not None:
+        return known.latest, False
     # A lifecycle event with no conversation to join (a new follower) is kept in a
     # conversation created resolved: the history is complete and the queue stays quiet.
     quiet = not inbound.counts_as_unread
     if not quiet:
-        lifecycle = await _lifecycle_only(session, identity.id)
+        lifecycle = await _lifecycle_only(session, known.latest)
         if lifecycle is not None:
             # Opened again as if new (its wait starts now): assignment and the
             # conversation.created event follow as for a new one.
@@ -108,20 +103,17 @@ async def _conversation_for(
         last_message_preview="",
     )
     session.add(conversation)  # flushed with the batch's others, before the messages
+    known.latest = conversation
     if not quiet:
         known.active = conversation
     return conversation, True
 
 
-async def _lifecycle_only(session: AsyncSession, identity_id: int) -> Conversation | None:
+async def _lifecycle_only(
+    session: AsyncSession, latest: Conversation | None
+) -> Conversation | None:
     """The identity's latest conversation when it holds nothing but lifecycle events
     (made resolved for them, never touched by an agent); else None."""
-    latest = await session.scalar(
-        select(Conversation)
-        .where(Conversation.identity_id == identity_id)
-        .order_by(Conversation.id.desc())
-        .limit(1)
-    )
     if (
         latest is None
         or latest.status != ConversationStatus.RESOLVED
@@ -130,6 +122,8 @@ async def _lifecycle_only(session: AsyncSession, identity_id: int) -> Conversati
         or latest.assignee_id is not None
     ):
         return None
+    if latest.id is None:  # made resolved earlier in this batch: nothing else in it yet
+        return latest
     other = await session.scalar(
         select(Message.id)
         .where(Message.conversation_id == latest.id, Message.content_type != ContentType.EVENT)
@@ -276,6 +270,9 @@ async def record_inbound_batch(
     messages = [stored.get(p.inbound.external_id) if p else None for p in pending]
     # The message is searchable once committed (app/archive), in this same transaction.
     await index_messages(session, [m for m in messages if m is not None])
+    # The conversations' views show each contact's last order: one read for the batch.
+    contact_ids = [p.conversation.contact_id for p in pending if p is not None]
+    last_orders = await last_orders_of(session, contact_ids)
     for p, message in zip(pending, messages, strict=True):
         if p is not None and message is not None:
             files = (stored_files or {}).get(message.external_id or "")
@@ -283,7 +280,7 @@ async def record_inbound_batch(
                 message.attachments = [
                     {**f, "url": attachment_url(message.id, i)} for i, f in enumerate(files)
                 ]
-            await _after_insert(session, channel, p, message, now, reply_window)
+            await _after_insert(session, channel, p, message, now, reply_window, last_orders)
     # A hard churn event (an unsubscribe, a withdrawn grant) alerts the owner: a task.
     await alert_hard_churn(
         session,
@@ -342,6 +339,7 @@ async def _after_insert(
     message: Message,
     now: datetime,
     reply_window: timedelta | None,
+    last_orders: Mapping[int, Order],
 ) -> None:
     """Assignment, the conversation's counters and the two events, message by message."""
     inbound, conversation = p.inbound, p.conversation
@@ -375,6 +373,7 @@ async def _after_insert(
         channel=channel,
         contact=contact if contact.id == conversation.contact_id else None,
         identity=identity if identity.id == conversation.identity_id else None,
+        last_orders=last_orders,
     )
     publish(
         session,

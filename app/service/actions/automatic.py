@@ -198,20 +198,15 @@ async def ask_csat(
 
 
 async def csat_target(
-    session: AsyncSession, identity_id: int, inbound: InboundMessage, now: datetime
+    session: AsyncSession, latest: Conversation | None, inbound: InboundMessage, now: datetime
 ) -> Conversation | None:
     """The resolved conversation a customer's message answers (its survey open, unrated),
-    else None: the message is then handled as any other."""
+    else None: the message is then handled as any other. `latest` is the customer's
+    identity's newest conversation (ingest loads it once per batch)."""
     if inbound.direction != Direction.INBOUND or not inbound.counts_as_unread:
         return None
     if parse_answer(inbound.text, dict(inbound.extra)) is None:
         return None
-    latest = await session.scalar(
-        select(Conversation)
-        .where(Conversation.identity_id == identity_id)
-        .order_by(Conversation.id.desc())
-        .limit(1)
-    )
     if latest is None or latest.status != ConversationStatus.RESOLVED:
         return None
     facts = await session.get(ConversationFacts, latest.id)
