@@ -18,6 +18,7 @@ import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -148,13 +149,16 @@ async def _parse(
     ids = sorted({p.channel_id for p in batch})
     channels = {c.id: c for c in await session.scalars(select(Channel).where(Channel.id.in_(ids)))}
     parsed: list[_Parsed] = []
+    configs: dict[int, Any] = {}  # validated once per channel and batch
     for push in batch:
         channel = channels.get(push.channel_id)
         if channel is None or channel.type != push.channel_type or channel.archived:
             outcomes[id(push)] = Outcome(missing=True)
             continue
         connector = connector_for(channel.type)
-        config = connector.config_model.model_validate(channel.config)
+        config = configs.get(channel.id)
+        if config is None:
+            config = configs[channel.id] = connector.config_model.model_validate(channel.config)
         try:
             result = connector.handle_webhook(config, push.wire)
         except WebhookError as exc:

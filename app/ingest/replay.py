@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import hashlib
 from datetime import datetime, timedelta
+from functools import cache
+from typing import Any
 
 from sqlalchemy import delete, select, tuple_
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -31,6 +33,16 @@ SWEEP_EVERY = timedelta(minutes=1)
 
 def digest(body: bytes) -> str:
     return hashlib.sha256(body).hexdigest()
+
+
+@cache
+def _claim(dialect: str) -> Any:
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    return (
+        insert(WebhookNonce)
+        .on_conflict_do_nothing(index_elements=["channel_id", "key"])
+        .returning(WebhookNonce.channel_id, WebhookNonce.key)
+    )
 
 
 class ReplayGuard:
@@ -53,21 +65,22 @@ class ReplayGuard:
         first: dict[tuple[int, str], str] = {}
         for channel_id, key, body_digest in claims:
             first.setdefault((channel_id, key), body_digest)
-        dialect = session.get_bind().dialect.name
-        insert = pg_insert if dialect == "postgresql" else sqlite_insert
         rows = [
             {"channel_id": c, "key": k, "digest": d, "seen_at": now} for (c, k), d in first.items()
         ]
-        await session.execute(
-            insert(WebhookNonce).on_conflict_do_nothing(index_elements=["channel_id", "key"]),
-            rows,
-        )
-        stored = {
-            (row.channel_id, row.key): row.digest
-            for row in await session.execute(
-                select(WebhookNonce.channel_id, WebhookNonce.key, WebhookNonce.digest).where(
-                    tuple_(WebhookNonce.channel_id, WebhookNonce.key).in_(list(first))
+        # RETURNING names the pairs claimed now; only a pair claimed before is read back.
+        claimed = {
+            (row.channel_id, row.key)
+            for row in await session.execute(_claim(session.get_bind().dialect.name), rows)
+        }
+        stored = {pair: first[pair] for pair in claimed}
+        if earlier := [pair for pair in first if pair not in claimed]:
+            stored.update(
+                ((row.channel_id, row.key), row.digest)
+                for row in await session.execute(
+                    select(WebhookNonce.channel_id, WebhookNonce.key, WebhookNonce.digest).where(
+                        tuple_(WebhookNonce.channel_id, WebhookNonce.key).in_(earlier)
+                    )
                 )
             )
-        }
         return {claim for claim in claims if stored.get(claim[:2]) != claim[2]}

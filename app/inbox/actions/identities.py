@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -30,6 +30,17 @@ class Known:
     latest: Conversation | None = None
 
 
+_NEWEST = aliased(Conversation)
+# The newest conversation of each of a batch's identities; built once (ingest is hot).
+_LATEST = select(Conversation).where(
+    Conversation.identity_id.in_(bindparam("ids", expanding=True)),
+    Conversation.id
+    == select(func.max(_NEWEST.id))
+    .where(_NEWEST.identity_id == Conversation.identity_id)
+    .scalar_subquery(),
+)
+
+
 async def load_known(
     session: AsyncSession, channel: Channel, contact_ids: set[str]
 ) -> dict[str, Known]:
@@ -44,23 +55,11 @@ async def load_known(
     )
     known = {i.external_id: Known(i, c, conv) for i, c, conv in rows}
     idle = [k.identity.id for k in known.values() if k.active is None]
-    if idle:
-        newest = aliased(Conversation)
-        latest = await session.scalars(
-            select(Conversation).where(
-                Conversation.identity_id.in_(idle),
-                Conversation.id
-                == select(func.max(newest.id))
-                .where(newest.identity_id == Conversation.identity_id)
-                .scalar_subquery(),
-            )
-        )
-        by_identity = {c.identity_id: c for c in latest}
-        for k in known.values():
-            k.latest = k.active or by_identity.get(k.identity.id)
-    else:
-        for k in known.values():
-            k.latest = k.active
+    by_identity = (
+        {c.identity_id: c for c in await session.scalars(_LATEST, {"ids": idle})} if idle else {}
+    )
+    for k in known.values():
+        k.latest = k.active or by_identity.get(k.identity.id)
     return known
 
 

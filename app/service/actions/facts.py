@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from functools import cache
 from typing import Any
 
 from sqlalchemy import func
@@ -78,10 +79,16 @@ async def after_inbound(
             row["messages_in"] += 1
     if not rows:
         return
-    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    stmt = insert(ConversationFacts)
+    await session.execute(_count_inbound(session.get_bind().dialect.name), list(rows.values()))
+    await _automatic(session, channel, stored)
+
+
+@cache
+def _count_inbound(dialect: str) -> Any:
+    """The facts upsert of `after_inbound`, built once per dialect (it runs every batch)."""
+    stmt = (pg_insert if dialect == "postgresql" else sqlite_insert)(ConversationFacts)
     table = ConversationFacts.__table__
-    stmt = stmt.on_conflict_do_update(
+    return stmt.on_conflict_do_update(
         index_elements=["conversation_id"],
         set_={
             "messages_in": table.c.messages_in + stmt.excluded.messages_in,
@@ -90,8 +97,6 @@ async def after_inbound(
             ),
         },
     )
-    await session.execute(stmt, list(rows.values()))
-    await _automatic(session, channel, stored)
 
 
 async def _automatic(
