@@ -84,7 +84,8 @@ async def last_orders_of(session: AsyncSession, contact_ids: Iterable[int]) -> d
     ids = sorted(set(contact_ids))
     if not ids:
         return {}
-    return {o.contact_id: o for o in await session.scalars(_LAST_ORDERS, {"ids": ids})}
+    orders = await session.scalars(_LAST_ORDERS, {"ids": ids})
+    return {o.contact_id: o for o in orders if o.contact_id is not None}
 
 
 def last_order_id(contact_id: Any) -> Any:
