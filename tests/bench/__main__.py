@@ -66,6 +66,11 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         "--rates", default="5,10,25,50,100,200", help="live push rates to try, ascending (msg/s)"
     )
     p.add_argument("--live-seconds", type=float, default=5.0)
+    p.add_argument(
+        "--live-workers",
+        default="1,2",
+        help="server processes for the live rows (more than 1 needs PostgreSQL and Redis)",
+    )
     p.add_argument("--conversations", type=int, default=100_000)
     p.add_argument("--messages", type=int, default=1_000_000)
     p.add_argument("--requests", type=int, default=200, help="timed requests per inbox read")
@@ -87,7 +92,9 @@ def log(message: str) -> None:
     print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
 
 
-async def live_bench(args: argparse.Namespace, workdir: Path, kind: str) -> list[dict[str, Any]]:
+async def live_bench(
+    args: argparse.Namespace, workdir: Path, kind: str, workers: int = 1
+) -> list[dict[str, Any]]:
     redis = REDIS_URL if kind == "pg" and redis_available() else None
     if kind == "pg":
         url = await recreate_pg_database("huiliu_bench_live")
@@ -96,7 +103,7 @@ async def live_bench(args: argparse.Namespace, workdir: Path, kind: str) -> list
     await migrate(url)
     channel_id = await create_wechat_channel(url)
     tokens = await create_agents(url, args.agents)
-    server = huiliu_server(workdir / "live", url, redis_url=redis)
+    server = huiliu_server(workdir / f"live-{workers}", url, redis_url=redis, workers=workers)
     rows: list[dict[str, Any]] = []
     try:
         await server.start()
@@ -106,7 +113,11 @@ async def live_bench(args: argparse.Namespace, workdir: Path, kind: str) -> list
         await bench_live.run_rate(server, maker, sockets, 5, 1.0)  # warm-up
         for rate in [float(r) for r in args.rates.split(",")]:
             result = await bench_live.run_rate(server, maker, sockets, rate, args.live_seconds)
-            row = bench_live.summary(result) | {"db": kind, "redis": bool(redis)}
+            row = bench_live.summary(result) | {
+                "db": kind,
+                "redis": bool(redis),
+                "workers": workers,
+            }
             rows.append(row)
             log(f"live: {row}")
             if result.complete < 0.99 or result.p99 > 1.0:
@@ -187,7 +198,12 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
         if "live" in parts:
             kind = "pg" if "pg" in kinds else "sqlite"
             log(f"live latency on {kind}: {args.agents} agents, rates {args.rates}")
-            results["live"] = await live_bench(args, workdir, kind)
+            for workers in [int(w) for w in args.live_workers.split(",") if w]:
+                if workers > 1 and not (kind == "pg" and redis_available()):
+                    log(f"live with {workers} workers needs PostgreSQL and Redis: skipped")
+                    continue
+                log(f"live: {workers} server process(es)")
+                results["live"] += await live_bench(args, workdir, kind, workers)
         if "inbox" in parts:
             for kind in kinds:
                 log(f"inbox on {kind}: seeding {args.messages} messages")
@@ -268,6 +284,8 @@ def table(args: argparse.Namespace, results: dict[str, Any]) -> str:
         # on an agent socket. The customer-to-screen time (push sent -> received) is beside it.
         ok = row["after_ack_p99_ms"] < TARGETS["live_p99_ms"] and row["complete"] >= 0.999
         db = row["db"] + (" + Redis" if row["redis"] else "")
+        if row.get("workers", 1) > 1:
+            db += f", {row['workers']} workers"
         rows.append(
             f"| live: webhook accepted -> message.created, {row['agents']} agents @ "
             f"{row['rate']:.0f} msg/s | {db} | p50 {row['after_ack_p50_ms']} ms, "

@@ -253,7 +253,12 @@ class Server:
 
 
 def huiliu_server(
-    workdir: Path, database_url: str, *, redis_url: str | None = None, name: str = "huiliu"
+    workdir: Path,
+    database_url: str,
+    *,
+    redis_url: str | None = None,
+    name: str = "huiliu",
+    workers: int = 1,
 ) -> Server:
     port = free_port()
     env = {
@@ -263,6 +268,8 @@ def huiliu_server(
         "HUILIU_REDIS_URL": redis_url or "",
     }
     argv = [sys.executable, "-m", "app.cli", "serve", "--port", str(port)]
+    if workers > 1:
+        argv += ["--workers", str(workers)]
     return Server(name, argv, env, workdir, port)
 
 
