@@ -115,7 +115,7 @@ class WeComConnector(BaseConnector):
     # (§3 table); the platform counts the 5 and answers 95001 / msg_send_fail 6.
     reply_window: ClassVar[timedelta | None] = timedelta(hours=48)
     capabilities: ClassVar[Capabilities] = Capabilities(
-        media_replies=frozenset({ContentType.IMAGE, ContentType.FILE}), pull=True
+        media_replies=frozenset({ContentType.IMAGE, ContentType.FILE}), pull=True, menus=True
     )
     default_api_base: ClassVar[str] = "https://qyapi.weixin.qq.com"
 
@@ -156,7 +156,10 @@ class WeComConnector(BaseConnector):
                 )
             if not message.text.strip():
                 raise DeliveryError("empty_content: 消息内容为空 / empty content")
-            body.update(msgtype="text", text={"content": message.text})
+            if message.choices:  # a menu (the survey): the text above, one line per choice
+                body.update(msgtype="msgmenu", msgmenu=_menu(message))
+            else:
+                body.update(msgtype="text", text={"content": message.text})
         elif message.content_type in self.capabilities.media_replies and len(message.media) == 1:
             kind = "image" if message.content_type == ContentType.IMAGE else "file"
             media_id = await _upload(ctx, config, message.media[0])
@@ -195,3 +198,12 @@ class WeComConnector(BaseConnector):
             "aes_key_hint": hint(cfg.aes_key),
             "api_host": "qyapi.weixin.qq.com",
         }
+
+
+def _menu(message: OutboundMessage) -> dict[str, Any]:
+    """kf/send_msg `msgmenu` (channels.md §3): a tap comes back as text with `menu_id`."""
+    return {
+        "head_content": message.text,
+        "list": [{"id": choice_id, "content": label} for choice_id, label in message.choices],
+        "tail_content": "",
+    }

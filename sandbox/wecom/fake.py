@@ -400,6 +400,8 @@ class FakeWeCom:
             return _err(40058)
         if msgtype == "text" and not str(content.get("content", "")).strip():
             return _err(44004)
+        if msgtype == "msgmenu" and not _valid_menu(content):
+            return _err(40058)
         if msgtype in ("image", "file", "voice", "video") and content.get("media_id") not in (
             self._media
         ):
@@ -559,3 +561,19 @@ def _err(errcode: int) -> dict[str, Any]:
 
 def _json(data: dict[str, Any]) -> Response:
     return Response(json.dumps(data, ensure_ascii=False), media_type="application/json")
+
+
+def _valid_menu(menu: dict[str, Any]) -> bool:
+    """A msgmenu as kf/send_msg takes it: a list of {id, content} choices (ids <= 64 bytes)."""
+    items = menu.get("list")
+    return (
+        isinstance(items, list)
+        and 0 < len(items) <= 10
+        and all(
+            isinstance(i, dict)
+            and isinstance(i.get("id"), str)
+            and 0 < len(i["id"].encode()) <= 64
+            and isinstance(i.get("content"), str)
+            for i in items
+        )
+    )

@@ -156,6 +156,31 @@ async def test_a_reply_goes_through_send_msg_with_our_msgid(
     assert len(fake.sent) == 1
 
 
+async def test_a_survey_goes_out_as_a_msgmenu(fake: FakeWeCom, make_ctx: MakeCtx) -> None:
+    fake.customer_writes(CUSTOMER, "谢谢")
+    ctx = make_ctx()
+    survey = reply(
+        "请为本次服务打分",
+        key="b" * 32,
+        choices=(("csat_5", "5 非常满意"), ("csat_1", "1 非常不满意")),
+    )
+    await connector.send(ctx, survey)
+    assert connector.capabilities.menus
+    (sent,) = fake.sent
+    assert sent["msgtype"] == "msgmenu" and "text" not in sent
+    assert sent["msgmenu"] == {
+        "head_content": "请为本次服务打分",
+        "list": [
+            {"id": "csat_5", "content": "5 非常满意"},
+            {"id": "csat_1", "content": "1 非常不满意"},
+        ],
+        "tail_content": "",
+    }
+    # A malformed menu is refused by the platform (the fake checks the documented shape).
+    bad = {**sent, "msgid": "c" * 32, "msgmenu": {"head_content": "x", "list": []}}
+    assert fake.send_msg(bad)["errcode"] == 40058
+
+
 async def test_the_sixth_reply_in_a_window_is_refused(fake: FakeWeCom, make_ctx: MakeCtx) -> None:
     fake.customer_writes(CUSTOMER, "在吗")
     ctx = make_ctx()
