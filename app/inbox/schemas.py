@@ -93,6 +93,7 @@ class ConversationOut(BaseModel):
     created_at: datetime
     last_message_at: datetime
     first_response_at: datetime | None
+    first_response_due_at: datetime | None = None
     resolved_at: datetime | None
     reply_window_expires_at: datetime | None
     # The customer can no longer be written to on this channel (e.g. unsubscribed).
@@ -188,6 +189,7 @@ def conversation_out(
         created_at=c.created_at,
         last_message_at=c.last_message_at,
         first_response_at=c.first_response_at,
+        first_response_due_at=c.first_response_due_at,
         resolved_at=c.resolved_at,
         reply_window_expires_at=c.reply_window_expires_at,
         contact_unreachable=identity.unreachable,

@@ -85,6 +85,9 @@ class Conversation(Base):
     last_message_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_inbound_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     first_response_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # When the wait for a first response becomes overdue: the channel's target counted in
+    # its business hours from when the conversation opened (app/service/actions/facts.py).
+    first_response_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
     resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # When the platform stops accepting replies (WeChat: 48 h after the customer's last message).
     reply_window_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

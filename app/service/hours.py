@@ -159,3 +159,33 @@ async def business_seconds(
                 total += (hi - lo).total_seconds()
         day += timedelta(days=1)
     return int(total)
+
+
+async def business_deadline(
+    session: AsyncSession,
+    schedule: Schedule | None,
+    holidays: Sequence[str],
+    start: datetime,
+    seconds: int,
+) -> datetime:
+    """The moment `seconds` of business time have passed since `start` (the inverse of
+    `business_seconds`); a schedule with no open time within MAX_SPAN_DAYS gives the end
+    of that span."""
+    if schedule is None:
+        return start + timedelta(seconds=seconds)
+    tz = zone(session)
+    closed = set(holidays)
+    left = float(seconds)
+    day = start.astimezone(tz).date()
+    for _ in range(MAX_SPAN_DAYS + 1):
+        midnight = datetime.combine(day, time(0), tz)
+        for a, b in await _ranges_of(session, schedule, closed, day):
+            lo = max(start, (midnight + timedelta(minutes=a)).astimezone(UTC))
+            hi = (midnight + timedelta(minutes=b)).astimezone(UTC)
+            if hi <= lo:
+                continue
+            if (hi - lo).total_seconds() >= left:
+                return lo + timedelta(seconds=left)
+            left -= (hi - lo).total_seconds()
+        day += timedelta(days=1)
+    return datetime.combine(day, time(0), tz).astimezone(UTC)

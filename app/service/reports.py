@@ -25,7 +25,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.accounts.viewer import Viewer
@@ -121,24 +121,13 @@ async def first_response_targets(session: AsyncSession) -> Targets:
 
 
 async def overdue_count(session: AsyncSession, viewer: Viewer) -> int:
-    """Open or pending conversations not answered within their channel's target (wall clock)."""
-    targets = await first_response_targets(session)
-    now = utcnow_for_models()
-    waiting = and_(
+    """Open or pending conversations not answered by their first-response deadline (the
+    channel's target counted in its business hours, `Conversation.first_response_due_at`)."""
+    stmt = select(func.count(Conversation.id)).where(
         Conversation.status != ConversationStatus.RESOLVED,
         Conversation.first_response_at.is_(None),
+        Conversation.first_response_due_at < utcnow_for_models(),
     )
-    late = [
-        and_(
-            Conversation.channel_id == channel_id,
-            Conversation.created_at < now - timedelta(seconds=s),
-        )
-        for channel_id, s in targets.by_channel.items()
-    ]
-    others = Conversation.created_at < now - timedelta(seconds=targets.default)
-    if targets.by_channel:
-        others = and_(Conversation.channel_id.not_in(list(targets.by_channel)), others)
-    stmt = select(func.count(Conversation.id)).where(waiting, or_(others, *late))
     clause = viewer.channel_clause(Conversation.channel_id)
     if clause is not None:
         stmt = stmt.where(clause)

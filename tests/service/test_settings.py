@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
 
-from app.service.hours import ScheduleError, business_seconds, is_open, parse_schedule
+from app.service.hours import (
+    ScheduleError,
+    business_deadline,
+    business_seconds,
+    is_open,
+    parse_schedule,
+)
 
 CST = ZoneInfo("Asia/Shanghai")
 WEEKDAYS = {d: [["09:00", "18:00"]] for d in ("mon", "tue", "wed", "thu", "fri")}
@@ -116,3 +122,34 @@ async def test_business_seconds_with_china_holidays(app: Any) -> None:
         assert not await is_open(session, schedule, (), datetime(2026, 10, 1, 10, 0, tzinfo=CST))
         assert await is_open(session, schedule, (), datetime(2026, 10, 10, 10, 0, tzinfo=CST))
         assert not await is_open(session, schedule, (), datetime(2026, 10, 11, 10, 0, tzinfo=CST))
+
+
+async def test_business_deadline_counts_only_open_time(app: Any) -> None:
+    schedule = parse_schedule(WEEKDAYS)
+    async with app.state.services.db.session() as session:
+
+        async def due(start: datetime, minutes: int, holidays: tuple[str, ...] = ()) -> datetime:
+            return await business_deadline(session, schedule, holidays, start, minutes * 60)
+
+        # Inside hours: the wall clock. Wed 2 Dec 2026 10:00 + 30 min.
+        wed = datetime(2026, 12, 2, 10, 0, tzinfo=CST)
+        assert await due(wed, 30) == datetime(2026, 12, 2, 10, 30, tzinfo=CST)
+        # Fri 4 Dec 17:50 + 30 min: 10 min on Friday, 20 on Monday 7 Dec.
+        fri = datetime(2026, 12, 4, 17, 50, tzinfo=CST)
+        assert await due(fri, 30) == datetime(2026, 12, 7, 9, 20, tzinfo=CST)
+        # The channel's own closed Monday moves it to Tuesday.
+        assert await due(fri, 30, ("2026-12-07",)) == datetime(2026, 12, 8, 9, 20, tzinfo=CST)
+        # Written on Sunday night: Monday 09:05.
+        sun = datetime(2026, 12, 6, 23, 0, tzinfo=CST)
+        assert await due(sun, 5) == datetime(2026, 12, 7, 9, 5, tzinfo=CST)
+        # National Day: Wed 30 Sep 17:30 + 60 min = 30 min that day, 30 min on Thu 8 Oct.
+        sep = datetime(2026, 9, 30, 17, 30, tzinfo=CST)
+        assert await due(sep, 60) == datetime(2026, 10, 8, 9, 30, tzinfo=CST)
+        # The inverse of business_seconds.
+        deadline = await due(fri, 30)
+        assert await business_seconds(session, schedule, (), fri, deadline) == 30 * 60
+        # Always open: the wall clock.
+        assert await business_deadline(session, None, (), fri, 1800) == fri + timedelta(minutes=30)
+        # Never open: the end of the span counted, never "now".
+        closed = await business_deadline(session, {}, (), fri, 60)
+        assert closed > fri + timedelta(days=60)

@@ -111,7 +111,10 @@ async def test_inbox_marks_overdue_and_sorts_waiting_longest(
         await session.execute(
             update(Conversation)
             .where(Conversation.id == 1)
-            .values(created_at=utcnow_for_models() - timedelta(minutes=30))
+            .values(
+                created_at=utcnow_for_models() - timedelta(minutes=30),
+                first_response_due_at=utcnow_for_models() - timedelta(minutes=25),
+            )
         )
     page, watch = await open_inbox(browser, live.base, boss["email"])
     await expect(page.locator(".conv-item.overdue")).to_have_count(1)

@@ -27,7 +27,7 @@ from app.models import (
     utcnow_for_models,
 )
 from app.service.actions.automatic import ask_csat, greet, record_answer
-from app.service.hours import business_seconds, is_open
+from app.service.hours import business_deadline, business_seconds, is_open
 from app.service.settings import ChannelService, channel_service
 from channels.base import ContentType, Direction
 
@@ -80,7 +80,30 @@ async def after_inbound(
     if not rows:
         return
     await session.execute(_count_inbound(session.get_bind().dialect.name), list(rows.values()))
-    await _automatic(session, channel, stored)
+    service = await _set_due(session, channel, stored)
+    await _automatic(session, channel, stored, service)
+
+
+async def _set_due(
+    session: AsyncSession, channel: Channel, stored: Sequence[tuple[Conversation, bool, Message]]
+) -> ChannelService | None:
+    """A conversation opened by a customer's message is overdue once the channel's
+    first-response target has passed in its business hours (the inbox's SLA mark)."""
+    service: ChannelService | None = None
+    for conversation, created, message in stored:
+        if not (
+            created and _counts(message) and conversation.status != ConversationStatus.RESOLVED
+        ):
+            continue
+        service = service or await channel_service(session, channel.id)
+        conversation.first_response_due_at = await business_deadline(
+            session,
+            service.schedule,
+            service.holidays,
+            conversation.created_at,
+            service.first_response_minutes * 60,
+        )
+    return service
 
 
 @cache
@@ -100,10 +123,12 @@ def _count_inbound(dialect: str) -> Any:
 
 
 async def _automatic(
-    session: AsyncSession, channel: Channel, stored: Sequence[tuple[Conversation, bool, Message]]
+    session: AsyncSession,
+    channel: Channel,
+    stored: Sequence[tuple[Conversation, bool, Message]],
+    service: ChannelService | None,
 ) -> None:
     """Greeting/away message on customer messages; a survey answer on a resolved one."""
-    service: ChannelService | None = None
     now = utcnow_for_models()
     seen: set[int] = set()
     for conversation, created, message in stored:

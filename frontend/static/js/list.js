@@ -43,10 +43,7 @@ export class ConversationList {
       channel: "",
       sort: SORTS.includes(saved.sort) ? saved.sort : "latest",
     };
-    this.targets = null; // first-response targets (app/service): overdue rows are marked
     this.build();
-    api("/api/v1/service/targets").then((targets) => { this.targets = targets; this.render(); })
-      .catch(() => {});
     setInterval(() => this.render(), SLA_POLL_MS); // a wait passes its target as time goes by
     if (me.role === "supervisor" || me.role === "admin") this.pollOverdue();
   }
@@ -62,10 +59,11 @@ export class ConversationList {
     setInterval(refresh, SLA_POLL_MS);
   }
 
+  /** Past its first-response deadline: the channel's target counted in its business hours
+   * from when the conversation opened (`first_response_due_at`, computed by the server). */
   overdue(c) {
-    if (!this.targets || c.status === "resolved" || c.first_response_at) return false;
-    const minutes = this.targets.channels[String(c.channel.id)] ?? this.targets.default_minutes;
-    return Date.now() - new Date(c.created_at) > minutes * 60000;
+    if (c.status === "resolved" || c.first_response_at || !c.first_response_due_at) return false;
+    return Date.now() > new Date(c.first_response_due_at).getTime();
   }
 
   build() {
