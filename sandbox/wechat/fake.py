@@ -11,7 +11,6 @@ HTTP routes are in `sandbox.wechat.routes`, here the account's state and rules.
 
 from __future__ import annotations
 
-import json
 from collections import deque
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -31,7 +30,7 @@ from sandbox.wechat.pushes import (  # noqa: F401
     message_xml,
     push_xml,
 )
-from sandbox.wechat.routes import ERRMSG, build_app
+from sandbox.wechat.routes import ERRMSG, build_app, json_object
 
 # Tokens last 7200 s (§2.1).
 TOKEN_TTL = 7200
@@ -233,11 +232,8 @@ class FakeWeChat:
     # --- sends ------------------------------------------------------------------------
 
     def accept_send(self, body: bytes) -> int:
-        try:
-            data = json.loads(body)
-        except (json.JSONDecodeError, UnicodeDecodeError):
-            return 47001
-        if not isinstance(data, dict):
+        data = json_object(body)
+        if data is None:
             return 47001
         openid, msgtype = data.get("touser"), data.get("msgtype")
         if not isinstance(openid, str) or not openid:
@@ -259,10 +255,8 @@ class FakeWeChat:
 
     def _media_usable(self, media_id: Any, kind: str) -> bool:
         """Issued by this fake (upload or `add_media`), unexpired, of the right type."""
-        media = self._media.get(media_id) if isinstance(media_id, str) else None
-        if media is None or self.now() - media.created_at > MEDIA_TTL:
-            return False
-        return media.kind is None or media.kind == kind
+        media = self.live_media(media_id) if isinstance(media_id, str) else None
+        return media is not None and (media.kind is None or media.kind == kind)
 
     def _window_closed(self, openid: str) -> int:
         if openid in self._unfollowed:
@@ -278,11 +272,8 @@ class FakeWeChat:
         return 45047 if self._window_sends[openid] >= self.window_quota else 0
 
     def accept_typing(self, body: bytes, call: dict[str, Any]) -> int:
-        try:
-            data = json.loads(body)
-        except (json.JSONDecodeError, UnicodeDecodeError):
-            return 47001
-        if not isinstance(data, dict):
+        data = json_object(body)
+        if data is None:
             return 47001
         openid, command = data.get("touser"), data.get("command")
         call.update(touser=openid, command=command)

@@ -56,11 +56,8 @@ def build_app(fake: FakeWeChat) -> FastAPI:
 
     @app.post("/cgi-bin/stable_token")
     async def stable_token(request: Request) -> Response:
-        try:
-            data = json.loads(await request.body())
-        except (json.JSONDecodeError, UnicodeDecodeError):
-            return _errcode(47001)
-        if not isinstance(data, dict):
+        data = json_object(await request.body())
+        if data is None:
             return _errcode(47001)
         force = data.get("force_refresh") is True
         fake.token_requests.append(
@@ -149,3 +146,12 @@ def _file(media: _Media) -> Response:
     if media.file_name:
         headers["Content-Disposition"] = f'attachment; filename="{media.file_name}"'
     return Response(media.content, media_type=media.content_type, headers=headers)
+
+
+def json_object(body: bytes) -> dict[str, Any] | None:
+    """A request body that is a JSON object, else None (WeChat answers 47001)."""
+    try:
+        data = json.loads(body)
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        return None
+    return data if isinstance(data, dict) else None
