@@ -94,19 +94,30 @@ def _customer_or_fail(open_id: str, event: str) -> str:
     return open_id
 
 
-def _message(env: Envelope, customer: str, **fields: Any) -> InboundMessage:
-    """A message event's common part (content, ids, time); `fields` add the rest."""
-    content_type, text, media, extra = message_body(env)
+def _inbound(
+    env: Envelope,
+    customer: str,
+    content_type: ContentType,
+    text: str,
+    extra: dict[str, Any],
+    **fields: Any,
+) -> InboundMessage:
+    """What every event filed under a customer carries: its id, who, what, when."""
     return InboundMessage(
         external_id=env.external_id,
         contact=env.contact(customer),
         content_type=content_type,
         text=text,
-        media=media,
         extra=extra,
         sent_at=env.sent_at,
         **fields,
     )
+
+
+def _message(env: Envelope, customer: str, **fields: Any) -> InboundMessage:
+    """An IM message: its body decoded; `fields` add the direction, reply context, ..."""
+    content_type, text, media, extra = message_body(env)
+    return _inbound(env, customer, content_type, text, extra, media=media, **fields)
 
 
 def _notice(
@@ -119,16 +130,7 @@ def _notice(
     **fields: Any,
 ) -> InboundMessage:
     """A platform event filed in the customer's conversation; it is never unread."""
-    return InboundMessage(
-        external_id=env.external_id,
-        contact=env.contact(customer),
-        content_type=content_type,
-        text=text,
-        extra=extra,
-        sent_at=env.sent_at,
-        counts_as_unread=False,
-        **fields,
-    )
+    return _inbound(env, customer, content_type, text, extra, counts_as_unread=False, **fields)
 
 
 def _received(env: Envelope) -> InboundMessage:
