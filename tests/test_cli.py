@@ -207,7 +207,8 @@ def test_demo_and_simulator_without_the_sandbox_say_so(monkeypatch: pytest.Monke
             raise ModuleNotFoundError(f"No module named {name!r}", name="sandbox")
         return real(name, package)
 
-    assert support.load_sandbox("simulator.simulator").Simulator  # present in a development checkout
+    # present in a development checkout
+    assert support.load_sandbox("simulator.simulator").Simulator
     monkeypatch.setattr(importlib, "import_module", without_sandbox)
     with pytest.raises(support.CliError, match="sandbox package"):
         support.load_sandbox("demo")

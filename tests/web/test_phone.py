@@ -135,9 +135,9 @@ async def assert_fits_viewport(page: Page) -> None:
           const main = document.querySelector("main");
           const edge = main.getBoundingClientRect().left + main.clientWidth + 1;
           // What sticks out, outermost first, for the message.
+          const sticksOut = (e) => e.getBoundingClientRect().right > edge;
           const wide = [...main.querySelectorAll("*")]
-            .filter((e) => e.getBoundingClientRect().right > edge)
-            .filter((e) => !e.parentElement || e.parentElement.getBoundingClientRect().right <= edge)
+            .filter((e) => sticksOut(e) && !sticksOut(e.parentElement))
             .map((e) => `${e.tagName.toLowerCase()}.${[...e.classList].join(".")}#${e.id}`);
           return {
             document: Math.max(document.documentElement.scrollWidth, document.body.scrollWidth),
