@@ -129,20 +129,22 @@ async def hand_over_customers(
         )
     )
     now = utcnow_for_models()
-    if contact_ids:
-        await session.execute(
-            update(Contact)
-            .where(Contact.id.in_(contact_ids))
-            .values(owner_id=to, updated_at=now)
-            .execution_options(synchronize_session="fetch")
-        )
+    await _set_all(session, Contact, contact_ids, owner_id=to, updated_at=now)
+    await _set_all(session, Task, task_ids, assignee_id=to, updated_at=now)
     if task_ids:
-        await session.execute(
-            update(Task)
-            .where(Task.id.in_(task_ids))
-            .values(assignee_id=to, updated_at=now)
-            .execution_options(synchronize_session="fetch")
-        )
         for task in await session.scalars(select(Task).where(Task.id.in_(task_ids))):
             await publish_task(session, task, EventType.TASK_UPDATED)
     return contact_ids, task_ids
+
+
+async def _set_all(
+    session: AsyncSession, model: type[Contact] | type[Task], ids: list[int], **values: object
+) -> None:
+    """One UPDATE for the rows `ids`; the session's loaded copies follow it."""
+    if ids:
+        await session.execute(
+            update(model)
+            .where(model.id.in_(ids))
+            .values(**values)
+            .execution_options(synchronize_session="fetch")
+        )
