@@ -1,7 +1,8 @@
 """Keyset pages: opaque cursors, and the tail every list shares (fetch limit + 1, cut, point on).
 
 A cursor is the sort key of a page's last row, base64url JSON; the next page asks for the
-rows strictly after it in the list's order. Bad cursors answer 400.
+rows strictly after it in the list's order. Bad cursors answer 400. Every list endpoint
+takes the same `cursor` and `limit` parameters and answers `page(items, next_cursor)`.
 """
 
 from __future__ import annotations
@@ -10,9 +11,12 @@ import base64
 import json
 from collections.abc import Callable, Sequence
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
 
-from sqlalchemy import ColumnElement, tuple_
+from fastapi import Query
+from sqlalchemy import ColumnElement, Select, tuple_
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import InstrumentedAttribute
 
 from app.errors import BadRequest
 from app.models import Conversation
@@ -21,6 +25,15 @@ DEFAULT_LIMIT = 50
 MAX_LIMIT = 200
 
 T = TypeVar("T")
+
+# The query parameters of every list endpoint (CONTRACT section 5).
+Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT)]
+Cursor = Annotated[str | None, Query(max_length=500)]
+
+
+def page(items: Sequence[Any], next_cursor: str | None) -> dict[str, Any]:
+    """A list endpoint's answer: the items and the cursor of the next page (None: last)."""
+    return {"items": items, "next_cursor": next_cursor}
 
 
 def encode_cursor(values: list[Any]) -> str:
@@ -53,6 +66,20 @@ def paginate(
     (`key` of the page's last row), None when this was the last page."""
     page = list(rows[:limit])
     return page, encode_cursor(key(page[-1])) if len(rows) > limit else None
+
+
+async def newest_first(
+    session: AsyncSession,
+    stmt: Select[T],
+    id_column: InstrumentedAttribute[int],
+    cursor: str | None,
+    limit: int,
+) -> tuple[list[T], str | None]:
+    """One page of `stmt`'s rows, highest id first, after the `cursor` of the last page."""
+    if cursor:
+        stmt = stmt.where(id_column < decode_id_cursor(cursor))
+    rows = (await session.scalars(stmt.order_by(id_column.desc()).limit(limit + 1))).all()
+    return paginate(rows, limit, by_id)
 
 
 def by_id(row: Any) -> list[Any]:

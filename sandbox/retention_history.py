@@ -17,18 +17,20 @@ from sqlalchemy import select
 
 from app.db import Database
 from app.models import (
-    Channel,
-    Contact,
-    ContactIdentity,
     Conversation,
     Message,
     Order,
-    SenderType,
     User,
     utcnow_for_models,
 )
 from app.retention.actions import refresh_scores
 from app.retention.periods import local_date
+from sandbox.history import (
+    add_customer,
+    add_resolved_conversation,
+    channels_and_agents,
+    history_message,
+)
 
 FIRST_ORDER = "HIST-0001"
 CUSTOMERS = 60
@@ -45,20 +47,9 @@ PRODUCTS = [
 ]
 
 
-def _msg(conv: Conversation, at: datetime, inbound: bool, text: str, agent: User | None) -> Message:
-    return Message(
-        conversation_id=conv.id,
-        channel_id=conv.channel_id,
-        direction="inbound" if inbound else "outbound",
-        sender_type=SenderType.CONTACT if inbound else SenderType.USER,
-        sender_id=None if inbound else (agent.id if agent else None),
-        sender_name=agent.name if agent and not inbound else "",
-        content_type="text",
-        content=text,
-        delivery_status=None if inbound else "sent",
-        created_at=at,
-        sent_at=None if inbound else at,
-    )
+def _reply(conv: Conversation, at: datetime, text: str, agent: User | None) -> Message:
+    sender = {"sender_id": agent.id, "sender_name": agent.name} if agent else {}
+    return history_message(conv, at, text, inbound=False, **sender)
 
 
 async def seed_history(db: Database) -> bool:
@@ -67,12 +58,7 @@ async def seed_history(db: Database) -> bool:
     async with db.session() as session:
         if await session.scalar(select(Order.id).where(Order.order_no == FIRST_ORDER)):
             return False
-        channels = list(await session.scalars(select(Channel).order_by(Channel.id)))
-        agents = list(
-            await session.scalars(
-                select(User).where(User.role == "agent", User.active.is_(True)).order_by(User.id)
-            )
-        )
+        channels, agents = await channels_and_agents(session)
         if not channels:
             return False
         now = utcnow_for_models()
@@ -87,48 +73,27 @@ async def seed_history(db: Database) -> bool:
             if n % 11 == 4:  # a few come back after a long silence
                 stop = now
             name = rnd.choice(SURNAMES) + rnd.choice(GIVEN) + ("" if n % 2 else rnd.choice(GIVEN))
-            contact = Contact(
-                name=name, owner_id=owner.id if owner else None, created_at=start, updated_at=start
+            contact, ident = await add_customer(
+                session, channel, f"hist-{n + 1}", name, start, owner_id=owner.id if owner else None
             )
-            session.add(contact)
-            await session.flush()
-            ident = ContactIdentity(
-                contact_id=contact.id,
-                channel_id=channel.id,
-                external_id=f"hist-{n + 1}",
-                name=name,
-                created_at=start,
-            )
-            session.add(ident)
-            await session.flush()
             at = start
             while at < stop:
                 if n % 11 == 4 and now - timedelta(days=150) < at < now - timedelta(days=20):
                     at += timedelta(days=10)  # the long silence of one who comes back
                     continue
-                conv = Conversation(
-                    channel_id=channel.id,
-                    contact_id=contact.id,
-                    identity_id=ident.id,
-                    status="resolved",
-                    created_at=at,
-                    updated_at=at,
-                    last_message_at=at,
-                    last_inbound_at=at,
-                    resolved_at=at + timedelta(hours=2),
+                conv = await add_resolved_conversation(
+                    session, ident, at, last_inbound_at=at, resolved_at=at + timedelta(hours=2)
                 )
-                session.add(conv)
-                await session.flush()
                 late = n % 7 == 0 and now - at < timedelta(days=60)
                 text = rnd.choice(COMPLAINTS if late else ASKS)
-                session.add(_msg(conv, at, True, text, None))
+                session.add(history_message(conv, at, text, inbound=True))
                 wait = (
                     timedelta(hours=rnd.randint(26, 60))
                     if late
                     else timedelta(minutes=rnd.randint(1, 20))
                 )
                 if at + wait < now:
-                    session.add(_msg(conv, at + wait, False, rnd.choice(REPLIES), owner))
+                    session.add(_reply(conv, at + wait, rnd.choice(REPLIES), owner))
                     conv.first_response_at = at + wait
                     conv.last_message_at = at + wait
                 if rnd.random() < 0.45:
@@ -148,19 +113,8 @@ async def seed_history(db: Database) -> bool:
                 at += timedelta(days=max(1, rnd.gauss(gap, gap / 3)))
             if n % 13 == 6:  # an unsubscribe: a hard churn event
                 conv_at = stop - timedelta(days=1) if stop < now else now - timedelta(days=5)
-                conv = Conversation(
-                    channel_id=channel.id,
-                    contact_id=contact.id,
-                    identity_id=ident.id,
-                    status="resolved",
-                    created_at=conv_at,
-                    updated_at=conv_at,
-                    last_message_at=conv_at,
-                    resolved_at=conv_at,
-                )
-                session.add(conv)
-                await session.flush()
-                event = _msg(conv, conv_at, True, "取消关注", None)
+                conv = await add_resolved_conversation(session, ident, conv_at, resolved_at=conv_at)
+                event = history_message(conv, conv_at, "取消关注", inbound=True)
                 event.content_type = "event"
                 event.extra = {"event": "unsubscribe"}
                 session.add(event)

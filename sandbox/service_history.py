@@ -16,17 +16,19 @@ from sqlalchemy import select
 
 from app.db import Database
 from app.models import (
-    Channel,
-    Contact,
     ContactIdentity,
-    Conversation,
     ConversationFacts,
     Message,
     ServiceSettings,
-    User,
     utcnow_for_models,
 )
 from app.searchindex.index import index_messages
+from sandbox.history import (
+    add_customer,
+    add_resolved_conversation,
+    channels_and_agents,
+    history_message,
+)
 
 PREFIX = "demo-history-"
 DAYS = 7
@@ -49,12 +51,7 @@ async def seed_service_history(db: Database, *, per_day: int = 8, seed: int = 16
         taken = await session.scalar(
             select(ContactIdentity.id).where(ContactIdentity.external_id.like(f"{PREFIX}%"))
         )
-        channels = list(await session.scalars(select(Channel).order_by(Channel.id)))
-        agents = list(
-            await session.scalars(
-                select(User).where(User.role == "agent", User.active.is_(True)).order_by(User.id)
-            )
-        )
+        channels, agents = await channels_and_agents(session)
         if taken is not None or not channels or not agents:
             return False
         for channel in channels:
@@ -95,64 +92,49 @@ async def seed_service_history(db: Database, *, per_day: int = 8, seed: int = 16
                 rated = rng.random() < 0.45
                 score = rng.choices([1, 2, 3, 4, 5], weights=[1, 1, 2, 5, 8])[0] if rated else None
                 name = f"历史客户{n}"
-                contact = Contact(name=name, created_at=created, updated_at=created)
-                session.add(contact)
-                await session.flush()
-                identity = ContactIdentity(
-                    contact_id=contact.id,
-                    channel_id=channel.id,
-                    external_id=f"{PREFIX}{n}",
-                    name=name,
-                    created_at=created,
+                contact, identity = await add_customer(
+                    session, channel, f"{PREFIX}{n}", name, created
                 )
-                session.add(identity)
-                await session.flush()
                 question = rng.choice(QUESTIONS)
                 answer = rng.choice(ANSWERS)
                 replied = created + timedelta(seconds=first_s)
                 resolved = created + timedelta(seconds=resolution_s)
-                conversation = Conversation(
-                    channel_id=channel.id,
-                    contact_id=contact.id,
-                    identity_id=identity.id,
-                    active_identity_id=None,
-                    status="resolved",
+                conversation = await add_resolved_conversation(
+                    session,
+                    identity,
+                    created,
                     assignee_id=agent.id,
                     assigned_at=created,
                     unread_count=0,
                     last_message_preview=answer,
                     last_message_type="text",
-                    created_at=created,
                     updated_at=resolved,
                     last_message_at=replied,
                     last_inbound_at=created,
                     first_response_at=replied,
                     resolved_at=resolved,
                 )
-                session.add(conversation)
-                await session.flush()
-                for direction, sender, text, at in (
-                    ("inbound", "contact", question, created),
-                    ("outbound", "user", answer, replied),
-                ):
-                    message = Message(
-                        conversation_id=conversation.id,
-                        channel_id=channel.id,
-                        direction=direction,
-                        private=False,
-                        sender_type=sender,
-                        sender_id=contact.id if sender == "contact" else agent.id,
-                        sender_name=name if sender == "contact" else agent.name,
-                        content_type="text",
-                        content=text,
-                        attachments=[],
-                        extra={},
-                        external_id=f"{PREFIX}{n}-{direction}" if sender == "contact" else None,
-                        delivery_status="received" if sender == "contact" else "sent",
-                        created_at=at,
-                    )
-                    session.add(message)
-                    messages.append(message)
+                pair = (
+                    history_message(
+                        conversation,
+                        created,
+                        question,
+                        inbound=True,
+                        sender_id=contact.id,
+                        sender_name=name,
+                        external_id=f"{PREFIX}{n}-inbound",
+                    ),
+                    history_message(
+                        conversation,
+                        replied,
+                        answer,
+                        inbound=False,
+                        sender_id=agent.id,
+                        sender_name=agent.name,
+                    ),
+                )
+                session.add_all(pair)
+                messages.extend(pair)
                 session.add(
                     ConversationFacts(
                         conversation_id=conversation.id,

@@ -198,7 +198,7 @@ def test_demo_and_simulator_without_the_sandbox_say_so(monkeypatch: pytest.Monke
     by name refuse with a clear message instead of a traceback."""
     import importlib
 
-    from app import cli
+    from app.cli import support
 
     real = importlib.import_module
 
@@ -207,7 +207,8 @@ def test_demo_and_simulator_without_the_sandbox_say_so(monkeypatch: pytest.Monke
             raise ModuleNotFoundError(f"No module named {name!r}", name="sandbox")
         return real(name, package)
 
-    assert cli._sandbox("simulator.simulator").Simulator  # present in a development checkout
+    # present in a development checkout
+    assert support.load_sandbox("simulator.simulator").Simulator
     monkeypatch.setattr(importlib, "import_module", without_sandbox)
-    with pytest.raises(cli.CliError, match="sandbox package"):
-        cli._sandbox("demo")
+    with pytest.raises(support.CliError, match="sandbox package"):
+        support.load_sandbox("demo")

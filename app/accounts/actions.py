@@ -32,6 +32,18 @@ async def get_user_by_email(session: AsyncSession, email: str) -> User:
     return user
 
 
+async def get_active_user(session: AsyncSession, user_id: int, field: str = "") -> User:
+    """A member to hand work to: 400 when there is no such user or they are deactivated.
+    `field` names the request field in the message ("owner_id: ...")."""
+    prefix = f"{field}: " if field else ""
+    user = await session.get(User, user_id)
+    if user is None:
+        raise BadRequest(f"{prefix}no user with id {user_id}")
+    if not user.active:
+        raise BadRequest(f"{prefix}user {user.name} is deactivated")
+    return user
+
+
 async def create_user(
     session: AsyncSession,
     *,

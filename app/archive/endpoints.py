@@ -21,20 +21,14 @@ from app.audit import record_audit
 from app.deps import AdminDep, SessionDep, SupervisorDep, ViewerDep
 from app.errors import BadRequest
 from app.models import utcnow_for_models
-from app.pagination import DEFAULT_LIMIT, MAX_LIMIT
+from app.pagination import DEFAULT_LIMIT, Cursor, Limit, page
 from app.services import get_services
 
 router = APIRouter(prefix="/api/v1", tags=["archive"])
 
-Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT)]
-Cursor = Annotated[str | None, Query(max_length=500)]
 SearchText = Annotated[str, Query(min_length=1, max_length=200)]
 OptionalText = Annotated[str | None, Query(max_length=200)]
 Status = Annotated[str | None, Query(pattern="^(open|pending|resolved)$")]
-
-
-def page(items: list[Any], next_cursor: str | None) -> dict[str, Any]:
-    return {"items": items, "next_cursor": next_cursor}
 
 
 @router.get("/search")

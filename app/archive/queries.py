@@ -28,7 +28,14 @@ from app.models import (
     Message,
     SenderType,
 )
-from app.pagination import before_last_message, by_id, by_last_message, decode_id_cursor, paginate
+from app.pagination import (
+    before_last_message,
+    by_id,
+    by_last_message,
+    decode_id_cursor,
+    newest_first,
+    paginate,
+)
 from app.searchindex.terms import Group, highlight, parse_query
 
 
@@ -282,13 +289,7 @@ async def list_audit(
         stmt = stmt.where(AuditLog.object_type == object_type)
     if object_id:
         stmt = stmt.where(AuditLog.object_id == object_id)
-    if cursor:
-        stmt = stmt.where(AuditLog.id < decode_id_cursor(cursor))
-    rows, next_cursor = paginate(
-        (await session.scalars(stmt.order_by(AuditLog.id.desc()).limit(limit + 1))).all(),
-        limit,
-        by_id,
-    )
+    rows, next_cursor = await newest_first(session, stmt, AuditLog.id, cursor, limit)
     items = [
         AuditOut(
             id=r.id,

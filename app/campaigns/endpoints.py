@@ -33,7 +33,7 @@ from app.contacts.task_queries import access_task
 from app.deps import SessionDep, ViewerDep
 from app.errors import BadRequest, NotFound
 from app.models import CampaignInvitee, Contact, InviteeState
-from app.pagination import DEFAULT_LIMIT, MAX_LIMIT
+from app.pagination import DEFAULT_LIMIT, Cursor, Limit, page
 
 router = APIRouter(prefix="/api/v1", tags=["campaigns"])
 
@@ -65,14 +65,7 @@ class MoveIn(BaseModel):
 
 @router.post("/campaigns", status_code=201)
 async def post_campaign(body: CampaignIn, session: SessionDep, viewer: ViewerDep) -> CampaignOut:
-    campaign = await create_campaign(
-        session,
-        viewer,
-        title=body.title,
-        starts_at=body.starts_at,
-        capacity=body.capacity,
-        location=body.location,
-    )
+    campaign = await create_campaign(session, viewer, **body.model_dump())
     return await campaign_out(session, viewer, campaign)
 
 
@@ -80,11 +73,11 @@ async def post_campaign(body: CampaignIn, session: SessionDep, viewer: ViewerDep
 async def get_campaigns(
     session: SessionDep,
     viewer: ViewerDep,
-    cursor: Annotated[str | None, Query(max_length=500)] = None,
-    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
+    cursor: Cursor = None,
+    limit: Limit = DEFAULT_LIMIT,
 ) -> dict[str, Any]:
     items, nxt = await list_campaigns(session, viewer, cursor=cursor, limit=limit)
-    return {"items": items, "next_cursor": nxt}
+    return page(items, nxt)
 
 
 @router.get("/campaigns/{campaign_id}")
@@ -97,14 +90,7 @@ async def patch_campaign(
     campaign_id: int, body: CampaignPatch, session: SessionDep, viewer: ViewerDep
 ) -> CampaignOut:
     campaign = await access_campaign(session, campaign_id, for_update=True)
-    await update_campaign(
-        session,
-        campaign,
-        title=body.title,
-        starts_at=body.starts_at,
-        capacity=body.capacity,
-        location=body.location,
-    )
+    await update_campaign(session, campaign, **body.model_dump())
     return await campaign_out(session, viewer, campaign)
 
 
@@ -118,10 +104,7 @@ async def get_invitees(
     await access_campaign(session, campaign_id)
     if state is not None and state not in set(InviteeState):
         raise BadRequest(f"state: {state!r} is not an invitee state")
-    return {
-        "items": await invitees_out(session, viewer, campaign_id, state=state),
-        "next_cursor": None,
-    }
+    return page(await invitees_out(session, viewer, campaign_id, state=state), None)
 
 
 @router.post("/campaigns/{campaign_id}/invitees")

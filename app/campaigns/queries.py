@@ -25,7 +25,7 @@ from app.models import (
     InviteeState,
     User,
 )
-from app.pagination import by_id, decode_id_cursor, paginate
+from app.pagination import newest_first
 
 S = InviteeState
 # The funnel counts each invitee at every stage it went through (the machine only moves
@@ -176,11 +176,7 @@ async def list_campaigns(
     session: AsyncSession, viewer: Viewer, *, cursor: str | None, limit: int
 ) -> tuple[list[CampaignOut], str | None]:
     """Newest first (by id)."""
-    stmt = select(Campaign)
-    if cursor:
-        stmt = stmt.where(Campaign.id < decode_id_cursor(cursor))
-    rows = list((await session.scalars(stmt.order_by(Campaign.id.desc()).limit(limit + 1))).all())
-    page, nxt = paginate(rows, limit, by_id)
+    page, nxt = await newest_first(session, select(Campaign), Campaign.id, cursor, limit)
     return await campaigns_out(session, viewer, page), nxt
 
 

@@ -27,12 +27,10 @@ from app.contacts.task_queries import access_task, list_tasks, todo_counts
 from app.deps import AdminDep, SessionDep, ViewerDep
 from app.errors import BadRequest
 from app.models import Conversation, HolidayDay, TaskKind, User, utcnow_for_models
-from app.pagination import DEFAULT_LIMIT, MAX_LIMIT
+from app.pagination import DEFAULT_LIMIT, Cursor, Limit, page
 
 router = APIRouter(prefix="/api/v1", tags=["customers"])
 
-Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT)]
-Cursor = Annotated[str | None, Query(max_length=500)]
 WhoQuery = Annotated[str | None, Query(pattern=r"^(me|none|\d{1,10})$")]
 
 
@@ -64,7 +62,7 @@ async def get_customers(
         cursor=cursor,
         limit=limit,
     )
-    return {"items": items, "next_cursor": nxt}
+    return page(items, nxt)
 
 
 @router.get("/tasks")
@@ -90,7 +88,7 @@ async def get_tasks(
         cursor=cursor,
         limit=limit,
     )
-    return {"items": items, "next_cursor": nxt}
+    return page(items, nxt)
 
 
 @router.get("/tasks/counts")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Query, Request
+from fastapi import APIRouter, Body, Request
 from pydantic import BaseModel, ValidationError
 from sqlalchemy import select
 
@@ -15,7 +15,7 @@ from app.contacts.queries import access_contact
 from app.deps import SessionDep, SupervisorDep, ViewerDep
 from app.errors import BadRequest, Conflict, NotFound
 from app.models import Order
-from app.pagination import DEFAULT_LIMIT, MAX_LIMIT, decode_id_cursor, encode_cursor
+from app.pagination import DEFAULT_LIMIT, MAX_LIMIT, Cursor, Limit, newest_first, page
 
 router = APIRouter(prefix="/api/v1", tags=["orders"])
 
@@ -82,18 +82,15 @@ async def get_orders(
     session: SessionDep,
     viewer: SupervisorDep,
     unmatched: bool = False,
-    cursor: Annotated[str | None, Query(max_length=500)] = None,
-    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
+    cursor: Cursor = None,
+    limit: Limit = DEFAULT_LIMIT,
 ) -> dict[str, Any]:
     """All orders newest first, or (`unmatched=true`) those waiting to be linked."""
     stmt = select(Order)
     if unmatched:
         stmt = stmt.where(Order.contact_id.is_(None))
-    if cursor:
-        stmt = stmt.where(Order.id < decode_id_cursor(cursor))
-    rows = list((await session.scalars(stmt.order_by(Order.id.desc()).limit(limit + 1))).all())
-    nxt = encode_cursor([rows[limit - 1].id]) if len(rows) > limit else None
-    return {"items": await orders_out(session, rows[:limit]), "next_cursor": nxt}
+    rows, nxt = await newest_first(session, stmt, Order.id, cursor, limit)
+    return page(await orders_out(session, rows), nxt)
 
 
 class LinkIn(BaseModel):

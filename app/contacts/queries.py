@@ -10,7 +10,7 @@ from app.contacts.actions.notes import tags_of
 from app.contacts.schemas import ContactNotesOut, ContactOut, IdentityOut
 from app.errors import NotFound
 from app.inbox.queries import conversation_rows
-from app.inbox.schemas import ChannelRef, conversation_out
+from app.inbox.schemas import conversation_out
 from app.models import Channel, Contact, ContactIdentity, ContactTag, Conversation
 from app.pagination import MAX_LIMIT
 
@@ -80,16 +80,7 @@ async def contact_view(session: AsyncSession, viewer: Viewer, contact_id: int) -
         email=contact.email,
         notes=contact.notes,
         attributes=dict(contact.attributes or {}),
-        identities=[
-            IdentityOut(
-                channel=ChannelRef(id=ch.id, type=ch.type, name=ch.name),
-                external_id=i.external_id,
-                name=i.name,
-                avatar_url=i.avatar_url,
-                unreachable=i.unreachable,
-            )
-            for i, ch in visible
-        ],
+        identities=[IdentityOut.of(i, ch) for i, ch in visible],
         conversations=[
             conversation_out(*row) for row in conv_rows if viewer.can_see_channel(row[0].channel_id)
         ],

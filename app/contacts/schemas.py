@@ -9,6 +9,7 @@ from pydantic import BaseModel, Field
 
 from app.contacts.actions.profile import CrmPatch
 from app.inbox.schemas import ChannelRef, ConversationOut
+from app.models import Channel, ContactIdentity
 
 MAX_TAGS = 20
 
@@ -19,6 +20,16 @@ class IdentityOut(BaseModel):
     name: str | None
     avatar_url: str | None
     unreachable: bool
+
+    @classmethod
+    def of(cls, identity: ContactIdentity, channel: Channel) -> IdentityOut:
+        return cls(
+            channel=ChannelRef.of(channel),
+            external_id=identity.external_id,
+            name=identity.name,
+            avatar_url=identity.avatar_url,
+            unreachable=identity.unreachable,
+        )
 
 
 class ContactOut(BaseModel):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends, Query
 from sqlalchemy import select
 
 from app.deps import SessionDep, ViewerDep
@@ -24,17 +24,10 @@ from app.inbox.schemas import (
     channel_out,
     message_out,
 )
-from app.models import Channel, Message, User, UserChannel
-from app.pagination import DEFAULT_LIMIT, MAX_LIMIT, by_id, decode_id_cursor, paginate
+from app.models import Channel, Conversation, Message, User, UserChannel
+from app.pagination import DEFAULT_LIMIT, Cursor, Limit, newest_first, page
 
 router = APIRouter(prefix="/api/v1", tags=["inbox"])
-
-Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT)]
-Cursor = Annotated[str | None, Query(max_length=500)]
-
-
-def page(items: list[Any], next_cursor: str | None) -> dict[str, Any]:
-    return {"items": items, "next_cursor": next_cursor}
 
 
 @router.get("/conversations")
@@ -84,11 +77,20 @@ async def list_messages(
     return page(items, next_cursor)
 
 
+async def _locked_conversation(
+    conversation_id: int, session: SessionDep, viewer: ViewerDep
+) -> Conversation:
+    """The conversation of the path, if the viewer may see it, locked for a change."""
+    return await access_conversation(session, viewer, conversation_id, for_update=True)
+
+
+LockedConversation = Annotated[Conversation, Depends(_locked_conversation)]
+
+
 @router.post("/conversations/{conversation_id}/messages", status_code=201)
 async def post_message(
-    conversation_id: int, body: ReplyIn, session: SessionDep, viewer: ViewerDep
+    body: ReplyIn, session: SessionDep, viewer: ViewerDep, conversation: LockedConversation
 ) -> MessageOut:
-    conversation = await access_conversation(session, viewer, conversation_id, for_update=True)
     message = await actions.send_reply(session, viewer, conversation, body.content, body.private)
     return message_out(message)
 
@@ -106,27 +108,22 @@ async def retry_message(
 
 @router.post("/conversations/{conversation_id}/assignment")
 async def assign(
-    conversation_id: int, body: AssignmentIn, session: SessionDep, viewer: ViewerDep
+    body: AssignmentIn, session: SessionDep, viewer: ViewerDep, conversation: LockedConversation
 ) -> ConversationOut:
-    conversation = await access_conversation(session, viewer, conversation_id, for_update=True)
     await actions.assign_conversation(session, viewer, conversation, body.assignee_id)
     return await queries.conversation_view(session, conversation)
 
 
 @router.post("/conversations/{conversation_id}/status")
 async def set_status(
-    conversation_id: int, body: StatusIn, session: SessionDep, viewer: ViewerDep
+    body: StatusIn, session: SessionDep, viewer: ViewerDep, conversation: LockedConversation
 ) -> ConversationOut:
-    conversation = await access_conversation(session, viewer, conversation_id, for_update=True)
     await actions.change_status(session, viewer, conversation, body.status)
     return await queries.conversation_view(session, conversation)
 
 
 @router.post("/conversations/{conversation_id}/read")
-async def mark_read(
-    conversation_id: int, session: SessionDep, viewer: ViewerDep
-) -> ConversationOut:
-    conversation = await access_conversation(session, viewer, conversation_id, for_update=True)
+async def mark_read(session: SessionDep, conversation: LockedConversation) -> ConversationOut:
     await actions.mark_read(session, conversation)
     return await queries.conversation_view(session, conversation)
 
@@ -142,10 +139,7 @@ async def list_channels(
     clause = viewer.channel_clause(Channel.id)
     if clause is not None:
         stmt = stmt.where(clause)
-    if cursor:
-        stmt = stmt.where(Channel.id < decode_id_cursor(cursor))
-    rows = (await session.scalars(stmt.order_by(Channel.id.desc()).limit(limit + 1))).all()
-    channels, nxt = paginate(rows, limit, by_id)
+    channels, nxt = await newest_first(session, stmt, Channel.id, cursor, limit)
     items: list[ChannelOut] = [channel_out(ch) for ch in channels]
     return page(items, nxt)
 
@@ -157,12 +151,7 @@ async def list_users(
     cursor: Cursor = None,
     limit: Limit = DEFAULT_LIMIT,
 ) -> dict[str, Any]:
-    stmt = select(User)
-    if cursor:
-        stmt = stmt.where(User.id < decode_id_cursor(cursor))
-    rows, nxt = paginate(
-        (await session.scalars(stmt.order_by(User.id.desc()).limit(limit + 1))).all(), limit, by_id
-    )
+    rows, nxt = await newest_first(session, select(User), User.id, cursor, limit)
     limits: dict[int, list[int]] = {}
     if rows:
         for uc in await session.scalars(

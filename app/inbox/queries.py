@@ -32,9 +32,8 @@ from app.models import (
 )
 from app.pagination import (
     before_last_message,
-    by_id,
     by_last_message,
-    decode_id_cursor,
+    newest_first,
     paginate,
 )
 
@@ -174,8 +173,5 @@ async def list_messages(
     session: AsyncSession, conversation: Conversation, *, cursor: str | None, limit: int
 ) -> tuple[list[MessageOut], str | None]:
     stmt = select(Message).where(Message.conversation_id == conversation.id)
-    if cursor:
-        stmt = stmt.where(Message.id < decode_id_cursor(cursor))
-    rows = (await session.scalars(stmt.order_by(Message.id.desc()).limit(limit + 1))).all()
-    page, next_cursor = paginate(rows, limit, by_id)
+    page, next_cursor = await newest_first(session, stmt, Message.id, cursor, limit)
     return [message_out(m) for m in page], next_cursor

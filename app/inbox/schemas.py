@@ -40,6 +40,10 @@ class ChannelRef(BaseModel):
     type: str
     name: str
 
+    @classmethod
+    def of(cls, channel: Channel) -> ChannelRef:
+        return cls(id=channel.id, type=channel.type, name=channel.name)
+
 
 class LastOrderRef(BaseModel):
     order_no: str
@@ -168,7 +172,7 @@ def conversation_out(
 ) -> ConversationOut:
     return ConversationOut(
         id=c.id,
-        channel=ChannelRef(id=channel.id, type=channel.type, name=channel.name),
+        channel=ChannelRef.of(channel),
         contact=ContactRef(
             id=contact.id,
             name=contact.name,

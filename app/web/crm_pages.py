@@ -6,9 +6,12 @@ Every signed-in member sees them; what each lists is what the API lets that memb
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.deps import SessionDep
 from app.models import EventLog
@@ -30,25 +33,24 @@ async def todo(request: Request, session: SessionDep) -> Response:
     return await staff_page(request, session, "/todo", STAFF_ROLES, "todo.html", extra)
 
 
-@router.get("/customers")
-async def customers(request: Request, session: SessionDep) -> Response:
-    return await staff_page(request, session, "/customers", STAFF_ROLES, "customers.html")
+# (path, its section in the top bar, template): a detail page's id reaches the
+# template under the path parameter's name (contact_id, campaign_id).
+PAGES = (
+    ("/customers", "/customers", "customers.html"),
+    ("/customers/{contact_id:int}", "/customers", "customer.html"),
+    ("/campaigns", "/campaigns", "campaigns.html"),  # 邀约: the list and the create form
+    # One campaign: its funnel and mix, its invitees with their state buttons, the picker.
+    ("/campaigns/{campaign_id:int}", "/campaigns", "campaigns.html"),
+)
 
 
-@router.get("/customers/{contact_id}")
-async def customer(contact_id: int, request: Request, session: SessionDep) -> Response:
-    extra = {"contact_id": contact_id}
-    return await staff_page(request, session, "/customers", STAFF_ROLES, "customer.html", extra)
+def _page(section: str, template: str) -> Callable[[Request, AsyncSession], Awaitable[Response]]:
+    async def page(request: Request, session: SessionDep) -> Response:
+        ids = {name: int(value) for name, value in request.path_params.items()}
+        return await staff_page(request, session, section, STAFF_ROLES, template, ids)
+
+    return page
 
 
-@router.get("/campaigns")
-async def campaigns(request: Request, session: SessionDep) -> Response:
-    """邀约: the campaigns list and the create form."""
-    return await staff_page(request, session, "/campaigns", STAFF_ROLES, "campaigns.html")
-
-
-@router.get("/campaigns/{campaign_id}")
-async def campaign(campaign_id: int, request: Request, session: SessionDep) -> Response:
-    """One campaign: its funnel and mix, its invitees with their state buttons, the picker."""
-    extra = {"campaign_id": campaign_id}
-    return await staff_page(request, session, "/campaigns", STAFF_ROLES, "campaigns.html", extra)
+for _path, _section, _template in PAGES:
+    router.add_api_route(_path, _page(_section, _template), methods=["GET"])

@@ -19,7 +19,8 @@ from pydantic import BaseModel
 from channels import base
 from channels.douyin import api, quota
 from channels.douyin.config import DEFAULT_API_BASE, DEFAULT_REPLY_WINDOW, DouyinConfig
-from channels.douyin.events import SCENE_ENTER, SCENE_REPLY, parse_resource_ref, parse_webhook
+from channels.douyin.envelope import parse_resource_ref
+from channels.douyin.events import SCENE_ENTER, SCENE_REPLY, parse_webhook
 from channels.douyin.tokens import TokenKeeper
 from channels.douyin.wire import as_str, platform_error
 from channels.transport import typed_config

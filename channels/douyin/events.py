@@ -1,7 +1,8 @@
 """Webhook edge: verify, then turn one Douyin event into normalized messages.
 
 Pure: no I/O. Wire facts are from `../shared/reference/channels.md` §4.1-4.2
-("the brief"); field names follow the SKIT.ByteDance event samples.
+("the brief"); field names follow the SKIT.ByteDance event samples. Decoding the
+envelope and a message's body lives in `envelope.py`; here, one handler per event.
 """
 
 from __future__ import annotations
@@ -9,37 +10,26 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import parse_qsl, urlencode
 
 from channels.base import (
     BadSignature,
     ContentType,
     Direction,
-    InboundContact,
     InboundMessage,
     MalformedPayload,
-    MediaRef,
     PlatformNotice,
     WebhookRequest,
     WebhookResult,
 )
 from channels.douyin.config import DouyinConfig
+from channels.douyin.envelope import Envelope, decode_content, load_object, message_body
 from channels.douyin.signature import is_valid
 from channels.douyin.wire import as_int, as_str
 
 # Text events are small; the ingestion contract caps Douyin bodies at 64 KiB
 # (perf-reliability.md §4.1, "Ingestion contract" step 1).
 MAX_BODY_BYTES = 64 * 1024
-
-# Below this a `create_time` is in seconds (im_authorize's sample), above it in
-# milliseconds (IM messages, "13位毫秒时间戳"): 10**11 s is the year 5138.
-_SECONDS_CUTOFF = 10**11
-
-# MediaRef.ref prefix for media only the resources API can resolve (user_local_*).
-RESOURCE_REF_PREFIX = "im-resource:"
 
 SCENE_REPLY = "im_replay_msg"  # (sic) the platform's spelling, brief §4.3
 SCENE_ENTER = "im_enter_direct_msg"
@@ -49,19 +39,6 @@ ENTER_TEXT = "进入了私信会话"
 # event (CONTRACT §11). The message carries this code in `extra["churn"]`.
 HARD_CHURN = "hard"
 UNAUTHORIZE_TEXT = "撤销了对本应用的授权 / withdrew the grant to this app"
-
-
-@dataclass(frozen=True)
-class Envelope:
-    """The common fields of every event (brief §4.1), `content` decoded."""
-
-    event: str
-    from_user_id: str
-    to_user_id: str
-    content: Mapping[str, Any]
-    msg_id_header: str
-    body_digest: str
-    account_open_id: str
 
 
 def parse_webhook(config: DouyinConfig, request: WebhookRequest) -> WebhookResult:
@@ -75,7 +52,7 @@ def parse_webhook(config: DouyinConfig, request: WebhookRequest) -> WebhookResul
     secret = config.client_secret.get_secret_value()
     if not is_valid(secret, request.body, headers.get("x-douyin-signature")):
         raise BadSignature("X-Douyin-Signature missing or wrong")
-    payload = _load_object(request.body)
+    payload = load_object(request.body)
     event = payload.get("event")
     if not isinstance(event, str) or not event:
         raise MalformedPayload("no event name")
@@ -86,7 +63,7 @@ def parse_webhook(config: DouyinConfig, request: WebhookRequest) -> WebhookResul
         event=event,
         from_user_id=as_str(payload.get("from_user_id")),
         to_user_id=as_str(payload.get("to_user_id")),
-        content=_content(payload.get("content"), strict=handler is not None),
+        content=decode_content(payload.get("content"), strict=handler is not None),
         msg_id_header=headers.get("msg-id", "").strip(),
         body_digest=hashlib.sha256(request.body).hexdigest(),
         account_open_id=config.open_id,
@@ -99,174 +76,13 @@ def parse_webhook(config: DouyinConfig, request: WebhookRequest) -> WebhookResul
     return WebhookResult(messages=[message] if message else [])
 
 
-def resource_ref(conversation_id: str, message_id: str) -> str:
-    """A MediaRef.ref naming a message whose media the resources API serves."""
-    return RESOURCE_REF_PREFIX + urlencode(
-        {"conversation_id": conversation_id, "message_id": message_id}
-    )
-
-
-def parse_resource_ref(ref: str) -> tuple[str, str] | None:
-    """(conversation_id, message_id) from `resource_ref`, or None for a plain URL."""
-    if not ref.startswith(RESOURCE_REF_PREFIX):
-        return None
-    fields = dict(parse_qsl(ref[len(RESOURCE_REF_PREFIX) :]))
-    conversation_id, message_id = fields.get("conversation_id"), fields.get("message_id")
-    if not conversation_id or not message_id:
-        return None
-    return conversation_id, message_id
-
-
-# --- decoding ------------------------------------------------------------------------
-
-
-def _load_object(body: bytes) -> dict[str, Any]:
-    try:
-        payload = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise MalformedPayload(f"body is not JSON: {exc}") from exc
-    except RecursionError as exc:  # nested thousands deep: no real event is
-        raise MalformedPayload("body is nested too deep") from exc
-    if not isinstance(payload, dict):
-        raise MalformedPayload("body is not a JSON object")
-    return payload
-
-
-def _content(raw: Any, *, strict: bool) -> Mapping[str, Any]:
-    """`content` is a JSON string in most events and an object in others (brief §4.2)."""
-    if isinstance(raw, Mapping):
-        return raw
-    if raw is None or raw == "":
-        return {}
-    if isinstance(raw, str):
-        try:
-            decoded = json.loads(raw)
-        except (json.JSONDecodeError, RecursionError) as exc:
-            if strict:
-                raise MalformedPayload("content is not JSON (or nested too deep)") from exc
-            return {"raw": raw[:1000]}
-        if isinstance(decoded, Mapping):
-            return decoded
-    if strict:
-        raise MalformedPayload("content is not a JSON object")
-    return {"raw": raw}
-
-
 def _challenge_answer(payload: Mapping[str, Any]) -> WebhookResult:
     """Echo the challenge as JSON, keeping its type (a number in the doc)."""
-    challenge = _content(payload.get("content"), strict=True).get("challenge")
+    challenge = decode_content(payload.get("content"), strict=True).get("challenge")
     if challenge is None or isinstance(challenge, (dict, list, bool)):
         raise MalformedPayload("verify_webhook without a challenge")
     body = json.dumps({"challenge": challenge}).encode()
     return WebhookResult(body=body, media_type="application/json")
-
-
-def _sent_at(value: Any) -> datetime | None:
-    stamp = as_int(value)
-    if stamp is None or stamp <= 0:
-        return None
-    seconds = stamp / 1000 if stamp >= _SECONDS_CUTOFF else float(stamp)
-    try:
-        return datetime.fromtimestamp(seconds, UTC)
-    except (OverflowError, OSError, ValueError):
-        return None
-
-
-def _contact(env: Envelope, open_id: str) -> InboundContact:
-    """The customer, named from `user_infos` when it lists them."""
-    infos = env.content.get("user_infos")
-    for info in infos if isinstance(infos, list) else []:
-        if isinstance(info, Mapping) and as_str(info.get("open_id")) == open_id:
-            return InboundContact(
-                external_id=open_id,
-                name=as_str(info.get("nick_name")) or None,
-                avatar_url=as_str(info.get("avatar")) or None,
-            )
-    return InboundContact(external_id=open_id)
-
-
-def _external_id(env: Envelope) -> str:
-    """server_message_id, else the Msg-Id header (brief §4.1), else the body's hash.
-
-    The hash is a last resort for an event that carries neither: a retry resends
-    the same bytes, so it still dedupes.
-    """
-    return (
-        as_str(env.content.get("server_message_id"))
-        or env.msg_id_header
-        or f"sha256:{env.body_digest}"
-    )
-
-
-def _reply_context(env: Envelope, customer: str, scene: str | None = None) -> dict[str, str]:
-    """What `/im/send/msg/` needs to answer this message (brief §4.3)."""
-    msg_id = as_str(env.content.get("server_message_id"))
-    conversation_id = as_str(env.content.get("conversation_short_id"))
-    if not msg_id or not conversation_id:
-        return {}
-    context = {"msg_id": msg_id, "conversation_id": conversation_id, "to_user_id": customer}
-    if scene:
-        context["scene"] = scene
-    return context
-
-
-# --- message bodies ------------------------------------------------------------------
-
-
-def _media(env: Envelope, kind: ContentType, *, local: bool) -> tuple[MediaRef, ...]:
-    """A direct `resource_url`, or for user_local_* a ref the resources API resolves."""
-    url = as_str(env.content.get("resource_url"))
-    if url:
-        return (MediaRef(kind=kind, ref=url),)
-    if local:
-        conversation_id = as_str(env.content.get("conversation_short_id"))
-        message_id = as_str(env.content.get("server_message_id"))
-        if conversation_id and message_id:
-            return (MediaRef(kind=kind, ref=resource_ref(conversation_id, message_id)),)
-    return ()
-
-
-def _card_text(content: Mapping[str, Any]) -> str:
-    """A retain-consult (留资) card as readable lines: label：value."""
-    lines = ["[留资卡片]"]
-    data = content.get("card_data")
-    for item in data if isinstance(data, list) else []:
-        if isinstance(item, Mapping):
-            lines.append(f"{as_str(item.get('label'))}：{as_str(item.get('value'))}")
-    return "\n".join(lines)
-
-
-def _body(env: Envelope) -> tuple[ContentType, str, tuple[MediaRef, ...], dict[str, Any]]:
-    """Content type, text, media and extra for one IM message.
-
-    message_type values: text, image, user_local_image, emoji, video,
-    user_local_video, retain_consult_card, other (official list as quoted by an
-    integrator [3p]; SKIT has the same fields).
-    """
-    c = env.content
-    kind = as_str(c.get("message_type"))
-    extra: dict[str, Any] = {"message_type": kind}
-    for key in ("resource_width", "resource_height", "item_id"):
-        if c.get(key) not in (None, ""):
-            extra[key] = c[key]
-    if kind == "text":
-        return ContentType.TEXT, as_str(c.get("text")), (), extra
-    if kind in ("image", "emoji", "user_local_image"):
-        media = _media(env, ContentType.IMAGE, local=kind == "user_local_image")
-        return ContentType.IMAGE, "", media, extra
-    if kind in ("video", "user_local_video"):
-        # `video` is a shared Douyin video (an encrypted item_id), not a file.
-        media = _media(env, ContentType.VIDEO, local=kind == "user_local_video")
-        return ContentType.VIDEO, "", media, extra
-    if kind == "retain_consult_card":
-        extra.update(
-            card_id=as_str(c.get("card_id")),
-            card_status=as_int(c.get("card_status")),
-            card_data=[dict(i) for i in c.get("card_data") or [] if isinstance(i, Mapping)],
-        )
-        return ContentType.TEXT, _card_text(c), (), extra
-    extra["platform_type"] = kind or "unknown"
-    return ContentType.UNSUPPORTED, as_str(c.get("text")), (), extra
 
 
 # --- events --------------------------------------------------------------------------
@@ -278,25 +94,49 @@ def _customer_or_fail(open_id: str, event: str) -> str:
     return open_id
 
 
-def _message(env: Envelope, customer: str, **fields: Any) -> InboundMessage:
-    """A message event's common part (content, ids, time); `fields` add the rest."""
-    content_type, text, media, extra = _body(env)
+def _inbound(
+    env: Envelope,
+    customer: str,
+    content_type: ContentType,
+    text: str,
+    extra: dict[str, Any],
+    **fields: Any,
+) -> InboundMessage:
+    """What every event filed under a customer carries: its id, who, what, when."""
     return InboundMessage(
-        external_id=_external_id(env),
-        contact=_contact(env, customer),
+        external_id=env.external_id,
+        contact=env.contact(customer),
         content_type=content_type,
         text=text,
-        media=media,
         extra=extra,
-        sent_at=_sent_at(env.content.get("create_time")),
+        sent_at=env.sent_at,
         **fields,
     )
+
+
+def _message(env: Envelope, customer: str, **fields: Any) -> InboundMessage:
+    """An IM message: its body decoded; `fields` add the direction, reply context, ..."""
+    content_type, text, media, extra = message_body(env)
+    return _inbound(env, customer, content_type, text, extra, media=media, **fields)
+
+
+def _notice(
+    env: Envelope,
+    customer: str,
+    text: str,
+    extra: dict[str, Any],
+    *,
+    content_type: ContentType = ContentType.EVENT,
+    **fields: Any,
+) -> InboundMessage:
+    """A platform event filed in the customer's conversation; it is never unread."""
+    return _inbound(env, customer, content_type, text, extra, counts_as_unread=False, **fields)
 
 
 def _received(env: Envelope) -> InboundMessage:
     """im_receive_msg: the customer wrote to the business account."""
     customer = _customer_or_fail(env.from_user_id, env.event)
-    return _message(env, customer, reply_context=_reply_context(env, customer))
+    return _message(env, customer, reply_context=env.reply_context(customer))
 
 
 def _sent_echo(env: Envelope) -> InboundMessage:
@@ -316,16 +156,8 @@ def _entered(env: Envelope) -> InboundMessage:
     extra: dict[str, Any] = {"event": env.event, "scene": SCENE_ENTER}
     if env.content.get("scene_type") is not None:
         extra["scene_type"] = env.content["scene_type"]
-    return InboundMessage(
-        external_id=_external_id(env),
-        contact=_contact(env, customer),
-        content_type=ContentType.EVENT,
-        text=ENTER_TEXT,
-        extra=extra,
-        sent_at=_sent_at(env.content.get("create_time")),
-        reply_context=_reply_context(env, customer, scene=SCENE_ENTER),
-        counts_as_unread=False,
-    )
+    context = env.reply_context(customer, scene=SCENE_ENTER)
+    return _notice(env, customer, ENTER_TEXT, extra, reply_context=context)
 
 
 def _authorized(env: Envelope) -> InboundMessage | None:
@@ -334,21 +166,14 @@ def _authorized(env: Envelope) -> InboundMessage | None:
     if not customer:
         return None  # the SKIT sample has empty user ids: nobody to file it under
     status = as_int(env.content.get("auth_status"))
-    return InboundMessage(
-        external_id=_external_id(env),
-        contact=_contact(env, customer),
-        content_type=ContentType.EVENT,
-        text="授权了主动私信" if status == 1 else "未授权主动私信",
-        extra={
-            "event": env.event,
-            "auth_status": status,
-            "operation_type": as_int(env.content.get("operation_type")),
-            "source": as_str(env.content.get("source")),
-            "expire_time": as_int(env.content.get("expire_time")),
-        },
-        sent_at=_sent_at(env.content.get("create_time")),
-        counts_as_unread=False,
-    )
+    extra = {
+        "event": env.event,
+        "auth_status": status,
+        "operation_type": as_int(env.content.get("operation_type")),
+        "source": as_str(env.content.get("source")),
+        "expire_time": as_int(env.content.get("expire_time")),
+    }
+    return _notice(env, customer, "授权了主动私信" if status == 1 else "未授权主动私信", extra)
 
 
 def _scopes(env: Envelope) -> list[str]:
@@ -370,34 +195,20 @@ def _unauthorized(env: Envelope) -> InboundMessage | PlatformNotice | None:
             env.event,
             "抖音账号撤销了对本应用的授权，需要重新授权 / "
             "the Douyin account withdrew its grant; re-authorization needed",
-            {"scopes": scopes, "key": _external_id(env)},
+            {"scopes": scopes, "key": env.external_id},
         )
     if not env.from_user_id:
         return None  # nobody to file it under (SKIT's sample has an empty user id)
-    return InboundMessage(
-        external_id=_external_id(env),
-        contact=_contact(env, env.from_user_id),
-        content_type=ContentType.EVENT,
-        text=UNAUTHORIZE_TEXT,
-        extra={"event": env.event, "churn": HARD_CHURN, "scopes": scopes},
-        sent_at=_sent_at(env.content.get("create_time")),
-        counts_as_unread=False,
-    )
+    extra = {"event": env.event, "churn": HARD_CHURN, "scopes": scopes}
+    return _notice(env, env.from_user_id, UNAUTHORIZE_TEXT, extra)
 
 
 def _app_authorized(env: Envelope) -> InboundMessage | None:
     """authorize: a user granted the app (again); the counterpart of `unauthorize`."""
     if not env.from_user_id or env.from_user_id == env.account_open_id:
         return None
-    return InboundMessage(
-        external_id=_external_id(env),
-        contact=_contact(env, env.from_user_id),
-        content_type=ContentType.EVENT,
-        text="授权了本应用 / granted this app",
-        extra={"event": env.event, "scopes": _scopes(env)},
-        sent_at=_sent_at(env.content.get("create_time")),
-        counts_as_unread=False,
-    )
+    extra = {"event": env.event, "scopes": _scopes(env)}
+    return _notice(env, env.from_user_id, "授权了本应用 / granted this app", extra)
 
 
 def _unknown(env: Envelope) -> InboundMessage | None:
@@ -408,14 +219,8 @@ def _unknown(env: Envelope) -> InboundMessage | None:
         customer = env.to_user_id if env.to_user_id != env.account_open_id else ""
     if not customer:
         return None  # an app-level event with no user: acknowledged, nothing to file
-    return InboundMessage(
-        external_id=_external_id(env),
-        contact=_contact(env, customer),
-        content_type=ContentType.UNSUPPORTED,
-        extra={"platform_type": env.event},
-        sent_at=_sent_at(env.content.get("create_time")),
-        counts_as_unread=False,
-    )
+    extra = {"platform_type": env.event}
+    return _notice(env, customer, "", extra, content_type=ContentType.UNSUPPORTED)
 
 
 _HANDLERS: dict[str, Callable[[Envelope], InboundMessage | PlatformNotice | None]] = {

@@ -5,18 +5,18 @@ paths the connector uses (`channels.md` §2): tokens that expire by a clock test
 can move, the customer-service send with its 48-hour window and per-window quota,
 the typing indicator, temporary media (upload with WeChat's type and size limits,
 download) that expire after 3 days. Errors are HTTP 200 with an errcode body, as
-WeChat sends them. Pushes *to* Huiliu are built by `sandbox.wechat.pushes`.
+WeChat sends them. Pushes *to* Huiliu are built by `sandbox.wechat.pushes`; the
+HTTP routes are in `sandbox.wechat.routes`, here the account's state and rules.
 """
 
 from __future__ import annotations
 
-import json
 from collections import deque
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from fastapi import FastAPI, Request, Response
+from fastapi import Request
 from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException
 from starlette.formparsers import MultiPartException
@@ -30,9 +30,8 @@ from sandbox.wechat.pushes import (  # noqa: F401
     message_xml,
     push_xml,
 )
+from sandbox.wechat.routes import ERRMSG, build_app, json_object
 
-# WeChat labels its JSON answers this way.
-JSON_TYPE = "application/json; encoding=utf-8"
 # Tokens last 7200 s (§2.1).
 TOKEN_TTL = 7200
 # After a new token is issued the previous one stays valid 5 more minutes (§2.1).
@@ -78,28 +77,6 @@ SEND_TYPES = frozenset(
         "miniprogrampage",
     ]
 )
-
-ERRMSG = {
-    40001: "invalid credential, access_token is invalid or not latest",
-    40002: "invalid grant_type",
-    40003: "invalid openid",
-    40004: "invalid media type",
-    40005: "invalid file type",
-    40006: "invalid file size",
-    40007: "invalid media_id",
-    40008: "invalid message type",
-    40009: "invalid image size",
-    40013: "invalid appid",
-    40125: "invalid appsecret",
-    41001: "access_token missing",
-    41005: "media data missing",
-    42001: "access_token expired",
-    44004: "empty content",
-    45015: "response out of time limit or subscription is canceled",
-    45047: "out of response count limit",
-    47001: "data format error",
-    -1: "system error",
-}
 
 
 @dataclass
@@ -168,7 +145,7 @@ class FakeWeChat:
         self._unfollowed: set[str] = set()
         self._media: dict[str, _Media] = {}
         self._counter = 0
-        self.app = self._build_app()
+        self.app = build_app(self)
 
     # --- what tests steer -------------------------------------------------------------
 
@@ -217,7 +194,7 @@ class FakeWeChat:
 
     # --- tokens -----------------------------------------------------------------------
 
-    def _issue(self, kind: str) -> tuple[str, int]:
+    def issue_token(self, kind: str) -> tuple[str, int]:
         now = self.now()
         previous = self._tokens.get(self._current.get(kind, ""))
         if previous is not None:
@@ -228,23 +205,23 @@ class FakeWeChat:
         self._current[kind] = token
         return token, self.token_ttl
 
-    def _stable(self, force: bool) -> tuple[str, int]:
+    def stable_token(self, force: bool) -> tuple[str, int]:
         current = self._tokens.get(self._current.get("stable", ""))
         if not force and current is not None and not current.revoked:
             remaining = int((current.expires_at - self.now()).total_seconds())
             # Normal mode hands back the same token until it is 5 minutes from expiry.
             if remaining > TOKEN_OVERLAP.total_seconds():
                 return self._current["stable"], remaining
-        return self._issue("stable")
+        return self.issue_token("stable")
 
-    def _credentials_error(self, grant_type: Any, appid: Any, secret: Any) -> int:
+    def credentials_error(self, grant_type: Any, appid: Any, secret: Any) -> int:
         if grant_type != "client_credential":
             return 40002
         if appid != self.app_id:
             return 40013
         return 40125 if secret != self.app_secret else 0
 
-    def _token_error(self, token: str | None) -> int:
+    def token_error(self, token: str | None) -> int:
         if not token:
             return 41001
         known = self._tokens.get(token)
@@ -254,12 +231,9 @@ class FakeWeChat:
 
     # --- sends ------------------------------------------------------------------------
 
-    def _send(self, body: bytes) -> int:
-        try:
-            data = json.loads(body)
-        except (json.JSONDecodeError, UnicodeDecodeError):
-            return 47001
-        if not isinstance(data, dict):
+    def accept_send(self, body: bytes) -> int:
+        data = json_object(body)
+        if data is None:
             return 47001
         openid, msgtype = data.get("touser"), data.get("msgtype")
         if not isinstance(openid, str) or not openid:
@@ -281,10 +255,8 @@ class FakeWeChat:
 
     def _media_usable(self, media_id: Any, kind: str) -> bool:
         """Issued by this fake (upload or `add_media`), unexpired, of the right type."""
-        media = self._media.get(media_id) if isinstance(media_id, str) else None
-        if media is None or self.now() - media.created_at > MEDIA_TTL:
-            return False
-        return media.kind is None or media.kind == kind
+        media = self.live_media(media_id) if isinstance(media_id, str) else None
+        return media is not None and (media.kind is None or media.kind == kind)
 
     def _window_closed(self, openid: str) -> int:
         if openid in self._unfollowed:
@@ -299,12 +271,9 @@ class FakeWeChat:
             return 0
         return 45047 if self._window_sends[openid] >= self.window_quota else 0
 
-    def _typing(self, body: bytes, call: dict[str, Any]) -> int:
-        try:
-            data = json.loads(body)
-        except (json.JSONDecodeError, UnicodeDecodeError):
-            return 47001
-        if not isinstance(data, dict):
+    def accept_typing(self, body: bytes, call: dict[str, Any]) -> int:
+        data = json_object(body)
+        if data is None:
             return 47001
         openid, command = data.get("touser"), data.get("command")
         call.update(touser=openid, command=command)
@@ -317,7 +286,7 @@ class FakeWeChat:
 
     # --- uploads ----------------------------------------------------------------------
 
-    async def _upload(self, request: Request, kind: str, record: dict[str, Any]) -> int:
+    async def accept_upload(self, request: Request, kind: str, record: dict[str, Any]) -> int:
         if kind not in UPLOAD_RULES:
             return 40004
         try:
@@ -351,122 +320,17 @@ class FakeWeChat:
         record.update(media_id=media_id, content=content)
         return 0
 
-    # --- the app ----------------------------------------------------------------------
+    def live_media(self, media_id: str) -> _Media | None:
+        """The media media/get serves: None once unknown or past the 3 days (§2.5)."""
+        media = self._media.get(media_id)
+        if media is None or self.now() - media.created_at > MEDIA_TTL:
+            return None
+        return media
 
-    def _build_app(self) -> FastAPI:
-        app = FastAPI(title="fake WeChat API", openapi_url=None, docs_url=None, redoc_url=None)
+    def stored_media(self, media_id: str) -> _Media | None:
+        """Any media ever stored, expired or not (the CDN links keep working)."""
+        return self._media.get(media_id)
 
-        @app.get("/cgi-bin/token")
-        async def token(grant_type: str = "", appid: str = "", secret: str = "") -> Response:
-            self.token_requests.append({"endpoint": "token", "appid": appid})
-            error = self._credentials_error(grant_type, appid, secret)
-            if error:
-                return _errcode(error)
-            access_token, expires_in = self._issue("classic")
-            return _json({"access_token": access_token, "expires_in": expires_in})
-
-        @app.post("/cgi-bin/stable_token")
-        async def stable_token(request: Request) -> Response:
-            try:
-                data = json.loads(await request.body())
-            except (json.JSONDecodeError, UnicodeDecodeError):
-                return _errcode(47001)
-            if not isinstance(data, dict):
-                return _errcode(47001)
-            force = data.get("force_refresh") is True
-            self.token_requests.append(
-                {"endpoint": "stable_token", "appid": data.get("appid"), "force_refresh": force}
-            )
-            error = self._credentials_error(
-                data.get("grant_type"), data.get("appid"), data.get("secret")
-            )
-            if error:
-                return _errcode(error)
-            access_token, expires_in = self._stable(force)
-            return _json({"access_token": access_token, "expires_in": expires_in})
-
-        @app.post("/cgi-bin/message/custom/send")
-        async def custom_send(request: Request, access_token: str = "") -> Response:
-            body = await request.body()
-            attempt: dict[str, Any] = {"access_token": access_token, "body": body, "at": self.now()}
-            self.attempts.append(attempt)
-            error = self._token_error(access_token)
-            if not error and self._failures:
-                failure = self._failures.popleft()
-                attempt["errcode"] = failure.errcode
-                if failure.http_status >= 400:
-                    return Response("fake upstream error", status_code=failure.http_status)
-                return _errcode(failure.errcode, failure.errmsg, failure.http_status)
-            error = error or self._send(body)
-            attempt["errcode"] = error
-            if error:
-                return _errcode(error)
-            answer: dict[str, Any] = {"errcode": 0, "errmsg": "ok"}
-            if self.return_msgid:
-                answer["msgid"] = 1_000_000 + len(self.sent)
-            return _json(answer)
-
-        @app.post("/cgi-bin/message/custom/typing")
-        async def custom_typing(request: Request, access_token: str = "") -> Response:
-            call: dict[str, Any] = {"access_token": access_token, "at": self.now()}
-            self.typing_calls.append(call)
-            error = self._token_error(access_token) or self._typing(await request.body(), call)
-            call["errcode"] = error
-            return _errcode(error) if error else _json({"errcode": 0, "errmsg": "ok"})
-
-        @app.post("/cgi-bin/media/upload")
-        async def media_upload(
-            request: Request, access_token: str = "", type: str = ""
-        ) -> Response:
-            record: dict[str, Any] = {"access_token": access_token, "type": type, "at": self.now()}
-            self.uploads.append(record)
-            error = self._token_error(access_token) or await self._upload(request, type, record)
-            record["errcode"] = error
-            if error:
-                return _errcode(error)
-            created_at = int(self.now().timestamp())
-            return _json({"type": type, "media_id": record["media_id"], "created_at": created_at})
-
-        @app.get("/cgi-bin/media/get")
-        async def media_get(
-            request: Request, access_token: str = "", media_id: str = ""
-        ) -> Response:
-            error = self._token_error(access_token)
-            if error:
-                return _errcode(error)
-            media = self._media.get(media_id)
-            if media is None or self.now() - media.created_at > MEDIA_TTL:
-                return _errcode(40007)
-            if media.as_video_url:
-                return _json({"video_url": f"{request.base_url}_fake/files/{media_id}"})
-            return _file(media)
-
-        @app.get("/_fake/files/{media_id}")
-        async def file(media_id: str) -> Response:
-            # Stands in for WeChat's CDN (video_url and PicUrl links); no token needed.
-            media = self._media.get(media_id)
-            return Response(status_code=404) if media is None else _file(media)
-
-        return app
-
-
-def create_fake_wechat_app(**options: Any) -> tuple[FastAPI, FakeWeChat]:
-    """A fresh fake account; returns its app and the state object steering it."""
-    fake = FakeWeChat(**options)
-    return fake.app, fake
-
-
-def _json(data: dict[str, Any], status: int = 200) -> Response:
-    return Response(json.dumps(data, ensure_ascii=False), status_code=status, media_type=JSON_TYPE)
-
-
-def _errcode(errcode: int, errmsg: str | None = None, status: int = 200) -> Response:
-    message = errmsg if errmsg is not None else ERRMSG.get(errcode, "fake error")
-    return _json({"errcode": errcode, "errmsg": f"{message} rid: fake"}, status)
-
-
-def _file(media: _Media) -> Response:
-    headers = {}
-    if media.file_name:
-        headers["Content-Disposition"] = f'attachment; filename="{media.file_name}"'
-    return Response(media.content, media_type=media.content_type, headers=headers)
+    def next_failure(self) -> _Failure | None:
+        """The failure `fail_next_sends` queued for this send, if any."""
+        return self._failures.popleft() if self._failures else None

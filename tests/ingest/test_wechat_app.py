@@ -20,48 +20,23 @@ from app.models import Contact, ContactIdentity, Conversation, EventLog, Message
 from channels.wechat import WeChatConfig
 from sandbox.wechat.fake import FakeWeChat, build_push, build_verification, event_xml, message_xml
 from tests.conftest import Factory
+from tests.ingest.conftest import PlatformApp
 from tests.support.server import running
 
 AES_KEY = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"
 
 
 @pytest.fixture
-async def wx(settings: Settings) -> Any:
+async def wx(platform_app: PlatformApp) -> Any:
     fake = FakeWeChat()  # its clock follows real time, like the worker's
-    async with running(fake.app) as fake_host:
-        s = settings.with_api_bases(wechat=f"http://{fake_host}")
-        app = create_app(s, run_workers=False)
-        async with app.router.lifespan_context(app):
-            transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
-            async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
-                from app.workspace import create_channel
-
-                async with app.state.services.db.session() as session:
-                    channel = await create_channel(
-                        session,
-                        "wechat",
-                        "官方公众号",
-                        {
-                            "app_id": fake.app_id,
-                            "app_secret": fake.app_secret,
-                            "token": "wxtoken123",
-                            "aes_key": AES_KEY,
-                        },
-                    )
-                config = WeChatConfig(
-                    app_id=fake.app_id,
-                    app_secret=fake.app_secret,
-                    token="wxtoken123",
-                    aes_key=AES_KEY,
-                )
-                yield {
-                    "app": app,
-                    "client": c,
-                    "fake": fake,
-                    "channel_id": channel.id,
-                    "config": config,
-                    "factory": Factory(app),
-                }
+    values = {
+        "app_id": fake.app_id,
+        "app_secret": fake.app_secret,
+        "token": "wxtoken123",
+        "aes_key": AES_KEY,
+    }
+    async with platform_app(fake.app, "wechat", "官方公众号", values) as env:
+        yield {**env, "fake": fake, "config": WeChatConfig(**values)}
 
 
 async def post(wx: dict[str, Any], xml: str, encrypt: bool = True) -> httpx.Response:

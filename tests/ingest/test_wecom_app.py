@@ -13,49 +13,27 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 
-from app.config import Settings
 from app.delivery.worker import DeliveryWorker
-from app.main import create_app
 from app.models import AuditLog, Conversation, Message, PullCursor
 from channels.weixin import crypto
 from sandbox.wecom.fake import FakeWeCom
-from tests.conftest import Factory
-from tests.support.server import running
+from tests.ingest.conftest import PlatformApp
 
 CUSTOMER = "wmCUSTOMER0001"
 
 
 @pytest.fixture
-async def wc(settings: Settings) -> Any:
+async def wc(platform_app: PlatformApp) -> Any:
     fake = FakeWeCom()
-    async with running(fake.app) as fake_host:
-        app = create_app(settings.with_api_bases(wecom=f"http://{fake_host}"), run_workers=False)
-        async with app.router.lifespan_context(app):
-            transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
-            async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
-                from app.workspace import create_channel
-
-                async with app.state.services.db.session() as session:
-                    channel = await create_channel(
-                        session,
-                        "wecom",
-                        "视频号客服",
-                        {
-                            "corp_id": fake.corp_id,
-                            "secret": fake.secret,
-                            "token": fake.token,
-                            "aes_key": fake.aes_key,
-                            "open_kfid": list(fake.open_kfids),
-                        },
-                    )
-                yield {
-                    "app": app,
-                    "client": c,
-                    "fake": fake,
-                    "url": f"/webhooks/wecom/{channel.id}",
-                    "channel_id": channel.id,
-                    "factory": Factory(app),
-                }
+    values = {
+        "corp_id": fake.corp_id,
+        "secret": fake.secret,
+        "token": fake.token,
+        "aes_key": fake.aes_key,
+        "open_kfid": list(fake.open_kfids),
+    }
+    async with platform_app(fake.app, "wecom", "视频号客服", values) as env:
+        yield {**env, "fake": fake}
 
 
 async def notify(wc: dict[str, Any]) -> httpx.Response:

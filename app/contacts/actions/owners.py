@@ -10,11 +10,12 @@ from __future__ import annotations
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.accounts.actions import get_active_user
 from app.accounts.viewer import Viewer
 from app.audit import record_audit
 from app.contacts.actions.followup import schedule_follow_up
 from app.contacts.actions.tasks import contact_channel, publish_task
-from app.errors import BadRequest, Forbidden
+from app.errors import Forbidden
 from app.models import Contact, Task, TaskStatus, User, utcnow_for_models
 from app.realtime.events import EventType, publish
 
@@ -72,23 +73,20 @@ async def set_owner(
         if not mine_or_free:
             raise Forbidden("owner_id: this customer has an owner; ask a supervisor")
     if owner_id is not None:
-        user = await session.get(User, owner_id)
-        if user is None:
-            raise BadRequest(f"owner_id: no user with id {owner_id}")
-        if not user.active:
-            raise BadRequest(f"owner_id: user {user.name} is deactivated")
+        await get_active_user(session, owner_id, "owner_id")
+    await _change_owner(session, viewer, contact, owner_id)
+    return True
+
+
+async def _change_owner(
+    session: AsyncSession, viewer: Viewer, contact: Contact, owner_id: int | None, **why: str
+) -> None:
+    """The new owner takes the customer's open tasks; the change is audited."""
     previous = contact.owner_id
     contact.owner_id = owner_id
     await _move_open_tasks(session, contact, previous, owner_id)
-    record_audit(
-        session,
-        viewer.user,
-        "contact.owner_changed",
-        "contact",
-        contact.id,
-        {"from": previous, "to": owner_id},
-    )
-    return True
+    details = {"from": previous, "to": owner_id, **why}
+    record_audit(session, viewer.user, "contact.owner_changed", "contact", contact.id, details)
 
 
 async def after_agent_reply(session: AsyncSession, viewer: Viewer, contact_id: int) -> None:
@@ -101,16 +99,7 @@ async def after_agent_reply(session: AsyncSession, viewer: Viewer, contact_id: i
         return
     changed = False
     if contact.owner_id is None and viewer.user.active:
-        contact.owner_id = viewer.id
-        await _move_open_tasks(session, contact, None, viewer.id)
-        record_audit(
-            session,
-            viewer.user,
-            "contact.owner_changed",
-            "contact",
-            contact.id,
-            {"from": None, "to": viewer.id, "reason": "first_reply"},
-        )
+        await _change_owner(session, viewer, contact, viewer.id, reason="first_reply")
         changed = True
     if contact.follow_up_days is not None:
         await session.flush()  # the reply counts as the last touch
@@ -140,20 +129,22 @@ async def hand_over_customers(
         )
     )
     now = utcnow_for_models()
-    if contact_ids:
-        await session.execute(
-            update(Contact)
-            .where(Contact.id.in_(contact_ids))
-            .values(owner_id=to, updated_at=now)
-            .execution_options(synchronize_session="fetch")
-        )
+    await _set_all(session, Contact, contact_ids, owner_id=to, updated_at=now)
+    await _set_all(session, Task, task_ids, assignee_id=to, updated_at=now)
     if task_ids:
-        await session.execute(
-            update(Task)
-            .where(Task.id.in_(task_ids))
-            .values(assignee_id=to, updated_at=now)
-            .execution_options(synchronize_session="fetch")
-        )
         for task in await session.scalars(select(Task).where(Task.id.in_(task_ids))):
             await publish_task(session, task, EventType.TASK_UPDATED)
     return contact_ids, task_ids
+
+
+async def _set_all(
+    session: AsyncSession, model: type[Contact] | type[Task], ids: list[int], **values: object
+) -> None:
+    """One UPDATE for the rows `ids`; the session's loaded copies follow it."""
+    if ids:
+        await session.execute(
+            update(model)
+            .where(model.id.in_(ids))
+            .values(**values)
+            .execution_options(synchronize_session="fetch")
+        )

@@ -219,13 +219,7 @@ async def complete_task(session: AsyncSession, task: Task, outcome: str | None) 
     outcome = (outcome or "").strip() or None
     if task.kind == TaskKind.FOLLOW_UP and outcome is None:
         raise BadRequest("outcome: a follow-up needs its outcome (what the customer said)")
-    now = utcnow_for_models()
-    task.status = TaskStatus.DONE
-    task.outcome = outcome
-    task.closed_at = now
-    task.updated_at = now
-    await session.flush()
-    await publish_task(session, task, EventType.TASK_UPDATED)
+    await _close(session, task, TaskStatus.DONE, outcome)
     if task.kind == TaskKind.FOLLOW_UP:
         from app.contacts.actions.followup import schedule_follow_up
 
@@ -237,9 +231,16 @@ async def complete_task(session: AsyncSession, task: Task, outcome: str | None) 
 
 async def cancel_task(session: AsyncSession, task: Task, reason: str | None = None) -> Task:
     _require_open(task)
+    return await _close(session, task, TaskStatus.CANCELLED, reason)
+
+
+async def _close(
+    session: AsyncSession, task: Task, status: TaskStatus, outcome: str | None
+) -> Task:
+    """Done or cancelled, with what came of it (or why), now; the task lists are told."""
     now = utcnow_for_models()
-    task.status = TaskStatus.CANCELLED
-    task.outcome = reason
+    task.status = status
+    task.outcome = outcome
     task.closed_at = now
     task.updated_at = now
     await session.flush()

@@ -6,17 +6,18 @@ caller's transaction commits both or neither.
 
 from __future__ import annotations
 
-import uuid
 from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.accounts.actions import get_active_user
 from app.accounts.viewer import Viewer
 from app.audit import record_audit
 from app.contacts.actions.owners import after_agent_reply
 from app.db import wake_delivery_on_commit
 from app.errors import BadRequest, Conflict
+from app.inbox.actions.delivery import queue_delivery
 from app.inbox.actions.events import publish_conversation, publish_message
 from app.inbox.actions.inbound import set_last_message
 from app.inbox.schemas import attachment_url
@@ -28,7 +29,6 @@ from app.models import (
     DeliveryStatus,
     JobStatus,
     Message,
-    User,
     UserChannel,
     utcnow_for_models,
 )
@@ -81,15 +81,7 @@ async def send_reply(
             for i, att in enumerate(message.attachments)
         ]
     if not private:
-        session.add(
-            DeliveryJob(
-                message_id=message.id,
-                conversation_id=conversation.id,
-                channel_id=conversation.channel_id,
-                idempotency_key=uuid.uuid4().hex,
-                next_attempt_at=now,
-            )
-        )
+        queue_delivery(session, message, now)
         conversation.last_message_at = now
         set_last_message(conversation, content_type, content)
         conversation.unread_count = 0
@@ -107,7 +99,6 @@ async def send_reply(
         # The replier owns an ownerless customer; the reply moves the follow-up due date.
         await after_agent_reply(session, viewer, conversation.contact_id)
         await after_reply(session, conversation, message, viewer.id)  # service facts
-    wake_delivery_on_commit(session)
     return message
 
 
@@ -121,15 +112,23 @@ def _take_on_reply(
         return False
     conversation.assignee_id = viewer.id
     conversation.assigned_at = now
-    record_audit(
-        session,
-        viewer.user,
-        "conversation.assigned",
-        "conversation",
-        conversation.id,
-        {"from": None, "to": viewer.id, "rule": "reply"},
-    )
+    _audit_change(session, viewer, conversation, "assigned", None, viewer.id, rule="reply")
     return True
+
+
+def _audit_change(
+    session: AsyncSession,
+    viewer: Viewer,
+    conversation: Conversation,
+    change: str,
+    previous: object,
+    new: object,
+    **detail: object,
+) -> None:
+    """The audit entry `conversation.<change>`: what it was, what it became, and why."""
+    details = {"from": previous, "to": new, **detail}
+    action = f"conversation.{change}"
+    record_audit(session, viewer.user, action, "conversation", conversation.id, details)
 
 
 async def retry_delivery(session: AsyncSession, viewer: Viewer, message: Message) -> Message:
@@ -157,11 +156,7 @@ async def assign_conversation(
     session: AsyncSession, viewer: Viewer, conversation: Conversation, assignee_id: int | None
 ) -> Conversation:
     if assignee_id is not None:
-        assignee = await session.get(User, assignee_id)
-        if assignee is None:
-            raise BadRequest(f"no user with id {assignee_id}")
-        if not assignee.active:
-            raise BadRequest(f"user {assignee.name} is deactivated")
+        assignee = await get_active_user(session, assignee_id)
         limits = set(
             await session.scalars(
                 select(UserChannel.channel_id).where(UserChannel.user_id == assignee.id)
@@ -176,14 +171,7 @@ async def assign_conversation(
     conversation.updated_at = utcnow_for_models()
     # Assignment hook: the re-queue sweep counts the assignee's time from here.
     conversation.assigned_at = conversation.updated_at if assignee_id is not None else None
-    record_audit(
-        session,
-        viewer.user,
-        "conversation.assigned",
-        "conversation",
-        conversation.id,
-        {"from": previous, "to": assignee_id},
-    )
+    _audit_change(session, viewer, conversation, "assigned", previous, assignee_id)
     await publish_conversation(session, conversation, EventType.CONVERSATION_ASSIGNED)
     return conversation
 
@@ -214,14 +202,7 @@ async def change_status(
     conversation.status = status
     conversation.updated_at = now
     await after_status(session, conversation, previous, now)  # service facts, CSAT survey
-    record_audit(
-        session,
-        viewer.user,
-        "conversation.status_changed",
-        "conversation",
-        conversation.id,
-        {"from": previous, "to": status},
-    )
+    _audit_change(session, viewer, conversation, "status_changed", previous, status)
     await publish_conversation(session, conversation, EventType.CONVERSATION_UPDATED)
     return conversation
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import re
 import unicodedata
-import uuid
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -19,14 +18,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.connectors import connector_for
 from app.contacts.actions.tasks import create_task
-from app.db import wake_delivery_on_commit
+from app.inbox.actions.delivery import queue_delivery
 from app.inbox.actions.events import publish_conversation, publish_message
 from app.models import (
     Channel,
     Conversation,
     ConversationFacts,
     ConversationStatus,
-    DeliveryJob,
     DeliveryStatus,
     Message,
     SenderType,
@@ -136,17 +134,8 @@ async def queue_system_message(
     session.add(message)
     await session.flush()
     await index_message(session, message)
-    session.add(
-        DeliveryJob(
-            message_id=message.id,
-            conversation_id=conversation.id,
-            channel_id=conversation.channel_id,
-            idempotency_key=uuid.uuid4().hex,
-            next_attempt_at=now,
-        )
-    )
+    queue_delivery(session, message, now)
     publish_message(session, message, EventType.MESSAGE_CREATED)
-    wake_delivery_on_commit(session)
     return message
 
 

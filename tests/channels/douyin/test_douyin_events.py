@@ -9,7 +9,8 @@ import pytest
 
 from channels.base import ContentType, Direction, InboundMessage
 from channels.douyin import connector
-from channels.douyin.events import ENTER_TEXT, parse_resource_ref
+from channels.douyin.envelope import parse_resource_ref
+from channels.douyin.events import ENTER_TEXT
 from tests.channels.douyin.douyin_support import (
     ACCOUNT,
     CONVERSATION,

@@ -11,7 +11,7 @@ from channels import netguard
 from channels.base import ChannelContext, ContentType, DeliveryError, MediaRef
 from channels.douyin import connector
 from channels.douyin.connector import MAX_MEDIA_BYTES
-from channels.douyin.events import resource_ref
+from channels.douyin.envelope import resource_ref
 from sandbox.douyin.fake import FakeDouyin
 from tests.channels.douyin.douyin_support import MemoryState
 
