@@ -155,10 +155,10 @@ async def _parse(
         .outerjoin(ServiceSettings, ServiceSettings.channel_id == Channel.id)
         .where(Channel.id.in_(ids))
     )
-    channels = {}
-    for channel, service in rows:
-        channels[channel.id] = channel
-        remember_service(session, channel.id, service)
+    channels: dict[int, Channel] = {}
+    for row, service in rows:
+        channels[row.id] = row
+        remember_service(session, row.id, service)
     parsed: list[_Parsed] = []
     configs: dict[int, Any] = {}  # validated once per channel and batch
     for push in batch:
