@@ -29,7 +29,8 @@ from app.inbox.actions.inbound import record_inbound_batch
 from app.inbox.locks import identity_lock_keys, lock_identities
 from app.ingest.actions import record_platform_notices
 from app.ingest.replay import ReplayGuard, digest
-from app.models import Channel, Message
+from app.models import Channel, Message, ServiceSettings
+from app.service.settings import remember_service
 from channels.base import BadSignature, WebhookError, WebhookRequest, WebhookResult
 
 # Pushes per transaction: enough to amortise the commit over 32 busy connections, small
@@ -147,7 +148,17 @@ async def _parse(
 ) -> list[_Parsed]:
     """Verify and parse each push with its channel; refused pushes get their answer here."""
     ids = sorted({p.channel_id for p in batch})
-    channels = {c.id: c for c in await session.scalars(select(Channel).where(Channel.id.in_(ids)))}
+    # Each channel with its service settings (greeting, hours, targets: app/service), which
+    # storing the batch needs: one read for both.
+    rows = await session.execute(
+        select(Channel, ServiceSettings)
+        .outerjoin(ServiceSettings, ServiceSettings.channel_id == Channel.id)
+        .where(Channel.id.in_(ids))
+    )
+    channels: dict[int, Channel] = {}
+    for row, service in rows:
+        channels[row.id] = row
+        remember_service(session, row.id, service)
     parsed: list[_Parsed] = []
     configs: dict[int, Any] = {}  # validated once per channel and batch
     for push in batch:

@@ -51,5 +51,18 @@ def from_row(channel_id: int, row: ServiceSettings | None) -> ChannelService:
     )
 
 
+# session.info key: settings rows (or None: none stored) already read in this transaction.
+_KNOWN = "service_settings"
+
+
+def remember_service(session: AsyncSession, channel_id: int, row: ServiceSettings | None) -> None:
+    """A caller that read the channel's settings row with the channel itself (ingest reads
+    both in one query) saves `channel_service` its own read in this transaction."""
+    session.info.setdefault(_KNOWN, {})[channel_id] = row
+
+
 async def channel_service(session: AsyncSession, channel_id: int) -> ChannelService:
+    known: dict[int, ServiceSettings | None] = session.info.get(_KNOWN, {})
+    if channel_id in known:
+        return from_row(channel_id, known[channel_id])
     return from_row(channel_id, await session.get(ServiceSettings, channel_id))

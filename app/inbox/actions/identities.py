@@ -12,8 +12,9 @@ from sqlalchemy import bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
+from app.inbox.queries import last_order_id
 from app.inbox.schemas import generated_name
-from app.models import Channel, Contact, ContactIdentity, Conversation
+from app.models import Channel, Contact, ContactIdentity, Conversation, Order
 from channels.base import InboundMessage
 
 
@@ -28,9 +29,11 @@ class Known:
     contact: Contact
     active: Conversation | None
     latest: Conversation | None = None
+    last_order: Order | None = None  # the contact's newest order (conversation views show it)
 
 
 _NEWEST = aliased(Conversation)
+_LastOrder = aliased(Order)
 # The newest conversation of each of a batch's identities; built once (ingest is hot).
 _LATEST = select(Conversation).where(
     Conversation.identity_id.in_(bindparam("ids", expanding=True)),
@@ -45,15 +48,16 @@ async def load_known(
     session: AsyncSession, channel: Channel, contact_ids: set[str]
 ) -> dict[str, Known]:
     rows = await session.execute(
-        select(ContactIdentity, Contact, Conversation)
+        select(ContactIdentity, Contact, Conversation, _LastOrder)
         .join(Contact, Contact.id == ContactIdentity.contact_id)
         .outerjoin(Conversation, Conversation.active_identity_id == ContactIdentity.id)
+        .outerjoin(_LastOrder, _LastOrder.id == last_order_id(Contact.id))
         .where(
             ContactIdentity.channel_id == channel.id,
             ContactIdentity.external_id.in_(sorted(contact_ids)),
         )
     )
-    known = {i.external_id: Known(i, c, conv) for i, c, conv in rows}
+    known = {i.external_id: Known(i, c, conv, last_order=o) for i, c, conv, o in rows}
     idle = [k.identity.id for k in known.values() if k.active is None]
     by_identity = (
         {c.identity_id: c for c in await session.scalars(_LATEST, {"ids": idle})} if idle else {}

@@ -49,7 +49,7 @@ from app.models import (
 from app.realtime.events import EventType, publish
 from app.searchindex.index import index_messages
 from app.service.actions.automatic import csat_target
-from app.service.actions.facts import after_inbound
+from app.service.actions.facts import after_inbound, set_first_response_due
 from channels.base import ContentType, Direction, InboundMessage
 
 
@@ -264,6 +264,20 @@ async def record_inbound_batch(
             k.identity.unreachable = inbound.unreachable
         conversation, created = await _conversation_for(session, k, inbound, now)
         pending.append(_Pending(inbound, k, conversation, created))
+    # Opened by a customer's message: its first-response deadline (app/service).
+    await set_first_response_due(
+        session,
+        channel,
+        [
+            p.conversation
+            for p in pending
+            if p is not None
+            and p.created
+            and p.conversation.status != ConversationStatus.RESOLVED
+            and p.inbound.direction == Direction.INBOUND
+            and p.inbound.content_type != ContentType.EVENT
+        ],
+    )
     await session.flush()  # new conversations get their ids
     rows = [_message_row(channel, p, now) for p in pending if p is not None]
     stored = await _insert_messages(session, rows) if rows else {}
@@ -271,8 +285,13 @@ async def record_inbound_batch(
     # The message is searchable once committed (app/archive), in this same transaction.
     await index_messages(session, [m for m in messages if m is not None])
     # The conversations' views show each contact's last order: one read for the batch.
-    contact_ids = [p.conversation.contact_id for p in pending if p is not None]
-    last_orders = await last_orders_of(session, contact_ids)
+    # (loaded with the customers; a conversation of another contact, after a merge, reads its own)
+    loaded = {k.contact.id: k.last_order for k in known.values()}
+    last_orders = {c: o for c, o in loaded.items() if o is not None}
+    others = [
+        p.conversation.contact_id for p in pending if p and p.conversation.contact_id not in loaded
+    ]
+    last_orders.update(await last_orders_of(session, others))
     for p, message in zip(pending, messages, strict=True):
         if p is not None and message is not None:
             files = (stored_files or {}).get(message.external_id or "")

@@ -80,22 +80,19 @@ async def after_inbound(
     if not rows:
         return
     await session.execute(_count_inbound(session.get_bind().dialect.name), list(rows.values()))
-    service = await _set_due(session, channel, stored)
-    await _automatic(session, channel, stored, service)
+    await _automatic(session, channel, stored)
 
 
-async def _set_due(
-    session: AsyncSession, channel: Channel, stored: Sequence[tuple[Conversation, bool, Message]]
-) -> ChannelService | None:
-    """A conversation opened by a customer's message is overdue once the channel's
-    first-response target has passed in its business hours (the inbox's SLA mark)."""
-    service: ChannelService | None = None
-    for conversation, created, message in stored:
-        if not (
-            created and _counts(message) and conversation.status != ConversationStatus.RESOLVED
-        ):
-            continue
-        service = service or await channel_service(session, channel.id)
+async def set_first_response_due(
+    session: AsyncSession, channel: Channel, opened: Sequence[Conversation]
+) -> None:
+    """Conversations just opened by a customer's message are overdue once the channel's
+    first-response target has passed in its business hours (the inbox's SLA mark); set
+    before they are first written, so their `conversation.created` carries it."""
+    if not opened:
+        return
+    service = await channel_service(session, channel.id)
+    for conversation in opened:
         conversation.first_response_due_at = await business_deadline(
             session,
             service.schedule,
@@ -103,7 +100,6 @@ async def _set_due(
             conversation.created_at,
             service.first_response_minutes * 60,
         )
-    return service
 
 
 @cache
@@ -123,12 +119,10 @@ def _count_inbound(dialect: str) -> Any:
 
 
 async def _automatic(
-    session: AsyncSession,
-    channel: Channel,
-    stored: Sequence[tuple[Conversation, bool, Message]],
-    service: ChannelService | None,
+    session: AsyncSession, channel: Channel, stored: Sequence[tuple[Conversation, bool, Message]]
 ) -> None:
     """Greeting/away message on customer messages; a survey answer on a resolved one."""
+    service: ChannelService | None = None
     now = utcnow_for_models()
     seen: set[int] = set()
     for conversation, created, message in stored:
