@@ -9,6 +9,7 @@ from typing import Any
 from pydantic import BaseModel
 from sqlalchemy import and_, exists, func, or_, select, text, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import load_only
 
 from app.accounts.viewer import Viewer
 from app.contacts.actions.dates import date_summaries
@@ -158,6 +159,20 @@ def _visible(viewer: Viewer) -> Any:
     return exists().where(ContactIdentity.contact_id == Contact.id, clause)
 
 
+# What a list item shows: the contact's JSON columns (attributes, dates) are not read.
+LIST_COLUMNS = (
+    Contact.id,
+    Contact.name,
+    Contact.phone,
+    Contact.owner_id,
+    Contact.lifecycle,
+    Contact.lost_reason,
+    Contact.marketing_consent,
+    Contact.last_interaction_at,
+    Contact.next_follow_up_at,
+)
+
+
 def _lifecycle_clause(lifecycle: str) -> Any:
     """The lifecycle shown is the retention row's, except that a customer an agent marked
     lost is lost (customer_items); filter the same way. Correlated EXISTS: probed by
@@ -221,7 +236,7 @@ async def list_customers(
 ) -> tuple[list[CustomerItem], str | None]:
     """Customers, most recent interaction first (never-interacted last), paged by
     (last_interaction_at, id)."""
-    stmt = select(Contact).where(Contact.merged_into_id.is_(None))
+    stmt = select(Contact).options(load_only(*LIST_COLUMNS)).where(Contact.merged_into_id.is_(None))
     visible = _visible(viewer)
     if visible is not None:
         stmt = stmt.where(visible)

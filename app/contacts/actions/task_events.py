@@ -16,8 +16,8 @@ from pydantic import BaseModel
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.contacts.actions.tasks import publish_task
-from app.models import Task
+from app.contacts.actions.tasks import tasks_out
+from app.models import ContactIdentity, Task
 from app.realtime.events import EventType, publish
 
 BULK_LIMIT = 200
@@ -38,15 +38,41 @@ def _chunks(ids: list[int]) -> Iterator[list[int]]:
         yield ids[start : start + CHUNK]
 
 
+async def _announce_each(session: AsyncSession, ids: list[int]) -> None:
+    """task.created for each, as publish_task would send it, in a few queries."""
+    tasks = list(await session.scalars(select(Task).where(Task.id.in_(ids)).order_by(Task.id)))
+    contact_ids = sorted({t.contact_id for t in tasks})
+    # The channel an event is filed under: the contact's first identity's (contact_channel).
+    first = (
+        select(ContactIdentity.contact_id, func.min(ContactIdentity.id).label("first"))
+        .where(ContactIdentity.contact_id.in_(contact_ids))
+        .group_by(ContactIdentity.contact_id)
+        .subquery()
+    )
+    channels = dict(
+        (
+            await session.execute(
+                select(ContactIdentity.contact_id, ContactIdentity.channel_id).join(
+                    first, ContactIdentity.id == first.c.first
+                )
+            )
+        ).all()
+    )
+    for task, out in zip(tasks, await tasks_out(session, tasks), strict=True):
+        publish(
+            session,
+            EventType.TASK_CREATED,
+            out,
+            channel_id=channels.get(task.contact_id),
+            conversation_id=task.conversation_id,
+        )
+
+
 async def announce_created(session: AsyncSession, task_ids: list[int], source: str) -> None:
     """Queue the events for tasks just made (committed with `session`)."""
     ids = sorted(set(task_ids))
     if len(ids) <= BULK_LIMIT:
-        for batch in _chunks(ids):
-            for task in await session.scalars(
-                select(Task).where(Task.id.in_(batch)).order_by(Task.id)
-            ):
-                await publish_task(session, task, EventType.TASK_CREATED)
+        await _announce_each(session, ids)
         return
     kinds: Counter[str] = Counter()
     assignees: Counter[str] = Counter()
