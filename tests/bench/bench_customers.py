@@ -50,7 +50,7 @@ async def prepare(url: str, seeded: dict[str, Any]) -> str:
     """An API token for the first seeded agent (who owns customers and tasks), and
     retention rows for every customer when the retention worker has not made them yet
     (lifecycle and tier spread evenly: the filters then have something to find)."""
-    from sqlalchemy import func, insert, select
+    from sqlalchemy import func, insert, select, text
 
     from app.accounts.security import hash_token, new_token
     from app.db import Database
@@ -86,6 +86,9 @@ async def prepare(url: str, seeded: dict[str, Any]) -> str:
                             for i in ids[start : start + CHUNK]
                         ],
                     )
+                # Fresh statistics, as autovacuum would leave them: the planner's choice
+                # of walk for the lifecycle and tier filters depends on them.
+                await session.execute(text("ANALYZE retention_scores"))
     finally:
         await db.dispose()
     return token
@@ -211,7 +214,9 @@ asyncio.run(main(sys.argv[1], sys.argv[2]))
 
 def import_csv(path: Path, rows: int, customers: int, start: int) -> None:
     """`rows` order items: new orders matched by phone, some two items per order,
-    a few with warranty months."""
+    a few with warranty months. Order numbers carry the time, so a second run on the
+    same database imports new orders again."""
+    stamp = int(time.time())
     with path.open("w", encoding="utf-8") as f:
         f.write("order_no,ordered_at,amount,item,quantity,warranty_months,phone\n")
         n = 0
@@ -223,7 +228,7 @@ def import_csv(path: Path, rows: int, customers: int, start: int) -> None:
                 months = "12" if order % 50 == 0 else ""
                 phone = phone_of(1 + order % customers) if order % 20 else "19900000000"
                 f.write(
-                    f"IM{order:09d},2026-{1 + order % 12:02d}-{1 + order % 28:02d},"
+                    f"IM{stamp}-{order:09d},2026-{1 + order % 12:02d}-{1 + order % 28:02d},"
                     f'{order % 997}.00,商品{k} =HYPERLINK("x"),{1 + k},{months},{phone}\n'
                 )
                 n += 1
@@ -258,7 +263,7 @@ async def sweep(url: str, due: int) -> dict[str, Any]:
         idle_s = time.perf_counter() - t0
         soon = datetime.now(UTC).date() + timedelta(days=5)
         item = {
-            "label": "生日",
+            "label": f"纪念日{int(time.time())}",  # a new occasion on every run
             "month": soon.month,
             "day": soon.day,
             "calendar": "solar",
