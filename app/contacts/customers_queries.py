@@ -9,7 +9,7 @@ from typing import Any
 from pydantic import BaseModel
 from sqlalchemy import and_, exists, func, or_, select, text, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import load_only
+from sqlalchemy.orm import aliased, load_only
 
 from app.accounts.viewer import Viewer
 from app.contacts.actions.dates import date_summaries
@@ -173,17 +173,20 @@ LIST_COLUMNS = (
 )
 
 
+# The filters' own name for retention_scores: sort=risk joins the table itself, and an
+# EXISTS over the same name would correlate to that join instead of to the contact.
+SCORES = aliased(RetentionScore)
+
+
 def _lifecycle_clause(lifecycle: str) -> Any:
     """The lifecycle shown is the retention row's, except that a customer an agent marked
     lost is lost (customer_items); filter the same way. Correlated EXISTS: probed by
     primary key for each contact the list walks, most recent first."""
-    scored = exists().where(
-        RetentionScore.contact_id == Contact.id, RetentionScore.lifecycle == lifecycle
-    )
+    scored = exists().where(SCORES.contact_id == Contact.id, SCORES.lifecycle == lifecycle)
     if lifecycle == "lost":
         return or_(Contact.lifecycle == "lost", scored)
     if lifecycle == "active":
-        unscored = ~exists().where(RetentionScore.contact_id == Contact.id)
+        unscored = ~exists().where(SCORES.contact_id == Contact.id)
         return and_(Contact.lifecycle != "lost", or_(scored, unscored))
     return and_(Contact.lifecycle != "lost", scored)
 
@@ -249,9 +252,7 @@ async def list_customers(
     if lifecycle:
         stmt = stmt.where(_lifecycle_clause(lifecycle))
     if tier:
-        stmt = stmt.where(
-            exists().where(RetentionScore.contact_id == Contact.id, RetentionScore.tier == tier)
-        )
+        stmt = stmt.where(exists().where(SCORES.contact_id == Contact.id, SCORES.tier == tier))
     if channel_id is not None:
         stmt = stmt.where(
             exists().where(
