@@ -109,3 +109,25 @@ async def test_a_small_sweep_announces_each_task(factory: Any, app: Any) -> None
     async with app.state.services.db.session() as s:
         ids = set(await s.scalars(select(Task.id)))
     assert {d["id"] for d in created} == ids
+
+
+async def test_a_big_import_announces_its_warranty_tasks_once(
+    client: Any, factory: Any, app: Any
+) -> None:
+    sup = await factory.user("supervisor")
+    async with app.state.services.db.session() as s:
+        s.add(Contact(name="老客户", phone="13800000001"))
+    bought = today() - timedelta(days=10)
+    rows = [f"W-{n},{bought.isoformat()},10,配件{n},1,12,13800000001" for n in range(1, 202)]
+    body = "order_no,ordered_at,amount,item,quantity,warranty_months,phone\n" + "\n".join(rows)
+    r = await client.post("/api/v1/orders/import", content=body.encode(), headers=sup["headers"])
+    assert r.status_code == 200 and r.json()["created"] == 201, r.text
+    events = await _events(app)
+    assert [t for t, _ in events if t.startswith("task.")] == ["task.bulk_created"]
+    (summary,) = [d for t, d in events if t == "task.bulk_created"]
+    assert summary == {
+        "count": 201,
+        "kinds": {"warranty": 201},
+        "assignees": {"none": 201},
+        "source": "import",
+    }
