@@ -211,3 +211,49 @@ async def test_lifecycle_tier_and_channel_filters(client: Any, factory: Any, app
     assert await listed("tier=important_value") == {ids[0], ids[2]}
     assert await listed("tier=important_value&q=小明") == {ids[0]}
     assert await listed(f"channel_id={ch['id']}") == {ids[5]}
+
+
+async def test_todo_counts_by_window(client: Any, factory: Any, app: Any) -> None:
+    from datetime import timedelta as td
+
+    from app.contacts.task_queries import due_bounds
+    from app.models import Task
+
+    ids = await _seed(app)
+    agent, other = await factory.user("agent"), await factory.user("agent")
+    _, today_start = due_bounds("overdue")
+    _, tomorrow = due_bounds("today")
+    _, week_end = due_bounds("week")
+    later_this_week = tomorrow + td(minutes=1) if tomorrow < week_end else None
+    plan = [
+        (agent, today_start - td(days=3), "open"),  # overdue
+        (agent, today_start - td(hours=1), "open"),  # overdue
+        (agent, today_start - td(hours=1), "done"),  # done: not counted
+        (agent, today_start + td(minutes=1), "open"),  # today
+        (agent, week_end + td(hours=1), "open"),  # next week: not counted
+        (other, today_start + td(minutes=1), "open"),  # someone else's
+    ]
+    if later_this_week is not None:
+        plan.append((agent, later_this_week, "open"))
+    async with app.state.services.db.session() as s:
+        for n, (who, due, status) in enumerate(plan):
+            s.add(
+                Task(
+                    kind="manual",
+                    title=f"t{n}",
+                    contact_id=ids[0],
+                    assignee_id=who["id"],
+                    due_at=due,
+                    status=status,
+                    source="manual",
+                    snoozed_count=0,
+                )
+            )
+    counts = (await client.get("/api/v1/tasks/counts", headers=agent["headers"])).json()
+    week = 1 + (later_this_week is not None)  # the week window starts today
+    assert {k: counts[k] for k in ("overdue", "today", "week", "due")} == {
+        "overdue": 2,
+        "today": 1,
+        "week": week,
+        "due": 3,
+    }
