@@ -7,8 +7,9 @@ from decimal import Decimal
 from typing import Any
 
 from pydantic import BaseModel
-from sqlalchemy import and_, exists, func, or_, select
+from sqlalchemy import and_, exists, func, or_, select, text, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased, load_only
 
 from app.accounts.viewer import Viewer
 from app.contacts.actions.dates import date_summaries
@@ -60,31 +61,35 @@ async def _identities(
     out: dict[int, list[IdentityRef]] = {cid: [] for cid in contact_ids}
     if not contact_ids:
         return out
+    # Columns, not entities: a page of 50 customers is read on every list request.
     rows = await session.execute(
-        select(ContactIdentity, Channel)
+        select(
+            ContactIdentity.contact_id,
+            ContactIdentity.external_id,
+            ContactIdentity.name,
+            ContactIdentity.unreachable,
+            Channel.id,
+            Channel.type,
+            Channel.name,
+        )
         .join(Channel, Channel.id == ContactIdentity.channel_id)
         .where(ContactIdentity.contact_id.in_(contact_ids))
         .order_by(ContactIdentity.id)
     )
-    for ident, ch in rows.all():
-        if viewer.can_see_channel(ch.id):
-            out[ident.contact_id].append(
+    for contact_id, external_id, name, unreachable, ch_id, ch_type, ch_name in rows:
+        if viewer.can_see_channel(ch_id):
+            out[contact_id].append(
                 IdentityRef(
-                    channel=ChannelRef(id=ch.id, type=ch.type, name=ch.name),
-                    external_id=ident.external_id,
-                    name=ident.name,
-                    unreachable=ident.unreachable,
+                    channel=ChannelRef(id=ch_id, type=ch_type, name=ch_name),
+                    external_id=external_id,
+                    name=name,
+                    unreachable=unreachable,
                 )
             )
     return out
 
 
-async def customer_items(
-    session: AsyncSession, viewer: Viewer, contacts: list[Contact]
-) -> list[CustomerItem]:
-    ids = [c.id for c in contacts]
-    idents = await _identities(session, viewer, ids)
-    owner_ids = sorted({c.owner_id for c in contacts if c.owner_id is not None})
+async def _counts(session: AsyncSession, ids: list[int], owner_ids: list[int]) -> Any:
     owners = (
         dict(
             (await session.execute(select(User.id, User.name).where(User.id.in_(owner_ids)))).all()
@@ -92,29 +97,34 @@ async def customer_items(
         if owner_ids
         else {}
     )
-    open_counts = (
-        dict(
-            (
-                await session.execute(
-                    select(Task.contact_id, func.count())
-                    .where(Task.contact_id.in_(ids), Task.status == TaskStatus.OPEN)
-                    .group_by(Task.contact_id)
-                )
-            ).all()
-        )
-        if ids
-        else {}
-    )
-    scores = (
-        {
-            r.contact_id: r
-            for r in await session.scalars(
-                select(RetentionScore).where(RetentionScore.contact_id.in_(ids))
+    open_counts = dict(
+        (
+            await session.execute(
+                select(Task.contact_id, func.count())
+                .where(Task.contact_id.in_(ids), Task.status == TaskStatus.OPEN)
+                .group_by(Task.contact_id)
             )
-        }
-        if ids
-        else {}
+        ).all()
     )
+    return owners, open_counts
+
+
+async def customer_items(
+    session: AsyncSession, viewer: Viewer, contacts: list[Contact]
+) -> list[CustomerItem]:
+    ids = [c.id for c in contacts]
+    if not ids:
+        return []
+    idents = await _identities(session, viewer, ids)
+    owners, open_counts = await _counts(
+        session, ids, sorted({c.owner_id for c in contacts if c.owner_id is not None})
+    )
+    scores = {
+        r.contact_id: r
+        for r in await session.scalars(
+            select(RetentionScore).where(RetentionScore.contact_id.in_(ids))
+        )
+    }
     return [
         CustomerItem(
             id=c.id,
@@ -149,6 +159,71 @@ def _visible(viewer: Viewer) -> Any:
     return exists().where(ContactIdentity.contact_id == Contact.id, clause)
 
 
+# What a list item shows: the contact's JSON columns (attributes, dates) are not read.
+LIST_COLUMNS = (
+    Contact.id,
+    Contact.name,
+    Contact.phone,
+    Contact.owner_id,
+    Contact.lifecycle,
+    Contact.lost_reason,
+    Contact.marketing_consent,
+    Contact.last_interaction_at,
+    Contact.next_follow_up_at,
+)
+
+
+# The filters' own name for retention_scores: sort=risk joins the table itself, and an
+# EXISTS over the same name would correlate to that join instead of to the contact.
+SCORES = aliased(RetentionScore)
+
+
+def _lifecycle_clause(lifecycle: str) -> Any:
+    """The lifecycle shown is the retention row's, except that a customer an agent marked
+    lost is lost (customer_items); filter the same way. Correlated EXISTS: probed by
+    primary key for each contact the list walks, most recent first."""
+    scored = exists().where(SCORES.contact_id == Contact.id, SCORES.lifecycle == lifecycle)
+    if lifecycle == "lost":
+        return or_(Contact.lifecycle == "lost", scored)
+    if lifecycle == "active":
+        unscored = ~exists().where(SCORES.contact_id == Contact.id)
+        return and_(Contact.lifecycle != "lost", or_(scored, unscored))
+    return and_(Contact.lifecycle != "lost", scored)
+
+
+def like_pattern(term: str) -> str:
+    escaped = term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+async def search_clause(session: AsyncSession, term: str) -> Any:
+    """`q=`: the contacts whose name, phone or email contains `term` (ILIKE), or who
+    have the order numbered `term`.
+
+    `search_text` (name, phone and email lowered in one generated column) is the
+    indexed candidate filter: a pg_trgm GIN index on PostgreSQL; on SQLite the recency
+    index holds it, so a search walks the index and reads a contact only when its text
+    matches. Each field's own ILIKE then decides, so the answer is exactly the ILIKE's."""
+    pattern = like_pattern(term)
+    # search_text is lower(...) of the fields: PostgreSQL's ILIKE is a LIKE of both sides
+    # lowered, so this finds every row the ILIKE finds (SQLite's LIKE folds ASCII case
+    # like its ILIKE, lower() of ASCII), with a byte-wise LIKE the trigram index serves.
+    candidate = Contact.search_text.like(func.lower(pattern), escape="\\")
+    exact = or_(
+        Contact.name.ilike(pattern, escape="\\"),
+        Contact.phone.ilike(pattern, escape="\\"),
+        Contact.email.ilike(pattern, escape="\\"),
+    )
+    clause = and_(candidate, exact)
+    # The order number is matched whole, by its unique index, before the list's query.
+    by_order = list(
+        await session.scalars(
+            select(Order.contact_id).where(Order.order_no == term, Order.contact_id.is_not(None))
+        )
+    )
+    return or_(clause, Contact.id.in_(by_order)) if by_order else clause
+
+
 async def list_customers(
     session: AsyncSession,
     viewer: Viewer,
@@ -164,7 +239,7 @@ async def list_customers(
 ) -> tuple[list[CustomerItem], str | None]:
     """Customers, most recent interaction first (never-interacted last), paged by
     (last_interaction_at, id)."""
-    stmt = select(Contact).where(Contact.merged_into_id.is_(None))
+    stmt = select(Contact).options(load_only(*LIST_COLUMNS)).where(Contact.merged_into_id.is_(None))
     visible = _visible(viewer)
     if visible is not None:
         stmt = stmt.where(visible)
@@ -175,62 +250,54 @@ async def list_customers(
     elif owner:
         stmt = stmt.where(Contact.owner_id == int(owner))
     if lifecycle:
-        # The lifecycle shown is the retention row's, except that a customer an agent
-        # marked lost is lost (customer_items); filter the same way.
-        scored = select(RetentionScore.contact_id).where(RetentionScore.lifecycle == lifecycle)
-        if lifecycle == "lost":
-            stmt = stmt.where(or_(Contact.lifecycle == "lost", Contact.id.in_(scored)))
-        elif lifecycle == "active":
-            unscored = ~exists().where(RetentionScore.contact_id == Contact.id)
-            stmt = stmt.where(Contact.lifecycle != "lost", or_(Contact.id.in_(scored), unscored))
-        else:
-            stmt = stmt.where(Contact.lifecycle != "lost", Contact.id.in_(scored))
+        stmt = stmt.where(_lifecycle_clause(lifecycle))
     if tier:
-        stmt = stmt.where(
-            Contact.id.in_(select(RetentionScore.contact_id).where(RetentionScore.tier == tier))
-        )
+        stmt = stmt.where(exists().where(SCORES.contact_id == Contact.id, SCORES.tier == tier))
     if channel_id is not None:
         stmt = stmt.where(
             exists().where(
                 ContactIdentity.contact_id == Contact.id, ContactIdentity.channel_id == channel_id
             )
         )
+    short = False
     if q and q.strip():
-        term = q.strip()
-        escaped = term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-        like = f"%{escaped}%"
-        stmt = stmt.where(
-            or_(
-                Contact.name.ilike(like, escape="\\"),
-                Contact.phone.ilike(like, escape="\\"),
-                Contact.email.ilike(like, escape="\\"),
-                Contact.id.in_(select(Order.contact_id).where(Order.order_no == term)),
-            )
-        )
+        stmt = stmt.where(await search_clause(session, q.strip()))
+        # 1 or 2 characters give no trigram: PostgreSQL's estimate for such a LIKE is far
+        # too low, so it plans a scan and sort of every contact (~100 ms at 100,000);
+        # walking the recency index stops at the first page of matches instead.
+        short = len(q.strip()) < 3 and session.get_bind().dialect.name == "postgresql"
     if sort == "risk":
         return await _by_risk(session, viewer, stmt, cursor, limit)
+    when: datetime | None = None
+    before: int | None = None
     if cursor:
         at, before = decode_cursor(cursor, 2)
         if not isinstance(before, int) or not (at is None or isinstance(at, str)):
             raise BadRequest("invalid cursor")
-        if at is None:
-            stmt = stmt.where(Contact.last_interaction_at.is_(None), Contact.id < before)
-        else:
+        if at is not None:
             try:
                 when = datetime.fromisoformat(at)
             except ValueError:
                 raise BadRequest("invalid cursor") from None
-            stmt = stmt.where(
-                or_(
-                    Contact.last_interaction_at < when,
-                    and_(Contact.last_interaction_at == when, Contact.id < before),
-                    Contact.last_interaction_at.is_(None),
-                )
-            )
-    stmt = stmt.order_by(Contact.last_interaction_at.desc().nulls_last(), Contact.id.desc()).limit(
-        limit + 1
-    )
-    rows = list((await session.scalars(stmt)).all())
+    rows: list[Contact] = []
+    # Two walks of one index, each in its order: the contacts with an interaction, most
+    # recent first (a row-value bound for the cursor), then those without one by id.
+    if not (cursor and when is None):
+        recent = stmt.where(Contact.last_interaction_at.is_not(None))
+        if when is not None:
+            recent = recent.where(tuple_(Contact.last_interaction_at, Contact.id) < (when, before))
+        recent = recent.order_by(Contact.last_interaction_at.desc(), Contact.id.desc())
+        if short:
+            await session.execute(text("SET LOCAL enable_sort = off"))
+        rows = list(await session.scalars(recent.limit(limit + 1)))
+        if short:
+            await session.execute(text("SET LOCAL enable_sort = on"))
+    if len(rows) <= limit:
+        never = stmt.where(Contact.last_interaction_at.is_(None))
+        if cursor and when is None:
+            never = never.where(Contact.id < before)
+        never = never.order_by(Contact.id.desc()).limit(limit + 1 - len(rows))
+        rows += list(await session.scalars(never))
     nxt = None
     if len(rows) > limit:
         last = rows[limit - 1]

@@ -17,6 +17,8 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.contacts.actions.dates import refresh_care
+from app.contacts.actions.task_events import announce_created
+from app.contacts.actions.tasks import HELD_TASK_IDS
 from app.contacts.calendar import local_day
 from app.db import Database
 from app.models import Contact, utcnow_for_models
@@ -46,16 +48,25 @@ async def sweep_batch(session: AsyncSession, now: datetime, after_id: int) -> tu
 
 
 async def sweep_once(db: Database, now: datetime | None = None) -> dict[str, int]:
-    """Everything due now; returns how many contacts were looked at and tasks made."""
+    """Everything due now; returns how many contacts were looked at and tasks made.
+
+    The tasks' `task.created` events are held until the sweep ends: up to 200 are then
+    announced one by one, more as one `task.bulk_created` (actions/task_events.py)."""
     now = now or utcnow_for_models()
     seen = made = 0
     after = 0
+    held: list[int] = []
     while True:
         async with db.session() as session:
+            session.info[HELD_TASK_IDS] = held
             n, m, after = await sweep_batch(session, now, after)
         seen, made = seen + n, made + m
         if n < BATCH:
-            return {"contacts": seen, "tasks": made}
+            break
+    if held:
+        async with db.session() as session:
+            await announce_created(session, held, "sweep")
+    return {"contacts": seen, "tasks": made}
 
 
 class CrmSweeper(PollingWorker):

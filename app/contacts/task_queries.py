@@ -88,15 +88,27 @@ async def list_tasks(
 
 async def todo_counts(session: AsyncSession, viewer: Viewer) -> dict[str, int]:
     """The viewer's open tasks due by the end of today (the inbox top bar) by window."""
-    counts: dict[str, int] = {}
-    for due in ("overdue", "today", "week"):
-        lo, hi = due_bounds(due)
-        stmt = select(func.count()).where(
-            Task.assignee_id == viewer.id, Task.status == TaskStatus.OPEN, Task.due_at < hi
+    windows = ("overdue", "today", "week")
+    bounds = [due_bounds(due) for due in windows]
+    # One read of the viewer's open tasks up to the end of the week (the widest window),
+    # counted per window: every page's top bar asks for this.
+    row = (
+        await session.execute(
+            select(
+                *(
+                    func.count().filter(
+                        Task.due_at < hi, *(() if lo is None else (Task.due_at >= lo,))
+                    )
+                    for lo, hi in bounds
+                )
+            ).where(
+                Task.assignee_id == viewer.id,
+                Task.status == TaskStatus.OPEN,
+                Task.due_at < max(hi for _, hi in bounds),
+            )
         )
-        if lo is not None:
-            stmt = stmt.where(Task.due_at >= lo)
-        counts[due] = int(await session.scalar(stmt) or 0)
+    ).one()
+    counts = {due: int(n or 0) for due, n in zip(windows, row, strict=True)}
     counts["due"] = counts["overdue"] + counts["today"]
     # 1 on a working day in China (admin table, library, else weekends): the to-do page
     # says when today is a holiday, so a shop knows why customers are quiet.

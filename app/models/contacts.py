@@ -5,10 +5,24 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (
+    Boolean,
+    Computed,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    text,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.models.base import Base, JSONType, UTCDateTime, utcnow
+
+SEARCH_TEXT_SQL = (
+    "lower(coalesce(name, '') || ' ' || coalesce(phone, '') || ' ' || coalesce(email, ''))"
+)
 
 
 class Contact(Base):
@@ -16,6 +30,24 @@ class Contact(Base):
     __table_args__ = (
         # The customers list by owner (me, none, someone), most recent first (issue 15).
         Index("ix_contacts_owner_id_last_interaction_at", "owner_id", "last_interaction_at", "id"),
+        # The customers list, most recent first, with what `q=` looks at: on SQLite a
+        # search walks this index and reads a contact's row only when its text matches.
+        Index(
+            "ix_contacts_recent_search",
+            "last_interaction_at",
+            "id",
+            "merged_into_id",
+            "search_text",
+        ),
+        # `q=` on PostgreSQL: a trigram index answers ILIKE '%...%' of 3 characters or more
+        # (pg_trgm, migration 0014cust). Empty on SQLite (WHERE 0): nothing to maintain.
+        Index(
+            "ix_contacts_search_text_trgm",
+            "search_text",
+            postgresql_using="gin",
+            postgresql_ops={"search_text": "gin_trgm_ops"},
+            sqlite_where=text("0"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -34,7 +66,7 @@ class Contact(Base):
     important_dates: Mapped[list[dict[str, Any]]] = mapped_column(JSONType, default=list)
     marketing_consent: Mapped[bool] = mapped_column(Boolean, default=False)
     # The latest inbound message or order: the customers list sorts by it.
-    last_interaction_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+    last_interaction_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     next_follow_up_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # When the sweep must look at this contact's important dates again (indexed: the
     # sweep reads only contacts that are due, never all of them).
@@ -45,6 +77,11 @@ class Contact(Base):
     lifecycle_changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # Set while merged into another contact; such a contact is hidden from lists.
     merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("contacts.id"))
+    # What the customers list's `q=` matches, kept by the database itself whoever writes
+    # the contact: name, phone and email in one text (a candidate filter: the list checks
+    # each field's ILIKE after it). Virtual on SQLite (stored only in the index above),
+    # stored on PostgreSQL (its only kind).
+    search_text: Mapped[str] = mapped_column(Text, Computed(SEARCH_TEXT_SQL), deferred=True)
 
 
 class ContactIdentity(Base):

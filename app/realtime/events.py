@@ -23,6 +23,9 @@ class EventType(StrEnum):
     # The to-do list and the customer record (CONTRACT section 8).
     TASK_CREATED = "task.created"
     TASK_UPDATED = "task.updated"
+    # Many tasks made at once (a sweep or an import of more than 200): one event with
+    # counts instead of one task.created each; pages reload their lists.
+    TASK_BULK_CREATED = "task.bulk_created"
     CONTACT_UPDATED = "contact.updated"
 
 

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from tests.bench import (
+    bench_customers,
     bench_inbox,
     bench_ingest,
     bench_live,
@@ -159,6 +160,7 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
         "inbox": {},
         "memory": None,
         "search": {},
+        "crm": {},
     }
     with tempfile.TemporaryDirectory(prefix="huiliu-bench-") as tmp:
         workdir = Path(tmp)
@@ -233,6 +235,23 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
                         await drop_pg_database(bench_search.PG_DB)
                 results["search"][kind] = r
                 log(f"search on {kind}: {json.dumps(r, ensure_ascii=False, default=str)}")
+        if "crm" in parts:  # issue 15 at 100,000 customers (opt-in: --only crm)
+            from tests.bench.seed_crm import seed_crm
+
+            for kind in kinds:
+                sqlite_db = workdir / "crm-cust.db"
+                url = f"sqlite+aiosqlite:///{sqlite_db}"
+                if kind == "pg":
+                    url = await recreate_pg_database(bench_customers.PG_DB)
+                try:
+                    log(f"crm on {kind}: seeding 100,000 customers (seed_crm)")
+                    seeded = await seed_crm(url)
+                    r = await bench_customers.run(url, workdir / f"crm-{kind}", seeded)
+                finally:
+                    if kind == "pg":
+                        await drop_pg_database(bench_customers.PG_DB)
+                results["crm"][kind] = r
+                log(f"crm on {kind}: {json.dumps(r, default=str)}")
         if "memory" in parts:
             log(f"memory: 2 x {args.sockets} idle widget websockets, then agent websockets")
             results["memory"] = await memory_bench(args, workdir)
@@ -331,6 +350,7 @@ def table(args: argparse.Namespace, results: dict[str, Any]) -> str:
                 f"| {'< 40 MB' if target else ''} |"
             )
     rows += search_rows(results["search"])
+    rows += bench_customers.rows(results.get("crm", {}))
     return "\n".join(rows)
 
 

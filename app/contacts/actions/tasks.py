@@ -154,7 +154,17 @@ async def contact_channel(session: AsyncSession, contact_id: int) -> int | None:
     )
 
 
+# A session whose info holds a list under this key collects the ids of the tasks it
+# creates instead of announcing each one: the sweep, which may make thousands, announces
+# them once it knows how many (app/contacts/actions/task_events.py).
+HELD_TASK_IDS = "huiliu_held_task_ids"
+
+
 async def publish_task(session: AsyncSession, task: Task, type: EventType) -> None:
+    held = session.info.get(HELD_TASK_IDS)
+    if held is not None and type == EventType.TASK_CREATED:
+        held.append(task.id)
+        return
     publish(
         session,
         type,

@@ -117,6 +117,7 @@ function apply(event) {
       dispatchEvent(new Event("huiliu:tasks-changed"));
       break;
     case "task.updated":
+    case "task.bulk_created": // many tasks at once: counts only, the counter reloads
       dispatchEvent(new Event("huiliu:tasks-changed"));
       break;
     default:

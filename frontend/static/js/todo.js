@@ -50,7 +50,8 @@ tabs.addEventListener("click", (e) => {
 const live = new Live({
   seq: Number(app.dataset.seq),
   onEvent: (event) => {
-    if (event.type === "task.created" || event.type === "task.updated") {
+    // task.bulk_created: a sweep or an import made many tasks at once (counts only).
+    if (["task.created", "task.updated", "task.bulk_created"].includes(event.type)) {
       reload();
       dispatchEvent(new Event("huiliu:tasks-changed"));
     }

@@ -1,0 +1,93 @@
+"""Announcing tasks made in bulk: one by one up to BULK_LIMIT, else one summary.
+
+A sweep that finds a thousand birthdays, or an import with a thousand warranties,
+must not send a thousand `task.created` frames to every open page (each page would
+reload its list a thousand times). Up to BULK_LIMIT tasks are announced one by one as
+usual; more make one `task.bulk_created` with how many, of which kinds, for whom: the
+to-do page and the inbox's counter reload once.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterator
+
+from pydantic import BaseModel
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.contacts.actions.tasks import tasks_out
+from app.models import ContactIdentity, Task
+from app.realtime.events import EventType, publish
+
+BULK_LIMIT = 200
+CHUNK = 500
+
+
+class TasksCreated(BaseModel):
+    """`task.bulk_created`: `count` tasks, by kind and by assignee id ("none": nobody)."""
+
+    count: int
+    kinds: dict[str, int]
+    assignees: dict[str, int]
+    source: str
+
+
+def _chunks(ids: list[int]) -> Iterator[list[int]]:
+    for start in range(0, len(ids), CHUNK):
+        yield ids[start : start + CHUNK]
+
+
+async def _announce_each(session: AsyncSession, ids: list[int]) -> None:
+    """task.created for each, as publish_task would send it, in a few queries."""
+    tasks = list(await session.scalars(select(Task).where(Task.id.in_(ids)).order_by(Task.id)))
+    contact_ids = sorted({t.contact_id for t in tasks})
+    # The channel an event is filed under: the contact's first identity's (contact_channel).
+    first = (
+        select(ContactIdentity.contact_id, func.min(ContactIdentity.id).label("first"))
+        .where(ContactIdentity.contact_id.in_(contact_ids))
+        .group_by(ContactIdentity.contact_id)
+        .subquery()
+    )
+    channels = dict(
+        (
+            await session.execute(
+                select(ContactIdentity.contact_id, ContactIdentity.channel_id).join(
+                    first, ContactIdentity.id == first.c.first
+                )
+            )
+        ).all()
+    )
+    for task, out in zip(tasks, await tasks_out(session, tasks), strict=True):
+        publish(
+            session,
+            EventType.TASK_CREATED,
+            out,
+            channel_id=channels.get(task.contact_id),
+            conversation_id=task.conversation_id,
+        )
+
+
+async def announce_created(session: AsyncSession, task_ids: list[int], source: str) -> None:
+    """Queue the events for tasks just made (committed with `session`)."""
+    ids = sorted(set(task_ids))
+    if len(ids) <= BULK_LIMIT:
+        await _announce_each(session, ids)
+        return
+    kinds: Counter[str] = Counter()
+    assignees: Counter[str] = Counter()
+    for batch in _chunks(ids):
+        for kind, assignee, n in await session.execute(
+            select(Task.kind, Task.assignee_id, func.count())
+            .where(Task.id.in_(batch))
+            .group_by(Task.kind, Task.assignee_id)
+        ):
+            kinds[kind] += n
+            assignees["none" if assignee is None else str(assignee)] += n
+    summary = TasksCreated(
+        count=sum(kinds.values()),
+        kinds=dict(sorted(kinds.items())),
+        assignees=dict(sorted(assignees.items())),
+        source=source,
+    )
+    publish(session, EventType.TASK_BULK_CREATED, summary, channel_id=None, conversation_id=None)
