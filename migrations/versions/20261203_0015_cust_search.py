@@ -6,7 +6,7 @@ stored on PostgreSQL); on SQLite it lives in the recency index the list walks, o
 PostgreSQL a pg_trgm GIN index answers it.
 
 Revision ID: 0014cust
-Revises: 0010retain
+Revises: 0014due
 Create Date: 2026-12-03 19:00:00
 """
 
@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0014cust"
-down_revision: str | None = "0010retain"
+down_revision: str | None = "0014due"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
