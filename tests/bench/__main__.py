@@ -28,8 +28,10 @@ from tests.bench import (
     bench_ingest,
     bench_live,
     bench_memory,
+    bench_retention,
     bench_search,
     bench_wecom,
+    seed_crm,
 )
 from tests.bench.bench_support import (
     REDIS_URL,
@@ -207,6 +209,9 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
                         await drop_pg_database(bench_search.PG_DB)
                 results["search"][kind] = r
                 log(f"search on {kind}: {json.dumps(r, ensure_ascii=False, default=str)}")
+        if "crm" in parts:  # issues 15-17: seed_crm once per database, each module adds rows
+            runners = [bench_retention.table_rows]
+            results["crm"] = await seed_crm.crm_part(kinds, workdir / "crm", log, runners)
         if "memory" in parts:
             log(f"memory: 2 x {args.sockets} idle widget websockets, then agent websockets")
             results["memory"] = await memory_bench(args, workdir)
@@ -298,6 +303,7 @@ def table(args: argparse.Namespace, results: dict[str, Any]) -> str:
                 f"| {'< 40 MB' if target else ''} |"
             )
     rows += search_rows(results["search"])
+    rows += results.get("crm") or []
     return "\n".join(rows)
 
 

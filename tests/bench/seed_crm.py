@@ -35,11 +35,12 @@ import random
 import sqlite3
 import time
 from bisect import bisect_left
-from collections.abc import Iterable, Iterator
+from collections.abc import Awaitable, Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from itertools import accumulate
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -173,13 +174,15 @@ def _timeline(rng: random.Random, m: int, unanswered: bool, churn: bool) -> list
     t = 0
     kinds = ["in"] * (m - 1) if unanswered else []
     if not unanswered:
+        # Most answered within the channel's target (5-30 minutes), a few late, a few
+        # next day (the risk score's "unanswered" factor).
         r = rng.random()
-        if r < 0.7:
-            t += rng.randint(10, 300)
-        elif r < 0.9:
-            t += rng.randint(300, 3600)
-        elif r < 0.98:
-            t += rng.randint(3600, DAY)
+        if r < 0.85:
+            t += rng.randint(10, 240)
+        elif r < 0.95:
+            t += rng.randint(240, 1800)
+        elif r < 0.99:
+            t += rng.randint(1800, 6 * 3600)
         else:
             t += rng.randint(DAY, 3 * DAY)
         turns.append((t, "out"))
@@ -221,7 +224,7 @@ def _conversations(p: Plan, n: int, messages: int) -> None:
         c = chatters[idx]
         a, b = spans[idx]
         created = a + (b - a) * rng.random()
-        unanswered = rng.random() < 0.05
+        unanswered = rng.random() < 0.02
         ident = c.identities[0] if rng.random() < 0.8 else rng.choice(c.identities)
         turns = _timeline(rng, counts[k], unanswered, False)
         drafts.append((created, c, ident, turns))
@@ -864,3 +867,40 @@ async def seed_crm(
         "plan_seconds": planned,
         "seconds": time.perf_counter() - started,
     }
+
+
+PG_DB = "huiliu_bench_crm"
+RowsFn = Callable[[str, str, dict[str, Any]], Awaitable[list[str]]]
+
+
+async def crm_part(
+    kinds: list[str], workdir: Path, log: Callable[[str], None], runners: list[RowsFn]
+) -> list[str]:
+    """The bench's `crm` part: one seeded database per kind, then each module's rows
+    (`runner(kind, url, seeded)` returns table rows) over it."""
+    from tests.bench.bench_support import drop_pg_database, recreate_pg_database
+
+    rows: list[str] = []
+    for kind in kinds:
+        if kind == "pg":
+            url = await recreate_pg_database(PG_DB)
+        else:
+            workdir.mkdir(parents=True, exist_ok=True)  # noqa: ASYNC240 - once, before any load
+            url = f"sqlite+aiosqlite:///{workdir / 'crm.db'}"
+        try:
+            log(f"crm on {kind}: seeding")
+            seeded = await seed_crm(url)
+            log(f"crm on {kind}: seeded in {seeded['seconds']:.0f} s")
+            rows.append(
+                f"| CRM seed (`seed_crm`: {seeded['customers']:,} customers, {seeded['orders']:,} "
+                f"orders, {seeded['conversations']:,} convs, {seeded['messages']:,} msgs) | {kind} "
+                f"| {seeded['seconds']:.0f} s | | | |"
+            )
+            for runner in runners:
+                found = await runner(kind, url, seeded)
+                log(f"crm on {kind}: {found}")
+                rows += found
+        finally:
+            if kind == "pg":
+                await drop_pg_database(PG_DB)
+    return rows
