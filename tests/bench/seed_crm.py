@@ -516,137 +516,43 @@ def _audit_rows(p: Plan) -> Iterator[tuple[Any, ...]]:
             )
 
 
+# Each table's columns, in the order its rows above give them.
 COLUMNS: dict[str, list[str]] = {
-    "contacts": [
-        "id",
-        "name",
-        "avatar_url",
-        "phone",
-        "email",
-        "notes",
-        "attributes",
-        "created_at",
-        "updated_at",
-        "owner_id",
-        "follow_up_days",
-        "important_dates",
-        "marketing_consent",
-        "last_interaction_at",
-        "next_follow_up_at",
-        "next_care_check_at",
-        "lifecycle",
-        "lost_reason",
-        "lifecycle_changed_at",
-        "merged_into_id",
-    ],
-    "contact_identities": [
-        "id",
-        "contact_id",
-        "channel_id",
-        "external_id",
-        "name",
-        "avatar_url",
-        "unreachable",
-        "reply_context",
-        "created_at",
-    ],
-    "conversations": [
-        "id",
-        "channel_id",
-        "contact_id",
-        "identity_id",
-        "active_identity_id",
-        "status",
-        "assignee_id",
-        "assigned_at",
-        "unread_count",
-        "last_message_preview",
-        "last_message_type",
-        "created_at",
-        "updated_at",
-        "last_message_at",
-        "last_inbound_at",
-        "first_response_at",
-        "resolved_at",
-        "reply_window_expires_at",
-    ],
-    "messages": [
-        "id",
-        "conversation_id",
-        "channel_id",
-        "direction",
-        "private",
-        "sender_type",
-        "sender_id",
-        "sender_name",
-        "content_type",
-        "content",
-        "extra",
-        "external_id",
-        "delivery_status",
-        "created_at",
-        "sent_at",
-    ],
-    "conversation_facts": [
-        "conversation_id",
-        "channel_id",
-        "created_at",
-        "first_inbound_at",
-        "messages_in",
-        "messages_out",
-        "first_response_at",
-        "first_response_s",
-        "first_response_business_s",
-        "first_response_agent_id",
-        "last_agent_id",
-        "resolved_at",
-        "resolution_s",
-        "csat_asked_at",
-        "csat_score",
-        "csat_comment",
-        "csat_rated_at",
-        "csat_agent_id",
-        "greeted",
-        "away_sent",
-    ],
-    "orders": [
-        "id",
-        "order_no",
-        "contact_id",
-        "ordered_at",
-        "amount",
-        "match_keys",
-        "source",
-        "created_at",
-        "updated_at",
-    ],
-    "tasks": [
-        "id",
-        "kind",
-        "title",
-        "contact_id",
-        "conversation_id",
-        "assignee_id",
-        "due_at",
-        "status",
-        "outcome",
-        "source",
-        "occasion_key",
-        "created_by_id",
-        "snoozed_count",
-        "created_at",
-        "updated_at",
-        "closed_at",
-    ],
-    "audit_log": [
-        "actor_id",
-        "actor_name",
-        "action",
-        "object_type",
-        "object_id",
-        "details",
-        "created_at",
-    ],
+    "contacts": (  # noqa: SIM905
+        "id name avatar_url phone email notes attributes created_at updated_at owner_id "
+        "follow_up_days important_dates marketing_consent last_interaction_at "
+        "next_follow_up_at next_care_check_at lifecycle lost_reason "
+        "lifecycle_changed_at merged_into_id"
+    ).split(),
+    "contact_identities": (  # noqa: SIM905
+        "id contact_id channel_id external_id name avatar_url unreachable reply_context created_at"
+    ).split(),
+    "conversations": (  # noqa: SIM905
+        "id channel_id contact_id identity_id active_identity_id status assignee_id "
+        "assigned_at unread_count last_message_preview last_message_type created_at "
+        "updated_at last_message_at last_inbound_at first_response_at resolved_at "
+        "reply_window_expires_at"
+    ).split(),
+    "messages": (  # noqa: SIM905
+        "id conversation_id channel_id direction private sender_type sender_id "
+        "sender_name content_type content extra external_id delivery_status created_at "
+        "sent_at"
+    ).split(),
+    "conversation_facts": (  # noqa: SIM905
+        "conversation_id channel_id created_at first_inbound_at messages_in "
+        "messages_out first_response_at first_response_s first_response_business_s "
+        "first_response_agent_id last_agent_id resolved_at resolution_s csat_asked_at "
+        "csat_score csat_comment csat_rated_at csat_agent_id greeted away_sent"
+    ).split(),
+    "orders": (  # noqa: SIM905
+        "id order_no contact_id ordered_at amount match_keys source created_at updated_at"
+    ).split(),
+    "tasks": (  # noqa: SIM905
+        "id kind title contact_id conversation_id assignee_id due_at status outcome "
+        "source occasion_key created_by_id snoozed_count created_at updated_at "
+        "closed_at"
+    ).split(),
+    "audit_log": "actor_id actor_name action object_type object_id details created_at".split(),  # noqa: SIM905
 }
 # Columns the rows above leave out, the same for every row.
 CONSTANTS: dict[str, dict[str, Any]] = {
@@ -786,11 +692,15 @@ async def _write_pg(url: str, p: Plan, seed: int, tasks: int) -> None:
             names = list(COLUMNS[table]) + list(const)
             for batch in _batches(rows, tuple(const.values())):
                 await conn.copy_records_to_table(table, records=batch, columns=names)
-            if table not in ("conversation_facts", "audit_log"):
-                await conn.execute(
-                    f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
-                    f"(SELECT coalesce(max(id), 0) + 1 FROM {table}), false)"
-                )
+        # Ids were given: the next ones the application takes come after them.
+        sequenced = [t for t in COLUMNS if COLUMNS[t][0] == "id"]
+        await conn.execute(
+            "; ".join(
+                f"SELECT setval(pg_get_serial_sequence('{t}', 'id'), "
+                f"(SELECT coalesce(max(id), 0) + 1 FROM {t}), false)"
+                for t in sequenced
+            )
+        )
         await conn.execute("ANALYZE")
     finally:
         await conn.close()
