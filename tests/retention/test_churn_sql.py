@@ -116,7 +116,7 @@ async def test_sql_churn_equals_the_definitions(app: Any, factory: Any, seed: in
             assert await hard_churn_ids(s, end)  # the exact path is exercised too
             for window in (30, 90):
                 for by in ("none", "channel", "owner"):
-                    got = await churn_report(s, None, period, since, until, by, window)
+                    got = await churn_report(s, None, period, since, until, by, window, in_sql=True)
                     want = []
                     for a, b in spans:
                         rows = churn(histories, local_midnight(a), local_midnight(b), window, by)
