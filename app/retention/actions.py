@@ -177,20 +177,22 @@ async def _inputs(
     return out
 
 
+async def _recently_tasked(session: AsyncSession, ids: list[int], now: datetime) -> set[int]:
+    """Of `ids`, the customers given an `at_risk` task in the last 7 days (one query)."""
+    return set(
+        await session.scalars(
+            select(Task.contact_id).where(
+                Task.contact_id.in_(ids),
+                Task.kind == "at_risk",
+                Task.created_at >= now - timedelta(days=AT_RISK_REPEAT_DAYS),
+            )
+        )
+    )
+
+
 async def _at_risk_task(
     session: AsyncSession, contact: Contact, result: dict[str, Any], now: datetime
 ) -> None:
-    recent = await session.scalar(
-        select(Task.id)
-        .where(
-            Task.contact_id == contact.id,
-            Task.kind == "at_risk",
-            Task.created_at >= now - timedelta(days=AT_RISK_REPEAT_DAYS),
-        )
-        .limit(1)
-    )
-    if recent is not None:
-        return
     reasons = "；".join(f["detail"] for f in result["factors"])
     await create_task(
         session,
@@ -236,6 +238,8 @@ async def refresh_scores(
             )
         }
         today = local_date(now)
+        entering = [c.id for c in contacts if c.id not in rows or rows[c.id].band != "high"]
+        tasked = await _recently_tasked(session, entering, now) if entering else set()
         for contact in contacts:
             data, hard = inputs[contact.id]
             result = score(data, now)
@@ -263,6 +267,9 @@ async def refresh_scores(
                 # The cadence follows the tier's default (CONTRACT section 8).
                 await session.flush()
                 await schedule_follow_up(session, contact)
-            if result["band"] == "high" and not was_high:
+            if result["band"] == "high" and not was_high and contact.id not in tasked:
                 await _at_risk_task(session, contact, result, now)
             done += 1
+        if full:  # a full pass holds one batch at a time, not every customer
+            await session.flush()
+            session.expunge_all()

@@ -8,7 +8,7 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Numeric, cast, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.accounts.viewer import Viewer
@@ -52,30 +52,30 @@ def lost_at(h: History, window_days: int = DEFAULT_WINDOW_DAYS) -> datetime | No
 
 
 async def at_risk(session: AsyncSession, viewer: Viewer) -> list[dict[str, Any]]:
+    """The first page: by risk, then value (the same score goes to the customer who spends
+    more), all ordered by the database so a tie across the page's edge is still right."""
+    spend = cast(RetentionScore.spend_365, Numeric(14, 2))
     stmt = (
-        select(RetentionScore, Contact, User.name)
+        select(RetentionScore, Contact.name, Contact.owner_id, User.name)
         .join(Contact, Contact.id == RetentionScore.contact_id)
         .outerjoin(User, User.id == Contact.owner_id)
         .where(RetentionScore.band.in_(["high", "medium"]), Contact.merged_into_id.is_(None))
-        .order_by(RetentionScore.score.desc(), RetentionScore.contact_id)
-        .limit(AT_RISK_ROWS * 4)
+        .order_by(RetentionScore.score.desc(), spend.desc(), RetentionScore.contact_id)
+        .limit(AT_RISK_ROWS)
     )
     if not viewer.is_supervisor:
         stmt = stmt.where(Contact.owner_id == viewer.id)
-    rows: list[dict[str, Any]] = [
+    return [
         {
-            "contact": {"id": c.id, "name": c.name},
-            "owner": {"id": c.owner_id, "name": owner} if c.owner_id else None,
+            "contact": {"id": r.contact_id, "name": name},
+            "owner": {"id": owner_id, "name": owner} if owner_id else None,
             "risk": r.risk_out(),
             "tier": r.tier,
             "high_value": r.high_value,
             "spend_365": r.spend_365,
         }
-        for r, c, owner in await session.execute(stmt)
+        for r, name, owner_id, owner in await session.execute(stmt)
     ]
-    # By risk, then value: the same score goes to the customer who spends more.
-    rows.sort(key=lambda x: (-x["risk"]["score"], -Decimal(x["spend_365"]), x["contact"]["id"]))
-    return rows[:AT_RISK_ROWS]
 
 
 async def tier_counts(session: AsyncSession, viewer: Viewer) -> dict[str, int]:

@@ -59,12 +59,18 @@ def _visible(stmt: Any, viewer: Viewer | None) -> Any:
 
 
 async def load_histories(
-    session: AsyncSession, until: datetime, viewer: Viewer | None = None
+    session: AsyncSession,
+    until: datetime,
+    viewer: Viewer | None = None,
+    only: set[int] | None = None,
 ) -> list[History]:
-    """Every (unmerged) customer's interactions, orders and hard churn events before `until`."""
+    """Every (unmerged) customer's interactions, orders and hard churn events before
+    `until`; only those in `only` when given."""
     contacts = _visible(
         select(Contact.id, Contact.owner_id).where(Contact.merged_into_id.is_(None)), viewer
     )
+    if only is not None:
+        contacts = contacts.where(Contact.id.in_(sorted(only)))
     owners: dict[int, int | None] = {cid: oid for cid, oid in await session.execute(contacts)}
     inter: dict[int, list[tuple[datetime, int | None]]] = defaultdict(list)
     orders: dict[int, list[Any]] = defaultdict(list)
@@ -80,6 +86,8 @@ async def load_histories(
         .join(Conversation, Conversation.id == Message.conversation_id)
         .where(Message.direction == "inbound", Message.created_at < until)
     )
+    if only is not None:
+        inbound = inbound.where(Conversation.contact_id.in_(sorted(only)))
     for cid, at, channel_id, ctype, extra in await session.execute(inbound):
         if cid not in owners:
             continue
@@ -92,6 +100,8 @@ async def load_histories(
         Order.contact_id.is_not(None),
         Order.ordered_at < local_date(until),
     )
+    if only is not None:
+        order_rows = order_rows.where(Order.contact_id.in_(sorted(only)))
     for cid, day, amount in await session.execute(order_rows):
         if cid in owners:
             at = local_midnight(day)

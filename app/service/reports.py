@@ -18,14 +18,14 @@ from __future__ import annotations
 import csv
 import io
 import math
-from collections import defaultdict
+import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select
+from sqlalchemy import case, func, literal, literal_column, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.accounts.viewer import Viewer
@@ -134,86 +134,133 @@ async def overdue_count(session: AsyncSession, viewer: Viewer) -> int:
     return int(await session.scalar(stmt) or 0)
 
 
+COUNTS = (
+    "conversations",
+    "messages_in",
+    "messages_out",
+    "answered",
+    "within",
+    "resolved",
+    "csat_responses",
+    "csat_good",
+)
+
+
 @dataclass
 class _Group:
+    """One group's figures: sums and counts from SQL, percentiles set apart."""
+
     conversations: int = 0
     messages_in: int = 0
     messages_out: int = 0
-    first: list[int] = field(default_factory=list)
+    answered: int = 0
     within: int = 0
-    resolution: list[int] = field(default_factory=list)
-    scores: list[int] = field(default_factory=list)
+    resolved: int = 0
+    csat_responses: int = 0
+    csat_good: int = 0
+    first_p50: int | None = None
+    first_p90: int | None = None
+    resolution_p50: int | None = None
+
+    def add(self, other: _Group) -> None:
+        """Add another group's counts (percentiles are not additive: ranked apart)."""
+        for name in COUNTS:
+            setattr(self, name, getattr(self, name) + getattr(other, name))
 
     def out(self, group: Any) -> dict[str, Any]:
-        first = sorted(self.first)
-        resolution = sorted(self.resolution)
-        good = sum(1 for s in self.scores if s >= 4)
         return {
             "group": group,
             "conversations": self.conversations,
             "messages_in": self.messages_in,
             "messages_out": self.messages_out,
-            "first_response_p50_s": percentile(first, 0.5),
-            "first_response_p90_s": percentile(first, 0.9),
-            "first_response_within_target": (round(self.within / len(first), 4) if first else None),
-            "resolution_p50_s": percentile(resolution, 0.5),
-            "resolved": len(resolution),
-            "csat_responses": len(self.scores),
-            "csat_score": round(good / len(self.scores), 4) if self.scores else None,
+            "first_response_p50_s": self.first_p50,
+            "first_response_p90_s": self.first_p90,
+            "first_response_within_target": (
+                round(self.within / self.answered, 4) if self.answered else None
+            ),
+            "resolution_p50_s": self.resolution_p50,
+            "resolved": self.resolved,
+            "csat_responses": self.csat_responses,
+            "csat_score": (
+                round(self.csat_good / self.csat_responses, 4) if self.csat_responses else None
+            ),
         }
+
+
+def _target(targets: Targets) -> Any:
+    """Each conversation's first-response target in seconds, as SQL (few channels)."""
+    channel = ConversationFacts.channel_id
+    if not targets.by_channel:
+        return literal(targets.default)
+    return case(
+        *[(channel == cid, s) for cid, s in sorted(targets.by_channel.items())],
+        else_=targets.default,
+    )
+
+
+def _picks(values: list[int] | None) -> tuple[int | None, int | None]:
+    ordered = sorted(values or ())
+    return percentile(ordered, 0.5), percentile(ordered, 0.9)
+
+
+def _ints(values: str | list[int | None] | None) -> list[int]:
+    """A group's values: SQLite's `group_concat` text or PostgreSQL's array (NULLs in it)."""
+    if isinstance(values, str):
+        return [int(v) for v in values.split(",")]
+    return [v for v in values or () if v is not None]
 
 
 async def service_report(
     session: AsyncSession, viewer: Viewer, span: Range, by: str
 ) -> dict[str, Any]:
-    """The report's items (one per group) and the total over the range."""
+    """The report's items (one per group) and the total over the range.
+
+    Counts and sums are aggregated by the database in one pass; it hands over each
+    group's first response and resolution times in one value (an array, or a string on
+    SQLite), ranked here.
+    """
     if by not in GROUPINGS:
         raise BadRequest("by must be day, agent or channel")
     f = ConversationFacts
-    stmt = select(
-        _day(session, span) if by == "day" else f.channel_id,
-        f.channel_id,
-        f.first_response_agent_id,
-        f.messages_in,
-        f.messages_out,
-        f.first_response_business_s,
-        f.resolution_s,
-        f.csat_score,
-    ).where(f.created_at >= span.since, f.created_at < span.until)
+    where = [f.created_at >= span.since, f.created_at < span.until]
     if not viewer.is_supervisor:  # agents see their own figures
-        stmt = stmt.where(f.first_response_agent_id == viewer.id)
-    found = await first_response_targets(session)
-    targets, default_target = found.by_channel, found.default
-    groups: dict[Any, _Group] = defaultdict(_Group)
+        where.append(f.first_response_agent_id == viewer.id)
+    key: Any = {"day": _day(session, span), "agent": f.first_response_agent_id}.get(
+        by, f.channel_id
+    )
+    first = f.first_response_business_s
+    targets = await first_response_targets(session)
+    counts = [
+        func.count(),
+        func.coalesce(func.sum(f.messages_in), 0),
+        func.coalesce(func.sum(f.messages_out), 0),
+        func.count(first),
+        func.coalesce(func.sum(case((first <= _target(targets), 1), else_=0)), 0),
+        func.count(f.resolution_s),
+        func.count(f.csat_score),
+        func.coalesce(func.sum(case((f.csat_score >= 4, 1), else_=0)), 0),
+    ]
+    # Each group's values: ranked here, in sorted lists (nearest rank); the total's from
+    # all of them, without a second pass over the rows.
+    if session.get_bind().dialect.name == "postgresql":
+        values: list[Any] = [func.array_agg(first), func.array_agg(f.resolution_s)]
+    else:
+        values = [func.group_concat(first), func.group_concat(f.resolution_s)]
+    groups: dict[Any, _Group] = {}
     total = _Group()
-    for (
-        day,
-        channel_id,
-        agent_id,
-        n_in,
-        n_out,
-        first_s,
-        resolution_s,
-        score,
-    ) in await session.execute(stmt):
-        if by == "day":
-            key: Any = str(day)
-        elif by == "agent":
-            key = agent_id
-        else:
-            key = channel_id
-        for g in (groups[key], total):
-            g.conversations += 1
-            g.messages_in += n_in or 0
-            g.messages_out += n_out or 0
-            if first_s is not None:
-                g.first.append(first_s)
-                if first_s <= targets.get(channel_id, default_target):
-                    g.within += 1
-            if resolution_s is not None:
-                g.resolution.append(resolution_s)
-            if score is not None:
-                g.scores.append(score)
+    firsts: list[int] = []
+    resolutions: list[int] = []
+    stmt = select(key, *counts, *values).where(*where).group_by(key)
+    for k, *row in await session.execute(stmt):
+        g = groups[str(k) if by == "day" else k] = _Group(*(int(x) for x in row[:-2]))
+        total.add(g)
+        answered, done = _ints(row[-2]), _ints(row[-1])
+        firsts += answered
+        resolutions += done
+        g.first_p50, g.first_p90 = _picks(answered)
+        g.resolution_p50 = _picks(done)[0]
+    total.first_p50, total.first_p90 = _picks(firsts)
+    total.resolution_p50 = _picks(resolutions)[0]
     items = await _items(session, span, by, groups)
     return {
         "since": span.since.isoformat(),
@@ -229,10 +276,15 @@ def _day(session: AsyncSession, span: Range) -> Any:
     time zone work in Python). SQLite shifts by the zone's offset at the range's start
     (exact for zones without daylight saving, such as China's); PostgreSQL converts."""
     created = ConversationFacts.created_at
+    # Inlined, not bound: the same expression is grouped and partitioned by, and
+    # PostgreSQL matches GROUP BY expressions only when their parameters are the same.
     if session.get_bind().dialect.name == "postgresql":
-        return func.date(func.timezone(span.tz.key, created))
+        if not re.fullmatch(r"[A-Za-z0-9_/+-]+", span.tz.key):
+            raise BadRequest("the workspace time zone is not a zone name")
+        return func.date(func.timezone(literal_column(f"'{span.tz.key}'"), created))
     offset = span.tz.utcoffset(span.since.replace(tzinfo=None)) or timedelta(0)
-    return func.date(created, f"{int(offset.total_seconds() // 60):+d} minutes")
+    minutes = int(offset.total_seconds() // 60)
+    return func.date(created, literal_column(f"'{minutes:+d} minutes'"))
 
 
 async def _items(

@@ -29,9 +29,11 @@ from tests.bench import (
     bench_ingest,
     bench_live,
     bench_memory,
+    bench_retention,
     bench_roundtrips,
     bench_search,
     bench_wecom,
+    seed_crm,
 )
 from tests.bench.bench_support import (
     REDIS_URL,
@@ -160,7 +162,7 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
         "inbox": {},
         "memory": None,
         "search": {},
-        "crm": {},
+        "crm": [],
     }
     with tempfile.TemporaryDirectory(prefix="huiliu-bench-") as tmp:
         workdir = Path(tmp)
@@ -235,23 +237,10 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
                         await drop_pg_database(bench_search.PG_DB)
                 results["search"][kind] = r
                 log(f"search on {kind}: {json.dumps(r, ensure_ascii=False, default=str)}")
-        if "crm" in parts:  # issue 15 at 100,000 customers (opt-in: --only crm)
-            from tests.bench.seed_crm import seed_crm
-
-            for kind in kinds:
-                sqlite_db = workdir / "crm-cust.db"
-                url = f"sqlite+aiosqlite:///{sqlite_db}"
-                if kind == "pg":
-                    url = await recreate_pg_database(bench_customers.PG_DB)
-                try:
-                    log(f"crm on {kind}: seeding 100,000 customers (seed_crm)")
-                    seeded = await seed_crm(url)
-                    r = await bench_customers.run(url, workdir / f"crm-{kind}", seeded)
-                finally:
-                    if kind == "pg":
-                        await drop_pg_database(bench_customers.PG_DB)
-                results["crm"][kind] = r
-                log(f"crm on {kind}: {json.dumps(r, default=str)}")
+        if "crm" in parts:  # issues 15-17: seed_crm once per database, each module adds rows
+            # The retention rows read first: the customers' rows import orders and sweep.
+            runners = [bench_retention.table_rows, bench_customers.table_rows]
+            results["crm"] = await seed_crm.crm_part(kinds, workdir / "crm", log, runners)
         if "memory" in parts:
             log(f"memory: 2 x {args.sockets} idle widget websockets, then agent websockets")
             results["memory"] = await memory_bench(args, workdir)
@@ -350,7 +339,7 @@ def table(args: argparse.Namespace, results: dict[str, Any]) -> str:
                 f"| {'< 40 MB' if target else ''} |"
             )
     rows += search_rows(results["search"])
-    rows += bench_customers.rows(results.get("crm", {}))
+    rows += results.get("crm") or []
     return "\n".join(rows)
 
 

@@ -19,6 +19,7 @@ import json
 import random
 import subprocess
 import sys
+import tempfile
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -33,7 +34,6 @@ from tests.bench.bench_support import (
 TARGETS = {"customers_p95_ms": 50.0, "todo_p95_ms": 30.0, "import_s": 30.0, "import_mb": 200.0}
 SWEEP_TARGET_S = 5.0
 CHUNK = 20_000
-PG_DB = "huiliu_bench_cust"
 LIFECYCLES = ["new", "active", "at_risk", "lost", "recovered"]
 TIERS = ["important_value", "general_develop", "general_retain"]
 
@@ -315,6 +315,13 @@ async def run(
     result["import"]["rows"] = import_rows
     result["sweep"] = await sweep(url, sweep_due)
     return result
+
+
+async def table_rows(kind: str, url: str, seeded: dict[str, Any]) -> list[str]:
+    """The `crm` part's customer rows (tests/bench/seed_crm.py `crm_part`)."""
+    with tempfile.TemporaryDirectory(prefix="huiliu-crm-") as tmp:
+        result = await run(url, Path(tmp), seeded)
+    return rows({kind: result}, seeded["customers"])
 
 
 LABELS = {

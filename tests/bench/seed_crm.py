@@ -35,11 +35,12 @@ import random
 import sqlite3
 import time
 from bisect import bisect_left
-from collections.abc import Iterable, Iterator
+from collections.abc import Awaitable, Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from itertools import accumulate
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -173,13 +174,15 @@ def _timeline(rng: random.Random, m: int, unanswered: bool, churn: bool) -> list
     t = 0
     kinds = ["in"] * (m - 1) if unanswered else []
     if not unanswered:
+        # Most answered within the channel's target (5-30 minutes), a few late, a few
+        # next day (the risk score's "unanswered" factor).
         r = rng.random()
-        if r < 0.7:
-            t += rng.randint(10, 300)
-        elif r < 0.9:
-            t += rng.randint(300, 3600)
-        elif r < 0.98:
-            t += rng.randint(3600, DAY)
+        if r < 0.85:
+            t += rng.randint(10, 240)
+        elif r < 0.95:
+            t += rng.randint(240, 1800)
+        elif r < 0.99:
+            t += rng.randint(1800, 6 * 3600)
         else:
             t += rng.randint(DAY, 3 * DAY)
         turns.append((t, "out"))
@@ -221,7 +224,7 @@ def _conversations(p: Plan, n: int, messages: int) -> None:
         c = chatters[idx]
         a, b = spans[idx]
         created = a + (b - a) * rng.random()
-        unanswered = rng.random() < 0.05
+        unanswered = rng.random() < 0.02
         ident = c.identities[0] if rng.random() < 0.8 else rng.choice(c.identities)
         turns = _timeline(rng, counts[k], unanswered, False)
         drafts.append((created, c, ident, turns))
@@ -513,137 +516,43 @@ def _audit_rows(p: Plan) -> Iterator[tuple[Any, ...]]:
             )
 
 
+# Each table's columns, in the order its rows above give them.
 COLUMNS: dict[str, list[str]] = {
-    "contacts": [
-        "id",
-        "name",
-        "avatar_url",
-        "phone",
-        "email",
-        "notes",
-        "attributes",
-        "created_at",
-        "updated_at",
-        "owner_id",
-        "follow_up_days",
-        "important_dates",
-        "marketing_consent",
-        "last_interaction_at",
-        "next_follow_up_at",
-        "next_care_check_at",
-        "lifecycle",
-        "lost_reason",
-        "lifecycle_changed_at",
-        "merged_into_id",
-    ],
-    "contact_identities": [
-        "id",
-        "contact_id",
-        "channel_id",
-        "external_id",
-        "name",
-        "avatar_url",
-        "unreachable",
-        "reply_context",
-        "created_at",
-    ],
-    "conversations": [
-        "id",
-        "channel_id",
-        "contact_id",
-        "identity_id",
-        "active_identity_id",
-        "status",
-        "assignee_id",
-        "assigned_at",
-        "unread_count",
-        "last_message_preview",
-        "last_message_type",
-        "created_at",
-        "updated_at",
-        "last_message_at",
-        "last_inbound_at",
-        "first_response_at",
-        "resolved_at",
-        "reply_window_expires_at",
-    ],
-    "messages": [
-        "id",
-        "conversation_id",
-        "channel_id",
-        "direction",
-        "private",
-        "sender_type",
-        "sender_id",
-        "sender_name",
-        "content_type",
-        "content",
-        "extra",
-        "external_id",
-        "delivery_status",
-        "created_at",
-        "sent_at",
-    ],
-    "conversation_facts": [
-        "conversation_id",
-        "channel_id",
-        "created_at",
-        "first_inbound_at",
-        "messages_in",
-        "messages_out",
-        "first_response_at",
-        "first_response_s",
-        "first_response_business_s",
-        "first_response_agent_id",
-        "last_agent_id",
-        "resolved_at",
-        "resolution_s",
-        "csat_asked_at",
-        "csat_score",
-        "csat_comment",
-        "csat_rated_at",
-        "csat_agent_id",
-        "greeted",
-        "away_sent",
-    ],
-    "orders": [
-        "id",
-        "order_no",
-        "contact_id",
-        "ordered_at",
-        "amount",
-        "match_keys",
-        "source",
-        "created_at",
-        "updated_at",
-    ],
-    "tasks": [
-        "id",
-        "kind",
-        "title",
-        "contact_id",
-        "conversation_id",
-        "assignee_id",
-        "due_at",
-        "status",
-        "outcome",
-        "source",
-        "occasion_key",
-        "created_by_id",
-        "snoozed_count",
-        "created_at",
-        "updated_at",
-        "closed_at",
-    ],
-    "audit_log": [
-        "actor_id",
-        "actor_name",
-        "action",
-        "object_type",
-        "object_id",
-        "details",
-        "created_at",
-    ],
+    "contacts": (  # noqa: SIM905
+        "id name avatar_url phone email notes attributes created_at updated_at owner_id "
+        "follow_up_days important_dates marketing_consent last_interaction_at "
+        "next_follow_up_at next_care_check_at lifecycle lost_reason "
+        "lifecycle_changed_at merged_into_id"
+    ).split(),
+    "contact_identities": (  # noqa: SIM905
+        "id contact_id channel_id external_id name avatar_url unreachable reply_context created_at"
+    ).split(),
+    "conversations": (  # noqa: SIM905
+        "id channel_id contact_id identity_id active_identity_id status assignee_id "
+        "assigned_at unread_count last_message_preview last_message_type created_at "
+        "updated_at last_message_at last_inbound_at first_response_at resolved_at "
+        "reply_window_expires_at"
+    ).split(),
+    "messages": (  # noqa: SIM905
+        "id conversation_id channel_id direction private sender_type sender_id "
+        "sender_name content_type content extra external_id delivery_status created_at "
+        "sent_at"
+    ).split(),
+    "conversation_facts": (  # noqa: SIM905
+        "conversation_id channel_id created_at first_inbound_at messages_in "
+        "messages_out first_response_at first_response_s first_response_business_s "
+        "first_response_agent_id last_agent_id resolved_at resolution_s csat_asked_at "
+        "csat_score csat_comment csat_rated_at csat_agent_id greeted away_sent"
+    ).split(),
+    "orders": (  # noqa: SIM905
+        "id order_no contact_id ordered_at amount match_keys source created_at updated_at"
+    ).split(),
+    "tasks": (  # noqa: SIM905
+        "id kind title contact_id conversation_id assignee_id due_at status outcome "
+        "source occasion_key created_by_id snoozed_count created_at updated_at "
+        "closed_at"
+    ).split(),
+    "audit_log": "actor_id actor_name action object_type object_id details created_at".split(),  # noqa: SIM905
 }
 # Columns the rows above leave out, the same for every row.
 CONSTANTS: dict[str, dict[str, Any]] = {
@@ -783,11 +692,15 @@ async def _write_pg(url: str, p: Plan, seed: int, tasks: int) -> None:
             names = list(COLUMNS[table]) + list(const)
             for batch in _batches(rows, tuple(const.values())):
                 await conn.copy_records_to_table(table, records=batch, columns=names)
-            if table not in ("conversation_facts", "audit_log"):
-                await conn.execute(
-                    f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
-                    f"(SELECT coalesce(max(id), 0) + 1 FROM {table}), false)"
-                )
+        # Ids were given: the next ones the application takes come after them.
+        sequenced = [t for t in COLUMNS if COLUMNS[t][0] == "id"]
+        await conn.execute(
+            "; ".join(
+                f"SELECT setval(pg_get_serial_sequence('{t}', 'id'), "
+                f"(SELECT coalesce(max(id), 0) + 1 FROM {t}), false)"
+                for t in sequenced
+            )
+        )
         await conn.execute("ANALYZE")
     finally:
         await conn.close()
@@ -864,3 +777,40 @@ async def seed_crm(
         "plan_seconds": planned,
         "seconds": time.perf_counter() - started,
     }
+
+
+PG_DB = "huiliu_bench_crm"
+RowsFn = Callable[[str, str, dict[str, Any]], Awaitable[list[str]]]
+
+
+async def crm_part(
+    kinds: list[str], workdir: Path, log: Callable[[str], None], runners: list[RowsFn]
+) -> list[str]:
+    """The bench's `crm` part: one seeded database per kind, then each module's rows
+    (`runner(kind, url, seeded)` returns table rows) over it."""
+    from tests.bench.bench_support import drop_pg_database, recreate_pg_database
+
+    rows: list[str] = []
+    for kind in kinds:
+        if kind == "pg":
+            url = await recreate_pg_database(PG_DB)
+        else:
+            workdir.mkdir(parents=True, exist_ok=True)  # noqa: ASYNC240 - once, before any load
+            url = f"sqlite+aiosqlite:///{workdir / 'crm.db'}"
+        try:
+            log(f"crm on {kind}: seeding")
+            seeded = await seed_crm(url)
+            log(f"crm on {kind}: seeded in {seeded['seconds']:.0f} s")
+            rows.append(
+                f"| CRM seed (`seed_crm`: {seeded['customers']:,} customers, {seeded['orders']:,} "
+                f"orders, {seeded['conversations']:,} convs, {seeded['messages']:,} msgs) | {kind} "
+                f"| {seeded['seconds']:.0f} s | | | |"
+            )
+            for runner in runners:
+                found = await runner(kind, url, seeded)
+                log(f"crm on {kind}: {found}")
+                rows += found
+        finally:
+            if kind == "pg":
+                await drop_pg_database(PG_DB)
+    return rows
