@@ -10,6 +10,7 @@ recomputed on full passes only.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -44,7 +45,9 @@ from app.retention.risk import (
 )
 from app.retention.tiers import high_value, rfm, tiers
 
-BATCH = 500  # customers per read: bounded memory on a full pass
+# Customers per read: bounded memory, and on a full pass one short transaction each (the
+# worker commits between batches: SQLite has one writer, and ingest must not wait on it).
+BATCH = 100
 AT_RISK_REPEAT_DAYS = 7  # CONTRACT section 11: "not again for the same customer within 7 days"
 # The first-response target when the channel sets none (CONTRACT section 9: default 5).
 DEFAULT_FIRST_RESPONSE_MINUTES = 5
@@ -207,9 +210,16 @@ async def _at_risk_task(
 
 
 async def refresh_scores(
-    session: AsyncSession, now: datetime, contact_ids: list[int] | None = None
+    session: AsyncSession,
+    now: datetime,
+    contact_ids: list[int] | None = None,
+    *,
+    after_batch: Callable[[], Awaitable[None]] | None = None,
 ) -> int:
-    """Recompute the given customers (all when None, tiers included); how many."""
+    """Recompute the given customers (all when None, tiers included); how many.
+
+    `after_batch`: called after each batch of a full pass (the worker commits there and
+    gives the server's other work its turn)."""
     full = contact_ids is None
     tier_of: dict[int, str] = {}
     top: set[int] = set()
@@ -273,3 +283,5 @@ async def refresh_scores(
         if full:  # a full pass holds one batch at a time, not every customer
             await session.flush()
             session.expunge_all()
+            if after_batch is not None:
+                await after_batch()

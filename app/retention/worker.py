@@ -3,6 +3,7 @@ everyone once a day (a day passing moves silence and windows), and at start."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from datetime import date, datetime
 
@@ -16,6 +17,7 @@ from app.workers import PollingWorker
 
 log = logging.getLogger(__name__)
 
+MAX_REST_SECONDS = 2.0  # between the batches of a full pass (as long as the batch, at most this)
 REFRESH_SECONDS = 60.0  # a reply or a message shows in the score within a minute
 
 
@@ -45,7 +47,19 @@ async def refresh_once(db: Database, now: datetime | None = None, full: bool = F
     now = now or utcnow_for_models()
     async with db.session() as session:
         if full:
-            return await refresh_scores(session, now)
+            loop = asyncio.get_running_loop()
+            started = loop.time()
+
+            async def between_batches() -> None:
+                # One transaction per batch, and as long a rest as the batch took: a
+                # full pass at start or at midnight over 100,000 customers must not hold
+                # SQLite's writer or the event loop from webhooks and agents for minutes.
+                nonlocal started
+                await db.commit(session)
+                await asyncio.sleep(min(loop.time() - started, MAX_REST_SECONDS))
+                started = loop.time()
+
+            return await refresh_scores(session, now, after_batch=between_batches)
         ids = sorted({i for i in await session.scalars(changed_contacts(now)) if i is not None})
         if not ids:
             return 0

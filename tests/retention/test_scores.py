@@ -159,3 +159,30 @@ async def test_the_last_rating_counts_and_a_channels_target_sets_slow(
     item = (await client.get("/api/v1/contacts", headers=sup["headers"])).json()["items"][0]
     factors = {f["code"]: f for f in item["risk"]["factors"]}
     assert factors["low_csat"]["points"] == 15 and "1 星" in factors["low_csat"]["detail"]
+
+
+async def test_a_full_pass_commits_batch_by_batch(
+    client: Any, factory: Any, app: Any, monkeypatch: Any
+) -> None:
+    """A full pass over many customers is many short transactions, not one that holds
+    SQLite's writer (and every webhook) until it ends."""
+    from app.retention import actions
+
+    ch = await factory.channel("A", "sa")
+    for i in range(5):
+        await push(client, ch, {"id": f"m{i}", "from": f"u{i}", "text": "在吗"})
+    monkeypatch.setattr(actions, "BATCH", 2)
+    db = app.state.services.db
+    commits: list[int] = []
+    real_commit = db.commit
+
+    async def counting_commit(session: Any) -> None:
+        commits.append(1)
+        await real_commit(session)
+
+    monkeypatch.setattr(db, "commit", counting_commit)
+    assert await refresh_once(db, utcnow_for_models(), full=True) == 5
+    # 2 + 2 + 1 customers: three batches committed as they end, then the session's own.
+    assert len(commits) == 4
+    async with db.sessions() as s:
+        assert len(list(await s.scalars(select(RetentionScore)))) == 5
