@@ -115,11 +115,28 @@ def date_text(item: dict[str, Any]) -> str:
     return f"{cal}{item['month']}月{item['day']}日"
 
 
+# session.info key: the admin's table by year, read once per transaction (business hours
+# walk day by day, and ingest asks for each conversation a customer opens).
+_TABLE = "holiday_table"
+
+
+async def _admin_table(session: AsyncSession, year: int) -> dict[date, bool]:
+    tables: dict[int, dict[date, bool]] = session.info.setdefault(_TABLE, {})
+    if year not in tables:
+        tables[year] = {row.day: row.workday for row in await holiday_rows(session, year)}
+    return tables[year]
+
+
+def forget_admin_table(session: AsyncSession) -> None:
+    """The table changed in this transaction: the next question reads it again."""
+    session.info.pop(_TABLE, None)
+
+
 async def is_workday(session: AsyncSession, day: date) -> bool:
     """The admin's table first, then the library, then weekends."""
-    row = await session.get(HolidayDay, day)
-    if row is not None:
-        return row.workday
+    workday = (await _admin_table(session, day.year)).get(day)
+    if workday is not None:
+        return workday
     try:
         return bool(chinese_calendar.is_workday(day))
     except NotImplementedError:  # a year the library does not know yet

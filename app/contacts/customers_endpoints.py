@@ -214,6 +214,7 @@ async def put_holidays(
         session, viewer.user, "holidays.updated", "holidays", year, {"days": len(body.days)}
     )
     await session.flush()
+    calendar.forget_admin_table(session)
     return await get_holidays(year, session, viewer)
 
 

@@ -153,3 +153,24 @@ async def test_business_deadline_counts_only_open_time(app: Any) -> None:
         # Never open: the end of the span counted, never "now".
         closed = await business_deadline(session, {}, (), fri, 60)
         assert closed > fri + timedelta(days=60)
+
+
+async def test_the_holiday_table_is_read_once_per_transaction(app: Any) -> None:
+    """Business hours walk day by day: the admin's table is read once a year per
+    transaction, and read again after it changes (`forget_admin_table`)."""
+    from datetime import date
+
+    from app.contacts.calendar import forget_admin_table, is_workday
+    from app.models import HolidayDay, utcnow_for_models
+
+    saturday = date(2026, 12, 5)
+    async with app.state.services.db.session() as session:
+        assert not await is_workday(session, saturday)
+        session.add(
+            HolidayDay(day=saturday, workday=True, name="调休", updated_at=utcnow_for_models())
+        )
+        await session.flush()
+        assert not await is_workday(session, saturday)  # this transaction's copy
+        forget_admin_table(session)
+        assert await is_workday(session, saturday)
+        await session.rollback()
