@@ -132,7 +132,11 @@ async def test_simulator_rate_is_bounded() -> None:
     async with httpx.AsyncClient(transport=httpx.MockTransport(handler)) as http:
         sim = Simulator("http://server", [SimChannel(1, "wechat", config)], rate=20, http=http)
         await sim.run(duration=0.5)
-    assert 5 <= count <= 14  # about 10 pushes (+ some subscribe events), never a flood
+    # Paced against the start: at most rate x duration + 1 = 11 steps, each one message and,
+    # for a new WeChat follower, sometimes a subscribe event before it: never over 22, where
+    # a flood would be hundreds. (The bound was 14, which the subscribe events' 30 % chance
+    # exceeds now and then: it failed a whole run with 15.)
+    assert 5 <= count <= 22
 
 
 @pytest.mark.slow
