@@ -56,6 +56,7 @@ def test_serve_demo_fills_the_inbox_from_every_channel(tmp_path: Path) -> None:
                 capture_output=True,
                 text=True,
                 check=True,
+                timeout=60,
             ).stdout
         )["token"]
         headers = {"Authorization": f"Bearer {token}"}
@@ -84,7 +85,12 @@ def test_serve_demo_fills_the_inbox_from_every_channel(tmp_path: Path) -> None:
         assert status == "sent"
     finally:
         server.send_signal(signal.SIGINT)
-        output, _ = server.communicate(timeout=20)
+        try:
+            output, _ = server.communicate(timeout=20)
+        except subprocess.TimeoutExpired:
+            server.kill()  # never left running: fail with what it printed
+            output, _ = server.communicate()
+            raise AssertionError(f"serve --demo did not stop on SIGINT:\n{output[-2000:]}") from None
     assert "admin@huiliu.local" in output  # the printed demo login
     assert server.returncode == 0, output[-2000:]
 
@@ -195,5 +201,5 @@ async def test_simulate_refuses_bad_arguments(settings: Settings) -> None:
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
     )
-    _, err = await proc.communicate()
+    _, err = await asyncio.wait_for(proc.communicate(), 60)
     assert proc.returncode == 2 and err.decode().count("\n") == 1
