@@ -309,16 +309,42 @@ async def list_customers(
 async def _by_risk(
     session: AsyncSession, viewer: Viewer, stmt: Any, cursor: str | None, limit: int
 ) -> tuple[list[CustomerItem], str | None]:
-    """`sort=risk`: highest retention score first (unscored last as 0), paged by (score, id)."""
-    score = func.coalesce(RetentionScore.score, 0)
-    stmt = stmt.outerjoin(RetentionScore, RetentionScore.contact_id == Contact.id)
+    """`sort=risk`: highest retention score first (unscored last as 0), ties by id, newest
+    first; paged by (score, id).
+
+    Two walks, each in the order of an index, so a page reads about `limit` rows instead
+    of sorting every customer (212-328 ms at 100,000 when `COALESCE(score, 0)` was the
+    order): the customers scoring above 0 by the (score, contact_id) index, then those
+    at 0 or not yet scored by the contacts' primary key."""
+    at: int | None = None
+    before: int | None = None
     if cursor:
         at, before = decode_cursor(cursor, 2)
-        if not isinstance(at, int) or not isinstance(before, int):
+        if not isinstance(at, int) or not isinstance(before, int) or at < 0:
             raise BadRequest("invalid cursor")
-        stmt = stmt.where(or_(score < at, and_(score == at, Contact.id < before)))
-    stmt = stmt.add_columns(score).order_by(score.desc(), Contact.id.desc()).limit(limit + 1)
-    rows = list((await session.execute(stmt)).all())
+    rows: list[tuple[Contact, int]] = []
+    if at is None or at > 0:
+        scored = stmt.join(RetentionScore, RetentionScore.contact_id == Contact.id).where(
+            RetentionScore.score > 0
+        )
+        if at is not None:
+            scored = scored.where(
+                tuple_(RetentionScore.score, RetentionScore.contact_id) < (at, before)
+            )
+        scored = (
+            scored.add_columns(RetentionScore.score)
+            .order_by(RetentionScore.score.desc(), RetentionScore.contact_id.desc())
+            .limit(limit + 1)
+        )
+        rows = [(c, score) for c, score in await session.execute(scored)]
+    if len(rows) <= limit:
+        zero = stmt.where(
+            ~exists().where(RetentionScore.contact_id == Contact.id, RetentionScore.score > 0)
+        )
+        if at == 0:
+            zero = zero.where(Contact.id < before)
+        zero = zero.order_by(Contact.id.desc()).limit(limit + 1 - len(rows))
+        rows += [(c, 0) for c in await session.scalars(zero)]
     nxt = None
     if len(rows) > limit:
         last, last_score = rows[limit - 1]

@@ -257,3 +257,59 @@ async def test_todo_counts_by_window(client: Any, factory: Any, app: Any) -> Non
         "week": week,
         "due": 3,
     }
+
+
+async def test_sort_by_risk_pages_in_order_across_unscored(
+    client: Any, factory: Any, app: Any
+) -> None:
+    """sort=risk walks the scored customers by the score index, then those at 0 or not
+    scored by id: the pages together are the one order (score desc, id desc), unscored
+    counted as 0, each customer once, also with a filter on top."""
+    ids = await _seed(app)
+    h = (await factory.user("admin"))["headers"]
+    # ties at 70, a 0 among the unscored, a 90 on a never-interacted customer
+    scores = {ids[0]: 70, ids[1]: 70, ids[2]: 90, ids[3]: 0, ids[4]: 5, ids[6]: 70, ids[7]: 0}
+    async with app.state.services.db.session() as s:
+        for cid, score in scores.items():
+            s.add(
+                RetentionScore(
+                    contact_id=cid,
+                    score=score,
+                    band="low",
+                    factors=[],
+                    history={},
+                    lifecycle="active",
+                    tier="general_retain" if cid != ids[6] else "important_value",
+                    high_value=False,
+                    spend_365="0.00",
+                )
+            )
+
+    async def pages(extra: str, limit: int) -> list[int]:
+        out: list[int] = []
+        cursor = None
+        for _ in range(50):
+            q = f"/api/v1/contacts?sort=risk&limit={limit}{extra}"
+            r = await client.get(q + (f"&cursor={cursor}" if cursor else ""), headers=h)
+            assert r.status_code == 200, r.text
+            out += [c["id"] for c in r.json()["items"]]
+            cursor = r.json()["next_cursor"]
+            if cursor is None:
+                return out
+        raise AssertionError("paging did not end")
+
+    expected = sorted(ids, key=lambda i: (scores.get(i, 0), i), reverse=True)
+    assert expected[:4] == [ids[2], ids[6], ids[1], ids[0]]  # hand-checked head
+    for limit in (1, 2, 3, 50):
+        assert await pages("", limit) == expected, limit
+    # a filter keeps the order: the tier filter reads the scores under another name
+    assert await pages("&tier=general_retain", 2) == [
+        ids[2],
+        ids[1],
+        ids[0],
+        ids[4],
+        ids[7],
+        ids[3],
+    ]
+    bad = await client.get("/api/v1/contacts?sort=risk&cursor=" + "WyJ4IiwgMV0", headers=h)
+    assert bad.status_code == 400
