@@ -27,6 +27,7 @@ from app.models import (
     User,
 )
 from app.pagination import decode_cursor, encode_cursor
+from app.searchindex import contacts as contacts_trgm
 
 
 class IdentityRef(BaseModel):
@@ -201,14 +202,22 @@ async def search_clause(session: AsyncSession, term: str) -> Any:
     have the order numbered `term`.
 
     `search_text` (name, phone and email lowered in one generated column) is the
-    indexed candidate filter: a pg_trgm GIN index on PostgreSQL; on SQLite the recency
-    index holds it, so a search walks the index and reads a contact only when its text
-    matches. Each field's own ILIKE then decides, so the answer is exactly the ILIKE's."""
+    indexed candidate filter: a pg_trgm GIN index on PostgreSQL; on SQLite an FTS5
+    trigram table names the candidates of a term of 3 or more characters, and otherwise
+    the recency index holds the text, so a search walks the index and reads a contact
+    only when its text matches. Each field's own ILIKE then decides, so the answer is
+    exactly the ILIKE's."""
     pattern = like_pattern(term)
     # search_text is lower(...) of the fields: PostgreSQL's ILIKE is a LIKE of both sides
     # lowered, so this finds every row the ILIKE finds (SQLite's LIKE folds ASCII case
     # like its ILIKE, lower() of ASCII), with a byte-wise LIKE the trigram index serves.
     candidate = Contact.search_text.like(func.lower(pattern), escape="\\")
+    if session.get_bind().dialect.name == "sqlite" and contacts_trgm.usable(term):
+        # SQLite: the trigram index names the few candidates (app/searchindex/contacts.py);
+        # for a common term (None) the walk of the recency index stays the faster way.
+        ids = await contacts_trgm.candidates(session, term)
+        if ids is not None:
+            candidate = Contact.id.in_(ids)
     exact = or_(
         Contact.name.ilike(pattern, escape="\\"),
         Contact.phone.ilike(pattern, escape="\\"),

@@ -313,3 +313,33 @@ async def test_sort_by_risk_pages_in_order_across_unscored(
     ]
     bad = await client.get("/api/v1/contacts?sort=risk&cursor=" + "WyJ4IiwgMV0", headers=h)
     assert bad.status_code == 400
+
+
+async def test_search_follows_renames_and_new_customers(
+    client: Any, factory: Any, app: Any
+) -> None:
+    """On SQLite a term of 3+ characters is answered by the trigram table the contacts'
+    triggers keep (app/searchindex/contacts.py): a rename and a new customer are found at
+    once, the old name no longer."""
+    from sqlalchemy import text
+
+    ids = await _seed(app)
+    h = (await factory.user("admin"))["headers"]
+    assert await _all_pages(client, h, "王小明") == [ids[0]]
+    async with app.state.services.db.session() as s:
+        renamed = await s.get(Contact, ids[0])
+        assert renamed is not None
+        renamed.name = "赵六一"
+        renamed.last_interaction_at = datetime.now(UTC)  # not indexed: no trigger work
+        s.add(Contact(name="New Person 赵六一", phone="18600000000"))
+    new_id = (await _seed_ids(app))["New Person 赵六一"]
+    assert await _all_pages(client, h, "王小明") == []
+    assert await _all_pages(client, h, "赵六一") == [ids[0], new_id]
+    assert await _all_pages(client, h, "new per") == [new_id]
+    assert await _all_pages(client, h, "8600000") == [new_id]
+    if app.state.services.db.engine.dialect.name == "sqlite":
+        async with app.state.services.db.session() as s:
+            indexed = await s.scalars(
+                text("SELECT rowid FROM contacts_trgm WHERE search_text LIKE '%赵六一%'")
+            )
+            assert sorted(indexed) == sorted([ids[0], new_id])

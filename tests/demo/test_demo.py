@@ -90,7 +90,7 @@ def test_serve_demo_fills_the_inbox_from_every_channel(tmp_path: Path) -> None:
         except subprocess.TimeoutExpired:
             server.kill()  # never left running: fail with what it printed
             output, _ = server.communicate()
-            raise AssertionError(f"serve --demo did not stop on SIGINT:\n{output[-2000:]}") from None
+            raise AssertionError(f"no stop on SIGINT:\n{output[-2000:]}") from None
     assert "admin@huiliu.local" in output  # the printed demo login
     assert server.returncode == 0, output[-2000:]
 
