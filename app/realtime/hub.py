@@ -36,10 +36,11 @@ EPHEMERAL_CHANNEL = "huiliu:ephemeral"
 EPHEMERAL_BACKLOG = 1000  # frames waiting for Redis; past it they are dropped
 POLL_SECONDS = 2.0  # safety net when a hint is lost
 BATCH = 500
-# A socket's wake-up and write cost ~33 us, an event in it ~0.5 us more: 200 sockets at
-# 200 msg/s need 1.3 s of CPU per second woken per message, 0.7 s two messages at a time,
-# 0.4 s four (tests/bench/fanout_cpu.py). 10 ms adds at most that much latency, and only
-# when commits come faster than 100 a second.
+# Each read is handed out at once: a socket's writer woken per read cost ~33 us, an event
+# in it ~0.5 us more; now the hub writes a sleeping socket's run itself (~1.1 us per event
+# and socket, two messages per read, against ~2.8 us waking the writer: fanout_cpu.py).
+# Reads still come at most every 10 ms, so a burst of commits shares one write per
+# socket; that adds at most 10 ms, and only when commits come faster than 100 a second.
 MIN_READ_GAP = 0.010
 
 
