@@ -12,7 +12,7 @@ import contextlib
 import json
 import logging
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Hashable
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -80,6 +80,12 @@ def _visible(viewer: Viewer) -> Callable[[Visible], bool]:
     return lambda item: viewer.can_see_channel(item.channel_id)
 
 
+def _visibility(viewer: Viewer) -> Hashable:
+    """What `_visible(viewer)` depends on: agents with equal keys see the same events,
+    so the hub checks each event once for all of them (hub.py `_fan_out`)."""
+    return ("channels", viewer.channel_ids)
+
+
 async def _replay(
     db: Database, viewer: Viewer, since: int, limit: int
 ) -> tuple[list[LogEvent], bool]:
@@ -132,7 +138,7 @@ class AgentSocket:
             presence.drop(self.sub)  # no longer shown in a conversation they cannot see
         if self.sub.rechecks:  # another change is queued: hold until the socket gets there
             return accepts, sys.maxsize
-        self.sub.accepts = accepts
+        self.sub.filter_by(accepts, _visibility(viewer))
         return accepts, get_services(self.websocket).hub.last_seq
 
     async def on_frame(self, frame: Any) -> None:
@@ -154,7 +160,7 @@ async def events(websocket: WebSocket) -> None:
         return
     services = get_services(websocket)
     hub = services.hub
-    sub = Subscriber(accepts=_visible(viewer), user_id=viewer.id)
+    sub = Subscriber(accepts=_visible(viewer), user_id=viewer.id, visibility=_visibility(viewer))
     agent = AgentSocket(websocket, viewer, sub)
     hub.subscribe(sub)
     WEBSOCKETS.labels(kind="agent").inc()
@@ -198,37 +204,43 @@ async def _forward(
     under `huiliu serve` a burst is one write to the kernel (transport.py), elsewhere one
     ASGI send per event. Either way a burst costs this socket one wake-up, not a task and
     an `asyncio.wait` per event (make bench, live latency: most of the fan-out's CPU).
+    Under `huiliu serve`, while it sleeps with nothing queued the hub writes the events'
+    frames itself and leaves it asleep (`Subscriber.deliver_all`); `sub.last` is the last
+    seq sent either way.
 
     After a `Recheck` the items the hub queued while the viewer was being re-evaluated
     (up to `held`) pass the new filter here; everything later was filtered by the hub."""
     receiver = asyncio.create_task(_drain_client(websocket, on_frame))
     receiver.add_done_callback(lambda _task: sub.queue.wake())
     queue = sub.queue
+    sub.last = last
     extension = websocket.scope.get("extensions", {}).get(FRAMES_EXTENSION)
     write: Callable[[bytes], Awaitable[None]] | None = extension["write"] if extension else None
     frames: list[bytes] = []
     held = 0  # the hub's last seq when the new filter was installed
     accepts: Callable[[Visible], bool] = sub.accepts
+    if extension is not None:
+        sub.write_now = extension.get("write_now")
     try:
         # The reader's end wakes a waiting writer; one busy sending when it ended sees it
         # here before it waits again (or it would sleep until the next heartbeat).
         while not receiver.done():
             if not await queue.wait(HEARTBEAT_SECONDS):
                 if not receiver.done():
-                    await websocket.send_text(_heartbeat(last))
+                    await websocket.send_text(_heartbeat(sub.last))
                 continue
             while queue.qsize():
                 if receiver.done():  # the client left: what is queued has nowhere to go
                     return
                 item = queue.get_nowait()
                 if type(item) is LogEvent:
-                    if item.seq <= last or (item.seq <= held and not accepts(item)):
+                    if item.seq <= sub.last or (item.seq <= held and not accepts(item)):
                         continue
                     if write is not None:
                         frames.append(item.frame)
                     else:
                         await websocket.send_text(item.wire_text())
-                    last = item.seq
+                    sub.last = item.seq
                     continue
                 if frames and write is not None:  # what is batched goes first, in order
                     await write(b"".join(frames))
@@ -256,6 +268,7 @@ async def _forward(
     except ClientDisconnected:
         return
     finally:
+        sub.write_now = None
         receiver.cancel()
         with contextlib.suppress(asyncio.CancelledError, Exception):
             await receiver

@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -117,6 +117,11 @@ class EventQueue:
         if waiter is not None and not waiter.done():
             waiter.set_result(None)
 
+    def parked(self) -> bool:
+        """The consumer waits in `wait` with nothing queued and nothing has woken it yet."""
+        waiter = self._waiter
+        return waiter is not None and not waiter.done() and not self._items
+
     def get_nowait(self) -> QueueItem:
         if not self._items:
             raise asyncio.QueueEmpty
@@ -170,18 +175,57 @@ def _hold(_item: Visible) -> bool:
     return True
 
 
+# The visibility of every subscriber re-checking its viewer: `_hold` lets everything in.
+HOLD = ("hold",)
+
+
 @dataclass(eq=False, slots=True)  # identity hashing: each connection is its own subscriber
 class Subscriber:
     accepts: Callable[[Visible], bool]
     user_id: int | None = None
+    # Subscribers with equal keys see the same events: the hub asks the first of them
+    # and hands the group one answer and one run of frames (`deliver_all`). None: this
+    # subscriber's filter is its own (a visitor's socket) and it is asked per event.
+    visibility: Hashable | None = None
     queue: EventQueue = field(default_factory=lambda: EventQueue(QUEUE_SIZE))
     overflowed: bool = False
     rechecks: int = 0  # `Recheck` items queued and not yet handled by the socket
+    last: int = 0  # the last seq the socket sent, by its writer or by `deliver_all`
+    # Writes encoded frames to the socket at once, False when it cannot take them now
+    # (transport.py `write_now`); set by a writer that can be written around (_forward).
+    write_now: Callable[[bytes], bool] | None = None
+
+    def filter_by(self, accepts: Callable[[Visible], bool], visibility: Hashable | None) -> None:
+        self.accepts = accepts
+        self.visibility = visibility
 
     def deliver(self, item: Visible) -> None:
         if self.overflowed or not self.accepts(item):
             return
         self._put(item)
+
+    def deliver_all(self, events: Sequence[LogEvent], frames: bytes) -> None:
+        """Events this subscriber's group may see (already filtered), in seq order, with
+        their frames joined. A socket whose writer sleeps with nothing queued gets the
+        bytes written now, by the hub, without waking the writer: at 200 msg/s and 200
+        agents a writer's wake-up per read was most of the fan-out's CPU (make bench).
+        Anything else (a writer busy or behind, a socket the kernel is not taking bytes
+        for, old seqs after a replay) goes through the queue, in order, as before."""
+        if self.overflowed:
+            return
+        write = self.write_now
+        if (
+            write is not None
+            and events[0].seq > self.last
+            and self.queue.parked()
+            and write(frames)
+        ):
+            self.last = events[-1].seq
+            return
+        for event in events:
+            self._put(event)
+            if self.overflowed:
+                return
 
     def recheck(self, seq: int) -> None:
         """The user's credentials changed at `seq`: until the socket has re-evaluated its
@@ -189,7 +233,7 @@ class Subscriber:
         so an event the new permissions allow is not lost in between."""
         if self.overflowed:
             return
-        self.accepts = _hold
+        self.filter_by(_hold, HOLD)
         self.rechecks += 1
         self._put(Recheck(seq))
 

@@ -7,7 +7,9 @@ Through ASGI each frame cost ~25 us on the bench machine: the middlewares' send
 wrappers, websockets' frame building and a write() syscall per frame, 400 frames per
 message with 200 agents (make bench, live latency).
 
-The writer is offered as the ASGI scope extension `huiliu.frames`; under another server
+The writer is offered as the ASGI scope extension `huiliu.frames` (`write`, which waits
+while the kernel's buffer is full, and `write_now`, which the hub calls for a socket
+whose own writer is asleep, app/realtime/subscribers.py `deliver_all`); under another server
 (or Starlette's TestClient) it is absent and the endpoints send each event's text
 through ASGI as before. `huiliu serve` selects this protocol (`WEBSOCKET_OPTIONS`).
 """
@@ -102,12 +104,30 @@ class FrameWriterProtocol(WebSocketsSansIOProtocol):
         super().handle_connect(event)
         scope = getattr(self, "scope", None)
         if scope is not None and not self.conn.extensions:  # compressed frames differ
-            scope.setdefault("extensions", {})[EXTENSION] = {"write": self.write_frames}
+            scope.setdefault("extensions", {})[EXTENSION] = {
+                "write": self.write_frames,
+                "write_now": self.write_now,
+            }
 
     async def send(self, message: Any) -> None:
         await super().send(message)
         if self.handshake_complete and getattr(self, "response", None) is not None:
             self.request = self.response = None  # type: ignore[assignment]
+
+    def write_now(self, data: bytes) -> bool:
+        """Write whole frames at once if the socket is open and the kernel takes bytes
+        (uvicorn's flow control has not paused writing); False, and nothing written, if
+        not: the caller queues them for the socket's writer, which waits like `send`."""
+        if (
+            not self.writable.is_set()
+            or self.disconnected
+            or self.close_sent
+            or self.conn.state is not State.OPEN
+            or self.transport.is_closing()
+        ):
+            return False
+        self.transport.write(data)
+        return True
 
     async def write_frames(self, data: bytes) -> None:
         """Write whole frames from `text_frame`; raises ClientDisconnected like `send`."""
