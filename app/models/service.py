@@ -34,7 +34,6 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from app.models.base import Base, JSONType, UTCDateTime
 
-
 # What the service report reads (app/service/reports.py), in the covering index's order.
 REPORT_COLUMNS = (
     "created_at",

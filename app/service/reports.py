@@ -16,11 +16,11 @@ Shares are 0-1 and null when there is nothing to count.
 from __future__ import annotations
 
 import csv
-from bisect import bisect_right
 import io
 import json
 import math
 import re
+from bisect import bisect_right
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
@@ -247,7 +247,8 @@ async def service_report(
     PostgreSQL ranks too (`percentile_disc`, the same nearest rank as `percentile`, with
     `ROLLUP` for the total), so no values leave it. SQLite has no ordered-set aggregates
     (3.40): it hands over each group's first response and resolution times as one
-    `group_concat` string, ranked here; the total's from the groups' sorted lists (`percentile_of_runs`).
+    `group_concat` string, ranked here; the total's across the groups' sorted lists
+    (`percentile_of_runs`).
     """
     if by not in GROUPINGS:
         raise BadRequest("by must be day, agent or channel")
@@ -289,8 +290,8 @@ async def service_report(
 # Nearest rank in SQL: `percentile_disc(p)` is the value at rank ceil(p x n) of the
 # non-NULL values (NULLs are ignored), the rank `percentile` takes, with the same float
 # product. Constants, inlined: the same text in every report.
-_P50_P90 = literal_column("ARRAY[0.5, 0.9]::float8[]")
-_P50 = literal_column("0.5::float8")
+_P50_P90: Any = literal_column("ARRAY[0.5, 0.9]::float8[]")
+_P50: Any = literal_column("0.5::float8")
 
 
 async def _ranked_pg(

@@ -55,6 +55,4 @@ def downgrade() -> None:
     op.drop_index("ix_conversation_facts_report", table_name="conversation_facts")
     if op.get_bind().dialect.name == "sqlite":
         op.drop_index("ix_conversation_facts_created_at", table_name="conversation_facts")
-        op.create_index(
-            "ix_conversation_facts_created_at", "conversation_facts", ["created_at"]
-        )
+        op.create_index("ix_conversation_facts_created_at", "conversation_facts", ["created_at"])
