@@ -234,3 +234,23 @@ async def test_sqlite_report_reads_only_the_covering_index(
             "WHERE created_at >= '2026-11-01' AND created_at < '2026-11-05'"
         )
         assert "COVERING" not in " | ".join(str(row[-1]) for row in plan)
+
+
+def test_sqlite_day_bounds_follow_the_zone_across_daylight_saving() -> None:
+    """SQLite searches each local day's bounds: computed in the zone, 25 hours on the day
+    clocks go back, clipped to the range at both ends."""
+    from app.service.reports import Range, _day_bounds
+
+    berlin = ZoneInfo("Europe/Berlin")
+    span = Range(
+        datetime(2026, 10, 24, 12, tzinfo=berlin).astimezone(UTC),
+        datetime(2026, 10, 27, tzinfo=berlin).astimezone(UTC),
+        berlin,
+    )
+    bounds = _day_bounds(span)
+    assert [day for day, _, _ in bounds] == ["2026-10-24", "2026-10-25", "2026-10-26"]
+    assert bounds[0][1] == span.since  # clipped: the range starts at noon
+    assert bounds[0][2] == datetime(2026, 10, 24, 22, tzinfo=UTC)  # midnight, summer time
+    assert bounds[1][2] - bounds[1][1] == timedelta(hours=25)
+    assert bounds[2] == ("2026-10-26", datetime(2026, 10, 25, 23, tzinfo=UTC), span.until)
+    assert all(end == nxt for (_, _, end), (_, nxt, _) in zip(bounds, bounds[1:], strict=False))
