@@ -112,9 +112,11 @@ async def set_first_response_due(
 
 @cache
 def _count_inbound(dialect: str) -> Any:
-    """The facts upsert of `after_inbound`, built once per dialect (it runs every batch)."""
-    stmt = (pg_insert if dialect == "postgresql" else sqlite_insert)(ConversationFacts)
-    table = ConversationFacts.__table__
+    """The facts upsert of `after_inbound`, built once per dialect (it runs every batch).
+    On the table, not the mapped class: a Core executemany, without the ORM's bulk insert
+    handling of each row (a third of the upkeep's CPU per batch on SQLite)."""
+    table: Any = ConversationFacts.__table__
+    stmt = (pg_insert if dialect == "postgresql" else sqlite_insert)(table)
     return stmt.on_conflict_do_update(
         index_elements=["conversation_id"],
         set_={
