@@ -109,7 +109,12 @@ async def _random_world(client: Any, factory: Any, app: Any) -> dict[str, Any]:
         )
     for row in rows:
         row["channel_id"] = channel_of[row["conversation_id"]]
-    return {"rows": rows, "admin": admin, "targets": {a["id"]: 300, b["id"]: 60}}
+    return {
+        "rows": rows,
+        "admin": admin,
+        "agents": agents,
+        "targets": {a["id"]: 300, b["id"]: 60},
+    }
 
 
 def _reference(
@@ -192,6 +197,22 @@ async def test_report_matches_the_reference(client: Any, factory: Any, app: Any,
     got["total"] = _figures(body["total"])
     assert got == expected
     assert len(expected) >= 3 and expected["total"][0] < len(w["rows"])  # some rows left out
+    # An agent's own figures: the same ranking over their conversations only.
+    agent = w["agents"][1]
+    r = await client.get(
+        f"/api/v1/reports/service?since=2026-11-02&until=2026-11-05&by={by}",
+        headers=agent["headers"],
+    )
+    body = r.json()
+    mine = [row for row in w["rows"] if row["first_response_agent_id"] == agent["id"]]
+    got = {
+        (item["group"] if by == "day" else item["group_id"]): _figures(item)
+        for item in body["items"]
+        if item["conversations"]
+    }
+    got["total"] = _figures(body["total"])
+    assert got == _reference(mine, w["targets"], by)
+    assert 0 < got["total"][0] < expected["total"][0]
 
 
 async def test_sqlite_report_reads_only_the_covering_index(
