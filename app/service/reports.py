@@ -17,15 +17,17 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import math
 import re
+from bisect import bisect_right
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import case, func, literal, literal_column, select
+from sqlalchemy import bindparam, case, func, literal, literal_column, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.accounts.viewer import Viewer
@@ -39,6 +41,7 @@ from app.models import (
     User,
     utcnow_for_models,
 )
+from app.models.base import UTCDateTime
 from app.service.hours import zone
 from app.service.settings import DEFAULT_FIRST_RESPONSE_MINUTES
 
@@ -59,12 +62,39 @@ FIELDS = (
 )
 
 
+def _rank(n: int, p: float) -> int:
+    """Nearest rank (1-based) of the p-th percentile of n values: ceil(p x n), at least 1."""
+    return max(1, math.ceil(p * n))
+
+
 def percentile(sorted_values: Sequence[int], p: float) -> int | None:
     """Nearest rank: the value at rank ceil(p x n) (1-based); None for no values."""
     if not sorted_values:
         return None
-    rank = max(1, math.ceil(p * len(sorted_values)))
-    return sorted_values[rank - 1]
+    return sorted_values[_rank(len(sorted_values), p) - 1]
+
+
+def percentile_of_runs(runs: Sequence[Sequence[int]], p: float) -> int | None:
+    """`percentile` of all the values of `runs` (each sorted), without merging them.
+
+    The value at rank k is the smallest x with at least k values <= x: a binary search
+    over x, counting with `bisect` in each run (about 30 x len(runs) bisects for a year
+    of seconds, against a sort of every value: a year's total by day was 365 runs and
+    100,000 values). Integers only.
+    """
+    n = sum(len(run) for run in runs)
+    if not n:
+        return None
+    k = _rank(n, p)
+    lo = min(run[0] for run in runs if run)
+    hi = max(run[-1] for run in runs if run)
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if sum(bisect_right(run, mid) for run in runs) >= k:
+            hi = mid
+        else:
+            lo = mid + 1
+    return lo
 
 
 def parse_moment(value: str | None, tz: ZoneInfo, name: str) -> datetime | None:
@@ -198,26 +228,28 @@ def _target(targets: Targets) -> Any:
     )
 
 
-def _picks(values: list[int] | None) -> tuple[int | None, int | None]:
-    ordered = sorted(values or ())
+def _picks(ordered: list[int]) -> tuple[int | None, int | None]:
     return percentile(ordered, 0.5), percentile(ordered, 0.9)
 
 
-def _ints(values: str | list[int | None] | None) -> list[int]:
-    """A group's values: SQLite's `group_concat` text or PostgreSQL's array (NULLs in it)."""
-    if isinstance(values, str):
-        return [int(v) for v in values.split(",")]
-    return [v for v in values or () if v is not None]
+def _ints(values: str | None) -> list[int]:
+    """A group's values from SQLite's `group_concat` ("12,7,300"), sorted. Read as one JSON
+    array: the C parser turns a year's 100,000 numbers into ints several times faster
+    than a Python loop over `split`."""
+    return sorted(json.loads(f"[{values}]")) if values else []
 
 
 async def service_report(
     session: AsyncSession, viewer: Viewer, span: Range, by: str
 ) -> dict[str, Any]:
-    """The report's items (one per group) and the total over the range.
+    """The report's items (one per group) and the total over the range, in one pass of
+    the database over the range's facts: counts and sums per group and for the total.
 
-    Counts and sums are aggregated by the database in one pass; it hands over each
-    group's first response and resolution times in one value (an array, or a string on
-    SQLite), ranked here.
+    PostgreSQL ranks too (`percentile_disc`, the same nearest rank as `percentile`, with
+    `ROLLUP` for the total), so no values leave it. SQLite has no ordered-set aggregates
+    (3.40): it hands over each group's first response and resolution times as one
+    `group_concat` string, ranked here; the total's across the groups' sorted lists
+    (`percentile_of_runs`).
     """
     if by not in GROUPINGS:
         raise BadRequest("by must be day, agent or channel")
@@ -225,9 +257,6 @@ async def service_report(
     where = [f.created_at >= span.since, f.created_at < span.until]
     if not viewer.is_supervisor:  # agents see their own figures
         where.append(f.first_response_agent_id == viewer.id)
-    key: Any = {"day": _day(session, span), "agent": f.first_response_agent_id}.get(
-        by, f.channel_id
-    )
     first = f.first_response_business_s
     targets = await first_response_targets(session)
     counts = [
@@ -240,27 +269,14 @@ async def service_report(
         func.count(f.csat_score),
         func.coalesce(func.sum(case((f.csat_score >= 4, 1), else_=0)), 0),
     ]
-    # Each group's values: ranked here, in sorted lists (nearest rank); the total's from
-    # all of them, without a second pass over the rows.
+    key: Any = f.first_response_agent_id if by == "agent" else f.channel_id
     if session.get_bind().dialect.name == "postgresql":
-        values: list[Any] = [func.array_agg(first), func.array_agg(f.resolution_s)]
+        groups, total = await _ranked_pg(session, _day(span) if by == "day" else key, counts, where)
     else:
-        values = [func.group_concat(first), func.group_concat(f.resolution_s)]
-    groups: dict[Any, _Group] = {}
-    total = _Group()
-    firsts: list[int] = []
-    resolutions: list[int] = []
-    stmt = select(key, *counts, *values).where(*where).group_by(key)
-    for k, *row in await session.execute(stmt):
-        g = groups[str(k) if by == "day" else k] = _Group(*(int(x) for x in row[:-2]))
-        total.add(g)
-        answered, done = _ints(row[-2]), _ints(row[-1])
-        firsts += answered
-        resolutions += done
-        g.first_p50, g.first_p90 = _picks(answered)
-        g.resolution_p50 = _picks(done)[0]
-    total.first_p50, total.first_p90 = _picks(firsts)
-    total.resolution_p50 = _picks(resolutions)[0]
+        days = span if by == "day" else None
+        groups, total = await _ranked_here(session, key, counts, where, days)
+    if by == "day":
+        groups = {str(k): g for k, g in groups.items()}
     items = await _items(session, span, by, groups)
     return {
         "since": span.since.isoformat(),
@@ -271,30 +287,142 @@ async def service_report(
     }
 
 
-def _day(session: AsyncSession, span: Range) -> Any:
-    """The local day a conversation was created, computed by the database (no row-by-row
-    time zone work in Python). SQLite shifts by the zone's offset at the range's start
-    (exact for zones without daylight saving, such as China's); PostgreSQL converts."""
-    created = ConversationFacts.created_at
-    # Inlined, not bound: the same expression is grouped and partitioned by, and
-    # PostgreSQL matches GROUP BY expressions only when their parameters are the same.
-    if session.get_bind().dialect.name == "postgresql":
-        if not re.fullmatch(r"[A-Za-z0-9_/+-]+", span.tz.key):
-            raise BadRequest("the workspace time zone is not a zone name")
-        return func.date(func.timezone(literal_column(f"'{span.tz.key}'"), created))
-    offset = span.tz.utcoffset(span.since.replace(tzinfo=None)) or timedelta(0)
-    minutes = int(offset.total_seconds() // 60)
-    return func.date(created, literal_column(f"'{minutes:+d} minutes'"))
+# Nearest rank in SQL: `percentile_disc(p)` is the value at rank ceil(p x n) of the
+# non-NULL values (NULLs are ignored), the rank `percentile` takes, with the same float
+# product. Constants, inlined: the same text in every report.
+_P50_P90: Any = literal_column("ARRAY[0.5, 0.9]::float8[]")
+_P50: Any = literal_column("0.5::float8")
+
+
+async def _ranked_pg(
+    session: AsyncSession, key: Any, counts: list[Any], where: list[Any]
+) -> tuple[dict[Any, _Group], _Group]:
+    f = ConversationFacts
+    # A year's report sorts its 100,000 rows by day (and ranks each day's values): in
+    # memory (about 11 MB) rather than in the default 4 MB and a temporary file, which took
+    # a third longer. For this transaction only.
+    await session.execute(text("SET LOCAL work_mem = '32MB'"))
+    stmt = (
+        select(
+            key,
+            func.grouping(key),  # 1 on the total's row (a NULL agent is a group of its own)
+            *counts,
+            func.percentile_disc(_P50_P90).within_group(f.first_response_business_s),
+            func.percentile_disc(_P50).within_group(f.resolution_s),
+        )
+        .where(*where)
+        .group_by(func.rollup(key))
+    )
+    groups: dict[Any, _Group] = {}
+    total = _Group()
+    for k, is_total, *row in await session.execute(stmt):
+        g = _Group(*(int(x) for x in row[:-2]))
+        g.first_p50, g.first_p90 = row[-2] or (None, None)
+        g.resolution_p50 = row[-1]
+        if is_total:
+            total = g
+        else:
+            groups[k] = g
+    return groups, total
+
+
+async def _ranked_here(
+    session: AsyncSession, key: Any, counts: list[Any], where: list[Any], days: Range | None
+) -> tuple[dict[Any, _Group], _Group]:
+    f = ConversationFacts
+    values = [func.group_concat(f.first_response_business_s), func.group_concat(f.resolution_s)]
+    if days is None:
+        stmt: Any = select(key, *counts, *values).where(*where).group_by(key)
+        rows: Any = await session.execute(stmt)
+    else:
+        rows = await _by_day_here(session, [*counts, *values], where, days)
+    groups: dict[Any, _Group] = {}
+    total = _Group()
+    firsts: list[list[int]] = []
+    resolutions: list[list[int]] = []
+    for k, *row in rows:
+        g = groups[k] = _Group(*(int(x) for x in row[:-2]))
+        total.add(g)
+        answered, done = _ints(row[-2]), _ints(row[-1])
+        firsts.append(answered)
+        resolutions.append(done)
+        g.first_p50, g.first_p90 = _picks(answered)
+        g.resolution_p50 = percentile(done, 0.5)
+    total.first_p50 = percentile_of_runs(firsts, 0.5)
+    total.first_p90 = percentile_of_runs(firsts, 0.9)
+    total.resolution_p50 = percentile_of_runs(resolutions, 0.5)
+    return groups, total
+
+
+async def _by_day_here(
+    session: AsyncSession, columns: list[Any], where: list[Any], span: Range
+) -> list[tuple[Any, ...]]:
+    """SQLite's report by day: each local day of the range, its bounds computed here in
+    the workspace zone (exact across daylight saving changes), is one search of the
+    covering index by `created_at`, its figures one JSON array. A `GROUP BY date(...)`
+    computed `date()` per row and sorted every row by it: 60 ms of SQLite for a year of
+    100,000 conversations, against 35 ms for 365 searches in index order."""
+    f = ConversationFacts
+    # The bounds go in as one JSON parameter, times as SQLite stores `created_at`: one
+    # statement for every range, compiled once (365 rows of VALUES cost more to build
+    # and bind than the searches themselves).
+    dialect = session.get_bind().dialect
+    stored = UTCDateTime().dialect_impl(dialect).bind_processor(dialect)
+    assert stored is not None
+    bounds = [[day, stored(start), stored(end)] for day, start, end in _day_bounds(span)]
+    each = func.json_each(bindparam("bounds", json.dumps(bounds))).table_valued("value")
+    days = select(
+        func.json_extract(each.c.value, "$[0]").label("day"),
+        func.json_extract(each.c.value, "$[1]").label("start"),
+        func.json_extract(each.c.value, "$[2]").label("end"),
+    ).cte("days")
+    figures = (
+        select(func.json_array(*columns))
+        .where(f.created_at >= days.c.start, f.created_at < days.c.end, *where)
+        .scalar_subquery()
+    )
+    out = []
+    for day, found in await session.execute(select(days.c.day, figures)):
+        row = json.loads(found)
+        if row[0]:  # conversations that day
+            out.append((day, *row))
+    return out
+
+
+def _local_days(span: Range) -> list[date]:
+    """Every local day the range touches, in the workspace zone."""
+    first = span.since.astimezone(span.tz).date()
+    last = (span.until - timedelta(microseconds=1)).astimezone(span.tz).date()
+    return [first + timedelta(days=i) for i in range((last - first).days + 1)]
+
+
+def _day_bounds(span: Range) -> list[tuple[str, datetime, datetime]]:
+    """(day, start, end) of each local day, clipped to the range, in UTC."""
+    bounds = []
+    for day in _local_days(span):
+        start = datetime.combine(day, time(0), span.tz).astimezone(UTC)
+        end = datetime.combine(day + timedelta(days=1), time(0), span.tz).astimezone(UTC)
+        bounds.append((day.isoformat(), max(start, span.since), min(end, span.until)))
+    return bounds
+
+
+def _day(span: Range) -> Any:
+    """PostgreSQL's local day of a conversation's creation, converted by the database in
+    the workspace zone (SQLite's report by day searches each day's bounds instead)."""
+    # Inlined, not bound: the same expression is selected and grouped by, and PostgreSQL
+    # matches GROUP BY expressions only when their parameters are the same.
+    if not re.fullmatch(r"[A-Za-z0-9_/+-]+", span.tz.key):
+        raise BadRequest("the workspace time zone is not a zone name")
+    return func.date(
+        func.timezone(literal_column(f"'{span.tz.key}'"), ConversationFacts.created_at)
+    )
 
 
 async def _items(
     session: AsyncSession, span: Range, by: str, groups: dict[Any, _Group]
 ) -> list[dict[str, Any]]:
     if by == "day":  # every day of the range, empty ones too (a chart's x axis)
-        first = span.since.astimezone(span.tz).date()
-        last = (span.until - timedelta(microseconds=1)).astimezone(span.tz).date()
-        days = [first + timedelta(days=i) for i in range((last - first).days + 1)]
-        return [groups.get(d.isoformat(), _Group()).out(d.isoformat()) for d in days]
+        return [groups.get(d.isoformat(), _Group()).out(d.isoformat()) for d in _local_days(span)]
     ids = [k for k in groups if k is not None]
     model: Any = User if by == "agent" else Channel
     names: dict[Any, str] = {}

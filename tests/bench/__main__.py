@@ -25,6 +25,7 @@ from typing import Any
 
 from tests.bench import (
     bench_customers,
+    bench_facts,
     bench_inbox,
     bench_ingest,
     bench_live,
@@ -60,7 +61,11 @@ TARGETS = {
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m tests.bench", description=__doc__)
-    p.add_argument("--only", default="ingest,live,inbox,memory", help="comma-separated parts")
+    p.add_argument(
+        "--only",
+        default="ingest,live,inbox,memory",
+        help="comma-separated parts (ingest includes the facts upkeep A/B, also alone: facts)",
+    )
     p.add_argument("--databases", default="sqlite,pg", help="sqlite,pg")
     p.add_argument("--rounds", type=int, default=4, help="ingest A/B rounds per database")
     p.add_argument("--seconds", type=float, default=6.0, help="seconds per ingest round")
@@ -158,6 +163,7 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
         "ingest": {},
         "roundtrips": {},
         "wecom": {},
+        "facts": {},
         "live": [],
         "inbox": {},
         "memory": None,
@@ -199,6 +205,19 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
                         await drop_pg_database("huiliu_bench_wecom")
                 results["wecom"][kind] = w
                 log(f"WeCom ingest on {kind}: {w}")
+        if parts & {"ingest", "facts"}:  # issue 16: the facts' upkeep, A/B in the same run
+            for kind in kinds:
+                log(f"facts upkeep on {kind}: {args.rounds} A/B rounds of {args.seconds:.0f} s")
+                try:
+                    fr = await bench_facts.run(
+                        kind, workdir / f"facts-{kind}", rounds=args.rounds, seconds=args.seconds
+                    )
+                finally:
+                    if kind == "pg":
+                        for db in bench_facts.PG_DBS.values():
+                            await drop_pg_database(db)
+                results["facts"][kind] = fr
+                log(f"facts upkeep on {kind}: {fr}")
         if "live" in parts:
             kind = "pg" if "pg" in kinds else "sqlite"
             log(f"live latency on {kind}: {args.agents} agents, rates {args.rates}")
@@ -287,6 +306,8 @@ def table(args: argparse.Namespace, results: dict[str, Any]) -> str:
             f"p99 {w['ack_p99_ms']:.1f} ms) | | {verdict(complete and not w['errors'])} "
             "| every notice answered 200, nothing lost |"
         )
+    for r in results.get("facts", {}).values():
+        rows.append(bench_facts.table_row(r))
     for row in results["live"]:
         # The issue's measure: webhook accepted (the platform has its 200) -> message.created
         # on an agent socket. The customer-to-screen time (push sent -> received) is beside it.
