@@ -8,7 +8,7 @@ PostgreSQL keeps the `created_at` index (a year's report is one sequential scan 
 the counts' updates stay HOT): the covering index is empty there (WHERE false).
 
 Revision ID: 0016rep
-Revises: 0014cust
+Revises: 0016trgm
 Create Date: 2026-12-04 01:00:00
 """
 
@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0016rep"
-down_revision: str | None = "0014cust"
+down_revision: str | None = "0016trgm"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
