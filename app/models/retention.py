@@ -60,14 +60,15 @@ class ChurnDay(Base):
     __tablename__ = "churn_days"
     __table_args__ = (
         # Customers at the start of a period: the days in [s - W, s), covering index.
-        Index("ix_churn_days_day", "day", "next_day", "contact_id", "channel_id", "cum"),
+        Index("ix_churn_days_day", "day", "next_day", "contact_id", "channel_id", "cum", "first_day"),
         # Recovered customers: the next day in [s, e).
-        Index("ix_churn_days_next_day", "next_day", "day", "contact_id", "channel_id", "cum"),
+        Index("ix_churn_days_next_day", "next_day", "day", "contact_id", "channel_id", "cum", "first_day"),
     )
 
     contact_id: Mapped[int] = mapped_column(Integer, primary_key=True)
     day: Mapped[int] = mapped_column(Integer, primary_key=True)  # China days since 1970
     next_day: Mapped[int | None] = mapped_column(Integer)
+    first_day: Mapped[int] = mapped_column(Integer)  # the customer's first such day
     channel_id: Mapped[int | None] = mapped_column(Integer)
     cents: Mapped[int] = mapped_column(BigInteger, default=0)
     cum: Mapped[int] = mapped_column(BigInteger, default=0)

@@ -11,7 +11,9 @@ matter only by their China day. One row per customer and day with an interaction
   is on `day`;
 - `channel_id`: the channel of the customer's last inbound non-event message on or
   before `day` (NULL when only orders so far): the group "by channel";
-- `cents` and `cum`: the order amounts (cents) of that day and of every day up to it.
+- `cents` and `cum`: the order amounts (cents) of that day and of every day up to it;
+- `first_day`: the customer's first such day (spend before a year ago is looked up
+  only for customers who were there a year ago).
 
 `churn_hard` lists the customers with a hard churn event, counted by the definitions
 themselves (their exact times matter); being listed only moves a customer to that exact
@@ -44,6 +46,7 @@ from app.models.base import UTCDateTime
 CHANNEL_BITS = 1 << 20  # channel ids below about a million fit under the time in a key
 SLACK = timedelta(minutes=10)  # a write commits within this long of taking its id/time
 BATCH = 500  # customers rewritten per statement
+FULL_ABOVE = 5_000  # more changed customers than this: rebuild everyone at once
 LOCK_KEY = 17_0001  # PostgreSQL advisory lock: one refresh at a time
 
 # China days since 1970, milliseconds since 1970, the hard churn marks, per dialect.
@@ -117,9 +120,10 @@ def rebuild_statements(dialect: str, ids: list[int] | None) -> list[str]:
         ) x GROUP BY c, d
     """
     insert = f"""
-        INSERT INTO churn_days (contact_id, day, next_day, channel_id, cents, cum)
+        INSERT INTO churn_days (contact_id, day, next_day, first_day, channel_id, cents, cum)
         SELECT y.c, y.d,
                LEAD(y.d) OVER (PARTITION BY y.c ORDER BY y.d),
+               MIN(y.d) OVER (PARTITION BY y.c),
                MAX(y.k) OVER (PARTITION BY y.c ORDER BY y.d ROWS UNBOUNDED PRECEDING)
                  % {CHANNEL_BITS},
                y.cents,
@@ -188,7 +192,7 @@ async def _top_ids(session: AsyncSession) -> tuple[int, int]:
 
 async def refresh(session: AsyncSession, now: datetime | None = None) -> int | None:
     """Bring `churn_days` up to date in the session's transaction; the customers
-    rewritten (None: everyone, there was no mark)."""
+    rewritten (None: everyone, there was no mark or more than `FULL_ABOVE` changed)."""
     dialect = session.get_bind().dialect.name
     q = dialect_sql(dialect)
     if dialect == "postgresql":
@@ -217,6 +221,8 @@ async def refresh(session: AsyncSession, now: datetime | None = None) -> int | N
         stmt = text(_changed_sql(q)).bindparams(bindparam("since", type_=UTCDateTime))
         changed = sorted({int(c) for (c,) in await session.execute(stmt, values) if c is not None})
         await session.execute(text(_new_lost_marks_sql(q)), {"audit_id": int(base[3])})
+    if changed is not None and len(changed) > FULL_ABOVE:
+        changed = None  # one pass over everything is quicker than many small ones
     await rebuild(session, changed)
     stmt = text(
         "INSERT INTO churn_day_marks (at, message_id, audit_id) VALUES (:at, :m, :a)"

@@ -24,6 +24,7 @@ random histories, and after changes to them, on both databases).
 from __future__ import annotations
 
 from collections.abc import Sequence
+from bisect import bisect_right
 from datetime import date
 from decimal import Decimal
 from typing import Any
@@ -60,6 +61,11 @@ def _days(day: date) -> int:
     return (day - EPOCH).days
 
 
+def _table(rows: Sequence[tuple[int, ...]]) -> str:
+    """Rows of integers we computed, as a VALUES list (no limit on SQLite, unlike UNION)."""
+    return "VALUES " + ", ".join("(" + ", ".join(str(int(v)) for v in r) + ")" for r in rows)
+
+
 async def churn_by_sql(
     session: AsyncSession,
     spans: Sequence[tuple[date, date]],
@@ -69,57 +75,109 @@ async def churn_by_sql(
 ) -> list[dict[Any, ChurnRow]]:
     """Each period's rows by group (as `churn.churn` returns them, without `lost_ids`)
     over the visible customers without a hard churn event (`churn_hard`), from
-    `churn_days` as it stands (`churn_days.refresh` first)."""
+    `churn_days` as it stands (`churn_days.refresh` first).
+
+    A day `d` (next day `n`) is the last before each period start in `(d, n]`, and at
+    start for those also at most `d + W`: the periods `i0..i1`, where `i0` counts the
+    starts up to `d` and `i1 + 1` those up to `min(n, d + W)` (`cal` maps a day to that
+    count). So a day adds one customer (and its spend so far) from period `i0` and takes
+    them away after `i1` (running sums here, not one row per period in the database);
+    it can be lost only in `i1` (before, the next start is within `d + W`), and
+    recovered only in the period holding `n`. Only the spend before `s - 365` of the
+    customers who were there then is looked up per period."""
     where, params = _visible(viewer)
-    periods = " UNION ALL ".join(
-        f"SELECT {i} AS i, {_days(s)} AS s, {_days(e)} AS e" for i, (s, e) in enumerate(spans)
-    )
+    postgres = session.get_bind().dialect.name == "postgresql"
+    w = window_days
+    starts = [_days(a) for a, _ in spans]
+    ends = [_days(b) for _, b in spans]
+    lo, hi = starts[0] - w, ends[-1]
+    # cal(x, j): j = how many periods start on or before day x, for lo <= x <= hi.
+    cal = _table([(x, bisect_right(starts, x)) for x in range(lo, hi + 1)])
+    periods = _table(list(zip(range(len(spans)), starts, ends, strict=True)))
+    least = "LEAST" if postgres else "MIN"
     join = ""
     if where or by == "owner":
-        join = f" JOIN contacts ct ON ct.id = h.c{where}"
-    group = {"channel": "h.ch", "owner": "ct.owner_id"}.get(by)
-    select_group, group_by = (f"{group} AS g", f", {group}") if group else ("NULL AS g", "")
+        join = f" JOIN contacts ct ON ct.id = d.contact_id{where}"
+    group = {"channel": "d.channel_id", "owner": "ct.owner_id"}.get(by, "NULL")
+    group_by = "" if group == "NULL" else f", {group}"
+    hard = "d.contact_id NOT IN (SELECT contact_id FROM churn_hard)"
     stmt = text(
         f"""
-        WITH periods AS ({periods}),
-        hits AS (
-            SELECT p.i, p.s, p.e, d.contact_id AS c, d.day AS d, d.next_day AS n,
-                   d.channel_id AS ch, d.cum, 1 AS at_start
-            FROM periods p JOIN churn_days d
-              ON d.day >= p.s - :w AND d.day < p.s
-             AND (d.next_day IS NULL OR d.next_day >= p.s)
-            UNION ALL
-            SELECT p.i, p.s, p.e, d.contact_id, d.day, d.next_day, d.channel_id, d.cum, 0
-            FROM periods p JOIN churn_days d
-              ON d.next_day >= p.s AND d.next_day < p.e AND d.day < p.s - :w
+        WITH cal (x, j) AS {"MATERIALIZED" if postgres else ""} ({cal}),
+        periods (i, s, e) AS ({periods}),
+        spans AS (
+            SELECT {group} AS g, d.contact_id AS c, d.day AS d, d.next_day AS n,
+                   d.first_day AS f, d.cum, c0.j AS i0, c1.j - 1 AS i1
+            FROM churn_days d{join}
+            JOIN cal c0 ON c0.x = d.day
+            JOIN cal c1 ON c1.x = {least}(COALESCE(d.next_day, :hi), d.day + :w, :hi)
+            WHERE d.day >= :lo AND d.day < :last_start AND {hard}
         ),
-        counted AS (
-            SELECT h.*,
-                   CASE WHEN h.at_start = 1 AND (h.n IS NULL OR h.n >= h.e)
-                        AND h.d < h.e - :w THEN 1 ELSE 0 END AS lost,
-                   CASE WHEN h.at_start = 1 AND h.cum > 0 THEN h.cum - COALESCE((
-                       SELECT b.cum FROM churn_days b
-                       WHERE b.contact_id = h.c AND b.day < h.s - :year
-                       ORDER BY b.day DESC LIMIT 1), 0) ELSE 0 END AS rev
-            FROM hits h WHERE h.c NOT IN (SELECT contact_id FROM churn_hard)
-        )
-        SELECT h.i, {select_group}, SUM(h.at_start), SUM(h.lost), SUM(h.rev),
-               SUM(h.lost * h.rev), SUM(1 - h.at_start)
-        FROM counted h{join}
-        GROUP BY h.i{group_by}
+        starting AS MATERIALIZED (SELECT * FROM spans WHERE i1 >= i0)
+        SELECT 0 AS k, i0, g, COUNT(*), SUM(cum) FROM starting GROUP BY i0, g
+        UNION ALL
+        SELECT 1, i1 + 1, g, COUNT(*), SUM(cum) FROM starting GROUP BY i1 + 1, g
+        UNION ALL
+        SELECT 2, h.i1, h.g, COUNT(*), SUM(h.cum) FROM starting h
+        JOIN periods p ON p.i = h.i1
+        WHERE (h.n IS NULL OR h.n >= p.e) AND h.d < p.e - :w
+        GROUP BY h.i1, h.g
+        UNION ALL
+        SELECT 3 + (CASE WHEN h.i1 = p.i AND (h.n IS NULL OR h.n >= p.e) AND h.d < p.e - :w
+                         THEN 1 ELSE 0 END),
+               p.i, h.g, 0, SUM(COALESCE((
+                   SELECT b.cum FROM churn_days b
+                   WHERE b.contact_id = h.c AND b.day < p.s - :year
+                   ORDER BY b.day DESC LIMIT 1), 0))
+        FROM starting h JOIN periods p ON p.i >= h.i0 AND p.i <= h.i1 AND h.f < p.s - :year
+        GROUP BY 3 + (CASE WHEN h.i1 = p.i AND (h.n IS NULL OR h.n >= p.e) AND h.d < p.e - :w
+                           THEN 1 ELSE 0 END), p.i, h.g
+        UNION ALL
+        SELECT 5, c1.j - 1, {group}, COUNT(*), 0
+        FROM churn_days d{join}
+        JOIN cal c1 ON c1.x = d.next_day
+        JOIN periods p ON p.i = c1.j - 1
+        WHERE d.next_day >= :first_start AND d.next_day < :hi AND d.day < p.s - :w AND {hard}
+        GROUP BY c1.j - 1{group_by}
         """  # noqa: S608 - our own fragments; values bound or integers we formatted
     )
-    values = {"w": window_days, "year": REVENUE_DAYS, **params}
+    values = {
+        "w": w,
+        "year": REVENUE_DAYS,
+        "lo": lo,
+        "hi": hi,
+        "last_start": starts[-1],
+        "first_start": starts[0],
+        **params,
+    }
+    if postgres:
+        # Compiling this query (JIT) takes longer than running it.
+        await session.execute(text("SET LOCAL jit = off"))
+    n = len(spans)
+    # kind 0/1: a customer (and spend) from / no longer from period i on; 2: lost in i;
+    # 3/4: spend before s - 365 to take off (4: of a lost customer); 5: recovered in i.
+    steps: dict[Any, list[list[int]]] = {}
+    for kind, i, g, count, cents in await session.execute(stmt, values):
+        if int(i) < n:
+            key = None if g is None else int(g)
+            per = steps.setdefault(key, [[0] * 12 for _ in range(n)])[int(i)]
+            per[2 * int(kind)] += int(count)
+            per[2 * int(kind) + 1] += int(cents or 0)
     out: list[dict[Any, ChurnRow]] = [{} for _ in spans]
     if by == "none":
         for rows in out:
             rows[None] = ChurnRow(group=None)
-    for i, g, at_start, lost, rev, rev_lost, recovered in await session.execute(stmt, values):
-        key = None if g is None else int(g)
-        row = out[int(i)].setdefault(key, ChurnRow(group=key))
-        row.customers_at_start += int(at_start or 0)
-        row.lost += int(lost or 0)
-        row.revenue_at_start += Decimal(int(rev or 0)) / 100
-        row.revenue_lost += Decimal(int(rev_lost or 0)) / 100
-        row.recovered += int(recovered or 0)
+    for key, per_period in steps.items():
+        at_start = spent = 0
+        for i, x in enumerate(per_period):
+            at_start += x[0] - x[2]
+            spent += x[1] - x[3]
+            if not (at_start or x[10]):
+                continue
+            row = out[i].setdefault(key, ChurnRow(group=key))
+            row.customers_at_start += at_start
+            row.lost += x[4]
+            row.revenue_at_start += Decimal(spent - x[7] - x[9]) / 100
+            row.revenue_lost += Decimal(x[5] - x[9]) / 100
+            row.recovered += x[10]
     return out

@@ -33,6 +33,7 @@ def upgrade() -> None:
         sa.Column("contact_id", sa.Integer(), nullable=False),
         sa.Column("day", sa.Integer(), nullable=False),
         sa.Column("next_day", sa.Integer(), nullable=True),
+        sa.Column("first_day", sa.Integer(), nullable=False),
         sa.Column("channel_id", sa.Integer(), nullable=True),
         sa.Column("cents", sa.BigInteger(), nullable=False),
         sa.Column("cum", sa.BigInteger(), nullable=False),
@@ -76,12 +77,14 @@ def upgrade() -> None:
         op.execute(sa.text(sql))
     # Made after the backfill: one sort instead of one insert each.
     op.create_index(
-        "ix_churn_days_day", "churn_days", ["day", "next_day", "contact_id", "channel_id", "cum"]
+        "ix_churn_days_day",
+        "churn_days",
+        ["day", "next_day", "contact_id", "channel_id", "cum", "first_day"],
     )
     op.create_index(
         "ix_churn_days_next_day",
         "churn_days",
-        ["next_day", "day", "contact_id", "channel_id", "cum"],
+        ["next_day", "day", "contact_id", "channel_id", "cum", "first_day"],
     )
 
 
