@@ -60,18 +60,22 @@ class ChurnDay(Base):
     __tablename__ = "churn_days"
     __table_args__ = (
         # Customers at the start of a period: the days in [s - W, s), covering index.
-        Index("ix_churn_days_day", "day", "next_day", "contact_id", "channel_id", "cum", "first_day"),
+        Index("ix_churn_days_day", "day", "next_day", "contact_id", "channel_id", "cum", "year_before", "year_order_day"),
         # Recovered customers: the next day in [s, e).
-        Index("ix_churn_days_next_day", "next_day", "day", "contact_id", "channel_id", "cum", "first_day"),
+        Index("ix_churn_days_next_day", "next_day", "day", "contact_id", "channel_id"),
     )
 
     contact_id: Mapped[int] = mapped_column(Integer, primary_key=True)
     day: Mapped[int] = mapped_column(Integer, primary_key=True)  # China days since 1970
     next_day: Mapped[int | None] = mapped_column(Integer)
-    first_day: Mapped[int] = mapped_column(Integer)  # the customer's first such day
     channel_id: Mapped[int | None] = mapped_column(Integer)
     cents: Mapped[int] = mapped_column(BigInteger, default=0)
     cum: Mapped[int] = mapped_column(BigInteger, default=0)
+    # The spend on days up to `day - 365`, and the first order day in `[day - 364, day]`:
+    # the spend in the year before a period start `s` in `(day, day + W]` is
+    # `cum - year_before` while `s <= year_order_day + 365`.
+    year_before: Mapped[int] = mapped_column(BigInteger, default=0)
+    year_order_day: Mapped[int | None] = mapped_column(Integer)
 
 
 class ChurnDayOrder(Base):

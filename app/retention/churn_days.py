@@ -12,8 +12,9 @@ matter only by their China day. One row per customer and day with an interaction
 - `channel_id`: the channel of the customer's last inbound non-event message on or
   before `day` (NULL when only orders so far): the group "by channel";
 - `cents` and `cum`: the order amounts (cents) of that day and of every day up to it;
-- `first_day`: the customer's first such day (spend before a year ago is looked up
-  only for customers who were there a year ago).
+- `year_before` and `year_order_day`: the spend on days up to `day - 365` and the
+  first order day in `[day - 364, day]`, so the spend in the year before a period start
+  is known without a look-up while no order enters that year's first days.
 
 `churn_hard` lists the customers with a hard churn event, counted by the definitions
 themselves (their exact times matter); being listed only moves a customer to that exact
@@ -42,6 +43,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.models import utcnow_for_models
 from app.models.base import UTCDateTime
+from app.retention.churn import REVENUE_DAYS
 
 CHANNEL_BITS = 1 << 20  # channel ids below about a million fit under the time in a key
 SLACK = timedelta(minutes=10)  # a write commits within this long of taking its id/time
@@ -120,14 +122,18 @@ def rebuild_statements(dialect: str, ids: list[int] | None) -> list[str]:
         ) x GROUP BY c, d
     """
     insert = f"""
-        INSERT INTO churn_days (contact_id, day, next_day, first_day, channel_id, cents, cum)
+        INSERT INTO churn_days (contact_id, day, next_day, channel_id, cents, cum,
+                                year_before, year_order_day)
         SELECT y.c, y.d,
                LEAD(y.d) OVER (PARTITION BY y.c ORDER BY y.d),
-               MIN(y.d) OVER (PARTITION BY y.c),
                MAX(y.k) OVER (PARTITION BY y.c ORDER BY y.d ROWS UNBOUNDED PRECEDING)
                  % {CHANNEL_BITS},
                y.cents,
-               SUM(y.cents) OVER (PARTITION BY y.c ORDER BY y.d ROWS UNBOUNDED PRECEDING)
+               SUM(y.cents) OVER (PARTITION BY y.c ORDER BY y.d ROWS UNBOUNDED PRECEDING),
+               COALESCE(SUM(y.cents) OVER (PARTITION BY y.c ORDER BY y.d
+                        RANGE BETWEEN UNBOUNDED PRECEDING AND {REVENUE_DAYS} PRECEDING), 0),
+               MIN(CASE WHEN y.cents > 0 THEN y.d END) OVER (PARTITION BY y.c ORDER BY y.d
+                        RANGE BETWEEN {REVENUE_DAYS - 1} PRECEDING AND CURRENT ROW)
         FROM ({days}) y JOIN contacts ct ON ct.id = y.c AND ct.merged_into_id IS NULL
     """
     where = "" if ids is None else f" WHERE 1 = 1{_in('contact_id', ids)}"

@@ -23,17 +23,23 @@ random histories, and after changes to them, on both databases).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from bisect import bisect_right
-from datetime import date
+from collections import defaultdict
+from collections.abc import Sequence
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import text
+from sqlalchemy import Date, Integer, Numeric, String, bindparam, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.accounts.viewer import Viewer
-from app.retention.churn import REVENUE_DAYS, ChurnRow
+from app.contacts.actions.churn import is_hard_churn
+from app.models import AuditLog
+from app.models.base import JSONType, UTCDateTime
+from app.retention.churn import REVENUE_DAYS, ChurnRow, History
+from app.retention.churn_days import LOST_MARK_ACTION
+from app.retention.periods import local_date, local_midnight
 
 EPOCH = date(1970, 1, 1)
 
@@ -55,6 +61,78 @@ async def hard_churn_ids(
         f" AND ct.merged_into_id IS NULL{where}"  # noqa: S608 - fixed fragment, values bound
     )
     return {int(c) for (c,) in await session.execute(stmt, params)}
+
+
+async def hard_histories(
+    session: AsyncSession, until: datetime, viewer: Viewer | None = None
+) -> list[History]:
+    """The histories (as `queries.load_histories` reads them) of the visible customers
+    `churn_hard` lists, read through their conversations and orders by index."""
+    where, params = _visible(viewer)
+    owners: dict[int, int | None] = {
+        int(c): o
+        for c, o in await session.execute(
+            text(
+                "SELECT ct.id, ct.owner_id FROM churn_hard h JOIN contacts ct"
+                f" ON ct.id = h.contact_id AND ct.merged_into_id IS NULL{where}"  # noqa: S608
+            ),
+            params,
+        )
+    }
+    if not owners:
+        return []
+    inter: dict[int, list[tuple[datetime, int | None]]] = defaultdict(list)
+    orders: dict[int, list[tuple[datetime, Decimal]]] = defaultdict(list)
+    churns: dict[int, list[datetime]] = defaultdict(list)
+    messages = (
+        text(
+            "SELECT cv.contact_id, m.created_at, m.channel_id, m.content_type,"
+            " CASE WHEN m.content_type = 'event' THEN m.extra END AS extra"
+            " FROM churn_hard h JOIN conversations cv ON cv.contact_id = h.contact_id"
+            " JOIN messages m ON m.conversation_id = cv.id"
+            " WHERE m.direction = 'inbound' AND m.created_at < :until"
+        )
+        .columns(
+            contact_id=Integer,
+            created_at=UTCDateTime,
+            channel_id=Integer,
+            content_type=String,
+            extra=JSONType,
+        )
+        .bindparams(bindparam("until", type_=UTCDateTime))
+    )
+    for cid, at, channel_id, ctype, extra in await session.execute(messages, {"until": until}):
+        if cid in owners:
+            if ctype != "event":
+                inter[cid].append((at, channel_id))
+            elif is_hard_churn(extra):
+                churns[cid].append(at)
+    bought = (
+        text(
+            "SELECT o.contact_id, o.ordered_at, o.amount FROM churn_hard h"
+            " JOIN orders o ON o.contact_id = h.contact_id WHERE o.ordered_at < :day"
+        )
+        .columns(contact_id=Integer, ordered_at=Date, amount=Numeric(14, 2))
+        .bindparams(bindparam("day", type_=Date))
+    )
+    for cid, day, amount in await session.execute(bought, {"day": local_date(until)}):
+        at = local_midnight(day)
+        if cid in owners and at < until:
+            inter[cid].append((at, None))
+            orders[cid].append((at, Decimal(amount)))
+    marks = select(AuditLog.object_id, AuditLog.created_at, AuditLog.details).where(
+        AuditLog.action == LOST_MARK_ACTION,
+        AuditLog.object_type == "contact",
+        AuditLog.created_at < until,
+    )
+    for oid, at, details in await session.execute(marks):
+        if (details or {}).get("to") == "lost" and oid.isdigit() and int(oid) in owners:
+            churns[int(oid)].append(at)
+    return [
+        History(cid, owner, inter[cid], orders.get(cid, []), churns.get(cid, []))
+        for cid, owner in owners.items()
+        if cid in inter
+    ]
 
 
 def _days(day: date) -> int:
@@ -83,8 +161,9 @@ async def churn_by_sql(
     count). So a day adds one customer (and its spend so far) from period `i0` and takes
     them away after `i1` (running sums here, not one row per period in the database);
     it can be lost only in `i1` (before, the next start is within `d + W`), and
-    recovered only in the period holding `n`. Only the spend before `s - 365` of the
-    customers who were there then is looked up per period."""
+    recovered only in the period holding `n`. The spend in the year before `s` is
+    `cum - year_before` for the periods before the one counted by
+    `cal(year_order_day + 365)` (`ify`), and looked up per period from there on."""
     where, params = _visible(viewer)
     postgres = session.get_bind().dialect.name == "postgresql"
     w = window_days
@@ -94,7 +173,7 @@ async def churn_by_sql(
     # cal(x, j): j = how many periods start on or before day x, for lo <= x <= hi.
     cal = _table([(x, bisect_right(starts, x)) for x in range(lo, hi + 1)])
     periods = _table(list(zip(range(len(spans)), starts, ends, strict=True)))
-    least = "LEAST" if postgres else "MIN"
+    least, greatest = ("LEAST", "GREATEST") if postgres else ("MIN", "MAX")
     join = ""
     if where or by == "owner":
         join = f" JOIN contacts ct ON ct.id = d.contact_id{where}"
@@ -103,33 +182,40 @@ async def churn_by_sql(
     hard = "d.contact_id NOT IN (SELECT contact_id FROM churn_hard)"
     stmt = text(
         f"""
-        WITH cal (x, j) AS {"MATERIALIZED" if postgres else ""} ({cal}),
+        WITH cal (x, j) AS ({cal}),
         periods (i, s, e) AS ({periods}),
         spans AS (
-            SELECT {group} AS g, d.contact_id AS c, d.day AS d, d.next_day AS n,
-                   d.first_day AS f, d.cum, c0.j AS i0, c1.j - 1 AS i1
+            SELECT {group} AS g, d.contact_id AS c, d.day AS d, d.next_day AS n, d.cum,
+                   d.cum - d.year_before AS yr, c0.j AS i0, c1.j - 1 AS i1, cf.j AS ify
             FROM churn_days d{join}
             JOIN cal c0 ON c0.x = d.day
             JOIN cal c1 ON c1.x = {least}(COALESCE(d.next_day, :hi), d.day + :w, :hi)
+            JOIN cal cf ON cf.x = {greatest}({least}(COALESCE(d.year_order_day + :year, :hi),
+                                                     :hi), :lo)
             WHERE d.day >= :lo AND d.day < :last_start AND {hard}
         ),
-        starting AS MATERIALIZED (SELECT * FROM spans WHERE i1 >= i0)
-        SELECT 0 AS k, i0, g, COUNT(*), SUM(cum) FROM starting GROUP BY i0, g
+        starting AS MATERIALIZED (SELECT * FROM spans WHERE i1 >= i0),
+        looked AS MATERIALIZED (SELECT * FROM starting WHERE ify <= i1)
+        SELECT 0 AS k, i0, g, COUNT(*), SUM(CASE WHEN ify > i0 THEN yr ELSE 0 END)
+        FROM starting GROUP BY i0, g
         UNION ALL
-        SELECT 1, i1 + 1, g, COUNT(*), SUM(cum) FROM starting GROUP BY i1 + 1, g
+        SELECT 1, i1 + 1, g, COUNT(*), 0 FROM starting GROUP BY i1 + 1, g
         UNION ALL
-        SELECT 2, h.i1, h.g, COUNT(*), SUM(h.cum) FROM starting h
-        JOIN periods p ON p.i = h.i1
+        SELECT 1, {least}(i1 + 1, ify), g, 0, SUM(yr) FROM starting WHERE ify > i0
+        GROUP BY {least}(i1 + 1, ify), g
+        UNION ALL
+        SELECT 2, h.i1, h.g, COUNT(*), SUM(CASE WHEN h.i1 < h.ify THEN h.yr ELSE 0 END)
+        FROM starting h JOIN periods p ON p.i = h.i1
         WHERE (h.n IS NULL OR h.n >= p.e) AND h.d < p.e - :w
         GROUP BY h.i1, h.g
         UNION ALL
         SELECT 3 + (CASE WHEN h.i1 = p.i AND (h.n IS NULL OR h.n >= p.e) AND h.d < p.e - :w
                          THEN 1 ELSE 0 END),
-               p.i, h.g, 0, SUM(COALESCE((
+               p.i, h.g, 0, SUM(h.cum - COALESCE((
                    SELECT b.cum FROM churn_days b
                    WHERE b.contact_id = h.c AND b.day < p.s - :year
                    ORDER BY b.day DESC LIMIT 1), 0))
-        FROM starting h JOIN periods p ON p.i >= h.i0 AND p.i <= h.i1 AND h.f < p.s - :year
+        FROM looked h JOIN periods p ON p.i >= {greatest}(h.i0, h.ify) AND p.i <= h.i1
         GROUP BY 3 + (CASE WHEN h.i1 = p.i AND (h.n IS NULL OR h.n >= p.e) AND h.d < p.e - :w
                            THEN 1 ELSE 0 END), p.i, h.g
         UNION ALL
@@ -151,11 +237,16 @@ async def churn_by_sql(
         **params,
     }
     if postgres:
-        # Compiling this query (JIT) takes longer than running it.
+        # Compiling this query (JIT) takes longer than running it; its hash tables
+        # (a few hundred thousand days) would spill to disk in the default 4 MB.
         await session.execute(text("SET LOCAL jit = off"))
+        await session.execute(text("SET LOCAL work_mem = '64MB'"))
+        # The day-to-period map is a few hundred rows: hashed, not sorted against the days.
+        await session.execute(text("SET LOCAL enable_mergejoin = off"))
     n = len(spans)
-    # kind 0/1: a customer (and spend) from / no longer from period i on; 2: lost in i;
-    # 3/4: spend before s - 365 to take off (4: of a lost customer); 5: recovered in i.
+    # kind 0/1: customers and their spend in the year before s, from / no longer from
+    # period i on; 2: lost in i (and their spend, unless looked up); 3/4: spend looked up
+    # (4: of a lost customer); 5: recovered in i.
     steps: dict[Any, list[list[int]]] = {}
     for kind, i, g, count, cents in await session.execute(stmt, values):
         if int(i) < n:
@@ -177,7 +268,7 @@ async def churn_by_sql(
             row = out[i].setdefault(key, ChurnRow(group=key))
             row.customers_at_start += at_start
             row.lost += x[4]
-            row.revenue_at_start += Decimal(spent - x[7] - x[9]) / 100
-            row.revenue_lost += Decimal(x[5] - x[9]) / 100
+            row.revenue_at_start += Decimal(spent + x[7] + x[9]) / 100
+            row.revenue_lost += Decimal(x[5] + x[9]) / 100
             row.recovered += x[10]
     return out

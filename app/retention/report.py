@@ -20,7 +20,7 @@ from app.errors import BadRequest
 from app.models import Channel, User, utcnow_for_models
 from app.retention.churn import DEFAULT_WINDOW_DAYS, ChurnRow, churn, row_out, sorted_rows
 from app.retention.churn_days import refresh as refresh_churn_days
-from app.retention.churn_sql import churn_by_sql, hard_churn_ids
+from app.retention.churn_sql import churn_by_sql, hard_histories
 from app.retention.periods import (
     local_date,
     local_midnight,
@@ -95,13 +95,15 @@ async def churn_report(
         raise BadRequest(f"since/until: at most {MAX_PERIODS} periods")
     until_at = local_midnight(spans[-1][1])
     per_period: list[dict[Any, ChurnRow]] = [{} for _ in spans]
-    hard: set[int] | None = None  # None: every customer by the definitions
     if in_sql:
         await refresh_churn_days(session)
-        hard = await hard_churn_ids(session, until_at, viewer)
         per_period = await churn_by_sql(session, spans, window_days, by, viewer)
-    if hard is None or hard:  # the definitions themselves (hard churn: exact times matter)
-        histories = await load_histories(session, until_at, viewer, only=hard)
+        # The definitions themselves for the customers with a hard churn event (their
+        # exact times matter).
+        histories = await hard_histories(session, until_at, viewer)
+    else:
+        histories = await load_histories(session, until_at, viewer)
+    if histories or not in_sql:
         for (start, end), rows in zip(spans, per_period, strict=True):
             exact = churn(histories, local_midnight(start), local_midnight(end), window_days, by)
             for group, row in exact.items():

@@ -33,10 +33,11 @@ def upgrade() -> None:
         sa.Column("contact_id", sa.Integer(), nullable=False),
         sa.Column("day", sa.Integer(), nullable=False),
         sa.Column("next_day", sa.Integer(), nullable=True),
-        sa.Column("first_day", sa.Integer(), nullable=False),
         sa.Column("channel_id", sa.Integer(), nullable=True),
         sa.Column("cents", sa.BigInteger(), nullable=False),
         sa.Column("cum", sa.BigInteger(), nullable=False),
+        sa.Column("year_before", sa.BigInteger(), nullable=False),
+        sa.Column("year_order_day", sa.Integer(), nullable=True),
         sa.PrimaryKeyConstraint("contact_id", "day"),
     )
     op.create_table(
@@ -79,12 +80,12 @@ def upgrade() -> None:
     op.create_index(
         "ix_churn_days_day",
         "churn_days",
-        ["day", "next_day", "contact_id", "channel_id", "cum", "first_day"],
+        ["day", "next_day", "contact_id", "channel_id", "cum", "year_before", "year_order_day"],
     )
     op.create_index(
         "ix_churn_days_next_day",
         "churn_days",
-        ["next_day", "day", "contact_id", "channel_id", "cum", "first_day"],
+        ["next_day", "day", "contact_id", "channel_id"],
     )
 
 
