@@ -149,9 +149,10 @@ def rebuild_statements(dialect: str, ids: list[int] | None) -> list[str]:
 
 
 def _changed_sql(q: dict[str, str]) -> str:
+    # CROSS JOIN: SQLite reads the new messages first (by id), not every conversation.
     return f"""
-        SELECT cv.contact_id FROM messages m JOIN conversations cv ON cv.id = m.conversation_id
-        WHERE m.id > :message_id
+        SELECT cv.contact_id FROM messages m CROSS JOIN conversations cv
+        WHERE cv.id = m.conversation_id AND m.id > :message_id
         UNION SELECT {q["object_id"]} FROM audit_log a
         WHERE a.id > :audit_id AND a.action = '{LOST_MARK_ACTION}'
           AND a.object_type = 'contact' AND {q["digits"]}

@@ -144,6 +144,19 @@ def _table(rows: Sequence[tuple[int, ...]]) -> str:
     return "VALUES " + ", ".join("(" + ", ".join(str(int(v)) for v in r) + ")" for r in rows)
 
 
+def _lookup(x: str, starts: Sequence[int], answers: Sequence[int]) -> str:
+    """`answers[j]`, j = how many of the (ascending) `starts` are at most `x`: a binary
+    search written out as nested CASEs (a few comparisons a row, no join)."""
+
+    def search(lo: int, hi: int) -> str:  # j is in [lo, hi]
+        if lo == hi:
+            return str(int(answers[lo]))
+        mid = (lo + hi + 1) // 2
+        return f"CASE WHEN {x} >= {int(starts[mid - 1])} THEN {search(mid, hi)} ELSE {search(lo, mid - 1)} END"
+
+    return search(0, len(starts))
+
+
 async def churn_by_sql(
     session: AsyncSession,
     spans: Sequence[tuple[date, date]],
@@ -171,7 +184,6 @@ async def churn_by_sql(
     ends = [_days(b) for _, b in spans]
     lo, hi = starts[0] - w, ends[-1]
     # cal(x, j): j = how many periods start on or before day x, for lo <= x <= hi.
-    cal = _table([(x, bisect_right(starts, x)) for x in range(lo, hi + 1)])
     periods = _table(list(zip(range(len(spans)), starts, ends, strict=True)))
     least, greatest = ("LEAST", "GREATEST") if postgres else ("MIN", "MAX")
     join = ""
@@ -180,51 +192,44 @@ async def churn_by_sql(
     group = {"channel": "d.channel_id", "owner": "ct.owner_id"}.get(by, "NULL")
     group_by = "" if group == "NULL" else f", {group}"
     hard = "d.contact_id NOT IN (SELECT contact_id FROM churn_hard)"
+    counted = list(range(len(spans) + 1))
+    x1 = f"{least}(COALESCE(d.next_day, :hi), d.day + :w)"
+    j1 = _lookup(x1, starts, counted)
+    e1 = _lookup(x1, starts, [0, *ends])
     stmt = text(
         f"""
-        WITH cal (x, j) AS ({cal}),
-        periods (i, s, e) AS ({periods}),
-        spans AS (
-            SELECT {group} AS g, d.contact_id AS c, d.day AS d, d.next_day AS n, d.cum,
-                   d.cum - d.year_before AS yr, c0.j AS i0, c1.j - 1 AS i1, cf.j AS ify
-            FROM churn_days d{join}
-            JOIN cal c0 ON c0.x = d.day
-            JOIN cal c1 ON c1.x = {least}(COALESCE(d.next_day, :hi), d.day + :w, :hi)
-            JOIN cal cf ON cf.x = {greatest}({least}(COALESCE(d.year_order_day + :year, :hi),
-                                                     :hi), :lo)
-            WHERE d.day >= :lo AND d.day < :last_start AND {hard}
-        ),
-        starting AS MATERIALIZED (SELECT * FROM spans WHERE i1 >= i0),
-        looked AS MATERIALIZED (SELECT * FROM starting WHERE ify <= i1)
-        SELECT 0 AS k, i0, g, COUNT(*), SUM(CASE WHEN ify > i0 THEN yr ELSE 0 END)
-        FROM starting GROUP BY i0, g
+        WITH periods (i, s, e) AS ({periods}),
+        starting AS MATERIALIZED (
+            SELECT g, c, d, n, cum, yr, i0, i1, ify,
+                   CASE WHEN (n IS NULL OR n >= e1) AND d < e1 - :w THEN 1 ELSE 0 END AS lost
+            FROM (
+                SELECT {group} AS g, d.contact_id AS c, d.day AS d, d.next_day AS n, d.cum,
+                       d.cum - d.year_before AS yr, {_lookup("d.day", starts, counted)} AS i0,
+                       {j1} - 1 AS i1, {e1} AS e1,
+                       {_lookup("COALESCE(d.year_order_day + :year, :hi)", starts, counted)}
+                         AS ify
+                FROM churn_days d{join}
+                WHERE d.day >= :lo AND d.day < :last_start AND {hard}
+            ) x
+            WHERE i1 >= i0
+        )
+        SELECT 0 AS k, i0, i1, ify, lost, g, COUNT(*), SUM(yr)
+        FROM starting GROUP BY i0, i1, ify, lost, g
         UNION ALL
-        SELECT 1, i1 + 1, g, COUNT(*), 0 FROM starting GROUP BY i1 + 1, g
-        UNION ALL
-        SELECT 1, {least}(i1 + 1, ify), g, 0, SUM(yr) FROM starting WHERE ify > i0
-        GROUP BY {least}(i1 + 1, ify), g
-        UNION ALL
-        SELECT 2, h.i1, h.g, COUNT(*), SUM(CASE WHEN h.i1 < h.ify THEN h.yr ELSE 0 END)
-        FROM starting h JOIN periods p ON p.i = h.i1
-        WHERE (h.n IS NULL OR h.n >= p.e) AND h.d < p.e - :w
-        GROUP BY h.i1, h.g
-        UNION ALL
-        SELECT 3 + (CASE WHEN h.i1 = p.i AND (h.n IS NULL OR h.n >= p.e) AND h.d < p.e - :w
-                         THEN 1 ELSE 0 END),
-               p.i, h.g, 0, SUM(h.cum - COALESCE((
+        SELECT 3 + h.lost * (CASE WHEN h.i1 = p.i THEN 1 ELSE 0 END), p.i, 0, 0, 0, h.g, 0,
+               SUM(h.cum - COALESCE((
                    SELECT b.cum FROM churn_days b
                    WHERE b.contact_id = h.c AND b.day < p.s - :year
                    ORDER BY b.day DESC LIMIT 1), 0))
-        FROM looked h JOIN periods p ON p.i >= {greatest}(h.i0, h.ify) AND p.i <= h.i1
-        GROUP BY 3 + (CASE WHEN h.i1 = p.i AND (h.n IS NULL OR h.n >= p.e) AND h.d < p.e - :w
-                           THEN 1 ELSE 0 END), p.i, h.g
+        FROM starting h JOIN periods p ON p.i >= {greatest}(h.i0, h.ify) AND p.i <= h.i1
+        WHERE h.ify <= h.i1
+        GROUP BY 3 + h.lost * (CASE WHEN h.i1 = p.i THEN 1 ELSE 0 END), p.i, h.g
         UNION ALL
-        SELECT 5, c1.j - 1, {group}, COUNT(*), 0
+        SELECT 5, {_lookup("d.next_day", starts, counted)} - 1, 0, 0, 0, {group}, COUNT(*), 0
         FROM churn_days d{join}
-        JOIN cal c1 ON c1.x = d.next_day
-        JOIN periods p ON p.i = c1.j - 1
-        WHERE d.next_day >= :first_start AND d.next_day < :hi AND d.day < p.s - :w AND {hard}
-        GROUP BY c1.j - 1{group_by}
+        WHERE d.next_day >= :first_start AND d.next_day < :hi
+          AND d.day < {_lookup("d.next_day", starts, [0, *starts])} - :w AND {hard}
+        GROUP BY {_lookup("d.next_day", starts, counted)}{group_by}
         """  # noqa: S608 - our own fragments; values bound or integers we formatted
     )
     values = {
@@ -244,31 +249,46 @@ async def churn_by_sql(
         # The day-to-period map is a few hundred rows: hashed, not sorted against the days.
         await session.execute(text("SET LOCAL enable_mergejoin = off"))
     n = len(spans)
-    # kind 0/1: customers and their spend in the year before s, from / no longer from
-    # period i on; 2: lost in i (and their spend, unless looked up); 3/4: spend looked up
-    # (4: of a lost customer); 5: recovered in i.
+    # steps[group][i]: [customers from i on, no longer from i on, spend in the year
+    # before s from i on, no longer from i on, lost, their spend, spend looked up, of
+    # which lost customers', recovered].
     steps: dict[Any, list[list[int]]] = {}
-    for kind, i, g, count, cents in await session.execute(stmt, values):
-        if int(i) < n:
-            key = None if g is None else int(g)
-            per = steps.setdefault(key, [[0] * 12 for _ in range(n)])[int(i)]
-            per[2 * int(kind)] += int(count)
-            per[2 * int(kind) + 1] += int(cents or 0)
+
+    def at(key: Any, i: int) -> list[int]:
+        return steps.setdefault(key, [[0] * 9 for _ in range(n + 1)])[min(i, n)]
+
+    for kind, i, i1, ify, lost, g, count, cents in await session.execute(stmt, values):
+        key = None if g is None else int(g)
+        count, cents = int(count), int(cents or 0)
+        if kind == 0:  # days counted from period i to i1, spend known before ify
+            at(key, i)[0] += count
+            at(key, i1 + 1)[1] += count
+            if ify > i:
+                at(key, i)[2] += cents
+                at(key, min(i1 + 1, ify))[3] += cents
+            if lost:
+                at(key, i1)[4] += count
+                at(key, i1)[5] += cents if i1 < ify else 0
+        elif kind in (3, 4):
+            at(key, i)[6] += cents
+            at(key, i)[7] += cents if kind == 4 else 0
+        else:
+            at(key, i)[8] += count
     out: list[dict[Any, ChurnRow]] = [{} for _ in spans]
     if by == "none":
         for rows in out:
             rows[None] = ChurnRow(group=None)
     for key, per_period in steps.items():
         at_start = spent = 0
-        for i, x in enumerate(per_period):
-            at_start += x[0] - x[2]
-            spent += x[1] - x[3]
-            if not (at_start or x[10]):
+        for i, x in enumerate(per_period[:n]):
+            at_start += x[0] - x[1]
+            spent += x[2] - x[3]
+            if not (at_start or x[8]):
                 continue
             row = out[i].setdefault(key, ChurnRow(group=key))
             row.customers_at_start += at_start
             row.lost += x[4]
-            row.revenue_at_start += Decimal(spent + x[7] + x[9]) / 100
-            row.revenue_lost += Decimal(x[5] + x[9]) / 100
-            row.recovered += x[10]
+            row.revenue_at_start += Decimal(spent + x[6]) / 100
+            row.revenue_lost += Decimal(x[5] + x[7]) / 100
+            row.recovered += x[8]
     return out
