@@ -60,7 +60,16 @@ class ChurnDay(Base):
     __tablename__ = "churn_days"
     __table_args__ = (
         # Customers at the start of a period: the days in [s - W, s), covering index.
-        Index("ix_churn_days_day", "day", "next_day", "contact_id", "channel_id", "cum", "year_before", "year_order_day"),
+        Index(
+            "ix_churn_days_day",
+            "day",
+            "next_day",
+            "contact_id",
+            "channel_id",
+            "cum",
+            "year_before",
+            "year_order_day",
+        ),
         # Recovered customers: the next day in [s, e).
         Index("ix_churn_days_next_day", "next_day", "day", "contact_id", "channel_id"),
     )

@@ -23,7 +23,6 @@ random histories, and after changes to them, on both databases).
 
 from __future__ import annotations
 
-from bisect import bisect_right
 from collections import defaultdict
 from collections.abc import Sequence
 from datetime import date, datetime
@@ -57,8 +56,8 @@ async def hard_churn_ids(
     definitions count them, with `until`)."""
     where, params = _visible(viewer)
     stmt = text(
-        "SELECT ct.id FROM churn_hard h JOIN contacts ct ON ct.id = h.contact_id"
-        f" AND ct.merged_into_id IS NULL{where}"  # noqa: S608 - fixed fragment, values bound
+        "SELECT ct.id FROM churn_hard h JOIN contacts ct ON ct.id = h.contact_id"  # noqa: S608
+        f" AND ct.merged_into_id IS NULL{where}"  # fixed fragment, values bound
     )
     return {int(c) for (c,) in await session.execute(stmt, params)}
 
@@ -73,8 +72,8 @@ async def hard_histories(
         int(c): o
         for c, o in await session.execute(
             text(
-                "SELECT ct.id, ct.owner_id FROM churn_hard h JOIN contacts ct"
-                f" ON ct.id = h.contact_id AND ct.merged_into_id IS NULL{where}"  # noqa: S608
+                "SELECT ct.id, ct.owner_id FROM churn_hard h JOIN contacts ct"  # noqa: S608
+                f" ON ct.id = h.contact_id AND ct.merged_into_id IS NULL{where}"
             ),
             params,
         )
@@ -152,7 +151,8 @@ def _lookup(x: str, starts: Sequence[int], answers: Sequence[int]) -> str:
         if lo == hi:
             return str(int(answers[lo]))
         mid = (lo + hi + 1) // 2
-        return f"CASE WHEN {x} >= {int(starts[mid - 1])} THEN {search(mid, hi)} ELSE {search(lo, mid - 1)} END"
+        above, below = search(mid, hi), search(lo, mid - 1)
+        return f"CASE WHEN {x} >= {int(starts[mid - 1])} THEN {above} ELSE {below} END"
 
     return search(0, len(starts))
 
