@@ -72,6 +72,8 @@ class ChurnDay(Base):
         ),
         # Recovered customers: the next day in [s, e).
         Index("ix_churn_days_next_day", "next_day", "day", "contact_id", "channel_id"),
+        # SQLite: rows kept in primary key order, so a customer's day is one b-tree search.
+        {"sqlite_with_rowid": False},
     )
 
     contact_id: Mapped[int] = mapped_column(Integer, primary_key=True)

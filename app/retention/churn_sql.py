@@ -23,6 +23,7 @@ random histories, and after changes to them, on both databases).
 
 from __future__ import annotations
 
+
 from collections import defaultdict
 from collections.abc import Sequence
 from datetime import date, datetime
@@ -193,13 +194,14 @@ async def churn_by_sql(
     group_by = "" if group == "NULL" else f", {group}"
     hard = "d.contact_id NOT IN (SELECT contact_id FROM churn_hard)"
     counted = list(range(len(spans) + 1))
+    materialized = "MATERIALIZED"
     x1 = f"{least}(COALESCE(d.next_day, :hi), d.day + :w)"
     j1 = _lookup(x1, starts, counted)
     e1 = _lookup(x1, starts, [0, *ends])
     stmt = text(
         f"""
         WITH periods (i, s, e) AS ({periods}),
-        starting AS MATERIALIZED (
+        starting AS {materialized} (
             SELECT g, c, d, n, cum, yr, i0, i1, ify,
                    CASE WHEN (n IS NULL OR n >= e1) AND d < e1 - :w THEN 1 ELSE 0 END AS lost
             FROM (

@@ -39,6 +39,7 @@ def upgrade() -> None:
         sa.Column("year_before", sa.BigInteger(), nullable=False),
         sa.Column("year_order_day", sa.Integer(), nullable=True),
         sa.PrimaryKeyConstraint("contact_id", "day"),
+        sqlite_with_rowid=False,
     )
     op.create_table(
         "churn_day_orders",
