@@ -23,7 +23,6 @@ random histories, and after changes to them, on both databases).
 
 from __future__ import annotations
 
-
 from collections import defaultdict
 from collections.abc import Sequence
 from datetime import date, datetime
