@@ -29,8 +29,11 @@ messages and the subjects of the audit rows newer than its ids, the customers of
 orders changed since, and both customers of a merge or unmerge. Message and audit ids
 are given out before their transactions commit, so a refresh starts from a mark at
 least `SLACK` older than the last refresh (writes commit within `SLACK`); rewriting a
-customer twice is harmless. Without any mark (a database made from the models) the
-first refresh rebuilds every customer; the migration that adds the tables does it too.
+customer twice is harmless. Without any mark (a database made from the models), or
+with more than `FULL_ABOVE` customers changed (rows written in bulk, as the benches
+do), a refresh rebuilds every customer and starts the marks again from its own (a write
+still uncommitted at that moment is missed until that customer changes again; the
+migration that adds the tables rebuilds everyone with the application stopped).
 """
 
 from __future__ import annotations
@@ -232,14 +235,18 @@ async def refresh(session: AsyncSession, now: datetime | None = None) -> int | N
     if changed is not None and len(changed) > FULL_ABOVE:
         changed = None  # one pass over everything is quicker than many small ones
     await rebuild(session, changed)
-    stmt = text(
-        "INSERT INTO churn_day_marks (at, message_id, audit_id) VALUES (:at, :m, :a)"
-    ).bindparams(bindparam("at", type_=UTCDateTime))
-    await session.execute(stmt, {"at": now, "m": top_message, "a": top_audit})
-    if base is not None:
+    if changed is None:
+        # Everything was read again: the next refresh starts from here (starting from an
+        # older mark would find the same many changes and rebuild everything again).
+        await session.execute(text("DELETE FROM churn_day_marks"))
+    elif base is not None:
         # The marks older than the one this refresh started from are done with.
         old = text("DELETE FROM churn_day_marks WHERE at < :at").bindparams(
             bindparam("at", type_=UTCDateTime)
         )
         await session.execute(old, {"at": base[1]})
+    stmt = text(
+        "INSERT INTO churn_day_marks (at, message_id, audit_id) VALUES (:at, :m, :a)"
+    ).bindparams(bindparam("at", type_=UTCDateTime))
+    await session.execute(stmt, {"at": now, "m": top_message, "a": top_audit})
     return None if changed is None else len(changed)
