@@ -194,9 +194,9 @@ async def churn_by_sql(
     hard = "d.contact_id NOT IN (SELECT contact_id FROM churn_hard)"
     counted = list(range(len(spans) + 1))
     materialized = "MATERIALIZED"
-    x1 = f"{least}(COALESCE(d.next_day, :hi), d.day + :w)"
-    j1 = _lookup(x1, starts, counted)
-    e1 = _lookup(x1, starts, [0, *ends])
+    # Kept as subqueries (not merged into the outer one, which would compute each column
+    # again wherever it is used): PostgreSQL's and SQLite's ways of saying so.
+    fence = " OFFSET 0" if postgres else " LIMIT -1"
     stmt = text(
         f"""
         WITH periods (i, s, e) AS ({periods}),
@@ -204,14 +204,19 @@ async def churn_by_sql(
             SELECT g, c, d, n, cum, yr, i0, i1, ify,
                    CASE WHEN (n IS NULL OR n >= e1) AND d < e1 - :w THEN 1 ELSE 0 END AS lost
             FROM (
-                SELECT {group} AS g, d.contact_id AS c, d.day AS d, d.next_day AS n, d.cum,
-                       d.cum - d.year_before AS yr, {_lookup("d.day", starts, counted)} AS i0,
-                       {j1} - 1 AS i1, {e1} AS e1,
-                       {_lookup("COALESCE(d.year_order_day + :year, :hi)", starts, counted)}
-                         AS ify
-                FROM churn_days d{join}
-                WHERE d.day >= :lo AND d.day < :last_start AND {hard}
-            ) x
+                SELECT g, c, d, n, cum, yr, {_lookup("d", starts, counted)} AS i0,
+                       {_lookup("x1", starts, counted)} - 1 AS i1,
+                       {_lookup("x1", starts, [0, *ends])} AS e1,
+                       {_lookup("xf", starts, counted)} AS ify
+                FROM (
+                    SELECT {group} AS g, d.contact_id AS c, d.day AS d, d.next_day AS n,
+                           d.cum, d.cum - d.year_before AS yr,
+                           {least}(COALESCE(d.next_day, :hi), d.day + :w) AS x1,
+                           COALESCE(d.year_order_day + :year, :hi) AS xf
+                    FROM churn_days d{join}
+                    WHERE d.day >= :lo AND d.day < :last_start AND {hard}{fence}
+                ) x{fence}
+            ) y
             WHERE i1 >= i0
         )
         SELECT 0 AS k, i0, i1, ify, lost, g, COUNT(*), SUM(yr)
