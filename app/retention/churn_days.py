@@ -239,6 +239,8 @@ async def refresh(session: AsyncSession, now: datetime | None = None) -> int | N
         # Everything was read again: the next refresh starts from here (starting from an
         # older mark would find the same many changes and rebuild everything again).
         await session.execute(text("DELETE FROM churn_day_marks"))
+        # The planner's figures for the new rows (the report's plan depends on them).
+        await session.execute(text("ANALYZE churn_days"))
     elif base is not None:
         # The marks older than the one this refresh started from are done with.
         old = text("DELETE FROM churn_day_marks WHERE at < :at").bindparams(

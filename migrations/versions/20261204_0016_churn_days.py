@@ -88,6 +88,7 @@ def upgrade() -> None:
         "churn_days",
         ["next_day", "day", "contact_id", "channel_id"],
     )
+    op.execute("ANALYZE churn_days")
 
 
 def downgrade() -> None:
