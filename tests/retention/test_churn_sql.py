@@ -257,3 +257,33 @@ async def test_the_worker_keeps_the_days(app: Any, factory: Any) -> None:
         await refresh(s)
         assert kept == await churn_by_sql(s, spans, 90, "channel", None)
     assert kept != before
+
+
+async def test_revenue_counts_the_year_before_the_start_to_the_day(app: Any) -> None:
+    """Hand-worked: March 2026 starts on s = 2026-03-01; the year before it is
+    [2025-03-01, 2026-03-01). Customer a ordered 1.00 on 2025-02-28 (a day too early),
+    10.00 on 2025-03-01 and 100.00 on 2026-02-19: 110.00 (the early order is within a
+    year of the last one, so the spend before the year is looked up). Customer b ordered
+    5.00 on 2025-03-01 and 20.00 on 2026-02-24: 25.00. Both are at the start, neither
+    lost (their last interaction plus 90 days is after the end of March)."""
+    async with app.state.services.db.session() as s:
+        for name, orders in (
+            ("a", (("2025-02-28", "1.00"), ("2025-03-01", "10.00"), ("2026-02-19", "100.00"))),
+            ("b", (("2025-03-01", "5.00"), ("2026-02-24", "20.00"))),
+        ):
+            contact = Contact(name=name)
+            s.add(contact)
+            await s.flush()
+            for k, (day, amount) in enumerate(orders):
+                s.add(
+                    Order(
+                        order_no=f"{name}{k}",
+                        contact_id=contact.id,
+                        ordered_at=date.fromisoformat(day),
+                        amount=Decimal(amount),
+                    )
+                )
+    async with app.state.services.db.session() as s:
+        (march,) = await churn_report(s, None, "month", date(2026, 3, 1), date(2026, 4, 1))
+    assert (march["customers_at_start"], march["lost"]) == (2, 0)
+    assert march["revenue_at_start"] == "135.00"
