@@ -87,9 +87,9 @@ async def hard_histories(
         text(
             "SELECT cv.contact_id, m.created_at, m.channel_id, m.content_type,"
             " CASE WHEN m.content_type = 'event' THEN m.extra END AS extra"
-            " FROM churn_hard h JOIN conversations cv ON cv.contact_id = h.contact_id"
-            " JOIN messages m ON m.conversation_id = cv.id"
-            " WHERE m.direction = 'inbound' AND m.created_at < :until"
+            " FROM conversations cv JOIN messages m ON m.conversation_id = cv.id"
+            " WHERE cv.contact_id IN (SELECT contact_id FROM churn_hard)"
+            " AND m.direction = 'inbound' AND m.created_at < :until"
         )
         .columns(
             contact_id=Integer,
@@ -108,8 +108,8 @@ async def hard_histories(
                 churns[cid].append(at)
     bought = (
         text(
-            "SELECT o.contact_id, o.ordered_at, o.amount FROM churn_hard h"
-            " JOIN orders o ON o.contact_id = h.contact_id WHERE o.ordered_at < :day"
+            "SELECT o.contact_id, o.ordered_at, o.amount FROM orders o"
+            " WHERE o.contact_id IN (SELECT contact_id FROM churn_hard) AND o.ordered_at < :day"
         )
         .columns(contact_id=Integer, ordered_at=Date, amount=Numeric(14, 2))
         .bindparams(bindparam("day", type_=Date))
