@@ -11,11 +11,10 @@ else. For a period `[s, e)` the one day `d` with `d < s <= next_day` (NULL: no n
 the customer's last interaction before `s`; so each day contributes only to the few
 periods whose start falls in its span:
 
-- at start when `d >= s - W`, read from the days in `[s - W, s)`; lost when also
-  `next_day >= e` (or none) and `d < e - W`;
+- at start when `d >= s - W`; lost when also `next_day >= e` (or none) and `d < e - W`;
 - recovered when `d < s - W` and `s <= next_day < e`, read from the next days in `[s, e)`;
-- revenue: the spend up to `d` less the spend up to the customer's last day before
-  `s - 365` (one look-up by primary key, only for customers who spent anything).
+- revenue: the spend up to `d` less the spend before `s - 365`, kept per day while no
+  order falls in the first days of that year, else one look-up by primary key.
 
 The figures equal `churn.churn`'s (tests/retention/test_churn_sql.py checks them on
 random histories, and after changes to them, on both databases).
@@ -170,20 +169,19 @@ async def churn_by_sql(
 
     A day `d` (next day `n`) is the last before each period start in `(d, n]`, and at
     start for those also at most `d + W`: the periods `i0..i1`, where `i0` counts the
-    starts up to `d` and `i1 + 1` those up to `min(n, d + W)` (`cal` maps a day to that
-    count). So a day adds one customer (and its spend so far) from period `i0` and takes
+    starts up to `d` and `i1 + 1` those up to `min(n, d + W)` (`_lookup` maps a day to
+    that count). So a day adds one customer (and its spend so far) from period `i0` and takes
     them away after `i1` (running sums here, not one row per period in the database);
     it can be lost only in `i1` (before, the next start is within `d + W`), and
     recovered only in the period holding `n`. The spend in the year before `s` is
-    `cum - year_before` for the periods before the one counted by
-    `cal(year_order_day + 365)` (`ify`), and looked up per period from there on."""
+    `cum - year_before` for the periods before `ify` (the count of starts up to
+    `year_order_day + 365`), and looked up per period from there on."""
     where, params = _visible(viewer)
     postgres = session.get_bind().dialect.name == "postgresql"
     w = window_days
     starts = [_days(a) for a, _ in spans]
     ends = [_days(b) for _, b in spans]
     lo, hi = starts[0] - w, ends[-1]
-    # cal(x, j): j = how many periods start on or before day x, for lo <= x <= hi.
     periods = _table(list(zip(range(len(spans)), starts, ends, strict=True)))
     least, greatest = ("LEAST", "GREATEST") if postgres else ("MIN", "MAX")
     join = ""
@@ -193,14 +191,13 @@ async def churn_by_sql(
     group_by = "" if group == "NULL" else f", {group}"
     hard = "d.contact_id NOT IN (SELECT contact_id FROM churn_hard)"
     counted = list(range(len(spans) + 1))
-    materialized = "MATERIALIZED"
     # Kept as subqueries (not merged into the outer one, which would compute each column
     # again wherever it is used): PostgreSQL's and SQLite's ways of saying so.
     fence = " OFFSET 0" if postgres else " LIMIT -1"
     stmt = text(
         f"""
         WITH periods (i, s, e) AS ({periods}),
-        starting AS {materialized} (
+        starting AS MATERIALIZED (
             SELECT g, c, d, n, cum, yr, i0, i1, ify,
                    CASE WHEN (n IS NULL OR n >= e1) AND d < e1 - :w THEN 1 ELSE 0 END AS lost
             FROM (
