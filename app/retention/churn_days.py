@@ -232,6 +232,8 @@ async def refresh(session: AsyncSession, now: datetime | None = None) -> int | N
         stmt = text(_changed_sql(q)).bindparams(bindparam("since", type_=UTCDateTime))
         changed = sorted({int(c) for (c,) in await session.execute(stmt, values) if c is not None})
         await session.execute(text(_new_lost_marks_sql(q)), {"audit_id": int(base[3])})
+    if changed == []:
+        return 0  # nothing to write (a later refresh starts from the same mark)
     if changed is not None and len(changed) > FULL_ABOVE:
         changed = None  # one pass over everything is quicker than many small ones
     await rebuild(session, changed)

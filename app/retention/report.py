@@ -97,6 +97,9 @@ async def churn_report(
     per_period: list[dict[Any, ChurnRow]] = [{} for _ in spans]
     if in_sql:
         await refresh_churn_days(session)
+        # Done with writing: not holding SQLite's writer (nor PostgreSQL's refresh lock)
+        # while counting. A report writes nothing else.
+        await session.commit()
         per_period = await churn_by_sql(session, spans, window_days, by, viewer)
         # The definitions themselves for the customers with a hard churn event (their
         # exact times matter).
