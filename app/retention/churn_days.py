@@ -243,6 +243,7 @@ async def refresh(session: AsyncSession, now: datetime | None = None) -> int | N
         await session.execute(text("DELETE FROM churn_day_marks"))
         # The planner's figures for the new rows (the report's plan depends on them).
         await session.execute(text("ANALYZE churn_days"))
+        await session.execute(text("ANALYZE churn_hard"))
     elif base is not None:
         # The marks older than the one this refresh started from are done with.
         old = text("DELETE FROM churn_day_marks WHERE at < :at").bindparams(

@@ -89,6 +89,7 @@ def upgrade() -> None:
         ["next_day", "day", "contact_id", "channel_id"],
     )
     op.execute("ANALYZE churn_days")
+    op.execute("ANALYZE churn_hard")
 
 
 def downgrade() -> None:
