@@ -45,6 +45,7 @@ from typing import Any
 from sqlalchemy import Integer, bindparam, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.contacts.actions.churn import HARD_CHURN_EVENTS
 from app.models import utcnow_for_models
 from app.models.base import UTCDateTime
 from app.retention.churn import REVENUE_DAYS
@@ -55,13 +56,15 @@ BATCH = 500  # customers rewritten per statement
 FULL_ABOVE = 5_000  # more changed customers than this: rebuild everyone at once
 LOCK_KEY = 17_0001  # PostgreSQL advisory lock: one refresh at a time
 
+# What `is_hard_churn` says, in SQL (the events are fixed names, quoted here).
+_EVENTS = ", ".join(f"'{e}'" for e in sorted(HARD_CHURN_EVENTS))
 # China days since 1970, milliseconds since 1970, the hard churn marks, per dialect.
 SQL = {
     "postgresql": {
         "msg_day": "(timezone('Asia/Shanghai', m.created_at)::date - DATE '1970-01-01')",
         "msg_ms": "floor(extract(epoch FROM m.created_at) * 1000)::bigint",
         "order_day": "(o.ordered_at - DATE '1970-01-01')",
-        "hard": "(m.extra->>'event' = 'unsubscribe' OR m.extra->>'churn' = 'hard')",
+        "hard": f"(m.extra->>'event' IN ({_EVENTS}) OR m.extra->>'churn' = 'hard')",
         "lost_mark": "a.details->>'to' = 'lost'",
         "object_id": "CAST(a.object_id AS INTEGER)",
         "digits": "a.object_id ~ '^[0-9]{1,9}$'",
@@ -73,7 +76,7 @@ SQL = {
         "msg_ms": "CAST((julianday(m.created_at) - 2440587.5) * 86400000 AS INTEGER)",
         "order_day": "CAST(julianday(o.ordered_at) - 2440587.5 AS INTEGER)",
         "hard": (
-            "(json_extract(m.extra, '$.event') = 'unsubscribe'"
+            f"(json_extract(m.extra, '$.event') IN ({_EVENTS})"
             " OR json_extract(m.extra, '$.churn') = 'hard')"
         ),
         "lost_mark": "json_extract(a.details, '$.to') = 'lost'",
