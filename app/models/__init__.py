@@ -34,7 +34,7 @@ from app.models.inbox import (
 from app.models.ingest import WebhookNonce
 from app.models.presence import AgentPresence
 from app.models.pulls import PullCursor
-from app.models.retention import RetentionScore
+from app.models.retention import ChurnDay, ChurnDayMark, ChurnDayOrder, ChurnHard, RetentionScore
 from app.models.service import ConversationFacts, ServiceSettings
 from app.models.web import CannedReply, ContactTag, LoginFailure, WebSession
 
@@ -56,6 +56,10 @@ __all__ = [
     "Channel",
     "Contact",
     "ContactIdentity",
+    "ChurnDay",
+    "ChurnDayMark",
+    "ChurnDayOrder",
+    "ChurnHard",
     "ContactMerge",
     "ConversationFacts",
     "ServiceSettings",

@@ -88,7 +88,8 @@ class Order(Base):
     match_keys: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
     source: Mapped[str] = mapped_column(String(20), default="manual")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Indexed: the churn report's days are rewritten for the orders changed since.
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
 
 
 class OrderItem(Base):

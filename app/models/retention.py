@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Boolean, ForeignKey, Index, Integer, String
+from sqlalchemy import BigInteger, Boolean, ForeignKey, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.models.base import Base, JSONType, UTCDateTime, utcnow
@@ -49,3 +49,72 @@ class RetentionScore(Base):
             "factors": self.factors,
             "week_ago": (self.history or {}).get(day.isoformat()),
         }
+
+
+class ChurnDay(Base):
+    """One customer's China day with an interaction, kept for the churn report (issue 17,
+    app/retention/churn_days.py): the span to the next such day, the channel of the last
+    inbound message up to that day, and the order spend that day and up to it (cents).
+    Derived from messages and orders; rewritten per customer when theirs change."""
+
+    __tablename__ = "churn_days"
+    __table_args__ = (
+        # Customers at the start of a period: the days in [s - W, s), covering index.
+        Index(
+            "ix_churn_days_day",
+            "day",
+            "next_day",
+            "contact_id",
+            "channel_id",
+            "cum",
+            "year_before",
+            "year_order_day",
+        ),
+        # Recovered customers: the next day in [s, e).
+        Index("ix_churn_days_next_day", "next_day", "day", "contact_id", "channel_id"),
+        # SQLite: rows kept in primary key order, so a customer's day is one b-tree search.
+        {"sqlite_with_rowid": False},
+    )
+
+    contact_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    day: Mapped[int] = mapped_column(Integer, primary_key=True)  # China days since 1970
+    next_day: Mapped[int | None] = mapped_column(Integer)
+    channel_id: Mapped[int | None] = mapped_column(Integer)
+    cents: Mapped[int] = mapped_column(BigInteger, default=0)
+    cum: Mapped[int] = mapped_column(BigInteger, default=0)
+    # The spend on days up to `day - 365`, and the first order day in `[day - 364, day]`:
+    # the spend in the year before a period start `s` in `(day, day + W]` is
+    # `cum - year_before` while `s <= year_order_day + 365`.
+    year_before: Mapped[int] = mapped_column(BigInteger, default=0)
+    year_order_day: Mapped[int | None] = mapped_column(Integer)
+
+
+class ChurnDayOrder(Base):
+    """Which customer's days each order was counted in: an order moved to another
+    customer (linked, imported again) rewrites the days of both."""
+
+    __tablename__ = "churn_day_orders"
+
+    order_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    contact_id: Mapped[int] = mapped_column(Integer)
+
+
+class ChurnHard(Base):
+    """Customers with a hard churn event (ever): the churn report counts them with the
+    definitions themselves (their exact times matter). Only grows."""
+
+    __tablename__ = "churn_hard"
+
+    contact_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+
+
+class ChurnDayMark(Base):
+    """What each refresh of `churn_days` had seen: the newest message and audit ids and
+    when (app/retention/churn_days.py explains how the next refresh starts from one)."""
+
+    __tablename__ = "churn_day_marks"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+    message_id: Mapped[int] = mapped_column(Integer)
+    audit_id: Mapped[int] = mapped_column(Integer)

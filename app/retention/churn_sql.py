@@ -1,72 +1,45 @@
 """Churn counted by the database, for the customers without a hard churn event.
 
 Every comparison in CONTRACT section 11's churn compares an interaction with a period
-boundary, `s - W` or `e - W`, all of them midnights in Asia/Shanghai (no daylight
-saving): so a customer's interactions matter only by their China day. Hard churn
-events are the exception (one is compared with the exact last interaction), so the
-customers with one are left to the pure definitions in `churn.py` (`hard_churn_ids`
-finds them), and this module answers for everyone else:
+boundary, all of them midnights in Asia/Shanghai (no daylight saving): so a customer's
+interactions matter only by their China day. `churn_days` (app/retention/churn_days.py,
+refreshed right before a report) holds each customer's interaction days with the next
+one, the channel so far and the spend so far. Hard churn events are the exception (one
+is compared with the exact last interaction), so the customers with one (`churn_hard`)
+are left to the pure definitions in `churn.py`, and this module answers for everyone
+else. For a period `[s, e)` the one day `d` with `d < s <= next_day` (NULL: no next) is
+the customer's last interaction before `s`; so each day contributes only to the few
+periods whose start falls in its span:
 
-1. `days`: one row per customer and China day with an interaction (inbound non-event
-   messages, orders), with that day's latest message as `key` (milliseconds x 2^20 +
-   channel id, so the running maximum carries the last message's channel forward),
-   and that day's order amounts in cents;
-2. `spans`: each day with the customer's next interaction day (`LEAD`), the channel
-   of the last message so far and the running spend;
-3. per period `[s, e)`, the one span with `d < s <= next` is the customer's last
-   interaction before `s`: at start when `d >= s - W`, lost when also `next >= e`
-   (or none) and `d < e - W`, recovered when `d < s - W` and `s <= next < e`;
-   revenue is the spend of the days in `[s - 365, s)`.
+- at start when `d >= s - W`; lost when also `next_day >= e` (or none) and `d < e - W`;
+- recovered when `d < s - W` and `s <= next_day < e`, read from the next days in `[s, e)`;
+- revenue: the spend up to `d` less the spend before `s - 365`, kept per day while no
+  order falls in the first days of that year, else one look-up by primary key.
 
 The figures equal `churn.churn`'s (tests/retention/test_churn_sql.py checks them on
-random histories on both databases).
+random histories, and after changes to them, on both databases).
 """
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Sequence
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Date, bindparam, text
+from sqlalchemy import Date, Integer, Numeric, String, bindparam, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.accounts.viewer import Viewer
-from app.models.base import UTCDateTime
-from app.retention.churn import REVENUE_DAYS, ChurnRow
+from app.contacts.actions.churn import is_hard_churn
+from app.models import AuditLog
+from app.models.base import JSONType, UTCDateTime
+from app.retention.churn import REVENUE_DAYS, ChurnRow, History
+from app.retention.churn_days import LOST_MARK_ACTION
+from app.retention.periods import local_date, local_midnight
 
 EPOCH = date(1970, 1, 1)
-CHANNEL_BITS = 1 << 20  # channel ids below about a million fit under the time in `key`
-
-# China days since 1970 and milliseconds since 1970, per dialect.
-_SQL = {
-    "postgresql": {
-        "msg_day": "(timezone('Asia/Shanghai', m.created_at)::date - DATE '1970-01-01')",
-        "msg_ms": "floor(extract(epoch FROM m.created_at) * 1000)::bigint",
-        "order_day": "(o.ordered_at - DATE '1970-01-01')",
-        "hard": "(m.extra->>'event' = 'unsubscribe' OR m.extra->>'churn' = 'hard')",
-        "lost_mark": "a.details->>'to' = 'lost'",
-        "object_id": "CAST(a.object_id AS INTEGER)",
-        "digits": "a.object_id ~ '^[0-9]{1,9}$'",
-    },
-    "sqlite": {
-        "msg_day": "CAST(julianday(m.created_at, '+8 hours') - 2440587.5 AS INTEGER)",
-        "msg_ms": "CAST((julianday(m.created_at) - 2440587.5) * 86400000 AS INTEGER)",
-        "order_day": "CAST(julianday(o.ordered_at) - 2440587.5 AS INTEGER)",
-        "hard": (
-            "(json_extract(m.extra, '$.event') = 'unsubscribe'"
-            " OR json_extract(m.extra, '$.churn') = 'hard')"
-        ),
-        "lost_mark": "json_extract(a.details, '$.to') = 'lost'",
-        "object_id": "CAST(a.object_id AS INTEGER)",
-        "digits": "a.object_id NOT GLOB '*[^0-9]*' AND length(a.object_id) BETWEEN 1 AND 9",
-    },
-}
-
-
-def _sql(session: AsyncSession) -> dict[str, str]:
-    return _SQL["postgresql" if session.get_bind().dialect.name == "postgresql" else "sqlite"]
 
 
 def _visible(viewer: Viewer | None) -> tuple[str, dict[str, Any]]:
@@ -76,128 +49,257 @@ def _visible(viewer: Viewer | None) -> tuple[str, dict[str, Any]]:
 
 
 async def hard_churn_ids(
-    session: AsyncSession, until: Any, viewer: Viewer | None = None
+    session: AsyncSession, until: Any = None, viewer: Viewer | None = None
 ) -> set[int]:
-    """Customers with a hard churn event before `until` (what `queries.is_hard_churn`
-    and the lost marks of the audit log say, read in SQL)."""
-    q = _sql(session)
+    """The visible customers `churn_hard` lists (a hard churn event at some time: the
+    definitions count them, with `until`)."""
     where, params = _visible(viewer)
     stmt = text(
-        f"""
-        SELECT cv.contact_id FROM messages m
-        JOIN conversations cv ON cv.id = m.conversation_id
-        JOIN contacts ct ON ct.id = cv.contact_id AND ct.merged_into_id IS NULL{where}
-        WHERE m.direction = 'inbound' AND m.content_type = 'event'
-          AND m.created_at < :until AND {q["hard"]}
-        UNION
-        SELECT ct.id FROM audit_log a
-        JOIN contacts ct ON {q["digits"]} AND ct.id = {q["object_id"]}
-          AND ct.merged_into_id IS NULL{where}
-        WHERE a.action = 'contact.lifecycle_changed' AND a.object_type = 'contact'
-          AND a.created_at < :until AND {q["lost_mark"]}
-        """  # noqa: S608 - fixed SQL fragments, values bound
+        "SELECT ct.id FROM churn_hard h JOIN contacts ct ON ct.id = h.contact_id"  # noqa: S608
+        f" AND ct.merged_into_id IS NULL{where}"  # fixed fragment, values bound
     )
-    stmt = stmt.bindparams(bindparam("until", type_=UTCDateTime))
-    return {int(c) for (c,) in await session.execute(stmt, {"until": until, **params})}
+    return {int(c) for (c,) in await session.execute(stmt, params)}
+
+
+async def hard_histories(
+    session: AsyncSession, until: datetime, viewer: Viewer | None = None
+) -> list[History]:
+    """The histories (as `queries.load_histories` reads them) of the visible customers
+    `churn_hard` lists, read through their conversations and orders by index."""
+    where, params = _visible(viewer)
+    owners: dict[int, int | None] = {
+        int(c): o
+        for c, o in await session.execute(
+            text(
+                "SELECT ct.id, ct.owner_id FROM churn_hard h JOIN contacts ct"  # noqa: S608
+                f" ON ct.id = h.contact_id AND ct.merged_into_id IS NULL{where}"
+            ),
+            params,
+        )
+    }
+    if not owners:
+        return []
+    postgres = session.get_bind().dialect.name == "postgresql"
+    if postgres:
+        # A thousand customers' rows by index, not every conversation and order read
+        # (what PostgreSQL otherwise plans): back on before the audit log is read.
+        await session.execute(text("SET LOCAL enable_seqscan = off"))
+    inter: dict[int, list[tuple[datetime, int | None]]] = defaultdict(list)
+    orders: dict[int, list[tuple[datetime, Decimal]]] = defaultdict(list)
+    churns: dict[int, list[datetime]] = defaultdict(list)
+    messages = (
+        text(
+            "SELECT cv.contact_id, m.created_at, m.channel_id, m.content_type,"
+            " CASE WHEN m.content_type = 'event' THEN m.extra END AS extra"
+            " FROM conversations cv JOIN messages m ON m.conversation_id = cv.id"
+            " WHERE cv.contact_id IN (SELECT contact_id FROM churn_hard)"
+            " AND m.direction = 'inbound' AND m.created_at < :until"
+        )
+        .columns(
+            contact_id=Integer,
+            created_at=UTCDateTime,
+            channel_id=Integer,
+            content_type=String,
+            extra=JSONType,
+        )
+        .bindparams(bindparam("until", type_=UTCDateTime))
+    )
+    for cid, at, channel_id, ctype, extra in await session.execute(messages, {"until": until}):
+        if cid in owners:
+            if ctype != "event":
+                inter[cid].append((at, channel_id))
+            elif is_hard_churn(extra):
+                churns[cid].append(at)
+    bought = (
+        text(
+            "SELECT o.contact_id, o.ordered_at, o.amount FROM orders o"
+            " WHERE o.contact_id IN (SELECT contact_id FROM churn_hard) AND o.ordered_at < :day"
+        )
+        .columns(contact_id=Integer, ordered_at=Date, amount=Numeric(14, 2))
+        .bindparams(bindparam("day", type_=Date))
+    )
+    for cid, day, amount in await session.execute(bought, {"day": local_date(until)}):
+        at = local_midnight(day)
+        if cid in owners and at < until:
+            inter[cid].append((at, None))
+            orders[cid].append((at, Decimal(amount)))
+    if postgres:
+        await session.execute(text("SET LOCAL enable_seqscan = on"))
+    marks = select(AuditLog.object_id, AuditLog.created_at, AuditLog.details).where(
+        AuditLog.action == LOST_MARK_ACTION,
+        AuditLog.object_type == "contact",
+        AuditLog.created_at < until,
+    )
+    for oid, at, details in await session.execute(marks):
+        if (details or {}).get("to") == "lost" and oid.isdigit() and int(oid) in owners:
+            churns[int(oid)].append(at)
+    return [
+        History(cid, owner, inter[cid], orders.get(cid, []), churns.get(cid, []))
+        for cid, owner in owners.items()
+        if cid in inter
+    ]
 
 
 def _days(day: date) -> int:
     return (day - EPOCH).days
 
 
+def _table(rows: Sequence[tuple[int, ...]]) -> str:
+    """Rows of integers we computed, as a VALUES list (no limit on SQLite, unlike UNION)."""
+    return "VALUES " + ", ".join("(" + ", ".join(str(int(v)) for v in r) + ")" for r in rows)
+
+
+def _lookup(x: str, starts: Sequence[int], answers: Sequence[int]) -> str:
+    """`answers[j]`, j = how many of the (ascending) `starts` are at most `x`: a binary
+    search written out as nested CASEs (a few comparisons a row, no join)."""
+
+    def search(lo: int, hi: int) -> str:  # j is in [lo, hi]
+        if lo == hi:
+            return str(int(answers[lo]))
+        mid = (lo + hi + 1) // 2
+        above, below = search(mid, hi), search(lo, mid - 1)
+        return f"CASE WHEN {x} >= {int(starts[mid - 1])} THEN {above} ELSE {below} END"
+
+    return search(0, len(starts))
+
+
 async def churn_by_sql(
     session: AsyncSession,
     spans: Sequence[tuple[date, date]],
-    until: Any,
     window_days: int,
     by: str,
     viewer: Viewer | None,
-    excluded: set[int],
 ) -> list[dict[Any, ChurnRow]]:
     """Each period's rows by group (as `churn.churn` returns them, without `lost_ids`)
-    over the visible customers not in `excluded`."""
-    q = _sql(session)
+    over the visible customers without a hard churn event (`churn_hard`), from
+    `churn_days` as it stands (`churn_days.refresh` first).
+
+    A day `d` (next day `n`) is the last before each period start in `(d, n]`, and at
+    start for those also at most `d + W`: the periods `i0..i1`, where `i0` counts the
+    starts up to `d` and `i1 + 1` those up to `min(n, d + W)` (`_lookup` maps a day to
+    that count). So a day adds one customer (and its spend so far) from period `i0` and takes
+    them away after `i1` (running sums here, not one row per period in the database);
+    it can be lost only in `i1` (before, the next start is within `d + W`), and
+    recovered only in the period holding `n`. The spend in the year before `s` is
+    `cum - year_before` for the periods before `ify` (the count of starts up to
+    `year_order_day + 365`), and looked up per period from there on."""
     where, params = _visible(viewer)
-    periods = " UNION ALL ".join(
-        f"SELECT {i} AS i, {_days(s)} AS s, {_days(e)} AS e" for i, (s, e) in enumerate(spans)
-    )
-    group = {"channel": f"h.k % {CHANNEL_BITS}", "owner": "ct.owner_id"}.get(by)
-    select_group, group_by = (f"{group} AS g", f", {group}") if group else ("NULL AS g", "")
-    skip = ""
-    if excluded:
-        skip = f" AND ct.id NOT IN ({', '.join(str(int(c)) for c in sorted(excluded))})"
+    postgres = session.get_bind().dialect.name == "postgresql"
+    w = window_days
+    starts = [_days(a) for a, _ in spans]
+    ends = [_days(b) for _, b in spans]
+    lo, hi = starts[0] - w, ends[-1]
+    periods = _table(list(zip(range(len(spans)), starts, ends, strict=True)))
+    least, greatest = ("LEAST", "GREATEST") if postgres else ("MIN", "MAX")
+    join = ""
+    if where or by == "owner":
+        join = f" JOIN contacts ct ON ct.id = d.contact_id{where}"
+    group = {"channel": "d.channel_id", "owner": "ct.owner_id"}.get(by, "NULL")
+    group_by = "" if group == "NULL" else f", {group}"
+    hard = "d.contact_id NOT IN (SELECT contact_id FROM churn_hard)"
+    counted = list(range(len(spans) + 1))
+    # Kept as subqueries (not merged into the outer one, which would compute each column
+    # again wherever it is used): PostgreSQL's and SQLite's ways of saying so.
+    fence = " OFFSET 0" if postgres else " LIMIT -1"
     stmt = text(
         f"""
-        WITH days AS (
-            SELECT c, d, MAX(k) AS k, SUM(cents) AS cents FROM (
-                SELECT cv.contact_id AS c, {q["msg_day"]} AS d,
-                       {q["msg_ms"]} * {CHANNEL_BITS} + m.channel_id AS k, 0 AS cents
-                FROM messages m JOIN conversations cv ON cv.id = m.conversation_id
-                WHERE m.direction = 'inbound' AND m.content_type <> 'event'
-                  AND m.created_at < :until
-                UNION ALL
-                SELECT o.contact_id, {q["order_day"]}, NULL,
-                       CAST(ROUND(o.amount * 100) AS BIGINT)
-                FROM orders o
-                WHERE o.contact_id IS NOT NULL AND o.ordered_at < :until_day
-            ) x GROUP BY c, d
-        ),
-        spans AS (
-            SELECT days.c, days.d,
-                   LEAD(days.d) OVER (PARTITION BY days.c ORDER BY days.d) AS n,
-                   MAX(days.k) OVER (PARTITION BY days.c ORDER BY days.d
-                                     ROWS UNBOUNDED PRECEDING) AS k,
-                   SUM(days.cents) OVER (PARTITION BY days.c ORDER BY days.d
-                                         ROWS UNBOUNDED PRECEDING) AS spent
-            FROM days JOIN contacts ct ON ct.id = days.c AND ct.merged_into_id IS NULL
-                 {where}{skip}
-        ),
-        periods AS ({periods}),
-        hits AS (
-            SELECT p.i, p.s, p.e, h.c, h.d, h.n, h.k, h.spent,
-                   CASE WHEN h.d >= p.s - :w THEN 1 ELSE 0 END AS at_start
-            FROM spans h JOIN periods p
-              ON h.d < p.s AND (h.n IS NULL OR h.n >= p.s)
-             AND (h.d >= p.s - :w OR (h.n IS NOT NULL AND h.n < p.e))
-        ),
-        before AS (
-            SELECT h.i, h.c, MAX(b.spent) AS spent
-            FROM hits h JOIN spans b ON b.c = h.c AND b.d < h.s - :year
-            WHERE h.at_start = 1
-            GROUP BY h.i, h.c
+        WITH periods (i, s, e) AS ({periods}),
+        starting AS MATERIALIZED (
+            SELECT g, c, d, n, cum, yr, i0, i1, ify,
+                   CASE WHEN (n IS NULL OR n >= e1) AND d < e1 - :w THEN 1 ELSE 0 END AS lost
+            FROM (
+                SELECT g, c, d, n, cum, yr, {_lookup("d", starts, counted)} AS i0,
+                       {_lookup("x1", starts, counted)} - 1 AS i1,
+                       {_lookup("x1", starts, [0, *ends])} AS e1,
+                       {_lookup("xf", starts, counted)} AS ify
+                FROM (
+                    SELECT {group} AS g, d.contact_id AS c, d.day AS d, d.next_day AS n,
+                           d.cum, d.cum - d.year_before AS yr,
+                           {least}(COALESCE(d.next_day, :hi), d.day + :w) AS x1,
+                           COALESCE(d.year_order_day + :year, :hi) AS xf
+                    FROM churn_days d{join}
+                    WHERE d.day >= :lo AND d.day < :last_start AND {hard}{fence}
+                ) x{fence}
+            ) y
+            WHERE i1 >= i0
         )
-        SELECT h.i, {select_group},
-               SUM(h.at_start) AS at_start,
-               SUM(CASE WHEN h.at_start = 1 AND (h.n IS NULL OR h.n >= h.e)
-                        AND h.d < h.e - :w THEN 1 ELSE 0 END) AS lost,
-               SUM(h.at_start * (h.spent - COALESCE(b.spent, 0))) AS rev,
-               SUM(CASE WHEN h.at_start = 1 AND (h.n IS NULL OR h.n >= h.e)
-                        AND h.d < h.e - :w THEN h.spent - COALESCE(b.spent, 0)
-                        ELSE 0 END) AS rev_lost,
-               SUM(1 - h.at_start) AS recovered
-        FROM hits h
-        JOIN contacts ct ON ct.id = h.c
-        LEFT JOIN before b ON b.i = h.i AND b.c = h.c
-        GROUP BY h.i{group_by}
+        SELECT 0 AS k, i0, i1, ify, lost, g, COUNT(*), SUM(yr)
+        FROM starting GROUP BY i0, i1, ify, lost, g
+        UNION ALL
+        -- CROSS JOIN: SQLite reads the few customers to look up once, not once a period.
+        SELECT 3 + h.lost * (CASE WHEN h.i1 = p.i THEN 1 ELSE 0 END), p.i, 0, 0, 0, h.g, 0,
+               SUM(h.cum - COALESCE((
+                   SELECT b.cum FROM churn_days b
+                   WHERE b.contact_id = h.c AND b.day < p.s - :year
+                   ORDER BY b.day DESC LIMIT 1), 0))
+        FROM starting h CROSS JOIN periods p
+        WHERE h.ify <= h.i1 AND p.i >= {greatest}(h.i0, h.ify) AND p.i <= h.i1
+        GROUP BY 3 + h.lost * (CASE WHEN h.i1 = p.i THEN 1 ELSE 0 END), p.i, h.g
+        UNION ALL
+        SELECT 5, {_lookup("d.next_day", starts, counted)} - 1, 0, 0, 0, {group}, COUNT(*), 0
+        FROM churn_days d{join}
+        WHERE d.next_day >= :first_start AND d.next_day < :hi
+          AND d.day < {_lookup("d.next_day", starts, [0, *starts])} - :w AND {hard}
+        GROUP BY {_lookup("d.next_day", starts, counted)}{group_by}
         """  # noqa: S608 - our own fragments; values bound or integers we formatted
-    ).bindparams(bindparam("until", type_=UTCDateTime), bindparam("until_day", type_=Date))
+    )
     values = {
-        "until": until,
-        "until_day": spans[-1][1],
-        "w": window_days,
+        "w": w,
         "year": REVENUE_DAYS,
+        "lo": lo,
+        "hi": hi,
+        "last_start": starts[-1],
+        "first_start": starts[0],
         **params,
     }
+    if postgres:
+        # Compiling this query (JIT) takes longer than running it; its hash tables
+        # (a few hundred thousand days) would spill to disk in the default 4 MB.
+        await session.execute(text("SET LOCAL jit = off"))
+        await session.execute(text("SET LOCAL work_mem = '64MB'"))
+        # The day-to-period map is a few hundred rows: hashed, not sorted against the days.
+        await session.execute(text("SET LOCAL enable_mergejoin = off"))
+    n = len(spans)
+    # steps[group][i]: [customers from i on, no longer from i on, spend in the year
+    # before s from i on, no longer from i on, lost, their spend, spend looked up, of
+    # which lost customers', recovered].
+    steps: dict[Any, list[list[int]]] = {}
+
+    def at(key: Any, i: int) -> list[int]:
+        return steps.setdefault(key, [[0] * 9 for _ in range(n + 1)])[min(i, n)]
+
+    for kind, i, i1, ify, lost, g, count, cents in await session.execute(stmt, values):
+        key = None if g is None else int(g)
+        count, cents = int(count), int(cents or 0)
+        if kind == 0:  # days counted from period i to i1, spend known before ify
+            at(key, i)[0] += count
+            at(key, i1 + 1)[1] += count
+            if ify > i:
+                at(key, i)[2] += cents
+                at(key, min(i1 + 1, ify))[3] += cents
+            if lost:
+                at(key, i1)[4] += count
+                at(key, i1)[5] += cents if i1 < ify else 0
+        elif kind in (3, 4):
+            at(key, i)[6] += cents
+            at(key, i)[7] += cents if kind == 4 else 0
+        else:
+            at(key, i)[8] += count
     out: list[dict[Any, ChurnRow]] = [{} for _ in spans]
     if by == "none":
         for rows in out:
             rows[None] = ChurnRow(group=None)
-    for i, g, at_start, lost, rev, rev_lost, recovered in await session.execute(stmt, values):
-        key = None if g is None else int(g)
-        row = out[int(i)].setdefault(key, ChurnRow(group=key))
-        row.customers_at_start += int(at_start or 0)
-        row.lost += int(lost or 0)
-        row.revenue_at_start += Decimal(int(rev or 0)) / 100
-        row.revenue_lost += Decimal(int(rev_lost or 0)) / 100
-        row.recovered += int(recovered or 0)
+    for key, per_period in steps.items():
+        at_start = spent = 0
+        for i, x in enumerate(per_period[:n]):
+            at_start += x[0] - x[1]
+            spent += x[2] - x[3]
+            if not (at_start or x[8]):
+                continue
+            row = out[i].setdefault(key, ChurnRow(group=key))
+            row.customers_at_start += at_start
+            row.lost += x[4]
+            row.revenue_at_start += Decimal(spent + x[6]) / 100
+            row.revenue_lost += Decimal(x[5] + x[7]) / 100
+            row.recovered += x[8]
     return out

@@ -1,5 +1,6 @@
 """The worker that keeps retention scores current: changed customers every minute,
-everyone once a day (a day passing moves silence and windows), and at start."""
+everyone once a day (a day passing moves silence and windows), and at start; and the
+churn report's days (`churn_days`) of the changed customers every minute."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from sqlalchemy import or_, select, union
 from app.db import Database
 from app.models import Contact, Conversation, Order, RetentionScore, utcnow_for_models
 from app.retention.actions import refresh_scores
+from app.retention.churn_days import refresh as refresh_churn_days
 from app.retention.periods import local_date
 from app.workers import PollingWorker
 
@@ -60,6 +62,9 @@ async def refresh_once(db: Database, now: datetime | None = None, full: bool = F
                 started = loop.time()
 
             return await refresh_scores(session, now, after_batch=between_batches)
+        # The churn report's days follow the changed customers here, so the refresh a
+        # report makes first has at most a minute of changes left to do.
+        await refresh_churn_days(session)
         ids = sorted({i for i in await session.scalars(changed_contacts(now)) if i is not None})
         if not ids:
             return 0

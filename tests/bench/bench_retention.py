@@ -4,7 +4,9 @@ database (issues 16 and 17, "Performance"), seeded by `seed_crm`.
 `run(url)` times, in this process and one request at a time, the functions the API and
 the /retention page call (the database's work and ours; no HTTP): the service report
 for 30 days by agent and by channel and for 365 days by day, the churn report for 12
-months by channel, and the at-risk list's first page, each p50/p95 after a warm-up.
+months by channel, and the at-risk list's first page, each p50/p95 after a warm-up
+(the churn report's first call also brings `churn_days` up to date with the seeded rows,
+written in bulk: a full rebuild, not timed), with the load average after each.
 The full recompute of every customer's risk score runs twice in a child process
 (`python -m tests.bench.bench_retention recompute URL`): the first after seeding, then
 the daily one; each timed, with the child's peak RSS from the kernel's rusage.
@@ -97,6 +99,8 @@ async def reads(url: str, requests: int, kinds: set[str] | None = None) -> dict[
             for key, job in jobs.items():
                 if kinds is None or key in kinds:
                     out[key] = await _timed(job, requests)
+                    # The machine is shared: the load next to each figure.
+                    out[key]["load"] = os.getloadavg()[0]
     finally:
         await db.dispose()
     return out
@@ -147,7 +151,8 @@ def rows(kind: str, size: str, r: dict[str, Any]) -> list[str]:
         ok = "met" if p95 < target else "MISSED"
         out.append(
             f"| {label}, p95 ({size}) | {kind} | {p95:.1f} ms (p50 {r[key]['p50'] * 1000:.1f}) "
-            f"| | {ok} ({r[key]['n']} requests) | < {target:.0f} ms |"
+            f"| | {ok} ({r[key]['n']} requests, load {r[key].get('load', 0):.1f}) "
+            f"| < {target:.0f} ms |"
         )
     if "recompute" in r:
         c = r["recompute"]

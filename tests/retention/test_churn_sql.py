@@ -1,6 +1,8 @@
 """The churn report counted by the database equals the definitions in churn.py (the
 oracle) on random histories stored as real rows: messages on two channels, orders,
-unsubscribe events and lost marks, owners, a merged customer."""
+unsubscribe events and lost marks, owners, a merged customer; and again after changes
+to them (new messages and orders, an order moved, merges and an unmerge, a lost mark),
+which `churn_days` follows by its refresh."""
 
 from __future__ import annotations
 
@@ -10,20 +12,28 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from sqlalchemy import delete, select, update
 
+from app.accounts.viewer import Viewer
+from app.contacts.actions.merge import merge_contacts, unmerge_contacts
 from app.models import (
     AuditLog,
+    ChurnDayMark,
     Contact,
     ContactIdentity,
     Conversation,
     Message,
     Order,
+    User,
+    utcnow_for_models,
 )
 from app.retention.churn import churn, row_out, sorted_rows
-from app.retention.churn_sql import hard_churn_ids
+from app.retention.churn_days import refresh
+from app.retention.churn_sql import churn_by_sql, hard_churn_ids
 from app.retention.periods import local_midnight, periods_between
 from app.retention.queries import load_histories
 from app.retention.report import churn_report
+from app.retention.worker import refresh_once
 
 BASE = local_midnight(date(2025, 1, 1))
 
@@ -99,35 +109,181 @@ async def _world(app: Any, factory: Any, rng: random.Random) -> None:
         await s.flush()
 
 
+async def _compare(s: Any, in_sql: bool = True) -> int:
+    """The report (refreshing `churn_days` first) against the definitions over every
+    history, for months, weeks and quarters, windows 30 and 90, each grouping; the
+    customers counted (at start or recovered)."""
+    counted = 0
+    for period, since, until in (
+        ("month", date(2025, 2, 1), date(2026, 5, 1)),
+        ("week", date(2025, 3, 3), date(2025, 9, 1)),
+        ("quarter", date(2025, 1, 1), date(2026, 7, 1)),
+    ):
+        spans = list(periods_between(since, until, period))
+        end = local_midnight(spans[-1][1])
+        histories = await load_histories(s, end)
+        for window in (30, 90):
+            for by in ("none", "channel", "owner"):
+                got = await churn_report(s, None, period, since, until, by, window, in_sql=in_sql)
+                want = []
+                for a, b in spans:
+                    rows = churn(histories, local_midnight(a), local_midnight(b), window, by)
+                    want.extend(row_out(a, b, r) for r in sorted_rows(rows))
+                for item in got:
+                    item.pop("group_name")
+                assert got == want, (period, window, by)
+                counted += sum(i["customers_at_start"] + i["recovered"] for i in got)
+    return counted
+
+
+async def _changes(
+    app: Any, factory: Any, rng: random.Random, messages: int = 25, orders: int = 15
+) -> None:
+    """What happens after the days were kept: new messages (some unsubscribes) and
+    orders, an order moved to another customer, a merge and an unmerge, a lost mark."""
+    boss = await factory.user("supervisor")
+    viewer = Viewer(user=User(id=boss["id"], name="boss", role="supervisor"), channel_ids=None)
+    async with app.state.services.db.session() as s:
+        contacts = list(
+            await s.scalars(
+                select(Contact).where(Contact.merged_into_id.is_(None)).order_by(Contact.id)
+            )
+        )
+        convs = list(await s.scalars(select(Conversation).order_by(Conversation.id)))
+        for k in range(messages):
+            conv = rng.choice(convs)
+            event = rng.random() < 0.1
+            s.add(
+                Message(
+                    conversation_id=conv.id,
+                    channel_id=conv.channel_id,
+                    direction="inbound",
+                    sender_type="contact",
+                    content_type="event" if event else "text",
+                    content="" if event else "还在吗",
+                    extra={"event": "unsubscribe"} if event else {},
+                    external_id=f"later-{k}",
+                    created_at=_moment(rng) + timedelta(microseconds=k),
+                )
+            )
+        for k in range(orders):
+            day = (BASE + timedelta(days=rng.randint(0, 480))).date()
+            s.add(
+                Order(
+                    order_no=f"later-{k}",
+                    contact_id=rng.choice(contacts).id,
+                    ordered_at=day,
+                    amount=Decimal(rng.randint(1, 99999)) / 100,
+                )
+            )
+        moved = await s.scalar(select(Order).order_by(Order.id).limit(1))
+        assert moved is not None
+        moved.contact_id = (
+            contacts[-1].id if moved.contact_id != contacts[-1].id else contacts[0].id
+        )
+        moved.updated_at = utcnow_for_models()
+        s.add(
+            AuditLog(
+                action="contact.lifecycle_changed",
+                object_type="contact",
+                object_id=str(contacts[5].id),
+                details={"from": "active", "to": "lost"},
+                created_at=_moment(rng),
+            )
+        )
+        await s.flush()
+        # Two merges, the second undone: conversations and orders move and move back.
+        await merge_contacts(s, viewer, contacts[1], contacts[2])
+        merge = await merge_contacts(s, viewer, contacts[3], contacts[4])
+        await s.flush()
+        await unmerge_contacts(s, viewer, contacts[3], merge.id)
+
+
 @pytest.mark.parametrize("seed", [1, 2, 3])
 async def test_sql_churn_equals_the_definitions(app: Any, factory: Any, seed: int) -> None:
     rng = random.Random(seed)
     await _world(app, factory, rng)
-    counted = 0
     async with app.state.services.db.session() as s:
-        for period, since, until in (
-            ("month", date(2025, 2, 1), date(2026, 5, 1)),
-            ("week", date(2025, 3, 3), date(2025, 9, 1)),
-            ("quarter", date(2025, 1, 1), date(2026, 7, 1)),
-        ):
-            spans = list(periods_between(since, until, period))
-            end = local_midnight(spans[-1][1])
-            histories = await load_histories(s, end)
-            assert await hard_churn_ids(s, end)  # the exact path is exercised too
-            for window in (30, 90):
-                for by in ("none", "channel", "owner"):
-                    got = await churn_report(s, None, period, since, until, by, window, in_sql=True)
-                    want = []
-                    for a, b in spans:
-                        rows = churn(histories, local_midnight(a), local_midnight(b), window, by)
-                        want.extend(row_out(a, b, r) for r in sorted_rows(rows))
-                    for item in got:
-                        item.pop("group_name")
-                    assert got == want, (period, window, by)
-                    counted += sum(i["customers_at_start"] + i["recovered"] for i in got)
-    assert counted > 100  # the histories were not empty
+        await refresh(s)
+        assert await hard_churn_ids(s)  # the exact path is exercised too
+        assert await _compare(s) > 100  # the histories were not empty
+    await _changes(app, factory, rng)
+    async with app.state.services.db.session() as s:
+        assert await _compare(s) > 100  # kept up to date by the refresh before each report
+
+
+async def test_the_days_are_refreshed_for_changed_customers_only(app: Any, factory: Any) -> None:
+    """A refresh after changes rewrites the changed customers (not everyone), and the
+    report counts from the days it keeps: without a refresh, the figures are stale."""
+    rng = random.Random(4)
+    await _world(app, factory, rng)
+    now = utcnow_for_models()
+    async with app.state.services.db.session() as s:
+        # The world was made two hours ago, kept an hour ago and half an hour ago.
+        await s.execute(update(Order).values(updated_at=now - timedelta(hours=2)))
+        await s.execute(delete(ChurnDayMark))
+        assert await refresh(s, now - timedelta(hours=1)) is None  # no mark: everyone
+        await refresh(s, now - timedelta(minutes=30))
+        assert await refresh(s, now) == 0  # nothing changed since
+        before = await churn_by_sql(s, [(date(2026, 1, 1), date(2026, 2, 1))], 90, "none", None)
+    await _changes(app, factory, rng, messages=3, orders=2)
+    async with app.state.services.db.session() as s:
+        stale = await churn_by_sql(s, [(date(2026, 1, 1), date(2026, 2, 1))], 90, "none", None)
+        assert row_out(0, 0, stale[0][None]) == row_out(0, 0, before[0][None])
+        changed = await refresh(s)
+        # 3 messages, 2 orders, 1 moved order (2 customers), 1 lost mark, 2 merges (4).
+        assert changed is not None and 0 < changed <= 12
+        assert await _compare(s) > 100
 
 
 def test_moments_are_aware() -> None:
     assert _moment(random.Random(0)).tzinfo is not None
     assert datetime(2024, 12, 31, 16, tzinfo=UTC) == BASE
+
+
+async def test_the_worker_keeps_the_days(app: Any, factory: Any) -> None:
+    """The retention worker's minute pass rewrites the changed customers' days: what the
+    report counts afterwards, without its own refresh, is what a refresh gives."""
+    rng = random.Random(5)
+    await _world(app, factory, rng)
+    spans = list(periods_between(date(2025, 2, 1), date(2026, 5, 1), "month"))
+    async with app.state.services.db.session() as s:
+        await refresh(s)
+        before = await churn_by_sql(s, spans, 90, "channel", None)
+    await _changes(app, factory, rng)
+    await refresh_once(app.state.services.db)
+    async with app.state.services.db.session() as s:
+        kept = await churn_by_sql(s, spans, 90, "channel", None)
+        await refresh(s)
+        assert kept == await churn_by_sql(s, spans, 90, "channel", None)
+    assert kept != before
+
+
+async def test_revenue_counts_the_year_before_the_start_to_the_day(app: Any) -> None:
+    """Hand-worked: March 2026 starts on s = 2026-03-01; the year before it is
+    [2025-03-01, 2026-03-01). Customer a ordered 1.00 on 2025-02-28 (a day too early),
+    10.00 on 2025-03-01 and 100.00 on 2026-02-19: 110.00 (the early order is within a
+    year of the last one, so the spend before the year is looked up). Customer b ordered
+    5.00 on 2025-03-01 and 20.00 on 2026-02-24: 25.00. Both are at the start, neither
+    lost (their last interaction plus 90 days is after the end of March)."""
+    async with app.state.services.db.session() as s:
+        for name, orders in (
+            ("a", (("2025-02-28", "1.00"), ("2025-03-01", "10.00"), ("2026-02-19", "100.00"))),
+            ("b", (("2025-03-01", "5.00"), ("2026-02-24", "20.00"))),
+        ):
+            contact = Contact(name=name)
+            s.add(contact)
+            await s.flush()
+            for k, (day, amount) in enumerate(orders):
+                s.add(
+                    Order(
+                        order_no=f"{name}{k}",
+                        contact_id=contact.id,
+                        ordered_at=date.fromisoformat(day),
+                        amount=Decimal(amount),
+                    )
+                )
+    async with app.state.services.db.session() as s:
+        (march,) = await churn_report(s, None, "month", date(2026, 3, 1), date(2026, 4, 1))
+    assert (march["customers_at_start"], march["lost"]) == (2, 0)
+    assert march["revenue_at_start"] == "135.00"
