@@ -8,7 +8,7 @@ the last refreshes had seen (app/retention/churn_days.py). Backfilled here; orde
 an index on `updated_at` (the refresh reads the orders changed since).
 
 Revision ID: 0016churn
-Revises: 0014cust
+Revises: 0016rep
 Create Date: 2026-12-04 01:00:00
 """
 
@@ -22,7 +22,7 @@ from app.models.base import UTCDateTime
 from app.retention.churn_days import rebuild_statements
 
 revision: str = "0016churn"
-down_revision: str | None = "0014cust"
+down_revision: str | None = "0016rep"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
