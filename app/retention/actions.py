@@ -18,8 +18,9 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.contacts.actions.followup import schedule_follow_up
-from app.contacts.actions.tasks import create_task
+from app.contacts.actions.followup import schedule_follow_ups
+from app.contacts.actions.task_events import announce_created, create_tasks
+from app.contacts.actions.tasks import HELD_TASK_IDS
 from app.models import (
     Contact,
     Conversation,
@@ -193,20 +194,17 @@ async def _recently_tasked(session: AsyncSession, ids: list[int], now: datetime)
     )
 
 
-async def _at_risk_task(
-    session: AsyncSession, contact: Contact, result: dict[str, Any], now: datetime
-) -> None:
+def _at_risk_task(contact: Contact, result: dict[str, Any], now: datetime) -> dict[str, Any]:
+    """The row of the `at_risk` task for a customer entering `high` (for `create_tasks`)."""
     reasons = "；".join(f["detail"] for f in result["factors"])
-    await create_task(
-        session,
-        kind="at_risk",
-        title=f"客户流失风险 {result['score']}：{reasons}",
-        contact_id=contact.id,
-        due_at=now,
-        assignee_id=contact.owner_id,
-        source="retention",
-        occasion_key=f"at_risk:{contact.id}:{local_date(now).isoformat()}",
-    )
+    return {
+        "kind": "at_risk",
+        "title": f"客户流失风险 {result['score']}：{reasons}",
+        "contact_id": contact.id,
+        "due_at": now,
+        "assignee_id": contact.owner_id,
+        "occasion_key": f"at_risk:{contact.id}:{local_date(now).isoformat()}",
+    }
 
 
 async def refresh_scores(
@@ -227,6 +225,38 @@ async def refresh_scores(
     if full:
         tier_of, top, spend = await _tiers(session, now)
     orphaned = await orphaned_ids(session)
+    # The tasks made are announced once at the end, as the sweep does: one by one up to
+    # 200, else one `task.bulk_created` (a first pass over 100,000 customers makes tens
+    # of thousands). A caller already holding task ids (a sweep) keeps them.
+    held: list[int] | None = None
+    if HELD_TASK_IDS not in session.info:
+        held = session.info[HELD_TASK_IDS] = []
+    try:
+        done = await _refresh_batches(
+            session, now, contact_ids, full, (tier_of, top, spend), orphaned, after_batch
+        )
+    finally:
+        if held is not None:
+            session.info.pop(HELD_TASK_IDS, None)
+    if held:
+        await announce_created(session, held, "retention")
+    return done
+
+
+async def _refresh_batches(
+    session: AsyncSession,
+    now: datetime,
+    contact_ids: list[int] | None,
+    full: bool,
+    tiered: tuple[dict[int, str], set[int], dict[int, Decimal]],
+    orphaned: set[int],
+    after_batch: Callable[[], Awaitable[None]] | None,
+) -> int:
+    """Batch by batch: read the batch's inputs in a few queries, score in Python, write
+    the score rows, the cadences of customers whose tier changed and the new tasks in bulk."""
+    tier_of, top, spend = tiered
+    today = local_date(now)
+    keep_from = str(today - timedelta(days=HISTORY_DAYS))
     stmt = select(Contact).where(Contact.merged_into_id.is_(None)).order_by(Contact.id)
     done = 0
     after = 0
@@ -247,9 +277,10 @@ async def refresh_scores(
                 )
             )
         }
-        today = local_date(now)
         entering = [c.id for c in contacts if c.id not in rows or rows[c.id].band != "high"]
         tasked = await _recently_tasked(session, entering, now) if entering else set()
+        new_tasks: list[dict[str, Any]] = []
+        retier: list[Contact] = []
         for contact in contacts:
             data, hard = inputs[contact.id]
             result = score(data, now)
@@ -258,11 +289,7 @@ async def refresh_scores(
                 row = RetentionScore(contact_id=contact.id, history={}, band="low", score=0)
                 session.add(row)
             was_high = row.band == "high"
-            history = {
-                d: s
-                for d, s in (row.history or {}).items()
-                if d >= str(today - timedelta(days=HISTORY_DAYS))
-            }
+            history = {d: s for d, s in (row.history or {}).items() if d >= keep_from}
             history[today.isoformat()] = result["score"]
             row.history = history
             row.score, row.band, row.factors = result["score"], result["band"], result["factors"]
@@ -274,12 +301,16 @@ async def refresh_scores(
                 row.spend_365 = money(spend.get(contact.id, Decimal(0)))
             row.computed_at = now
             if full and row.tier != old_tier and contact.follow_up_days is None:
-                # The cadence follows the tier's default (CONTRACT section 8).
-                await session.flush()
-                await schedule_follow_up(session, contact)
+                retier.append(contact)  # the cadence follows the tier (CONTRACT section 8)
             if result["band"] == "high" and not was_high and contact.id not in tasked:
-                await _at_risk_task(session, contact, result, now)
+                new_tasks.append(_at_risk_task(contact, result, now))
             done += 1
+        if retier:
+            follow_ups = await schedule_follow_ups(
+                session, retier, {c.id: tier_of.get(c.id) for c in retier}
+            )
+            await create_tasks(session, follow_ups, "follow_up")
+        await create_tasks(session, new_tasks, "retention")
         if full:  # a full pass holds one batch at a time, not every customer
             await session.flush()
             session.expunge_all()

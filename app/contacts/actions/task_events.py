@@ -11,17 +11,20 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterator
+from typing import Any
 
 from pydantic import BaseModel
 from sqlalchemy import func, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.contacts.actions.tasks import tasks_out
-from app.models import ContactIdentity, Task
+from app.contacts.actions.tasks import HELD_TASK_IDS, tasks_out
+from app.models import ContactIdentity, Task, TaskStatus, utcnow_for_models
 from app.realtime.events import EventType, publish
 
 BULK_LIMIT = 200
 CHUNK = 500
+INSERT_CHUNK = 500  # rows per INSERT: 13 parameters each, far below either database's limit
 
 
 class TasksCreated(BaseModel):
@@ -91,3 +94,49 @@ async def announce_created(session: AsyncSession, task_ids: list[int], source: s
         source=source,
     )
     publish(session, EventType.TASK_BULK_CREATED, summary, channel_id=None, conversation_id=None)
+
+
+async def create_tasks(session: AsyncSession, rows: list[dict[str, Any]], source: str) -> list[int]:
+    """`create_task` for many tasks at once: chunked `INSERT ... ON CONFLICT DO NOTHING`
+    (a task whose occasion already has one is skipped), the new ids returned. Each row
+    gives kind, title, contact_id, due_at, assignee_id and occasion_key. The new tasks are
+    held when the session holds task ids (HELD_TASK_IDS, the caller announces them all
+    at its end), else announced now as `announce_created` does."""
+    if not rows:
+        return []
+    now = utcnow_for_models()
+    values = [
+        {
+            "kind": r["kind"],
+            "title": r["title"][:300],
+            "contact_id": r["contact_id"],
+            "conversation_id": r.get("conversation_id"),
+            "assignee_id": r["assignee_id"],
+            "due_at": r["due_at"],
+            "status": TaskStatus.OPEN,
+            "source": source,
+            "occasion_key": r.get("occasion_key"),
+            "created_by_id": None,
+            "snoozed_count": 0,
+            "created_at": now,
+            "updated_at": now,
+        }
+        for r in rows
+    ]
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    made: list[int] = []
+    for start in range(0, len(values), INSERT_CHUNK):
+        stmt = (
+            insert(Task)
+            .values(values[start : start + INSERT_CHUNK])
+            .on_conflict_do_nothing(index_elements=["occasion_key"])
+            .returning(Task.id)
+        )
+        made += list(await session.scalars(stmt))
+    held = session.info.get(HELD_TASK_IDS)
+    if held is not None:
+        held.extend(made)
+    elif made:
+        await announce_created(session, made, source)
+    return made
