@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.contacts.actions.task_events import move_tasks_due
 from app.contacts.actions.tasks import cancel_task, create_task, move_task_due
 from app.models import Contact, Conversation, Message, RetentionScore, Task, TaskKind, TaskStatus
 
@@ -172,8 +173,8 @@ async def schedule_follow_ups(
     session: AsyncSession, contacts: list[Contact], tiers: dict[int, str | None]
 ) -> list[dict[str, Any]]:
     """`schedule_follow_up` for many customers whose tier is known (`tiers`, by contact id):
-    the same outcome in a few queries. Open tasks are moved or cancelled here (few: a
-    tier changes rarely); the tasks to create are returned as rows for `create_tasks`,
+    the same outcome in a few queries. Open tasks are moved here in one flush, or
+    cancelled (rare: a tier lost); the tasks to create are returned as rows for `create_tasks`,
     so the caller inserts a whole batch's at once."""
     if not contacts:
         return []
@@ -204,6 +205,7 @@ async def schedule_follow_ups(
     )
     touched = await last_touches(session, contacts)
     rows: list[dict[str, Any]] = []
+    moves: list[tuple[Task, datetime]] = []
     for contact in contacts:
         tier = tiers.get(contact.id)
         days = contact.follow_up_days
@@ -218,7 +220,7 @@ async def schedule_follow_ups(
         due = touched[contact.id] + timedelta(days=days)
         contact.next_follow_up_at = due
         if task is not None:
-            await move_task_due(session, task, due)
+            moves.append((task, due))
             continue
         rows.append(
             {
@@ -230,4 +232,5 @@ async def schedule_follow_ups(
                 "occasion_key": f"follow_up:{contact.id}:{closed.get(contact.id, 0)}",
             }
         )
+    await move_tasks_due(session, moves)
     return rows

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterator
+from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel
@@ -24,7 +25,6 @@ from app.realtime.events import EventType, publish
 
 BULK_LIMIT = 200
 CHUNK = 500
-INSERT_CHUNK = 500  # rows per INSERT: 13 parameters each, far below either database's limit
 
 
 class TasksCreated(BaseModel):
@@ -41,8 +41,10 @@ def _chunks(ids: list[int]) -> Iterator[list[int]]:
         yield ids[start : start + CHUNK]
 
 
-async def _announce_each(session: AsyncSession, ids: list[int]) -> None:
-    """task.created for each, as publish_task would send it, in a few queries."""
+async def _announce_each(
+    session: AsyncSession, ids: list[int], type: EventType = EventType.TASK_CREATED
+) -> None:
+    """task.created (or `type`) for each, as publish_task would send it, in a few queries."""
     tasks = list(await session.scalars(select(Task).where(Task.id.in_(ids)).order_by(Task.id)))
     contact_ids = sorted({t.contact_id for t in tasks})
     # The channel an event is filed under: the contact's first identity's (contact_channel).
@@ -64,7 +66,7 @@ async def _announce_each(session: AsyncSession, ids: list[int]) -> None:
     for task, out in zip(tasks, await tasks_out(session, tasks), strict=True):
         publish(
             session,
-            EventType.TASK_CREATED,
+            type,
             out,
             channel_id=channels.get(task.contact_id),
             conversation_id=task.conversation_id,
@@ -125,18 +127,27 @@ async def create_tasks(session: AsyncSession, rows: list[dict[str, Any]], source
     ]
     dialect = session.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    made: list[int] = []
-    for start in range(0, len(values), INSERT_CHUNK):
-        stmt = (
-            insert(Task)
-            .values(values[start : start + INSERT_CHUNK])
-            .on_conflict_do_nothing(index_elements=["occasion_key"])
-            .returning(Task.id)
-        )
-        made += list(await session.scalars(stmt))
+    # One statement compiled once, its rows sent as the driver's executemany (the
+    # "insertmanyvalues" of SQLAlchemy 2): a multi-row VALUES would be compiled anew for
+    # every batch.
+    stmt = insert(Task).on_conflict_do_nothing(index_elements=["occasion_key"]).returning(Task.id)
+    made = [i for i in await session.scalars(stmt, values) if i is not None]
     held = session.info.get(HELD_TASK_IDS)
     if held is not None:
         held.extend(made)
     elif made:
         await announce_created(session, made, source)
     return made
+
+
+async def move_tasks_due(session: AsyncSession, moves: list[tuple[Task, datetime]]) -> None:
+    """`move_task_due` for many tasks: one flush, then `task.updated` for each moved."""
+    now = utcnow_for_models()
+    moved = []
+    for task, due_at in moves:
+        if task.due_at != due_at:
+            task.due_at, task.updated_at = due_at, now
+            moved.append(task.id)
+    if moved:
+        await session.flush()
+        await _announce_each(session, moved, EventType.TASK_UPDATED)
