@@ -10,12 +10,13 @@ recomputed on full passes only.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import and_, case, select, type_coerce
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.contacts.actions.followup import schedule_follow_ups
@@ -71,9 +72,10 @@ async def _tiers(
 
 
 async def _inputs(
-    session: AsyncSession, contacts: list[Contact], now: datetime, orphaned: set[int]
+    session: AsyncSession, contacts: Sequence[Any], now: datetime, orphaned: set[int]
 ) -> dict[int, tuple[RiskInput, list[datetime]]]:
-    """Each customer's risk inputs and hard churn times."""
+    """Each customer's risk inputs and hard churn times (`contacts`: rows of
+    CUSTOMER_COLUMNS, or contacts)."""
     ids = [c.id for c in contacts]
     inter: dict[int, list[datetime]] = defaultdict(list)
     churns: dict[int, list[datetime]] = defaultdict(list)
@@ -203,7 +205,7 @@ async def _recently_tasked(session: AsyncSession, ids: list[int], now: datetime)
     )
 
 
-def _at_risk_task(contact: Contact, result: dict[str, Any], now: datetime) -> dict[str, Any]:
+def _at_risk_task(contact: Any, result: dict[str, Any], now: datetime) -> dict[str, Any]:
     """The row of the `at_risk` task for a customer entering `high` (for `create_tasks`)."""
     reasons = "；".join(f["detail"] for f in result["factors"])
     return {
@@ -252,6 +254,33 @@ async def refresh_scores(
     return done
 
 
+# What a batch reads of each customer: a few columns, not the ORM object (a full pass
+# reads 100,000 of them).
+CUSTOMER_COLUMNS = (
+    Contact.id,
+    Contact.name,
+    Contact.owner_id,
+    Contact.follow_up_days,
+    Contact.lifecycle,
+    Contact.lifecycle_changed_at,
+    Contact.created_at,
+)
+SCORE_COLUMNS = ("score", "band", "factors", "history", "lifecycle", "computed_at")
+TIER_COLUMNS = ("tier", "high_value", "spend_365")
+
+
+def _upsert(session: AsyncSession, full: bool) -> Any:
+    """The batch's write of its score rows: insert, or update what this pass computes
+    (the tier columns on full passes only)."""
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    stmt = insert(RetentionScore)
+    columns = SCORE_COLUMNS + (TIER_COLUMNS if full else ())
+    return stmt.on_conflict_do_update(
+        index_elements=["contact_id"], set_={c: stmt.excluded[c] for c in columns}
+    )
+
+
 async def _refresh_batches(
     session: AsyncSession,
     now: datetime,
@@ -262,58 +291,69 @@ async def _refresh_batches(
     after_batch: Callable[[], Awaitable[None]] | None,
 ) -> int:
     """Batch by batch: read the batch's inputs in a few queries, score in Python, write
-    the score rows, the cadences of customers whose tier changed and the new tasks in bulk."""
+    the score rows in one statement, and the cadences of customers whose tier changed
+    and the new tasks in bulk."""
     tier_of, top, spend = tiered
     today = local_date(now)
     keep_from = str(today - timedelta(days=HISTORY_DAYS))
-    stmt = select(Contact).where(Contact.merged_into_id.is_(None)).order_by(Contact.id)
+    stmt = select(*CUSTOMER_COLUMNS).where(Contact.merged_into_id.is_(None)).order_by(Contact.id)
+    upsert = _upsert(session, full)
     done = 0
     after = 0
     while True:
         page = stmt.where(Contact.id > after).limit(BATCH)
         if contact_ids is not None:
             page = page.where(Contact.id.in_(contact_ids))
-        contacts = list(await session.scalars(page))
+        contacts = list((await session.execute(page)).all())
         if not contacts:
             return done
         after = contacts[-1].id
         inputs = await _inputs(session, contacts, now, orphaned)
-        rows = {
-            r.contact_id: r
-            for r in await session.scalars(
-                select(RetentionScore).where(
-                    RetentionScore.contact_id.in_([c.id for c in contacts])
-                )
+        old = {
+            cid: (band, tier, history)
+            for cid, band, tier, history in await session.execute(
+                select(
+                    RetentionScore.contact_id,
+                    RetentionScore.band,
+                    RetentionScore.tier,
+                    RetentionScore.history,
+                ).where(RetentionScore.contact_id.in_([c.id for c in contacts]))
             )
         }
-        entering = [c.id for c in contacts if c.id not in rows or rows[c.id].band != "high"]
+        entering = [c.id for c in contacts if c.id not in old or old[c.id][0] != "high"]
         tasked = await _recently_tasked(session, entering, now) if entering else set()
+        values: list[dict[str, Any]] = []
         new_tasks: list[dict[str, Any]] = []
-        retier: list[Contact] = []
+        retier: list[Any] = []
         for contact in contacts:
             data, hard = inputs[contact.id]
             result = score(data, now)
-            row = rows.get(contact.id)
-            if row is None:
-                row = RetentionScore(contact_id=contact.id, history={}, band="low", score=0)
-                session.add(row)
-            was_high = row.band == "high"
-            history = {d: s for d, s in (row.history or {}).items() if d >= keep_from}
+            was_band, old_tier, old_history = old.get(contact.id, ("low", None, {}))
+            history = {d: s for d, s in (old_history or {}).items() if d >= keep_from}
             history[today.isoformat()] = result["score"]
-            row.history = history
-            row.score, row.band, row.factors = result["score"], result["band"], result["factors"]
-            row.lifecycle = lifecycle(data.interactions, hard, now, result["band"])
-            old_tier = row.tier
+            row = {
+                "contact_id": contact.id,
+                "score": result["score"],
+                "band": result["band"],
+                "factors": result["factors"],
+                "history": history,
+                "lifecycle": lifecycle(data.interactions, hard, now, result["band"]),
+                "computed_at": now,
+                "tier": old_tier,
+                "high_value": False,
+                "spend_365": money(Decimal(0)),
+            }
             if full:
-                row.tier = tier_of.get(contact.id)
-                row.high_value = contact.id in top
-                row.spend_365 = money(spend.get(contact.id, Decimal(0)))
-            row.computed_at = now
-            if full and row.tier != old_tier and contact.follow_up_days is None:
-                retier.append(contact)  # the cadence follows the tier (CONTRACT section 8)
-            if result["band"] == "high" and not was_high and contact.id not in tasked:
+                row["tier"] = tier_of.get(contact.id)
+                row["high_value"] = contact.id in top
+                row["spend_365"] = money(spend.get(contact.id, Decimal(0)))
+                if row["tier"] != old_tier and contact.follow_up_days is None:
+                    retier.append(contact)  # the cadence follows the tier (CONTRACT section 8)
+            values.append(row)
+            if result["band"] == "high" and was_band != "high" and contact.id not in tasked:
                 new_tasks.append(_at_risk_task(contact, result, now))
             done += 1
+        await session.execute(upsert, values)
         if retier:
             follow_ups = await schedule_follow_ups(
                 session, retier, {c.id: tier_of.get(c.id) for c in retier}
@@ -321,7 +361,6 @@ async def _refresh_batches(
             await create_tasks(session, follow_ups, "follow_up")
         await create_tasks(session, new_tasks, "retention")
         if full:  # a full pass holds one batch at a time, not every customer
-            await session.flush()
             session.expunge_all()
             if after_batch is not None:
                 await after_batch()

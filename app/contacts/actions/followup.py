@@ -5,10 +5,11 @@ A customer without their own `follow_up_days` is followed up on their tier's def
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.contacts.actions.task_events import move_tasks_due
@@ -122,7 +123,7 @@ async def schedule_follow_up(session: AsyncSession, contact: Contact) -> Task | 
     )
 
 
-async def last_touches(session: AsyncSession, contacts: list[Contact]) -> dict[int, datetime]:
+async def last_touches(session: AsyncSession, contacts: Sequence[Any]) -> dict[int, datetime]:
     """`last_touch` of each of `contacts`, in three grouped queries."""
     ids = [c.id for c in contacts]
     done = dict(
@@ -170,10 +171,12 @@ async def last_touches(session: AsyncSession, contacts: list[Contact]) -> dict[i
 
 
 async def schedule_follow_ups(
-    session: AsyncSession, contacts: list[Contact], tiers: dict[int, str | None]
+    session: AsyncSession, contacts: Sequence[Any], tiers: dict[int, str | None]
 ) -> list[dict[str, Any]]:
     """`schedule_follow_up` for many customers whose tier is known (`tiers`, by contact id):
-    the same outcome in a few queries. Open tasks are moved here in one flush, or
+    the same outcome in a few queries. `contacts`: rows with id, name, owner_id,
+    follow_up_days and created_at (their `next_follow_up_at` is written by primary key:
+    contacts loaded in the session are not refreshed). Open tasks are moved here in one flush, or
     cancelled (rare: a tier lost); the tasks to create are returned as rows for `create_tasks`,
     so the caller inserts a whole batch's at once."""
     if not contacts:
@@ -206,6 +209,7 @@ async def schedule_follow_ups(
     touched = await last_touches(session, contacts)
     rows: list[dict[str, Any]] = []
     moves: list[tuple[Task, datetime]] = []
+    nexts: list[dict[str, Any]] = []
     for contact in contacts:
         tier = tiers.get(contact.id)
         days = contact.follow_up_days
@@ -213,12 +217,12 @@ async def schedule_follow_ups(
             days = TIER_FOLLOW_UP_DAYS.get(tier) if tier else None
         task = current.get(contact.id)
         if days is None:
-            contact.next_follow_up_at = None
+            nexts.append({"id": contact.id, "next_follow_up_at": None})
             if task is not None:
                 await cancel_task(session, task, "回访周期已取消")
             continue
         due = touched[contact.id] + timedelta(days=days)
-        contact.next_follow_up_at = due
+        nexts.append({"id": contact.id, "next_follow_up_at": due})
         if task is not None:
             moves.append((task, due))
             continue
@@ -232,5 +236,6 @@ async def schedule_follow_ups(
                 "occasion_key": f"follow_up:{contact.id}:{closed.get(contact.id, 0)}",
             }
         )
+    await session.execute(update(Contact), nexts)  # by primary key, one executemany
     await move_tasks_due(session, moves)
     return rows
