@@ -7,7 +7,8 @@ for 30 days by agent and by channel and for 365 days by day, the churn report fo
 months by channel, and the at-risk list's first page, each p50/p95 after a warm-up.
 The full recompute of every customer's risk score runs twice in a child process
 (`python -m tests.bench.bench_retention recompute URL`): the first after seeding, then
-the daily one; each timed, with the child's peak RSS from the kernel's rusage.
+the daily one; each timed, with the child's peak RSS from the kernel's rusage after
+each (a row each).
 """
 
 from __future__ import annotations
@@ -119,8 +120,13 @@ async def recompute(url: str) -> dict[str, float]:
     out, _ = await proc.communicate()
     if proc.returncode != 0:
         raise RuntimeError(f"recompute exited with {proc.returncode}")
-    first, second, peak_kb = (float(x) for x in out.split())
-    return {"first": first, "seconds": second, "peak_mb": peak_kb / 1024}
+    first, first_kb, second, peak_kb = (float(x) for x in out.split())
+    return {
+        "first": first,
+        "first_peak_mb": first_kb / 1024,
+        "seconds": second,
+        "peak_mb": peak_kb / 1024,
+    }
 
 
 async def run(url: str, requests: int = 100) -> dict[str, Any]:
@@ -151,11 +157,19 @@ def rows(kind: str, size: str, r: dict[str, Any]) -> list[str]:
         )
     if "recompute" in r:
         c = r["recompute"]
+        # The first pass after seeding: every customer new (tiers set, a follow-up cadence
+        # and task for each buyer, at_risk tasks); its peak is read before the daily pass.
+        ok = c["first"] < RECOMPUTE_SECONDS and c["first_peak_mb"] < RECOMPUTE_MB
+        out.append(
+            f"| risk scores, full recompute, first after seeding ({size}) | {kind} "
+            f"| {c['first']:.1f} s, peak RSS {c['first_peak_mb']:.0f} MB "
+            f"| | {'met' if ok else 'MISSED'} "
+            f"| < {RECOMPUTE_SECONDS:.0f} s, < {RECOMPUTE_MB:.0f} MB |"
+        )
         ok = c["seconds"] < RECOMPUTE_SECONDS and c["peak_mb"] < RECOMPUTE_MB
         out.append(
-            f"| risk scores, full recompute, daily ({size}) | {kind} | {c['seconds']:.1f} s "
-            f"(the first after seeding {c['first']:.0f} s), peak RSS {c['peak_mb']:.0f} MB "
-            f"| | {'met' if ok else 'MISSED'} "
+            f"| risk scores, full recompute, daily ({size}) | {kind} | {c['seconds']:.1f} s, "
+            f"peak RSS {c['peak_mb']:.0f} MB (both passes) | | {'met' if ok else 'MISSED'} "
             f"| < {RECOMPUTE_SECONDS:.0f} s, < {RECOMPUTE_MB:.0f} MB |"
         )
     return out
@@ -171,9 +185,10 @@ async def _recompute_here(url: str) -> None:
             t0 = time.perf_counter()
             n = await refresh_once(db, full=True)
             print(time.perf_counter() - t0, flush=True)
+            # the child's own peak so far, KB: after the first pass, then after both
+            print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, flush=True)
     finally:
         await db.dispose()
-    print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)  # the child's own peak, KB
     print(f"recomputed {n} customers twice", file=sys.stderr)
 
 

@@ -1,0 +1,186 @@
+"""The retention hook's cost to ingest (issue 17: "the incremental update per stored
+message adds < 5 % to ingest (A/B in the same run)"), on the seeded CRM database.
+
+What a stored message triggers for retention is no work on the ingest path: the
+message moves its conversation's `updated_at`, and the retention worker's incremental
+pass (app/retention/worker.py `refresh_once`: the customers whose history changed
+since their score row was written) rescores the customer. So the A/B is two servers
+(tests/bench/rescore_server.py), each on its own copy of the seeded database taken
+after the full recompute (100,000 customers, every score fresh): A runs the
+incremental pass every HOOK_SECONDS, B never. Rounds alternate ABBA, WeChat pushes
+over 32 keep-alive connections as in the ingest part, with a rest after each round so
+A's worker finishes the round's customers before B is driven. HOOK_SECONDS is 5, twelve
+times as often as the server's 60: each customer writing is rescored up to twelve
+times as often as in production, an upper bound of the cost.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import sys
+from pathlib import Path
+from typing import Any
+
+from tests.bench.bench_ingest import CONNECTIONS, drive
+from tests.bench.bench_support import (
+    PushMaker,
+    Server,
+    count_rows,
+    create_wechat_channel,
+    drop_pg_database,
+    free_port,
+    pg_url,
+    sqlite_path,
+)
+
+HOOK_SECONDS = 5.0
+ROUNDS = 3  # per side
+ROUND_SECONDS = 12.0
+REST_SECONDS = 3.0  # after each round: A's worker catches up (at most one interval)
+TARGET_PERCENT = 5.0
+COPIES = {"on": "huiliu_bench_rescore_on", "off": "huiliu_bench_rescore_off"}
+
+
+async def _copy(kind: str, url: str, side: str, workdir: Path) -> str:
+    """A copy of the seeded database for one side."""
+    if kind == "sqlite":
+        target = workdir / f"rescore-{side}.db"
+        target.unlink(missing_ok=True)
+        src, dst = sqlite3.connect(sqlite_path(url)), sqlite3.connect(target)
+        try:
+            await asyncio.to_thread(src.backup, dst)
+        finally:
+            src.close()
+            dst.close()
+        return f"sqlite+aiosqlite:///{target}"
+    import asyncpg
+
+    from tests.bench.bench_support import PG_ADMIN_DSN
+
+    await drop_pg_database(COPIES[side])
+    conn = await asyncpg.connect(PG_ADMIN_DSN)
+    try:
+        source = url.rsplit("/", 1)[1]
+        await conn.execute(f'CREATE DATABASE "{COPIES[side]}" TEMPLATE "{source}"')
+    finally:
+        await conn.close()
+    return pg_url(COPIES[side])
+
+
+def _server(side: str, url: str, workdir: Path) -> Server:
+    from tests.bench.bench_support import SECRET_KEY
+
+    port = free_port()
+    env = {
+        "HUILIU_DATABASE_URL": url,
+        "HUILIU_SECRET_KEY": SECRET_KEY,
+        "HUILIU_PUBLIC_URL": f"http://127.0.0.1:{port}",
+        "HUILIU_REDIS_URL": "",
+        "HUILIU_BENCH_RETENTION_HOOK": side,
+        "HUILIU_BENCH_RETENTION_SECONDS": str(HOOK_SECONDS),
+    }
+    argv = [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        "tests.bench.rescore_server:create",
+        "--factory",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--log-level",
+        "info",
+        "--proxy-headers",
+    ]
+    return Server(f"hook-{side}", argv, env, workdir, port)
+
+
+async def ingest_ab(
+    kind: str,
+    url: str,
+    workdir: Path,
+    *,
+    rounds: int = ROUNDS,
+    seconds: float = ROUND_SECONDS,
+    rest: float = REST_SECONDS,
+) -> dict[str, Any]:
+    """Pushes per second with the hook on (A) and off (B), ABBA, on copies of `url`."""
+    from datetime import UTC, datetime
+
+    workdir.mkdir(parents=True, exist_ok=True)  # noqa: ASYNC240 - once, before any load
+    urls = {side: await _copy(kind, url, side, workdir) for side in ("on", "off")}
+    servers: dict[str, Server] = {}
+    makers: dict[str, PushMaker] = {}
+    for side, prefix in (("on", 3), ("off", 4)):
+        channel_id = await create_wechat_channel(urls[side])
+        servers[side] = _server(side, urls[side], workdir)
+        makers[side] = PushMaker(f"/webhooks/wechat/{channel_id}", prefix=prefix)
+    rates: dict[str, list[float]] = {"on": [], "off": []}
+    errors: dict[str, int] = {"on": 0, "off": 0}
+    started = datetime.now(UTC)
+    try:
+        for server in servers.values():
+            await server.start()
+        for side in ("on", "off"):  # warm-up: connections, caches, the pool's customers
+            await drive(servers[side], makers[side], 2.0)
+        await asyncio.sleep(HOOK_SECONDS + rest)
+        for i in range(rounds * 2):
+            side = ("on", "off", "off", "on")[i % 4]
+            rate, tally = await drive(servers[side], makers[side], seconds)
+            rates[side].append(rate)
+            errors[side] += sum(tally.errors.values())
+            await asyncio.sleep(rest)
+        await asyncio.sleep(HOOK_SECONDS)
+    finally:
+        for server in servers.values():
+            await server.stop()
+    since = started.strftime("%Y-%m-%d %H:%M:%S")
+    rescored = {
+        side: await count_rows(urls[side], "retention_scores", f"WHERE computed_at >= '{since}'")
+        for side in ("on", "off")
+    }
+    on = sum(rates["on"]) / len(rates["on"])
+    off = sum(rates["off"]) / len(rates["off"])
+    result = {
+        "on": on,
+        "off": off,
+        "cost_percent": (off - on) / off * 100 if off else float("nan"),
+        "on_rounds": rates["on"],
+        "off_rounds": rates["off"],
+        "errors": errors,
+        "rescored": rescored,
+        "connections": CONNECTIONS,
+    }
+    if kind == "pg":
+        for side in ("on", "off"):
+            await drop_pg_database(COPIES[side])
+    return result
+
+
+def rows(kind: str, size: str, r: dict[str, Any]) -> list[str]:
+    ok = r["cost_percent"] < TARGET_PERCENT and not any(r["errors"].values())
+    return [
+        f"| ingest with the retention hook on vs off, A/B ({size}, incremental pass every "
+        f"{HOOK_SECONDS:.0f} s) | {kind} | on {r['on']:.0f} msg/s, off {r['off']:.0f} msg/s: "
+        f"{r['cost_percent']:+.1f} % | {r['rescored']['on']:,} customers rescored "
+        f"(off: {r['rescored']['off']:,}) | {'met' if ok else 'MISSED'} "
+        f"| < {TARGET_PERCENT:.0f} % |"
+    ]
+
+
+async def table_rows(kind: str, url: str, seeded: dict[str, Any]) -> list[str]:
+    """The `crm` part's A/B row, after bench_retention's recompute (every score fresh)."""
+    size = f"{seeded['customers']:,} customers, {seeded['messages']:,} msgs"
+    workdir = Path(sqlite_path(url)).parent if kind == "sqlite" else Path("/tmp/huiliu-rescore")
+    return rows(kind, size, await ingest_ab(kind, url, workdir / "rescore"))
+
+
+if __name__ == "__main__":
+    # python -m tests.bench.bench_rescore KIND URL: the A/B on an already seeded and
+    # scored database (left untouched: each side runs on its own copy).
+    kind, url = sys.argv[1], sys.argv[2]
+    found = asyncio.run(ingest_ab(kind, url, Path(sys.argv[3] if len(sys.argv) > 3 else ".")))
+    print(found)
+    print("\n".join(rows(kind, "seeded", found)))
