@@ -19,9 +19,7 @@ async def _buyers(app: Any, n: int, owner: int | None) -> list[int]:
     """`n` customers who bought 10 days ago (every one gets a tier), no conversation."""
     today = utcnow_for_models().date()
     async with app.state.services.db.session() as s:
-        contacts = [
-            Contact(name=f"客户{i}", owner_id=owner if i % 2 else None) for i in range(n)
-        ]
+        contacts = [Contact(name=f"客户{i}", owner_id=owner if i % 2 else None) for i in range(n)]
         s.add_all(contacts)
         await s.flush()
         s.add_all(
@@ -47,8 +45,7 @@ async def _check_cadences(app: Any, ids: list[int]) -> None:
     customer's next follow-up (no conversation: the first touch is the record's creation)."""
     async with app.state.services.db.session() as s:
         tasks = {
-            t.contact_id: t
-            for t in await s.scalars(select(Task).where(Task.kind == "follow_up"))
+            t.contact_id: t for t in await s.scalars(select(Task).where(Task.kind == "follow_up"))
         }
         assert sorted(tasks) == sorted(ids)
         for cid in ids:

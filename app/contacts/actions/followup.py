@@ -215,16 +215,16 @@ async def schedule_follow_ups(
         days = contact.follow_up_days
         if days is None:
             days = TIER_FOLLOW_UP_DAYS.get(tier) if tier else None
-        task = current.get(contact.id)
+        open_task = current.get(contact.id)
         if days is None:
             nexts.append({"id": contact.id, "next_follow_up_at": None})
-            if task is not None:
-                await cancel_task(session, task, "回访周期已取消")
+            if open_task is not None:
+                await cancel_task(session, open_task, "回访周期已取消")
             continue
         due = touched[contact.id] + timedelta(days=days)
         nexts.append({"id": contact.id, "next_follow_up_at": due})
-        if task is not None:
-            moves.append((task, due))
+        if open_task is not None:
+            moves.append((open_task, due))
             continue
         rows.append(
             {
