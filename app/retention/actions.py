@@ -5,6 +5,12 @@ history changed since their row was written, and everyone once a day, so a day
 passing counts); the ingest path does not wait for it, so storing a message costs
 nothing more. Tiers need every buyer's figures (means over all of them), so they are
 recomputed on full passes only.
+
+Work is set-based per batch: a batch's inputs are read in a few queries, scored in
+Python, and written in bulk (one upsert of the score rows; the follow-up cadences of
+customers whose tier changed and the new tasks in a few statements). A first pass over
+100,000 new customers makes tens of thousands of tasks: one by one they cost a dozen
+queries each (30 customers a second).
 """
 
 from __future__ import annotations
@@ -49,7 +55,8 @@ from app.retention.risk import (
 from app.retention.tiers import high_value, rfm, tiers
 
 # Customers per read: bounded memory, and on a full pass one short transaction each (the
-# worker commits between batches: SQLite has one writer, and ingest must not wait on it).
+# worker commits between batches: SQLite has one writer, and ingest must not wait on it;
+# the writes come at the batch's end). 500: fewer round trips than 100, as fast as 2,000.
 BATCH = 500
 AT_RISK_REPEAT_DAYS = 7  # CONTRACT section 11: "not again for the same customer within 7 days"
 # The first-response target when the channel sets none (CONTRACT section 9: default 5).
