@@ -3,17 +3,16 @@ message adds < 5 % to ingest (A/B in the same run)"), on the seeded CRM database
 
 What a stored message triggers for retention is no work on the ingest path: the
 message moves its conversation's `updated_at`, and the retention worker's incremental
-pass (app/retention/worker.py `refresh_once`: the customers whose history changed
-since their score row was written) rescores the customer. So the A/B is two servers
-(tests/bench/rescore_server.py), each on its own copy of the seeded database taken
-after the full recompute (100,000 customers, every score fresh): A runs the
-incremental pass every HOOK_SECONDS, B never. Rounds alternate ABBA, WeChat pushes
-over 32 keep-alive connections as in the ingest part, with a rest after each round so
-A's worker finishes the round's customers before B is driven. HOOK_SECONDS is 5, twelve
-times as often as the server's 60: each customer writing is rescored up to twelve
-times as often as in production (and the worker reads back 30 s for late commits: up
-to seven times per change at this pace), an upper bound of the cost. The first round
-of each side is a warm-up, not counted.
+pass (app/retention/worker.py: the customers changed since its last pass) rescores
+the customer. So the A/B is two servers (tests/bench/rescore_server.py), each on its
+own copy of the seeded database taken after the full recompute (100,000 customers,
+every score fresh): A runs the incremental pass every HOOK_SECONDS (the server's 60),
+B never. Rounds alternate ABBA, each as long as the worker's interval so each holds
+one pass, WeChat pushes over 32 keep-alive connections as in the ingest part, with a
+rest after each round. A warm-up round of each side is not counted. Beside
+the rates, the server's CPU per acknowledged push, steadier on a shared machine.
+A shorter interval gives an upper bound (`python -m tests.bench.bench_rescore KIND
+URL WORKDIR 5 12 3`: each writing customer rescored every 5 s).
 """
 
 from __future__ import annotations
@@ -25,6 +24,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from app.retention.worker import REFRESH_SECONDS
 from tests.bench.bench_ingest import CONNECTIONS, drive
 from tests.bench.bench_support import (
     PushMaker,
@@ -37,9 +37,10 @@ from tests.bench.bench_support import (
     sqlite_path,
 )
 
-HOOK_SECONDS = 5.0
-ROUNDS = 3  # per side
-ROUND_SECONDS = 12.0
+HOOK_SECONDS = REFRESH_SECONDS  # the server's cadence: 60 s
+ROUNDS = 2  # per side
+ROUND_SECONDS = 60.0  # a round holds one pass of the worker, wherever it falls
+WARM_UP_SECONDS = 15.0
 REST_SECONDS = 3.0  # after each round: A's worker catches up (at most one interval)
 TARGET_PERCENT = 5.0
 COPIES = {"on": "huiliu_bench_rescore_on", "off": "huiliu_bench_rescore_off"}
@@ -82,7 +83,7 @@ async def _copy(kind: str, url: str, side: str, workdir: Path) -> str:
     return pg_url(COPIES[side])
 
 
-def _server(side: str, url: str, workdir: Path) -> Server:
+def _server(side: str, url: str, workdir: Path, hook_seconds: float) -> Server:
     from tests.bench.bench_support import SECRET_KEY
 
     port = free_port()
@@ -92,7 +93,7 @@ def _server(side: str, url: str, workdir: Path) -> Server:
         "HUILIU_PUBLIC_URL": f"http://127.0.0.1:{port}",
         "HUILIU_REDIS_URL": "",
         "HUILIU_BENCH_RETENTION_HOOK": side,
-        "HUILIU_BENCH_RETENTION_SECONDS": str(HOOK_SECONDS),
+        "HUILIU_BENCH_RETENTION_SECONDS": str(hook_seconds),
     }
     argv = [
         sys.executable,
@@ -119,6 +120,7 @@ async def ingest_ab(
     rounds: int = ROUNDS,
     seconds: float = ROUND_SECONDS,
     rest: float = REST_SECONDS,
+    hook_seconds: float = HOOK_SECONDS,
 ) -> dict[str, Any]:
     """Pushes per second with the hook on (A) and off (B), ABBA, on copies of `url`."""
     from datetime import UTC, datetime
@@ -129,7 +131,7 @@ async def ingest_ab(
     makers: dict[str, PushMaker] = {}
     for side, prefix in (("on", 3), ("off", 4)):
         channel_id = await create_wechat_channel(urls[side])
-        servers[side] = _server(side, urls[side], workdir)
+        servers[side] = _server(side, urls[side], workdir, hook_seconds)
         makers[side] = PushMaker(f"/webhooks/wechat/{channel_id}", prefix=prefix)
     rates: dict[str, list[float]] = {"on": [], "off": []}
     errors: dict[str, int] = {"on": 0, "off": 0}
@@ -145,8 +147,8 @@ async def ingest_ab(
         # Warm-up, a round each: connections, caches, and every customer of the pool
         # created (a first message makes the customer, a dearer write than the next).
         for side in ("on", "off"):
-            await drive(servers[side], makers[side], seconds)
-        await asyncio.sleep(HOOK_SECONDS + rest)
+            await drive(servers[side], makers[side], min(seconds, WARM_UP_SECONDS))
+        await asyncio.sleep(rest)
         for i in range(rounds * 2):
             side = ("on", "off", "off", "on")[i % 4]
             cpu_before = _cpu_seconds(servers[side])
@@ -156,7 +158,6 @@ async def ingest_ab(
             await asyncio.sleep(rest)
             cpu[side] += _cpu_seconds(servers[side]) - cpu_before
             pushes[side] += tally.ok
-        await asyncio.sleep(HOOK_SECONDS)
     finally:
         for server in servers.values():
             await server.stop()
@@ -177,6 +178,8 @@ async def ingest_ab(
         "errors": errors,
         "rescored": rescored,
         "connections": CONNECTIONS,
+        "hook_seconds": hook_seconds,
+        "round_seconds": seconds,
     }
     if kind == "pg":
         for side in ("on", "off"):
@@ -189,7 +192,8 @@ def rows(kind: str, size: str, r: dict[str, Any]) -> list[str]:
     cpu = r["cpu_ms_per_push"]
     return [
         f"| ingest with the retention hook on vs off, A/B ({size}, incremental pass every "
-        f"{HOOK_SECONDS:.0f} s) | {kind} | on {r['on']:.0f} msg/s, off {r['off']:.0f} msg/s: "
+        f"{r['hook_seconds']:.0f} s, {len(r['on_rounds'])} x {r['round_seconds']:.0f} s "
+        f"rounds a side) | {kind} | on {r['on']:.0f} msg/s, off {r['off']:.0f} msg/s: "
         f"{r['cost_percent']:+.1f} % | server CPU per push on {cpu['on']:.2f} ms, off "
         f"{cpu['off']:.2f} ms; {r['rescored']['on']:,} customers rescored "
         f"(off: {r['rescored']['off']:,}) | {'met' if ok else 'MISSED'} "
@@ -205,9 +209,15 @@ async def table_rows(kind: str, url: str, seeded: dict[str, Any]) -> list[str]:
 
 
 if __name__ == "__main__":
-    # python -m tests.bench.bench_rescore KIND URL: the A/B on an already seeded and
-    # scored database (left untouched: each side runs on its own copy).
-    kind, url = sys.argv[1], sys.argv[2]
-    found = asyncio.run(ingest_ab(kind, url, Path(sys.argv[3] if len(sys.argv) > 3 else ".")))
+    # python -m tests.bench.bench_rescore KIND URL WORKDIR [HOOK_S ROUND_S ROUNDS]: the
+    # A/B on an already seeded and scored database (left untouched: each side runs on
+    # its own copy).
+    kind, url, where = sys.argv[1], sys.argv[2], Path(sys.argv[3])
+    hook_s, round_s, n = (
+        float(x) for x in (sys.argv[4:7] or (HOOK_SECONDS, ROUND_SECONDS, ROUNDS))
+    )
+    found = asyncio.run(
+        ingest_ab(kind, url, where, rounds=int(n), seconds=round_s, hook_seconds=hook_s)
+    )
     print(found)
     print("\n".join(rows(kind, "seeded", found)))
