@@ -96,3 +96,30 @@ async def test_a_small_first_pass_announces_each_task(
     assert [t for t, _ in events] == ["task.created"] * 3
     assert sorted(d["contact"]["id"] for _, d in events) == ids
     assert {d["kind"] for _, d in events} == {"follow_up"}
+
+
+async def test_tasks_made_in_bulk_skip_an_occasion_already_tasked(app: Any) -> None:
+    from app.contacts.actions.task_events import create_tasks
+
+    (cid,) = await _buyers(app, 1, None)
+    now = utcnow_for_models()
+
+    def row(key: str) -> dict[str, Any]:
+        return {
+            "kind": "at_risk",
+            "title": "客户流失风险",
+            "contact_id": cid,
+            "due_at": now,
+            "assignee_id": None,
+            "occasion_key": key,
+        }
+
+    async with app.state.services.db.session() as s:
+        (first,) = await create_tasks(s, [row("k1")], "retention")
+    async with app.state.services.db.session() as s:
+        made = await create_tasks(s, [row("k1"), row("k2"), row("k1")], "retention")
+        assert len(made) == 1 and first not in made
+    async with app.state.services.db.session() as s:
+        keys = sorted(k for k in await s.scalars(select(Task.occasion_key)) if k)
+        assert keys == ["k1", "k2"]
+    assert [t for t, _ in await _task_events(app)] == ["task.created"] * 2
