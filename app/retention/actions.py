@@ -5,21 +5,29 @@ history changed since their row was written, and everyone once a day, so a day
 passing counts); the ingest path does not wait for it, so storing a message costs
 nothing more. Tiers need every buyer's figures (means over all of them), so they are
 recomputed on full passes only.
+
+Work is set-based per batch: a batch's inputs are read in a few queries, scored in
+Python, and written in bulk (one upsert of the score rows; the follow-up cadences of
+customers whose tier changed and the new tasks in a few statements). A first pass over
+100,000 new customers makes tens of thousands of tasks: one by one they cost a dozen
+queries each (30 customers a second).
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import and_, case, select, type_coerce
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.contacts.actions.followup import schedule_follow_up
-from app.contacts.actions.tasks import create_task
+from app.contacts.actions.followup import schedule_follow_ups
+from app.contacts.actions.task_events import announce_created, create_tasks
+from app.contacts.actions.tasks import HELD_TASK_IDS
 from app.models import (
     Contact,
     Conversation,
@@ -31,6 +39,7 @@ from app.models import (
     ServiceSettings,
     Task,
 )
+from app.models.base import JSONType
 from app.retention.churn import money
 from app.retention.lexicon import complaint_words_in
 from app.retention.lifecycle import lifecycle
@@ -46,8 +55,9 @@ from app.retention.risk import (
 from app.retention.tiers import high_value, rfm, tiers
 
 # Customers per read: bounded memory, and on a full pass one short transaction each (the
-# worker commits between batches: SQLite has one writer, and ingest must not wait on it).
-BATCH = 100
+# worker commits between batches: SQLite has one writer, and ingest must not wait on it;
+# the writes come at the batch's end). 500: fewer round trips than 100, as fast as 2,000.
+BATCH = 500
 AT_RISK_REPEAT_DAYS = 7  # CONTRACT section 11: "not again for the same customer within 7 days"
 # The first-response target when the channel sets none (CONTRACT section 9: default 5).
 DEFAULT_FIRST_RESPONSE_MINUTES = 5
@@ -69,9 +79,10 @@ async def _tiers(
 
 
 async def _inputs(
-    session: AsyncSession, contacts: list[Contact], now: datetime, orphaned: set[int]
+    session: AsyncSession, contacts: Sequence[Any], now: datetime, orphaned: set[int]
 ) -> dict[int, tuple[RiskInput, list[datetime]]]:
-    """Each customer's risk inputs and hard churn times."""
+    """Each customer's risk inputs and hard churn times (`contacts`: rows of
+    CUSTOMER_COLUMNS, or contacts)."""
     ids = [c.id for c in contacts]
     inter: dict[int, list[datetime]] = defaultdict(list)
     churns: dict[int, list[datetime]] = defaultdict(list)
@@ -89,6 +100,9 @@ async def _inputs(
                 return
 
     since_90 = now - timedelta(days=UNANSWERED_DAYS)
+    since_30 = now - timedelta(days=NEGATIVE_DAYS)
+    # Text only where the lexicon reads it and `extra` only for events: a full pass reads
+    # every message, and decoding each one's JSON was a tenth of its time.
     rows = await session.execute(
         select(
             Conversation.contact_id,
@@ -97,8 +111,13 @@ async def _inputs(
             Message.sender_type,
             Message.private,
             Message.content_type,
-            Message.content,
-            Message.extra,
+            case(
+                (
+                    and_(Message.direction == "inbound", Message.created_at >= since_30),
+                    Message.content,
+                )
+            ),
+            type_coerce(case((Message.content_type == "event", Message.extra)), JSONType),
             Message.created_at,
         )
         .join(Conversation, Conversation.id == Message.conversation_id)
@@ -112,7 +131,7 @@ async def _inputs(
                     churns[cid].append(at)
                 continue
             inter[cid].append(at)
-            if at >= now - timedelta(days=NEGATIVE_DAYS) and content:
+            if at >= since_30 and content:
                 texts[cid].append(content)
             waiting[conv_id].append((cid, at))
         elif sender == SenderType.USER and not private:
@@ -193,20 +212,17 @@ async def _recently_tasked(session: AsyncSession, ids: list[int], now: datetime)
     )
 
 
-async def _at_risk_task(
-    session: AsyncSession, contact: Contact, result: dict[str, Any], now: datetime
-) -> None:
+def _at_risk_task(contact: Any, result: dict[str, Any], now: datetime) -> dict[str, Any]:
+    """The row of the `at_risk` task for a customer entering `high` (for `create_tasks`)."""
     reasons = "；".join(f["detail"] for f in result["factors"])
-    await create_task(
-        session,
-        kind="at_risk",
-        title=f"客户流失风险 {result['score']}：{reasons}",
-        contact_id=contact.id,
-        due_at=now,
-        assignee_id=contact.owner_id,
-        source="retention",
-        occasion_key=f"at_risk:{contact.id}:{local_date(now).isoformat()}",
-    )
+    return {
+        "kind": "at_risk",
+        "title": f"客户流失风险 {result['score']}：{reasons}",
+        "contact_id": contact.id,
+        "due_at": now,
+        "assignee_id": contact.owner_id,
+        "occasion_key": f"at_risk:{contact.id}:{local_date(now).isoformat()}",
+    }
 
 
 async def refresh_scores(
@@ -227,61 +243,131 @@ async def refresh_scores(
     if full:
         tier_of, top, spend = await _tiers(session, now)
     orphaned = await orphaned_ids(session)
-    stmt = select(Contact).where(Contact.merged_into_id.is_(None)).order_by(Contact.id)
+    # The tasks made are announced once at the end, as the sweep does: one by one up to
+    # 200, else one `task.bulk_created` (a first pass over 100,000 customers makes tens
+    # of thousands). A caller already holding task ids (a sweep) keeps them.
+    held: list[int] | None = None
+    if HELD_TASK_IDS not in session.info:
+        held = session.info[HELD_TASK_IDS] = []
+    try:
+        done = await _refresh_batches(
+            session, now, contact_ids, full, (tier_of, top, spend), orphaned, after_batch
+        )
+    finally:
+        if held is not None:
+            session.info.pop(HELD_TASK_IDS, None)
+    if held:
+        await announce_created(session, held, "retention")
+    return done
+
+
+# What a batch reads of each customer: a few columns, not the ORM object (a full pass
+# reads 100,000 of them).
+CUSTOMER_COLUMNS = (
+    Contact.id,
+    Contact.name,
+    Contact.owner_id,
+    Contact.follow_up_days,
+    Contact.lifecycle,
+    Contact.lifecycle_changed_at,
+    Contact.created_at,
+)
+SCORE_COLUMNS = ("score", "band", "factors", "history", "lifecycle", "computed_at")
+TIER_COLUMNS = ("tier", "high_value", "spend_365")
+
+
+def _upsert(session: AsyncSession, full: bool) -> Any:
+    """The batch's write of its score rows: insert, or update what this pass computes
+    (the tier columns on full passes only)."""
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    stmt = insert(RetentionScore)
+    columns = SCORE_COLUMNS + (TIER_COLUMNS if full else ())
+    return stmt.on_conflict_do_update(
+        index_elements=["contact_id"], set_={c: stmt.excluded[c] for c in columns}
+    )
+
+
+async def _refresh_batches(
+    session: AsyncSession,
+    now: datetime,
+    contact_ids: list[int] | None,
+    full: bool,
+    tiered: tuple[dict[int, str], set[int], dict[int, Decimal]],
+    orphaned: set[int],
+    after_batch: Callable[[], Awaitable[None]] | None,
+) -> int:
+    """Batch by batch: read the batch's inputs in a few queries, score in Python, write
+    the score rows in one statement, and the cadences of customers whose tier changed
+    and the new tasks in bulk."""
+    tier_of, top, spend = tiered
+    today = local_date(now)
+    keep_from = str(today - timedelta(days=HISTORY_DAYS))
+    stmt = select(*CUSTOMER_COLUMNS).where(Contact.merged_into_id.is_(None)).order_by(Contact.id)
+    upsert = _upsert(session, full)
     done = 0
     after = 0
     while True:
         page = stmt.where(Contact.id > after).limit(BATCH)
         if contact_ids is not None:
             page = page.where(Contact.id.in_(contact_ids))
-        contacts = list(await session.scalars(page))
+        contacts = list((await session.execute(page)).all())
         if not contacts:
             return done
         after = contacts[-1].id
         inputs = await _inputs(session, contacts, now, orphaned)
-        rows = {
-            r.contact_id: r
-            for r in await session.scalars(
-                select(RetentionScore).where(
-                    RetentionScore.contact_id.in_([c.id for c in contacts])
-                )
+        old = {
+            cid: (band, tier, history)
+            for cid, band, tier, history in await session.execute(
+                select(
+                    RetentionScore.contact_id,
+                    RetentionScore.band,
+                    RetentionScore.tier,
+                    RetentionScore.history,
+                ).where(RetentionScore.contact_id.in_([c.id for c in contacts]))
             )
         }
-        today = local_date(now)
-        entering = [c.id for c in contacts if c.id not in rows or rows[c.id].band != "high"]
+        entering = [c.id for c in contacts if c.id not in old or old[c.id][0] != "high"]
         tasked = await _recently_tasked(session, entering, now) if entering else set()
+        values: list[dict[str, Any]] = []
+        new_tasks: list[dict[str, Any]] = []
+        retier: list[Any] = []
         for contact in contacts:
             data, hard = inputs[contact.id]
             result = score(data, now)
-            row = rows.get(contact.id)
-            if row is None:
-                row = RetentionScore(contact_id=contact.id, history={}, band="low", score=0)
-                session.add(row)
-            was_high = row.band == "high"
-            history = {
-                d: s
-                for d, s in (row.history or {}).items()
-                if d >= str(today - timedelta(days=HISTORY_DAYS))
-            }
+            was_band, old_tier, old_history = old.get(contact.id, ("low", None, {}))
+            history = {d: s for d, s in (old_history or {}).items() if d >= keep_from}
             history[today.isoformat()] = result["score"]
-            row.history = history
-            row.score, row.band, row.factors = result["score"], result["band"], result["factors"]
-            row.lifecycle = lifecycle(data.interactions, hard, now, result["band"])
-            old_tier = row.tier
+            row = {
+                "contact_id": contact.id,
+                "score": result["score"],
+                "band": result["band"],
+                "factors": result["factors"],
+                "history": history,
+                "lifecycle": lifecycle(data.interactions, hard, now, result["band"]),
+                "computed_at": now,
+                "tier": old_tier,
+                "high_value": False,
+                "spend_365": money(Decimal(0)),
+            }
             if full:
-                row.tier = tier_of.get(contact.id)
-                row.high_value = contact.id in top
-                row.spend_365 = money(spend.get(contact.id, Decimal(0)))
-            row.computed_at = now
-            if full and row.tier != old_tier and contact.follow_up_days is None:
-                # The cadence follows the tier's default (CONTRACT section 8).
-                await session.flush()
-                await schedule_follow_up(session, contact)
-            if result["band"] == "high" and not was_high and contact.id not in tasked:
-                await _at_risk_task(session, contact, result, now)
+                row["tier"] = tier_of.get(contact.id)
+                row["high_value"] = contact.id in top
+                row["spend_365"] = money(spend.get(contact.id, Decimal(0)))
+                if row["tier"] != old_tier and contact.follow_up_days is None:
+                    retier.append(contact)  # the cadence follows the tier (CONTRACT section 8)
+            values.append(row)
+            if result["band"] == "high" and was_band != "high" and contact.id not in tasked:
+                new_tasks.append(_at_risk_task(contact, result, now))
             done += 1
+        await session.execute(upsert, values)
+        if retier:
+            follow_ups = await schedule_follow_ups(
+                session, retier, {c.id: tier_of.get(c.id) for c in retier}
+            )
+            await create_tasks(session, follow_ups, "follow_up")
+        await create_tasks(session, new_tasks, "retention")
         if full:  # a full pass holds one batch at a time, not every customer
-            await session.flush()
             session.expunge_all()
             if after_batch is not None:
                 await after_batch()

@@ -30,6 +30,7 @@ from tests.bench import (
     bench_ingest,
     bench_live,
     bench_memory,
+    bench_rescore,
     bench_retention,
     bench_roundtrips,
     bench_search,
@@ -258,7 +259,12 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
                 log(f"search on {kind}: {json.dumps(r, ensure_ascii=False, default=str)}")
         if "crm" in parts:  # issues 15-17: seed_crm once per database, each module adds rows
             # The retention rows read first: the customers' rows import orders and sweep.
-            runners = [bench_retention.table_rows, bench_customers.table_rows]
+            # bench_rescore after bench_retention: its A/B starts from fresh scores.
+            runners = [
+                bench_retention.table_rows,
+                bench_rescore.table_rows,
+                bench_customers.table_rows,
+            ]
             results["crm"] = await seed_crm.crm_part(kinds, workdir / "crm", log, runners)
         if "memory" in parts:
             log(f"memory: 2 x {args.sockets} idle widget websockets, then agent websockets")

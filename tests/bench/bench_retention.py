@@ -9,7 +9,7 @@ months by channel, and the at-risk list's first page, each p50/p95 after a warm-
 written in bulk: a full rebuild, not timed), with the load average after each.
 The full recompute of every customer's risk score runs twice in a child process
 (`python -m tests.bench.bench_retention recompute URL`): the first after seeding, then
-the daily one; each timed, with the child's peak RSS from the kernel's rusage.
+the daily one; each timed, with the child's peak RSS (VmHWM) after each (a row each).
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ import sys
 import time
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 from tests.bench.bench_support import ROOT, SECRET_KEY, percentile
@@ -123,8 +124,13 @@ async def recompute(url: str) -> dict[str, float]:
     out, _ = await proc.communicate()
     if proc.returncode != 0:
         raise RuntimeError(f"recompute exited with {proc.returncode}")
-    first, second, peak_kb = (float(x) for x in out.split())
-    return {"first": first, "seconds": second, "peak_mb": peak_kb / 1024}
+    first, first_kb, second, peak_kb = (float(x) for x in out.split())
+    return {
+        "first": first,
+        "first_peak_mb": first_kb / 1024,
+        "seconds": second,
+        "peak_mb": peak_kb / 1024,
+    }
 
 
 async def run(url: str, requests: int = 100) -> dict[str, Any]:
@@ -156,14 +162,32 @@ def rows(kind: str, size: str, r: dict[str, Any]) -> list[str]:
         )
     if "recompute" in r:
         c = r["recompute"]
-        ok = c["seconds"] < RECOMPUTE_SECONDS and c["peak_mb"] < RECOMPUTE_MB
+        # The first pass after seeding: every customer new (tiers set, a follow-up cadence
+        # and task for each buyer, at_risk tasks); its peak is read before the daily pass.
+        ok = c["first"] < RECOMPUTE_SECONDS and c["first_peak_mb"] < RECOMPUTE_MB
         out.append(
-            f"| risk scores, full recompute, daily ({size}) | {kind} | {c['seconds']:.1f} s "
-            f"(the first after seeding {c['first']:.0f} s), peak RSS {c['peak_mb']:.0f} MB "
+            f"| risk scores, full recompute, first after seeding ({size}) | {kind} "
+            f"| {c['first']:.1f} s, peak RSS {c['first_peak_mb']:.0f} MB "
             f"| | {'met' if ok else 'MISSED'} "
             f"| < {RECOMPUTE_SECONDS:.0f} s, < {RECOMPUTE_MB:.0f} MB |"
         )
+        ok = c["seconds"] < RECOMPUTE_SECONDS and c["peak_mb"] < RECOMPUTE_MB
+        out.append(
+            f"| risk scores, full recompute, daily ({size}) | {kind} | {c['seconds']:.1f} s, "
+            f"peak RSS {c['peak_mb']:.0f} MB (both passes) | | {'met' if ok else 'MISSED'} "
+            f"| < {RECOMPUTE_SECONDS:.0f} s, < {RECOMPUTE_MB:.0f} MB |"
+        )
     return out
+
+
+def _peak_kb() -> int:
+    """This process's peak RSS (VmHWM), KB. Not rusage's ru_maxrss: Linux carries the
+    high-water mark across fork and exec, so a child of the seeding bench (500 MB
+    after planning a million messages) would report its parent's peak."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1])
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 
 
 async def _recompute_here(url: str) -> None:
@@ -176,9 +200,10 @@ async def _recompute_here(url: str) -> None:
             t0 = time.perf_counter()
             n = await refresh_once(db, full=True)
             print(time.perf_counter() - t0, flush=True)
+            # the child's own peak so far, KB: after the first pass, then after both
+            print(_peak_kb(), flush=True)
     finally:
         await db.dispose()
-    print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)  # the child's own peak, KB
     print(f"recomputed {n} customers twice", file=sys.stderr)
 
 

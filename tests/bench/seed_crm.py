@@ -31,6 +31,7 @@ from __future__ import annotations
 import asyncio
 import json
 import math
+import os
 import random
 import sqlite3
 import time
@@ -779,7 +780,8 @@ async def seed_crm(
     }
 
 
-PG_DB = "huiliu_bench_crm"
+# Another name (HUILIU_BENCH_CRM_DB, "huiliu_bench..."): two checkouts benching at once.
+PG_DB = os.environ.get("HUILIU_BENCH_CRM_DB", "huiliu_bench_crm")
 RowsFn = Callable[[str, str, dict[str, Any]], Awaitable[list[str]]]
 
 

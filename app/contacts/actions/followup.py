@@ -5,11 +5,14 @@ A customer without their own `follow_up_days` is followed up on their tier's def
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.contacts.actions.task_events import move_tasks_due
 from app.contacts.actions.tasks import cancel_task, create_task, move_task_due
 from app.models import Contact, Conversation, Message, RetentionScore, Task, TaskKind, TaskStatus
 
@@ -118,3 +121,121 @@ async def schedule_follow_up(session: AsyncSession, contact: Contact) -> Task | 
         # One task per cycle: the n-th cycle after n closed follow-ups.
         occasion_key=f"follow_up:{contact.id}:{closed}",
     )
+
+
+async def last_touches(session: AsyncSession, contacts: Sequence[Any]) -> dict[int, datetime]:
+    """`last_touch` of each of `contacts`, in three grouped queries."""
+    ids = [c.id for c in contacts]
+    done = dict(
+        (
+            await session.execute(
+                select(Task.contact_id, func.max(Task.closed_at))
+                .where(
+                    Task.contact_id.in_(ids),
+                    Task.kind == TaskKind.FOLLOW_UP,
+                    Task.status == TaskStatus.DONE,
+                )
+                .group_by(Task.contact_id)
+            )
+        ).all()
+    )
+    replied = dict(
+        (
+            await session.execute(
+                select(Conversation.contact_id, func.max(Message.created_at))
+                .join(Conversation, Conversation.id == Message.conversation_id)
+                .where(
+                    Conversation.contact_id.in_(ids),
+                    Message.direction == "outbound",
+                    Message.sender_type == "user",
+                    Message.private.is_(False),
+                )
+                .group_by(Conversation.contact_id)
+            )
+        ).all()
+    )
+    first = dict(
+        (
+            await session.execute(
+                select(Conversation.contact_id, func.min(Conversation.created_at))
+                .where(Conversation.contact_id.in_(ids))
+                .group_by(Conversation.contact_id)
+            )
+        ).all()
+    )
+    out: dict[int, datetime] = {}
+    for c in contacts:
+        times = (done.get(c.id), replied.get(c.id), first.get(c.id) or c.created_at)
+        out[c.id] = max(_aware(t) for t in times if t)
+    return out
+
+
+async def schedule_follow_ups(
+    session: AsyncSession, contacts: Sequence[Any], tiers: dict[int, str | None]
+) -> list[dict[str, Any]]:
+    """`schedule_follow_up` for many customers whose tier is known (`tiers`, by contact id):
+    the same outcome in a few queries. `contacts`: rows with id, name, owner_id,
+    follow_up_days and created_at (their `next_follow_up_at` is written by primary key:
+    contacts loaded in the session are not refreshed). Open tasks are moved here in one flush, or
+    cancelled (rare: a tier lost); the tasks to create are returned as rows for `create_tasks`,
+    so the caller inserts a whole batch's at once."""
+    if not contacts:
+        return []
+    ids = [c.id for c in contacts]
+    current: dict[int, Task] = {}
+    for task in await session.scalars(
+        select(Task)
+        .where(
+            Task.contact_id.in_(ids),
+            Task.kind == TaskKind.FOLLOW_UP,
+            Task.status == TaskStatus.OPEN,
+        )
+        .order_by(Task.id)
+    ):
+        current.setdefault(task.contact_id, task)
+    closed = dict(
+        (
+            await session.execute(
+                select(Task.contact_id, func.count())
+                .where(
+                    Task.contact_id.in_(ids),
+                    Task.kind == TaskKind.FOLLOW_UP,
+                    Task.status != TaskStatus.OPEN,
+                )
+                .group_by(Task.contact_id)
+            )
+        ).all()
+    )
+    touched = await last_touches(session, contacts)
+    rows: list[dict[str, Any]] = []
+    moves: list[tuple[Task, datetime]] = []
+    nexts: list[dict[str, Any]] = []
+    for contact in contacts:
+        tier = tiers.get(contact.id)
+        days = contact.follow_up_days
+        if days is None:
+            days = TIER_FOLLOW_UP_DAYS.get(tier) if tier else None
+        open_task = current.get(contact.id)
+        if days is None:
+            nexts.append({"id": contact.id, "next_follow_up_at": None})
+            if open_task is not None:
+                await cancel_task(session, open_task, "回访周期已取消")
+            continue
+        due = touched[contact.id] + timedelta(days=days)
+        nexts.append({"id": contact.id, "next_follow_up_at": due})
+        if open_task is not None:
+            moves.append((open_task, due))
+            continue
+        rows.append(
+            {
+                "kind": TaskKind.FOLLOW_UP,
+                "title": f"回访 {contact.name}".strip(),
+                "contact_id": contact.id,
+                "due_at": due,
+                "assignee_id": contact.owner_id,
+                "occasion_key": f"follow_up:{contact.id}:{closed.get(contact.id, 0)}",
+            }
+        )
+    await session.execute(update(Contact), nexts)  # by primary key, one executemany
+    await move_tasks_due(session, moves)
+    return rows

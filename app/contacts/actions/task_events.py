@@ -11,13 +11,16 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterator
+from datetime import datetime
+from typing import Any
 
 from pydantic import BaseModel
 from sqlalchemy import func, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.contacts.actions.tasks import tasks_out
-from app.models import ContactIdentity, Task
+from app.contacts.actions.tasks import HELD_TASK_IDS, tasks_out
+from app.models import ContactIdentity, Task, TaskStatus, utcnow_for_models
 from app.realtime.events import EventType, publish
 
 BULK_LIMIT = 200
@@ -38,8 +41,10 @@ def _chunks(ids: list[int]) -> Iterator[list[int]]:
         yield ids[start : start + CHUNK]
 
 
-async def _announce_each(session: AsyncSession, ids: list[int]) -> None:
-    """task.created for each, as publish_task would send it, in a few queries."""
+async def _announce_each(
+    session: AsyncSession, ids: list[int], type: EventType = EventType.TASK_CREATED
+) -> None:
+    """task.created (or `type`) for each, as publish_task would send it, in a few queries."""
     tasks = list(await session.scalars(select(Task).where(Task.id.in_(ids)).order_by(Task.id)))
     contact_ids = sorted({t.contact_id for t in tasks})
     # The channel an event is filed under: the contact's first identity's (contact_channel).
@@ -61,7 +66,7 @@ async def _announce_each(session: AsyncSession, ids: list[int]) -> None:
     for task, out in zip(tasks, await tasks_out(session, tasks), strict=True):
         publish(
             session,
-            EventType.TASK_CREATED,
+            type,
             out,
             channel_id=channels.get(task.contact_id),
             conversation_id=task.conversation_id,
@@ -91,3 +96,58 @@ async def announce_created(session: AsyncSession, task_ids: list[int], source: s
         source=source,
     )
     publish(session, EventType.TASK_BULK_CREATED, summary, channel_id=None, conversation_id=None)
+
+
+async def create_tasks(session: AsyncSession, rows: list[dict[str, Any]], source: str) -> list[int]:
+    """`create_task` for many tasks at once: chunked `INSERT ... ON CONFLICT DO NOTHING`
+    (a task whose occasion already has one is skipped), the new ids returned. Each row
+    gives kind, title, contact_id, due_at, assignee_id and occasion_key. The new tasks are
+    held when the session holds task ids (HELD_TASK_IDS, the caller announces them all
+    at its end), else announced now as `announce_created` does."""
+    if not rows:
+        return []
+    now = utcnow_for_models()
+    values = [
+        {
+            "kind": r["kind"],
+            "title": r["title"][:300],
+            "contact_id": r["contact_id"],
+            "conversation_id": r.get("conversation_id"),
+            "assignee_id": r["assignee_id"],
+            "due_at": r["due_at"],
+            "status": TaskStatus.OPEN,
+            "source": source,
+            "occasion_key": r.get("occasion_key"),
+            "created_by_id": None,
+            "snoozed_count": 0,
+            "created_at": now,
+            "updated_at": now,
+        }
+        for r in rows
+    ]
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    # One statement compiled once, its rows sent as the driver's executemany (the
+    # "insertmanyvalues" of SQLAlchemy 2): a multi-row VALUES would be compiled anew for
+    # every batch.
+    stmt = insert(Task).on_conflict_do_nothing(index_elements=["occasion_key"]).returning(Task.id)
+    made = [i for i in await session.scalars(stmt, values) if i is not None]
+    held = session.info.get(HELD_TASK_IDS)
+    if held is not None:
+        held.extend(made)
+    elif made:
+        await announce_created(session, made, source)
+    return made
+
+
+async def move_tasks_due(session: AsyncSession, moves: list[tuple[Task, datetime]]) -> None:
+    """`move_task_due` for many tasks: one flush, then `task.updated` for each moved."""
+    now = utcnow_for_models()
+    moved = []
+    for task, due_at in moves:
+        if task.due_at != due_at:
+            task.due_at, task.updated_at = due_at, now
+            moved.append(task.id)
+    if moved:
+        await session.flush()
+        await _announce_each(session, moved, EventType.TASK_UPDATED)
