@@ -18,10 +18,8 @@ from __future__ import annotations
 import csv
 import io
 import json
-import math
 import re
-from bisect import bisect_right
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
@@ -43,6 +41,7 @@ from app.models import (
 )
 from app.models.base import UTCDateTime
 from app.service.hours import zone
+from app.service.ranking import percentile, percentile_of_runs
 from app.service.settings import DEFAULT_FIRST_RESPONSE_MINUTES
 
 MAX_RANGE = timedelta(days=731)  # "over 2 years" is refused
@@ -60,41 +59,6 @@ FIELDS = (
     "csat_responses",
     "csat_score",
 )
-
-
-def _rank(n: int, p: float) -> int:
-    """Nearest rank (1-based) of the p-th percentile of n values: ceil(p x n), at least 1."""
-    return max(1, math.ceil(p * n))
-
-
-def percentile(sorted_values: Sequence[int], p: float) -> int | None:
-    """Nearest rank: the value at rank ceil(p x n) (1-based); None for no values."""
-    if not sorted_values:
-        return None
-    return sorted_values[_rank(len(sorted_values), p) - 1]
-
-
-def percentile_of_runs(runs: Sequence[Sequence[int]], p: float) -> int | None:
-    """`percentile` of all the values of `runs` (each sorted), without merging them.
-
-    The value at rank k is the smallest x with at least k values <= x: a binary search
-    over x, counting with `bisect` in each run (about 30 x len(runs) bisects for a year
-    of seconds, against a sort of every value: a year's total by day was 365 runs and
-    100,000 values). Integers only.
-    """
-    n = sum(len(run) for run in runs)
-    if not n:
-        return None
-    k = _rank(n, p)
-    lo = min(run[0] for run in runs if run)
-    hi = max(run[-1] for run in runs if run)
-    while lo < hi:
-        mid = (lo + hi) // 2
-        if sum(bisect_right(run, mid) for run in runs) >= k:
-            hi = mid
-        else:
-            lo = mid + 1
-    return lo
 
 
 def parse_moment(value: str | None, tz: ZoneInfo, name: str) -> datetime | None:
