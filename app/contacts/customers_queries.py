@@ -192,6 +192,30 @@ def _lifecycle_clause(lifecycle: str) -> Any:
     return and_(Contact.lifecycle != "lost", scored)
 
 
+# A lifecycle with at most this many customers is listed from its index (the customers
+# read by id and sorted); more, and walking the recency index meets a page of them sooner.
+FEW_IN_LIFECYCLE = 1000
+
+
+async def _few_in_lifecycle(session: AsyncSession, lifecycle: str) -> list[int] | None:
+    """The customers that may show `lifecycle`, when they are few (None otherwise, and
+    for `active`, which the unscored are too): a candidate list the exact clause then
+    decides on. `lost` adds the customers an agent marked lost."""
+    if lifecycle == "active":
+        return None
+    cap = FEW_IN_LIFECYCLE + 1
+    ids = list(
+        await session.scalars(
+            select(SCORES.contact_id).where(SCORES.lifecycle == lifecycle).limit(cap)
+        )
+    )
+    if lifecycle == "lost" and len(ids) < cap:
+        ids += await session.scalars(
+            select(Contact.id).where(Contact.lifecycle == "lost").limit(cap - len(ids))
+        )
+    return None if len(ids) > FEW_IN_LIFECYCLE else ids
+
+
 def like_pattern(term: str) -> str:
     escaped = term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
     return f"%{escaped}%"
@@ -260,6 +284,9 @@ async def list_customers(
         stmt = stmt.where(Contact.owner_id == int(owner))
     if lifecycle:
         stmt = stmt.where(_lifecycle_clause(lifecycle))
+        few = await _few_in_lifecycle(session, lifecycle)
+        if few is not None:
+            stmt = stmt.where(Contact.id.in_(few))
     if tier:
         stmt = stmt.where(exists().where(SCORES.contact_id == Contact.id, SCORES.tier == tier))
     if channel_id is not None:

@@ -72,7 +72,8 @@ class Contact(Base):
     # sweep reads only contacts that are due, never all of them).
     next_care_check_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
     # "active", or "lost" when an agent marks the customer lost (a hard churn event).
-    lifecycle: Mapped[str] = mapped_column(String(20), default="active")
+    # Indexed for the customers list's `lifecycle=lost` (an agent's mark; migration 0019life).
+    lifecycle: Mapped[str] = mapped_column(String(20), default="active", index=True)
     lost_reason: Mapped[str | None] = mapped_column(Text)
     lifecycle_changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # Set while merged into another contact; such a contact is hidden from lists.
