@@ -49,6 +49,7 @@ from app.contacts.actions.churn import HARD_CHURN_EVENTS
 from app.models import utcnow_for_models
 from app.models.base import UTCDateTime
 from app.retention.churn import REVENUE_DAYS
+from app.retention.queries import LOST_AUDIT_ACTION
 
 CHANNEL_BITS = 1 << 20  # channel ids below about a million fit under the time in a key
 SLACK = timedelta(minutes=10)  # a write commits within this long of taking its id/time
@@ -86,7 +87,7 @@ SQL = {
         "insert_hard": "INSERT OR IGNORE INTO churn_hard (contact_id)",
     },
 }
-LOST_MARK_ACTION = "contact.lifecycle_changed"
+LOST_MARK_ACTION = LOST_AUDIT_ACTION  # an agent marking a customer lost
 
 
 def dialect_sql(name: str) -> dict[str, str]:

@@ -28,16 +28,15 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Date, Integer, Numeric, String, bindparam, select, text
+from sqlalchemy import Date, Integer, Numeric, String, bindparam, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.accounts.viewer import Viewer
 from app.contacts.actions.churn import is_hard_churn
-from app.models import AuditLog
 from app.models.base import JSONType, UTCDateTime
 from app.retention.churn import REVENUE_DAYS, ChurnRow, History
-from app.retention.churn_days import LOST_MARK_ACTION
 from app.retention.periods import local_date, local_midnight
+from app.retention.queries import add_lost_marks
 
 EPOCH = date(1970, 1, 1)
 
@@ -125,14 +124,7 @@ async def hard_histories(
             orders[cid].append((at, Decimal(amount)))
     if postgres:
         await session.execute(text("SET LOCAL enable_seqscan = on"))
-    marks = select(AuditLog.object_id, AuditLog.created_at, AuditLog.details).where(
-        AuditLog.action == LOST_MARK_ACTION,
-        AuditLog.object_type == "contact",
-        AuditLog.created_at < until,
-    )
-    for oid, at, details in await session.execute(marks):
-        if (details or {}).get("to") == "lost" and oid.isdigit() and int(oid) in owners:
-            churns[int(oid)].append(at)
+    await add_lost_marks(session, until, owners, churns)
     return [
         History(cid, owner, inter[cid], orders.get(cid, []), churns.get(cid, []))
         for cid, owner in owners.items()

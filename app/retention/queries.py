@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Container, Iterable
 from datetime import datetime
 from typing import Any
 
@@ -108,14 +108,7 @@ async def load_histories(
             if at < until:
                 inter[cid].append((at, None))
                 orders[cid].append((at, amount))
-    marks = select(AuditLog.object_id, AuditLog.created_at, AuditLog.details).where(
-        AuditLog.action == LOST_AUDIT_ACTION,
-        AuditLog.object_type == "contact",
-        AuditLog.created_at < until,
-    )
-    for oid, at, details in await session.execute(marks):
-        if (details or {}).get("to") == "lost" and oid.isdigit() and int(oid) in owners:
-            churns[int(oid)].append(at)
+    await add_lost_marks(session, until, owners, churns)
     return [
         History(cid, owner, inter.get(cid, []), orders.get(cid, []), churns.get(cid, []))
         for cid, owner in owners.items()
@@ -210,3 +203,21 @@ async def last_rating(session: AsyncSession, contact_id: int) -> int | None:
         .limit(1)
     )
     return score
+
+
+async def add_lost_marks(
+    session: AsyncSession,
+    until: datetime,
+    customers: Container[int],
+    churns: dict[int, list[datetime]],
+) -> None:
+    """The agents' "marked lost" (the audit log) of these customers before `until`, as
+    hard churn times into `churns` (CONTRACT section 11)."""
+    marks = select(AuditLog.object_id, AuditLog.created_at, AuditLog.details).where(
+        AuditLog.action == LOST_AUDIT_ACTION,
+        AuditLog.object_type == "contact",
+        AuditLog.created_at < until,
+    )
+    for oid, at, details in await session.execute(marks):
+        if (details or {}).get("to") == "lost" and oid.isdigit() and int(oid) in customers:
+            churns[int(oid)].append(at)
