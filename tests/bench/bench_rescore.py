@@ -32,6 +32,7 @@ from tests.bench.bench_support import (
     count_rows,
     create_wechat_channel,
     drop_pg_database,
+    factory_server,
     free_port,
     pg_url,
     sqlite_path,
@@ -95,21 +96,7 @@ def _server(side: str, url: str, workdir: Path, hook_seconds: float) -> Server:
         "HUILIU_BENCH_RETENTION_HOOK": side,
         "HUILIU_BENCH_RETENTION_SECONDS": str(hook_seconds),
     }
-    argv = [
-        sys.executable,
-        "-m",
-        "uvicorn",
-        "tests.bench.rescore_server:create",
-        "--factory",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        "--log-level",
-        "info",
-        "--proxy-headers",
-    ]
-    return Server(f"hook-{side}", argv, env, workdir, port)
+    return factory_server(f"hook-{side}", "tests.bench.rescore_server:create", env, workdir, port)
 
 
 async def ingest_ab(

@@ -276,12 +276,19 @@ def huiliu_server(
 def floor_server(workdir: Path, database_url: str) -> Server:
     port = free_port()
     env = {"FLOOR_DATABASE_URL": database_url, "FLOOR_TOKEN": WECHAT_TOKEN}
-    # The same uvicorn settings `huiliu serve` uses (app/cli.py), so only the app differs.
+    return factory_server("floor", "tests.bench.bench_floor:create_floor", env, workdir, port)
+
+
+def factory_server(
+    name: str, factory: str, env: dict[str, str], workdir: Path, port: int
+) -> Server:
+    """An app factory under uvicorn with the settings `huiliu serve` uses (app/cli), so
+    only the app differs from the server it is compared with."""
     argv = [
         sys.executable,
         "-m",
         "uvicorn",
-        "tests.bench.bench_floor:create_floor",
+        factory,
         "--factory",
         "--host",
         "127.0.0.1",
@@ -291,7 +298,7 @@ def floor_server(workdir: Path, database_url: str) -> Server:
         "info",
         "--proxy-headers",
     ]
-    return Server("floor", argv, env, workdir, port)
+    return Server(name, argv, env, workdir, port)
 
 
 # ---------------------------------------------------------------- a lean HTTP/1.1 client
