@@ -1,9 +1,9 @@
 """What keeping the service facts up to date costs ingest (issue 16: no more than 5 %).
 
 Two Huiliu servers run at once, the same code, each on its own fresh database: one as
-shipped ("on"), one started with HUILIU_BENCH_FACTS_OFF=1 ("off"), where
-`app/service/actions/facts.after_inbound` does nothing (no facts upsert, no greeting /
-away check per batch). WeChat pushes over 32 keep-alive connections as in the ingest
+shipped ("on"), one started through `tests/bench/facts_server.py` ("off"), where the
+ingest's call of `after_inbound` does nothing (no facts upsert, no greeting / away check
+per batch). WeChat pushes over 32 keep-alive connections as in the ingest
 row; rounds alternate (on, off, off, on, ...) so drift on a shared machine hits both
 alike. Two measures:
 
@@ -121,8 +121,8 @@ async def batch_cpu(kind: str, url: str, batches: int, size: int = 32) -> dict[s
 
     from app.db import Database
     from app.ingest.batcher import IngestBatcher, Push
-    from app.service.actions import facts
     from channels.base import WebhookRequest
+    from tests.bench.facts_server import facts_upkeep
 
     channel_id = await create_wechat_channel(url, app_id="wxbatchcpu")
     maker = PushMaker(f"/webhooks/wechat/{channel_id}", customers=size, prefix=6)
@@ -142,7 +142,7 @@ async def batch_cpu(kind: str, url: str, batches: int, size: int = 32) -> dict[s
                 received_at=time.time(),
             )
             pushes.append(Push("wechat", channel_id, wire))
-        facts.BENCH_FACTS_OFF = name == "off"
+        facts_upkeep(name == "on")
         batcher = IngestBatcher(db, max_batch=size)
         db_before = await _backends(dbname) if kind == "pg" else {}
         cpu_before = time.process_time()
@@ -165,7 +165,7 @@ async def batch_cpu(kind: str, url: str, batches: int, size: int = 32) -> dict[s
             for name in ("on", "off") if i % 2 == 0 else ("off", "on"):
                 await one(name)
     finally:
-        facts.BENCH_FACTS_OFF = False
+        facts_upkeep(True)
         await db.dispose()
     # Each round's on/off pair shares the moment's load: the median of their ratios
     # resists the batches a busy machine slows down (an A/A run spread +-6 % in means).
@@ -189,7 +189,8 @@ async def run(kind: str, workdir: Path, *, rounds: int, seconds: float) -> dict[
         await migrate(url)
         channels[name] = await create_wechat_channel(url)
         servers[name] = huiliu_server(workdir / name, url, name=f"facts-{name}")
-    servers["off"].env["HUILIU_BENCH_FACTS_OFF"] = "1"
+    # The same command through the module that switches the upkeep off first.
+    servers["off"].argv[1:3] = ["-m", "tests.bench.facts_server"]
     makers = {
         name: PushMaker(f"/webhooks/wechat/{channels[name]}", prefix=4) for name in ("on", "off")
     }

@@ -62,20 +62,21 @@ async def test_follower_events_make_no_facts(client: Any, factory: Any, app: Any
     assert await _facts(app) == []
 
 
-async def test_the_bench_switch_stops_the_upkeep(
-    client: Any, factory: Any, app: Any, monkeypatch: Any
-) -> None:
-    """HUILIU_BENCH_FACTS_OFF (the ingest bench's A/B only) stops the facts upkeep of
-    customer messages; the messages themselves are stored as always."""
-    from app.service.actions import facts
+async def test_the_bench_switch_stops_the_upkeep(client: Any, factory: Any, app: Any) -> None:
+    """The "off" side of the ingest bench's facts A/B (tests/bench/facts_server.py) stores
+    customer messages without the facts upkeep; switched back on, it counts again."""
+    from tests.bench.facts_server import facts_upkeep
 
     ch = await factory.channel("A", "sa")
-    monkeypatch.setattr(facts, "BENCH_FACTS_OFF", True)
-    assert (await push(client, ch, {"id": "m1", "from": "u1", "text": "你好"})).status_code == 200
+    facts_upkeep(False)
+    try:
+        r = await push(client, ch, {"id": "m1", "from": "u1", "text": "你好"})
+        assert r.status_code == 200
+    finally:
+        facts_upkeep(True)
     assert await _facts(app) == []
     async with app.state.services.db.session() as session:
         assert len(list(await session.scalars(select(Message)))) == 1
-    monkeypatch.setattr(facts, "BENCH_FACTS_OFF", False)
     assert (await push(client, ch, {"id": "m2", "from": "u2", "text": "在吗"})).status_code == 200
     (row,) = await _facts(app)
     assert row.messages_in == 1

@@ -8,7 +8,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 from datetime import datetime
 from functools import cache
@@ -31,11 +30,6 @@ from app.service.actions.automatic import ask_csat, greet, record_answer
 from app.service.hours import business_deadline, business_seconds, is_open
 from app.service.settings import ChannelService, channel_service
 from channels.base import ContentType, Direction
-
-# Off only in the bench's A/B of what keeping the facts costs ingest: tests/bench/bench_facts.py
-# starts one of its two servers with HUILIU_BENCH_FACTS_OFF=1, and `after_inbound` then
-# does nothing (no counts, greeting, away message or survey answer). Not a setting.
-BENCH_FACTS_OFF = os.environ.get("HUILIU_BENCH_FACTS_OFF") == "1"
 
 
 def _counts(message: Message) -> bool:
@@ -65,8 +59,6 @@ async def after_inbound(
     stored: Sequence[tuple[Conversation, bool, Message]],
 ) -> None:
     """Count a batch's customer messages (conversation, created?, message) in one upsert."""
-    if BENCH_FACTS_OFF:
-        return
     rows: dict[int, dict[str, Any]] = {}
     for conversation, _created, message in stored:
         if not _counts(message):
