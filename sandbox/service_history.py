@@ -133,15 +133,16 @@ async def seed_service_history(db: Database, *, per_day: int = 8, seed: int = 16
                         sender_name=agent.name,
                     ),
                 )
-                session.add_all(pair)
                 messages.extend(pair)
+                # The customer's message is counted by the database as it is stored
+                # (app/service/inbound_counts.py): the row goes in first, without it.
                 session.add(
                     ConversationFacts(
                         conversation_id=conversation.id,
                         channel_id=channel.id,
                         created_at=created,
-                        first_inbound_at=created,
-                        messages_in=1,
+                        first_inbound_at=None,
+                        messages_in=0,
                         messages_out=1,
                         first_response_at=replied,
                         first_response_s=first_s,
@@ -159,6 +160,8 @@ async def seed_service_history(db: Database, *, per_day: int = 8, seed: int = 16
                         away_sent=False,
                     )
                 )
+        await session.flush()
+        session.add_all(messages)
         await session.flush()
         await index_messages(session, messages)
     return True

@@ -2,10 +2,10 @@
 
 Two Huiliu servers run at once, the same code, each on its own fresh database: one as
 shipped ("on"), one started through `tests/bench/facts_server.py` ("off"), where the
-ingest's call of `after_inbound` does nothing (no facts upsert, no greeting / away check
-per batch). WeChat pushes over 32 keep-alive connections as in the ingest
-row; rounds alternate (on, off, off, on, ...) so drift on a shared machine hits both
-alike. Two measures:
+database does not count customer messages (its trigger dropped) and the ingest's call of
+`after_inbound` does nothing (no greeting / away check per batch). WeChat pushes over
+32 keep-alive connections as in the ingest row; rounds alternate (on, off, off, on, ...)
+so drift on a shared machine hits both alike. Two measures:
 
 - the rate: as fast as the connections go (`bench_ingest.drive`), on/off of the
   acknowledged rates (the cost is 1 - ratio). On a machine shared with other work it
@@ -26,6 +26,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from app.db import Database
 from tests.bench.bench_ingest import CONNECTIONS, Tally, drive
 from tests.bench.bench_support import (
     PG_ADMIN_DSN,
@@ -37,6 +38,7 @@ from tests.bench.bench_support import (
     migrate,
     recreate_pg_database,
 )
+from tests.bench.facts_server import counting
 
 PG_DBS = {"on": "huiliu_bench_facts_on", "off": "huiliu_bench_facts_off"}
 TARGET_COST = 0.05
@@ -112,11 +114,15 @@ async def paced(server: Any, maker: PushMaker, rate: float, seconds: float) -> T
     return tally
 
 
-async def batch_cpu(kind: str, url: str, batches: int, size: int = 32) -> dict[str, float]:
+async def batch_cpu(
+    kind: str, urls: dict[str, str], batches: int, size: int = 32
+) -> dict[str, float]:
     """CPU per ingest batch of `size` pushes from known customers, upkeep on and off in turn
-    in this process (`IngestBatcher` as the server runs it, one batch at a time): this
-    process's CPU (the SQLite thread's too) plus, on PostgreSQL, its backends'. No HTTP,
-    no other server: the difference is the upkeep's own work, ms per batch."""
+    in this process (`IngestBatcher` as the server runs it, one batch at a time), each side
+    on its own database of the A/B ("off": no counting trigger) with the same customers
+    and the same pushes: this process's CPU (the SQLite thread's too) plus, on PostgreSQL,
+    that database's backends'. No HTTP, no other server: the difference is the upkeep's
+    own work, ms per batch."""
     from urllib.parse import parse_qsl
 
     from app.db import Database
@@ -124,16 +130,17 @@ async def batch_cpu(kind: str, url: str, batches: int, size: int = 32) -> dict[s
     from channels.base import WebhookRequest
     from tests.bench.facts_server import facts_upkeep
 
-    channel_id = await create_wechat_channel(url, app_id="wxbatchcpu")
-    maker = PushMaker(f"/webhooks/wechat/{channel_id}", customers=size, prefix=6)
-    dbname = url.rsplit("/", 1)[1]
-    db = Database(url)
+    channels = {n: await create_wechat_channel(u, app_id="wxbatchcpu") for n, u in urls.items()}
+    makers = {
+        n: PushMaker(f"/webhooks/wechat/{c}", customers=size, prefix=6) for n, c in channels.items()
+    }
+    dbs = {name: Database(url) for name, url in urls.items()}
     spent: dict[str, list[float]] = {"on": [], "off": []}
 
     async def one(name: str) -> None:
         pushes = []
         for _ in range(size):
-            path, body, _ = maker.make()
+            path, body, _ = makers[name].make()
             wire = WebhookRequest(
                 method="POST",
                 query=dict(parse_qsl(path.split("?", 1)[1])),
@@ -141,16 +148,16 @@ async def batch_cpu(kind: str, url: str, batches: int, size: int = 32) -> dict[s
                 body=body,
                 received_at=time.time(),
             )
-            pushes.append(Push("wechat", channel_id, wire))
+            pushes.append(Push("wechat", channels[name], wire))
         facts_upkeep(name == "on")
-        batcher = IngestBatcher(db, max_batch=size)
-        db_before = await _backends(dbname) if kind == "pg" else {}
+        batcher = IngestBatcher(dbs[name], max_batch=size)
+        db_before = await _backends(PG_DBS[name]) if kind == "pg" else {}
         cpu_before = time.process_time()
         batcher.queue.extend(pushes)
         await batcher._work()
         cpu = time.process_time() - cpu_before
         if kind == "pg":
-            cpu += _delta(db_before, await _backends(dbname))
+            cpu += _delta(db_before, await _backends(PG_DBS[name]))
         assert all(p.future.result().stored == 1 for p in pushes)
         spent[name].append(cpu)
 
@@ -166,7 +173,8 @@ async def batch_cpu(kind: str, url: str, batches: int, size: int = 32) -> dict[s
                 await one(name)
     finally:
         facts_upkeep(True)
-        await db.dispose()
+        for db in dbs.values():
+            await db.dispose()
     # Each round's on/off pair shares the moment's load: the median of their ratios
     # resists the batches a busy machine slows down (an A/A run spread +-6 % in means).
     ratios = sorted(a / b for a, b in zip(spent["on"], spent["off"], strict=True) if b)
@@ -187,6 +195,12 @@ async def run(kind: str, workdir: Path, *, rounds: int, seconds: float) -> dict[
         else:
             url = await recreate_pg_database(PG_DBS[name])
         await migrate(url)
+        if name == "off":  # no counting of customer messages in the database either
+            db = Database(url)
+            try:
+                await counting(db, False)
+            finally:
+                await db.dispose()
         channels[name] = await create_wechat_channel(url)
         servers[name] = huiliu_server(workdir / name, url, name=f"facts-{name}")
     # The same command through the module that switches the upkeep off first.
@@ -225,7 +239,9 @@ async def run(kind: str, workdir: Path, *, rounds: int, seconds: float) -> dict[
     finally:
         for server in servers.values():
             await server.stop()
-    per_batch = await batch_cpu(kind, servers["on"].env["HUILIU_DATABASE_URL"], batches=BATCHES)
+    per_batch = await batch_cpu(
+        kind, {n: s.env["HUILIU_DATABASE_URL"] for n, s in servers.items()}, batches=BATCHES
+    )
     facts = {
         name: await count_rows(server.env["HUILIU_DATABASE_URL"], "conversation_facts")
         for name, server in servers.items()

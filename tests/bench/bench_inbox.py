@@ -21,6 +21,7 @@ from typing import Any
 from tests.bench.bench_support import (
     HttpClient,
     Server,
+    counting,
     create_agents,
     create_wechat_channel,
     huiliu_server,
@@ -220,6 +221,8 @@ async def seed_pg(url: str, p: dict[str, Any], tables: list[Any] | None = None) 
 
     conn = await asyncpg.connect(url.replace("postgresql+asyncpg://", "postgresql://"))
     try:
+        for statement in counting("postgresql", False):  # the facts rows are written whole
+            await conn.execute(statement)
         for table, cols, rows in tables or TABLES:
             const = CONSTANTS[table]
             names = list(cols) + list(const)
@@ -237,6 +240,8 @@ async def seed_pg(url: str, p: dict[str, Any], tables: list[Any] | None = None) 
                     f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
                     f"(SELECT max(id) FROM {table}))"
                 )
+        for statement in counting("postgresql", True):
+            await conn.execute(statement)
         await conn.execute("ANALYZE")
     finally:
         await conn.close()
@@ -252,6 +257,8 @@ def seed_sqlite(url: str, p: dict[str, Any], tables: list[Any] | None = None) ->
     try:
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("PRAGMA synchronous=OFF")
+        for statement in counting("sqlite", False):  # the facts rows are written whole
+            conn.execute(statement)
         for table, cols, rows in tables or TABLES:
             const = CONSTANTS[table]
             names = list(cols) + list(const)
@@ -269,6 +276,8 @@ def seed_sqlite(url: str, p: dict[str, Any], tables: list[Any] | None = None) ->
             if batch:
                 conn.executemany(sql, batch)
             conn.commit()
+        for statement in counting("sqlite", True):
+            conn.execute(statement)
         conn.execute("ANALYZE")
         conn.commit()
     finally:

@@ -400,3 +400,12 @@ def fmt_ms(seconds: float) -> str:
 
 def kv(**values: Any) -> str:
     return ", ".join(f"{k}={v}" for k, v in values.items())
+
+
+def counting(dialect: str, on: bool) -> tuple[str, ...]:
+    """The statements that create (`on`) or drop the database's count of customer
+    messages (app/service/inbound_counts.py). Seeders that write whole facts rows
+    themselves, straight into the schema, drop it while they write."""
+    from app.service import inbound_counts
+
+    return (inbound_counts.CREATE if on else inbound_counts.DROP)[dialect]

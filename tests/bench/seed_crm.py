@@ -45,7 +45,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from tests.bench.bench_support import migrate, sqlite_path
+from tests.bench.bench_support import counting, migrate, sqlite_path
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 DAY = 86400
@@ -688,6 +688,8 @@ async def _write_pg(url: str, p: Plan, seed: int, tasks: int) -> None:
 
     conn = await asyncpg.connect(url.replace("postgresql+asyncpg://", "postgresql://"))
     try:
+        for statement in counting("postgresql", False):  # the facts rows are written whole
+            await conn.execute(statement)
         for table, rows in _tables(p, seed, tasks):
             const = CONSTANTS.get(table, {})
             names = list(COLUMNS[table]) + list(const)
@@ -702,6 +704,8 @@ async def _write_pg(url: str, p: Plan, seed: int, tasks: int) -> None:
                 for t in sequenced
             )
         )
+        for statement in counting("postgresql", True):
+            await conn.execute(statement)
         await conn.execute("ANALYZE")
     finally:
         await conn.close()
@@ -712,6 +716,8 @@ def _write_sqlite(url: str, p: Plan, seed: int, tasks: int) -> None:
     try:
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("PRAGMA synchronous=OFF")
+        for statement in counting("sqlite", False):  # the facts rows are written whole
+            conn.execute(statement)
         for table, rows in _tables(p, seed, tasks):
             const = CONSTANTS.get(table, {})
             names = list(COLUMNS[table]) + list(const)
@@ -722,6 +728,8 @@ def _write_sqlite(url: str, p: Plan, seed: int, tasks: int) -> None:
             for batch in _batches(rows, tuple(const.values())):
                 conn.executemany(sql, [tuple(_sqlite_value(v) for v in row) for row in batch])
             conn.commit()
+        for statement in counting("sqlite", True):
+            conn.execute(statement)
         conn.execute("ANALYZE")
         conn.commit()
     finally:

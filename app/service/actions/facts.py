@@ -1,7 +1,8 @@
 """Keeping `conversation_facts` (app/models/service.py) up to date, one hook per inbox action.
 
-- `after_inbound`: customer messages stored by the ingest action (one upsert per batch),
-  then the greeting or away message, and a survey answer on a resolved conversation;
+- customer messages are counted by the database as they are stored (a trigger on
+  `messages`, app/service/inbound_counts.py); `after_inbound`, called by the ingest
+  action, sends the greeting or away message and records a survey answer;
 - `after_reply`: an agent's (non-private) reply: counts, first response, last replier;
 - `after_status`: resolution (and the CSAT survey), or reopening.
 """
@@ -10,12 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from functools import cache
-from typing import Any
 
-from sqlalchemy import func
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.models import (
@@ -58,29 +54,11 @@ async def after_inbound(
     channel: Channel,
     stored: Sequence[tuple[Conversation, bool, Message]],
 ) -> None:
-    """Count a batch's customer messages (conversation, created?, message) in one upsert."""
-    rows: dict[int, dict[str, Any]] = {}
-    for conversation, _created, message in stored:
-        if not _counts(message):
-            continue
-        row = rows.get(conversation.id)
-        if row is None:
-            rows[conversation.id] = {
-                "conversation_id": conversation.id,
-                "channel_id": conversation.channel_id,
-                "created_at": conversation.created_at,
-                "first_inbound_at": message.created_at,
-                "messages_in": 1,
-                "messages_out": 0,
-                "greeted": False,
-                "away_sent": False,
-            }
-        else:
-            row["messages_in"] += 1
-    if not rows:
-        return
-    await session.execute(_count_inbound(session.get_bind().dialect.name), list(rows.values()))
-    await _automatic(session, channel, stored)
+    """A batch's customer messages (conversation, created?, message), stored and already
+    counted on their facts rows by the database (app/service/inbound_counts.py): the
+    greeting or away message, and a survey answer on a resolved conversation."""
+    if any(_counts(message) for _conversation, _created, message in stored):
+        await _automatic(session, channel, stored)
 
 
 async def set_first_response_due(
@@ -100,24 +78,6 @@ async def set_first_response_due(
             conversation.created_at,
             service.first_response_minutes * 60,
         )
-
-
-@cache
-def _count_inbound(dialect: str) -> Any:
-    """The facts upsert of `after_inbound`, built once per dialect (it runs every batch).
-    On the table, not the mapped class: a Core executemany, without the ORM's bulk insert
-    handling of each row (a third of the upkeep's CPU per batch on SQLite)."""
-    table: Any = ConversationFacts.__table__
-    stmt = (pg_insert if dialect == "postgresql" else sqlite_insert)(table)
-    return stmt.on_conflict_do_update(
-        index_elements=["conversation_id"],
-        set_={
-            "messages_in": table.c.messages_in + stmt.excluded.messages_in,
-            "first_inbound_at": func.coalesce(
-                table.c.first_inbound_at, stmt.excluded.first_inbound_at
-            ),
-        },
-    )
 
 
 async def _automatic(
