@@ -18,6 +18,7 @@ from sqlalchemy import select
 from app.db import Database
 from app.models import (
     Conversation,
+    ConversationFacts,
     Message,
     Order,
     User,
@@ -63,6 +64,7 @@ async def seed_history(db: Database) -> bool:
             return False
         now = utcnow_for_models()
         n_order = 0
+        answered: dict[int, tuple[datetime, datetime, User | None]] = {}
         for n in range(CUSTOMERS):
             channel = channels[n % len(channels)]
             owner = agents[n % len(agents)] if agents and n % 5 else None
@@ -96,6 +98,7 @@ async def seed_history(db: Database) -> bool:
                     session.add(_reply(conv, at + wait, rnd.choice(REPLIES), owner))
                     conv.first_response_at = at + wait
                     conv.last_message_at = at + wait
+                    answered[conv.id] = (at, at + wait, owner)
                 if rnd.random() < 0.45:
                     n_order += 1
                     product, price = rnd.choice(PRODUCTS)
@@ -119,5 +122,19 @@ async def seed_history(db: Database) -> bool:
                 event.extra = {"event": "unsubscribe"}
                 session.add(event)
         await session.flush()
+        # The database counted the customers' messages onto each conversation's service
+        # facts as they were stored (app/service/inbound_counts.py); the replies and
+        # resolutions written here as rows are added to them as the actions would have.
+        for facts in await session.scalars(
+            select(ConversationFacts).where(ConversationFacts.conversation_id.in_(answered))
+        ):
+            asked, replied, agent = answered[facts.conversation_id]
+            facts.messages_out = 1
+            facts.first_response_at = replied
+            facts.first_response_s = int((replied - asked).total_seconds())
+            facts.first_response_business_s = facts.first_response_s
+            facts.first_response_agent_id = facts.last_agent_id = agent.id if agent else None
+            facts.resolved_at = asked + timedelta(hours=2)
+            facts.resolution_s = 2 * 3600
         await refresh_scores(session, now)
         return True
