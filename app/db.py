@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, TypeVar
 
-from sqlalchemy import event, func, insert, select, text
+from sqlalchemy import event, func, insert, inspect, select, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeoutError
@@ -193,3 +193,19 @@ def queue_event(session: AsyncSession, row: dict[str, Any]) -> None:
 def wake_delivery_on_commit(session: AsyncSession) -> None:
     """Ask the delivery worker to look for new jobs once this transaction commits."""
     session.info[WAKE_DELIVERY] = True
+
+
+M = TypeVar("M")
+
+
+async def row_by_id(
+    session: AsyncSession, model: type[M], row_id: int, *, for_update: bool = False
+) -> M | None:
+    """The `model` row whose primary key is `row_id`, locked for a change with `for_update`.
+
+    A SELECT (not `session.get`) so that the lock is taken even when the row is already in
+    the session, exactly as every caller did by hand before."""
+    stmt = select(model).where(inspect(model).primary_key[0] == row_id)
+    if for_update:
+        stmt = stmt.with_for_update()
+    return await session.scalar(stmt)

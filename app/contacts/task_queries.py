@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.accounts.viewer import Viewer
 from app.contacts.actions.tasks import TaskOut, tasks_out
 from app.contacts.calendar import day_start, is_workday, today, week_end
+from app.db import row_by_id
 from app.errors import BadRequest, NotFound
 from app.models import ContactIdentity, Task, TaskStatus
 from app.pagination import decode_cursor, encode_cursor
@@ -119,10 +120,7 @@ async def todo_counts(session: AsyncSession, viewer: Viewer) -> dict[str, int]:
 async def access_task(
     session: AsyncSession, viewer: Viewer, task_id: int, *, for_update: bool = False
 ) -> Task:
-    stmt = select(Task).where(Task.id == task_id)
-    if for_update:
-        stmt = stmt.with_for_update()
-    task = await session.scalar(stmt)
+    task = await row_by_id(session, Task, task_id, for_update=for_update)
     if task is None:
         raise NotFound("task not found")
     if viewer.channel_ids is not None:
