@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field
 
 from app.i18n import preview
 from app.models import Channel, Contact, ContactIdentity, Conversation, Message, Order, User
+from app.models.base import attributes_of
 from channels.base import STATE_REASON, STATE_REAUTHORIZATION_NEEDED
 
 
@@ -189,13 +190,16 @@ def conversation_out(
         last_message_preview=preview(c.last_message_type, c.last_message_preview),
         last_message_type=c.last_message_type,
         last_message_text=c.last_message_preview,
-        unread_count=c.unread_count,
-        created_at=c.created_at,
-        last_message_at=c.last_message_at,
-        first_response_at=c.first_response_at,
-        first_response_due_at=c.first_response_due_at,
-        resolved_at=c.resolved_at,
-        reply_window_expires_at=c.reply_window_expires_at,
+        **attributes_of(
+            c,
+            "unread_count",
+            "created_at",
+            "last_message_at",
+            "first_response_at",
+            "first_response_due_at",
+            "resolved_at",
+            "reply_window_expires_at",
+        ),
         contact_unreachable=identity.unreachable,
     )
 
@@ -204,11 +208,7 @@ def channel_out(ch: Channel) -> ChannelOut:
     state = ch.state or {}
     needs = bool(state.get(STATE_REAUTHORIZATION_NEEDED))
     return ChannelOut(
-        id=ch.id,
-        type=ch.type,
-        name=ch.name,
-        archived=ch.archived,
-        created_at=ch.created_at,
+        **attributes_of(ch, "id", "type", "name", "archived", "created_at"),
         needs_reauthorization=needs,
         status_reason=str(state.get(STATE_REASON) or "") or None if needs else None,
     )
