@@ -35,14 +35,6 @@ def due_bounds(due: str) -> tuple[datetime | None, datetime]:
     return start, day_start(week_end(day) + timedelta(days=1))  # week: today to Sunday
 
 
-def _assignee_clause(viewer: Viewer, assignee: str) -> Any:
-    if assignee == "me":
-        return Task.assignee_id == viewer.id
-    if assignee == "none":
-        return Task.assignee_id.is_(None)
-    return Task.assignee_id == int(assignee)
-
-
 async def list_tasks(
     session: AsyncSession,
     viewer: Viewer,
@@ -60,7 +52,7 @@ async def list_tasks(
     if visible is not None:
         stmt = stmt.where(visible)
     if assignee:
-        stmt = stmt.where(_assignee_clause(viewer, assignee))
+        stmt = stmt.where(viewer.person_clause(Task.assignee_id, assignee))
     if due:
         lo, hi = due_bounds(due)
         stmt = stmt.where(Task.due_at < hi)
