@@ -25,7 +25,7 @@ from app.inbox.schemas import (
     message_out,
 )
 from app.models import Channel, Conversation, Message, User, UserChannel
-from app.pagination import PageDep, newest_first, page
+from app.pagination import DEFAULT_LIMIT, Cursor, Limit, PageDep, PageQuery, newest_first, page
 
 router = APIRouter(prefix="/api/v1", tags=["inbox"])
 
@@ -34,13 +34,15 @@ router = APIRouter(prefix="/api/v1", tags=["inbox"])
 async def list_conversations(
     session: SessionDep,
     viewer: ViewerDep,
-    pg: PageDep,
     status: Annotated[str, Query(pattern="^(open|pending|resolved|all)$")] = "open",
     channel_id: int | None = None,
     assignee: Annotated[str | None, Query(pattern=r"^(me|none|\d{1,10})$")] = None,
+    # Not PageDep: its parameters would move after `sort` in the published OpenAPI.
+    cursor: Cursor = None,
+    limit: Limit = DEFAULT_LIMIT,
     sort: Annotated[str, Query(pattern="^(latest|waiting)$")] = "latest",
 ) -> dict[str, Any]:
-    return await pg.answer(
+    return await PageQuery(cursor, limit).answer(
         queries.list_conversations,
         session,
         viewer,
