@@ -190,16 +190,13 @@ def conversation_out(
         last_message_preview=preview(c.last_message_type, c.last_message_preview),
         last_message_type=c.last_message_type,
         last_message_text=c.last_message_preview,
-        **attributes_of(
-            c,
-            "unread_count",
-            "created_at",
-            "last_message_at",
-            "first_response_at",
-            "first_response_due_at",
-            "resolved_at",
-            "reply_window_expires_at",
-        ),
+        unread_count=c.unread_count,
+        created_at=c.created_at,
+        last_message_at=c.last_message_at,
+        first_response_at=c.first_response_at,
+        first_response_due_at=c.first_response_due_at,
+        resolved_at=c.resolved_at,
+        reply_window_expires_at=c.reply_window_expires_at,
         contact_unreachable=identity.unreachable,
     )
 
