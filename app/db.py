@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
-from sqlalchemy import event, func, insert, inspect, select, text
+from sqlalchemy import event, func, insert, select, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeoutError
@@ -201,11 +201,12 @@ M = TypeVar("M")
 async def row_by_id(
     session: AsyncSession, model: type[M], row_id: int, *, for_update: bool = False
 ) -> M | None:
-    """The `model` row whose primary key is `row_id`, locked for a change with `for_update`.
+    """The `model` row of this `id`, locked for a change with `for_update`.
 
     A SELECT (not `session.get`) so that the lock is taken even when the row is already in
     the session, exactly as every caller did by hand before."""
-    stmt = select(model).where(inspect(model).primary_key[0] == row_id)
+    # For models with an integer `id` primary key; typing cannot say so of a mapped class.
+    stmt = select(model).where(cast(Any, model).id == row_id)
     if for_update:
         stmt = stmt.with_for_update()
     return await session.scalar(stmt)
