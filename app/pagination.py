@@ -2,18 +2,20 @@
 
 A cursor is the sort key of a page's last row, base64url JSON; the next page asks for the
 rows strictly after it in the list's order. Bad cursors answer 400. Every list endpoint
-takes the same `cursor` and `limit` parameters and answers `page(items, next_cursor)`.
+takes the same `cursor` and `limit` parameters (`PageDep`) and answers
+`page(items, next_cursor)`.
 """
 
 from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any, TypeVar
 
-from fastapi import Query
+from fastapi import Depends, Query
 from sqlalchemy import ColumnElement, Select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
@@ -34,6 +36,32 @@ Cursor = Annotated[str | None, Query(max_length=500)]
 def page(items: Sequence[Any], next_cursor: str | None) -> dict[str, Any]:
     """A list endpoint's answer: the items and the cursor of the next page (None: last)."""
     return {"items": items, "next_cursor": next_cursor}
+
+
+# A list query: filters as arguments, then `cursor=` and `limit=`; answers a page and the
+# cursor of the next one.
+Lister = Callable[..., Awaitable[tuple[Sequence[Any], str | None]]]
+
+
+@dataclass(frozen=True)
+class PageQuery:
+    """The `cursor` and `limit` a list endpoint was called with."""
+
+    cursor: str | None
+    limit: int
+
+    async def answer(self, lister: Lister, *args: Any, **filters: Any) -> dict[str, Any]:
+        """The endpoint's answer: `lister`'s page for these filters after this cursor."""
+        items, next_cursor = await lister(*args, **filters, cursor=self.cursor, limit=self.limit)
+        return page(items, next_cursor)
+
+
+def page_query(cursor: Cursor = None, limit: Limit = DEFAULT_LIMIT) -> PageQuery:
+    return PageQuery(cursor, limit)
+
+
+# Every list endpoint's paging parameters, declared once.
+PageDep = Annotated[PageQuery, Depends(page_query)]
 
 
 def encode_cursor(values: list[Any]) -> str:

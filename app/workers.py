@@ -21,20 +21,25 @@ ERROR_BACKOFF_MAX = 10.0
 
 
 class PollingWorker:
-    """Subclasses set `name` and `interval()`, implement `run_once`, and may set `drain`."""
+    """Subclasses set `name`, implement `run_once`, and may set `drain`. The interval is
+    the one given to `__init__`, or what a subclass's `interval()` computes (from
+    settings that may change)."""
 
     name = "worker"
     # Run the next pass at once after one that did something (a queue being worked off);
     # off for workers whose passes look at rows that are not yet due again.
     drain = False
 
-    def __init__(self) -> None:
+    def __init__(self, interval: float | None = None) -> None:
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self.failures = 0  # consecutive failed passes
+        self._every = interval
 
     def interval(self) -> float:
-        raise NotImplementedError
+        if self._every is None:
+            raise NotImplementedError("give an interval or override interval()")
+        return self._every
 
     async def run_once(self) -> int:
         """One pass; how much it did (0: nothing was due)."""

@@ -21,6 +21,7 @@ from app.deps import AdminDep, SessionDep, SupervisorDep
 from app.errors import BadRequest, NotFound
 from app.inbox.schemas import ChannelOut, UserOut, channel_out
 from app.models import Channel, Conversation, ConversationStatus, User, UserChannel
+from app.models.base import attributes_of
 
 router = APIRouter(prefix="/api/v1", tags=["admin"])
 
@@ -90,12 +91,7 @@ async def user_out(session: AsyncSession, user: User) -> UserOut:
         await session.scalars(select(UserChannel.channel_id).where(UserChannel.user_id == user.id))
     )
     return UserOut(
-        id=user.id,
-        email=user.email,
-        name=user.name,
-        role=user.role,
-        active=user.active,
-        channel_ids=limits or None,
+        **attributes_of(user, "id", "email", "name", "role", "active"), channel_ids=limits or None
     )
 
 

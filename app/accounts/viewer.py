@@ -43,6 +43,15 @@ class Viewer:
             return None
         return column.in_(sorted(self.channel_ids))
 
+    def person_clause(self, column: Any, who: str) -> Any:
+        """A WHERE clause: `column` (a user id, e.g. an assignee or owner) is this viewer
+        (`who` "me"), nobody ("none") or the user of that id (digits)."""
+        if who == "me":
+            return column == self.id
+        if who == "none":
+            return column.is_(None)
+        return column == int(who)
+
 
 async def load_viewer(session: AsyncSession, user: User) -> Viewer:
     if user.role in (Role.ADMIN, Role.SUPERVISOR):

@@ -21,7 +21,7 @@ from app.audit import record_audit
 from app.deps import AdminDep, SessionDep, SupervisorDep, ViewerDep
 from app.errors import BadRequest
 from app.models import utcnow_for_models
-from app.pagination import DEFAULT_LIMIT, Cursor, Limit, page
+from app.pagination import PageDep
 from app.services import get_services
 
 router = APIRouter(prefix="/api/v1", tags=["archive"])
@@ -36,27 +36,19 @@ async def search(
     session: SessionDep,
     viewer: ViewerDep,
     q: SearchText,
+    pg: PageDep,
     channel_id: int | None = None,
     since: datetime | None = None,
     until: datetime | None = None,
-    cursor: Cursor = None,
-    limit: Limit = DEFAULT_LIMIT,
 ) -> dict[str, Any]:
     """Chinese by substring, other words whole, case-insensitive; newest first."""
-    items, next_cursor = await queries.search_messages(
-        session,
-        viewer,
-        q,
-        channel_id=channel_id,
-        since=since,
-        until=until,
-        cursor=cursor,
-        limit=limit,
+    found = await pg.answer(
+        queries.search_messages, session, viewer, q, channel_id=channel_id, since=since, until=until
     )
-    if cursor is None:
+    if pg.cursor is None:
         details = queries.ArchiveFilters(channel_id=channel_id, since=since, until=until, q=q)
         record_audit(session, viewer.user, "search.queried", "message", "", details.as_details())
-    return page(items, next_cursor)
+    return found
 
 
 def _filters(
@@ -91,15 +83,14 @@ Filters = Annotated[queries.ArchiveFilters, Depends(_filters)]
 async def archive_conversations(
     session: SessionDep,
     viewer: SupervisorDep,
+    pg: PageDep,
     f: Filters,
-    cursor: Cursor = None,
-    limit: Limit = DEFAULT_LIMIT,
 ) -> dict[str, Any]:
     """Every conversation ever held, filtered; newest activity first."""
-    items, next_cursor = await queries.list_archive(session, viewer, f, cursor=cursor, limit=limit)
-    if cursor is None:
+    found = await pg.answer(queries.list_archive, session, viewer, f)
+    if pg.cursor is None:
         record_audit(session, viewer.user, "archive.listed", "conversation", "", f.as_details())
-    return page(items, next_cursor)
+    return found
 
 
 @router.get("/archive/conversations/{conversation_id}")
@@ -154,21 +145,18 @@ async def archive_export(
 async def audit(
     session: SessionDep,
     viewer: AdminDep,
+    pg: PageDep,
     action: OptionalText = None,
     actor_id: int | None = None,
     object_type: OptionalText = None,
     object_id: OptionalText = None,
-    cursor: Cursor = None,
-    limit: Limit = DEFAULT_LIMIT,
 ) -> dict[str, Any]:
     """The append-only audit log, newest first."""
-    items, next_cursor = await queries.list_audit(
+    return await pg.answer(
+        queries.list_audit,
         session,
         action=action,
         actor_id=actor_id,
         object_type=object_type,
         object_id=object_id,
-        cursor=cursor,
-        limit=limit,
     )
-    return page(items, next_cursor)

@@ -33,7 +33,7 @@ from app.contacts.task_queries import access_task
 from app.deps import SessionDep, ViewerDep
 from app.errors import BadRequest, NotFound
 from app.models import CampaignInvitee, Contact, InviteeState
-from app.pagination import DEFAULT_LIMIT, Cursor, Limit, page
+from app.pagination import PageDep, page
 
 router = APIRouter(prefix="/api/v1", tags=["campaigns"])
 
@@ -70,14 +70,8 @@ async def post_campaign(body: CampaignIn, session: SessionDep, viewer: ViewerDep
 
 
 @router.get("/campaigns")
-async def get_campaigns(
-    session: SessionDep,
-    viewer: ViewerDep,
-    cursor: Cursor = None,
-    limit: Limit = DEFAULT_LIMIT,
-) -> dict[str, Any]:
-    items, nxt = await list_campaigns(session, viewer, cursor=cursor, limit=limit)
-    return page(items, nxt)
+async def get_campaigns(session: SessionDep, viewer: ViewerDep, pg: PageDep) -> dict[str, Any]:
+    return await pg.answer(list_campaigns, session, viewer)
 
 
 @router.get("/campaigns/{campaign_id}")

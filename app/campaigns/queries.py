@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.accounts.viewer import Viewer
 from app.campaigns.actions import TRANSITIONS
 from app.campaigns.mix import mix_out
+from app.db import row_by_id
 from app.errors import NotFound
 from app.models import (
     Campaign,
@@ -112,10 +113,7 @@ def _ref(names: dict[int, str], user_id: int | None) -> Ref | None:
 async def access_campaign(
     session: AsyncSession, campaign_id: int, *, for_update: bool = False
 ) -> Campaign:
-    stmt = select(Campaign).where(Campaign.id == campaign_id)
-    if for_update:
-        stmt = stmt.with_for_update()
-    campaign = await session.scalar(stmt)
+    campaign = await row_by_id(session, Campaign, campaign_id, for_update=for_update)
     if campaign is None:
         raise NotFound("campaign not found")
     return campaign

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, Field
 
 from app.audit import record_audit
@@ -27,68 +28,57 @@ from app.contacts.task_queries import access_task, list_tasks, todo_counts
 from app.deps import AdminDep, SessionDep, ViewerDep
 from app.errors import BadRequest
 from app.models import Conversation, HolidayDay, TaskKind, User, utcnow_for_models
-from app.pagination import DEFAULT_LIMIT, Cursor, Limit, page
+from app.pagination import PageDep
 
 router = APIRouter(prefix="/api/v1", tags=["customers"])
 
 WhoQuery = Annotated[str | None, Query(pattern=r"^(me|none|\d{1,10})$")]
 
 
+@dataclass(frozen=True)
+class CustomerFilters:
+    """The customers list's query parameters, handed to `list_customers` as they are."""
+
+    q: Annotated[str | None, Query(max_length=200)] = None
+    owner: WhoQuery = None
+    lifecycle: Annotated[str | None, Query(pattern="^(new|active|at_risk|lost|recovered)$")] = None
+    tier: str | None = None
+    channel_id: int | None = None
+    sort: Annotated[str, Query(pattern="^(recent|risk)$")] = "recent"
+
+
 @router.get("/contacts")
 async def get_customers(
     session: SessionDep,
     viewer: ViewerDep,
-    q: Annotated[str | None, Query(max_length=200)] = None,
-    owner: WhoQuery = None,
-    lifecycle: Annotated[str | None, Query(pattern="^(new|active|at_risk|lost|recovered)$")] = None,
-    tier: str | None = None,
-    channel_id: int | None = None,
-    sort: Annotated[str, Query(pattern="^(recent|risk)$")] = "recent",
-    cursor: Cursor = None,
-    limit: Limit = DEFAULT_LIMIT,
+    f: Annotated[CustomerFilters, Depends()],
+    pg: PageDep,
 ) -> dict[str, Any]:
     """Customers, most recent activity first, or highest risk first (`sort=risk`)."""
-    if tier and tier not in TIER_FOLLOW_UP_DAYS:
+    if f.tier and f.tier not in TIER_FOLLOW_UP_DAYS:
         raise BadRequest("tier: must be one of " + ", ".join(TIER_FOLLOW_UP_DAYS))
-    items, nxt = await list_customers(
-        session,
-        viewer,
-        q=q,
-        owner=owner,
-        lifecycle=lifecycle,
-        tier=tier,
-        channel_id=channel_id,
-        sort=sort,
-        cursor=cursor,
-        limit=limit,
-    )
-    return page(items, nxt)
+    return await pg.answer(list_customers, session, viewer, **vars(f))
+
+
+@dataclass(frozen=True)
+class TaskFilters:
+    """The to-do list's query parameters, handed to `list_tasks` as they are."""
+
+    assignee: WhoQuery = None
+    status: Annotated[str, Query(pattern="^(open|done|cancelled)$")] = "open"
+    due: Annotated[str | None, Query(pattern="^(overdue|today|week)$")] = None
+    kind: Annotated[str | None, Query(max_length=20)] = None
+    contact_id: int | None = None
 
 
 @router.get("/tasks")
 async def get_tasks(
     session: SessionDep,
     viewer: ViewerDep,
-    assignee: WhoQuery = None,
-    status: Annotated[str, Query(pattern="^(open|done|cancelled)$")] = "open",
-    due: Annotated[str | None, Query(pattern="^(overdue|today|week)$")] = None,
-    kind: Annotated[str | None, Query(max_length=20)] = None,
-    contact_id: int | None = None,
-    cursor: Cursor = None,
-    limit: Limit = DEFAULT_LIMIT,
+    f: Annotated[TaskFilters, Depends()],
+    pg: PageDep,
 ) -> dict[str, Any]:
-    items, nxt = await list_tasks(
-        session,
-        viewer,
-        assignee=assignee,
-        status=status,
-        due=due,
-        kind=kind,
-        contact_id=contact_id,
-        cursor=cursor,
-        limit=limit,
-    )
-    return page(items, nxt)
+    return await pg.answer(list_tasks, session, viewer, **vars(f))
 
 
 @router.get("/tasks/counts")

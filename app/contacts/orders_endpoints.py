@@ -15,7 +15,7 @@ from app.contacts.queries import access_contact
 from app.deps import SessionDep, SupervisorDep, ViewerDep
 from app.errors import BadRequest, Conflict, NotFound
 from app.models import Order
-from app.pagination import DEFAULT_LIMIT, MAX_LIMIT, Cursor, Limit, newest_first, page
+from app.pagination import MAX_LIMIT, PageDep, newest_first, page
 
 router = APIRouter(prefix="/api/v1", tags=["orders"])
 
@@ -81,15 +81,14 @@ async def post_import(request: Request, session: SessionDep, viewer: SupervisorD
 async def get_orders(
     session: SessionDep,
     viewer: SupervisorDep,
+    pg: PageDep,
     unmatched: bool = False,
-    cursor: Cursor = None,
-    limit: Limit = DEFAULT_LIMIT,
 ) -> dict[str, Any]:
     """All orders newest first, or (`unmatched=true`) those waiting to be linked."""
     stmt = select(Order)
     if unmatched:
         stmt = stmt.where(Order.contact_id.is_(None))
-    rows, nxt = await newest_first(session, stmt, Order.id, cursor, limit)
+    rows, nxt = await newest_first(session, stmt, Order.id, pg.cursor, pg.limit)
     return page(await orders_out(session, rows), nxt)
 
 

@@ -12,6 +12,7 @@ from app.errors import NotFound
 from app.inbox.queries import conversation_rows
 from app.inbox.schemas import conversation_out
 from app.models import Channel, Contact, ContactIdentity, ContactTag, Conversation
+from app.models.base import attributes_of
 from app.pagination import MAX_LIMIT
 
 SUGGESTIONS = 200
@@ -73,18 +74,14 @@ async def contact_view(session: AsyncSession, viewer: Viewer, contact_id: int) -
 
     return ContactOut(
         **await crm_fields(session, viewer, contact),
-        id=contact.id,
-        name=contact.name,
-        avatar_url=contact.avatar_url,
-        phone=contact.phone,
-        email=contact.email,
-        notes=contact.notes,
+        **attributes_of(
+            contact, "id", "name", "avatar_url", "phone", "email", "notes", "created_at"
+        ),
         attributes=dict(contact.attributes or {}),
         identities=[IdentityOut.of(i, ch) for i, ch in visible],
         conversations=[
             conversation_out(*row) for row in conv_rows if viewer.can_see_channel(row[0].channel_id)
         ],
-        created_at=contact.created_at,
     )
 
 

@@ -75,12 +75,8 @@ class CrmSweeper(PollingWorker):
     name = "crm-sweep"
 
     def __init__(self, db: Database, interval: float = SWEEP_SECONDS) -> None:
-        super().__init__()
+        super().__init__(interval)
         self.db = db
-        self._interval = interval
-
-    def interval(self) -> float:
-        return self._interval
 
     async def run_once(self) -> int:
         result = await sweep_once(self.db)

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.accounts.viewer import Viewer
 from app.contacts.actions.tasks import TaskOut, tasks_out
 from app.contacts.calendar import day_start, is_workday, today, week_end
+from app.db import row_by_id
 from app.errors import BadRequest, NotFound
 from app.models import ContactIdentity, Task, TaskStatus
 from app.pagination import decode_cursor, encode_cursor
@@ -34,14 +35,6 @@ def due_bounds(due: str) -> tuple[datetime | None, datetime]:
     return start, day_start(week_end(day) + timedelta(days=1))  # week: today to Sunday
 
 
-def _assignee_clause(viewer: Viewer, assignee: str) -> Any:
-    if assignee == "me":
-        return Task.assignee_id == viewer.id
-    if assignee == "none":
-        return Task.assignee_id.is_(None)
-    return Task.assignee_id == int(assignee)
-
-
 async def list_tasks(
     session: AsyncSession,
     viewer: Viewer,
@@ -59,7 +52,7 @@ async def list_tasks(
     if visible is not None:
         stmt = stmt.where(visible)
     if assignee:
-        stmt = stmt.where(_assignee_clause(viewer, assignee))
+        stmt = stmt.where(viewer.person_clause(Task.assignee_id, assignee))
     if due:
         lo, hi = due_bounds(due)
         stmt = stmt.where(Task.due_at < hi)
@@ -119,10 +112,7 @@ async def todo_counts(session: AsyncSession, viewer: Viewer) -> dict[str, int]:
 async def access_task(
     session: AsyncSession, viewer: Viewer, task_id: int, *, for_update: bool = False
 ) -> Task:
-    stmt = select(Task).where(Task.id == task_id)
-    if for_update:
-        stmt = stmt.with_for_update()
-    task = await session.scalar(stmt)
+    task = await row_by_id(session, Task, task_id, for_update=for_update)
     if task is None:
         raise NotFound("task not found")
     if viewer.channel_ids is not None:

@@ -6,10 +6,10 @@ admin limited them to some; then the others answer 404, as if they did not exist
 
 from __future__ import annotations
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.accounts.viewer import Viewer
+from app.db import row_by_id
 from app.errors import NotFound
 from app.models import Conversation
 
@@ -17,10 +17,7 @@ from app.models import Conversation
 async def access_conversation(
     session: AsyncSession, viewer: Viewer, conversation_id: int, *, for_update: bool = False
 ) -> Conversation:
-    stmt = select(Conversation).where(Conversation.id == conversation_id)
-    if for_update:
-        stmt = stmt.with_for_update()
-    conversation = await session.scalar(stmt)
+    conversation = await row_by_id(session, Conversation, conversation_id, for_update=for_update)
     if conversation is None or not viewer.can_see_channel(conversation.channel_id):
         raise NotFound("conversation not found")
     return conversation

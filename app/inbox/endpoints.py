@@ -25,7 +25,7 @@ from app.inbox.schemas import (
     message_out,
 )
 from app.models import Channel, Conversation, Message, User, UserChannel
-from app.pagination import DEFAULT_LIMIT, Cursor, Limit, newest_first, page
+from app.pagination import DEFAULT_LIMIT, Cursor, Limit, PageDep, PageQuery, newest_first, page
 
 router = APIRouter(prefix="/api/v1", tags=["inbox"])
 
@@ -37,21 +37,20 @@ async def list_conversations(
     status: Annotated[str, Query(pattern="^(open|pending|resolved|all)$")] = "open",
     channel_id: int | None = None,
     assignee: Annotated[str | None, Query(pattern=r"^(me|none|\d{1,10})$")] = None,
+    # Not PageDep: its parameters would move after `sort` in the published OpenAPI.
     cursor: Cursor = None,
     limit: Limit = DEFAULT_LIMIT,
     sort: Annotated[str, Query(pattern="^(latest|waiting)$")] = "latest",
 ) -> dict[str, Any]:
-    items, next_cursor = await queries.list_conversations(
+    return await PageQuery(cursor, limit).answer(
+        queries.list_conversations,
         session,
         viewer,
         status=status,
         channel_id=channel_id,
         assignee=assignee,
-        cursor=cursor,
-        limit=limit,
         sort=sort,
     )
-    return page(items, next_cursor)
 
 
 @router.get("/conversations/{conversation_id}")
@@ -67,14 +66,10 @@ async def list_messages(
     conversation_id: int,
     session: SessionDep,
     viewer: ViewerDep,
-    cursor: Cursor = None,
-    limit: Limit = DEFAULT_LIMIT,
+    pg: PageDep,
 ) -> dict[str, Any]:
     conversation = await access_conversation(session, viewer, conversation_id)
-    items, next_cursor = await queries.list_messages(
-        session, conversation, cursor=cursor, limit=limit
-    )
-    return page(items, next_cursor)
+    return await pg.answer(queries.list_messages, session, conversation)
 
 
 async def _locked_conversation(
@@ -129,29 +124,19 @@ async def mark_read(session: SessionDep, conversation: LockedConversation) -> Co
 
 
 @router.get("/channels")
-async def list_channels(
-    session: SessionDep,
-    viewer: ViewerDep,
-    cursor: Cursor = None,
-    limit: Limit = DEFAULT_LIMIT,
-) -> dict[str, Any]:
+async def list_channels(session: SessionDep, viewer: ViewerDep, pg: PageDep) -> dict[str, Any]:
     stmt = select(Channel)
     clause = viewer.channel_clause(Channel.id)
     if clause is not None:
         stmt = stmt.where(clause)
-    channels, nxt = await newest_first(session, stmt, Channel.id, cursor, limit)
+    channels, nxt = await newest_first(session, stmt, Channel.id, pg.cursor, pg.limit)
     items: list[ChannelOut] = [channel_out(ch) for ch in channels]
     return page(items, nxt)
 
 
 @router.get("/users")
-async def list_users(
-    session: SessionDep,
-    viewer: ViewerDep,
-    cursor: Cursor = None,
-    limit: Limit = DEFAULT_LIMIT,
-) -> dict[str, Any]:
-    rows, nxt = await newest_first(session, select(User), User.id, cursor, limit)
+async def list_users(session: SessionDep, viewer: ViewerDep, pg: PageDep) -> dict[str, Any]:
+    rows, nxt = await newest_first(session, select(User), User.id, pg.cursor, pg.limit)
     limits: dict[int, list[int]] = {}
     if rows:
         for uc in await session.scalars(

@@ -144,14 +144,10 @@ async def list_conversations(
     clause = viewer.channel_clause(Conversation.channel_id)
     if clause is not None:
         stmt = stmt.where(clause)
-    if assignee == "me":
-        stmt = stmt.where(Conversation.assignee_id == viewer.id)
-    elif assignee == "none":
-        stmt = stmt.where(Conversation.assignee_id.is_(None))
-    elif assignee:
-        if not assignee.isdigit():
+    if assignee:
+        if assignee not in ("me", "none") and not assignee.isdigit():
             raise BadRequest("assignee must be me, none or a user id")
-        stmt = stmt.where(Conversation.assignee_id == int(assignee))
+        stmt = stmt.where(viewer.person_clause(Conversation.assignee_id, assignee))
     if sort == "waiting":
         if cursor:
             raise BadRequest("the waiting view is one page: no cursor")

@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field
 
 from app.i18n import preview
 from app.models import Channel, Contact, ContactIdentity, Conversation, Message, Order, User
+from app.models.base import attributes_of
 from channels.base import STATE_REASON, STATE_REAUTHORIZATION_NEEDED
 
 
@@ -204,11 +205,7 @@ def channel_out(ch: Channel) -> ChannelOut:
     state = ch.state or {}
     needs = bool(state.get(STATE_REAUTHORIZATION_NEEDED))
     return ChannelOut(
-        id=ch.id,
-        type=ch.type,
-        name=ch.name,
-        archived=ch.archived,
-        created_at=ch.created_at,
+        **attributes_of(ch, "id", "type", "name", "archived", "created_at"),
         needs_reauthorization=needs,
         status_reason=str(state.get(STATE_REASON) or "") or None if needs else None,
     )

@@ -40,14 +40,22 @@ class UserChannel(Base):
     channel_id: Mapped[int] = mapped_column(ForeignKey("channels.id"), primary_key=True)
 
 
-class ApiToken(Base):
+class UserSecret:
+    """The columns of a user's bearer secret (an API token, a browser session): the
+    secret is 256 random bits shown once; only its SHA-256 is stored, looked up by it."""
+
+    # First in the table, as they were before they moved here (sort_order: mixin columns
+    # otherwise follow the class's own).
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, sort_order=-1)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True, sort_order=-1)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True, sort_order=-1)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, sort_order=-1)
+
+
+class ApiToken(UserSecret, Base):
     """Bearer tokens, stored as SHA-256 of a 256-bit random secret (shown once)."""
 
     __tablename__ = "api_tokens"
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
-    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

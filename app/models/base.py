@@ -46,5 +46,10 @@ class UTCDateTime(TypeDecorator[datetime]):
 JSONType: Any = JSON().with_variant(JSONB(), "postgresql")
 
 
+def attributes_of(row: object, *names: str) -> dict[str, Any]:
+    """`row`'s attributes of these names, by name: what an answer copies from a row as is."""
+    return {name: getattr(row, name) for name in names}
+
+
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)

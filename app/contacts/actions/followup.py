@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import ColumnElement, Select, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.contacts.actions.task_events import move_tasks_due
@@ -37,6 +37,16 @@ TIER_FOLLOW_UP_DAYS: dict[str, int] = {
 }
 
 
+def latest_message_of(contact_id: int, *conditions: ColumnElement[bool]) -> Select[datetime]:
+    """When the contact's latest message meeting `conditions` was written (NULL: none), over
+    all their conversations. Aggregates bypass UTCDateTime on SQLite: naive or text there."""
+    return (
+        select(func.max(Message.created_at))
+        .join(Conversation, Conversation.id == Message.conversation_id)
+        .where(Conversation.contact_id == contact_id, *conditions)
+    )
+
+
 async def last_touch(session: AsyncSession, contact: Contact) -> datetime:
     done = await session.scalar(
         select(func.max(Task.closed_at)).where(
@@ -46,10 +56,8 @@ async def last_touch(session: AsyncSession, contact: Contact) -> datetime:
         )
     )
     replied = await session.scalar(
-        select(func.max(Message.created_at))
-        .join(Conversation, Conversation.id == Message.conversation_id)
-        .where(
-            Conversation.contact_id == contact.id,
+        latest_message_of(
+            contact.id,
             Message.direction == "outbound",
             Message.sender_type == "user",
             Message.private.is_(False),

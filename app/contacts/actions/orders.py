@@ -10,9 +10,9 @@ import calendar as std_calendar
 from collections.abc import Sequence
 from datetime import date, datetime, timedelta
 from decimal import Decimal
-from typing import Any, NamedTuple
+from typing import Annotated, Any, NamedTuple
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import AfterValidator, BaseModel, Field
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -24,18 +24,22 @@ WARRANTY_NOTICE_DAYS = 30  # contract section 8: due 30 days before the warranty
 MAX_ITEMS = 100
 
 
-class ItemIn(BaseModel):
-    name: str = Field(min_length=1, max_length=300)
-    quantity: int = Field(default=1, ge=1, le=1_000_000)
-    warranty_months: int | None = Field(default=None, ge=1, le=240)
+def _not_blank(what: str) -> AfterValidator:
+    """The text without surrounding white space, which must leave something."""
 
-    @field_validator("name")
-    @classmethod
-    def _name(cls, value: str) -> str:
+    def check(value: str) -> str:
         value = value.strip()
         if not value:
-            raise ValueError("item name must not be empty")
+            raise ValueError(f"{what} must not be empty")
         return value
+
+    return AfterValidator(check)
+
+
+class ItemIn(BaseModel):
+    name: Annotated[str, Field(min_length=1, max_length=300), _not_blank("item name")]
+    quantity: int = Field(default=1, ge=1, le=1_000_000)
+    warranty_months: int | None = Field(default=None, ge=1, le=240)
 
 
 class ItemData(NamedTuple):
@@ -47,18 +51,10 @@ class ItemData(NamedTuple):
 
 
 class OrderIn(BaseModel):
-    order_no: str = Field(min_length=1, max_length=100)
+    order_no: Annotated[str, Field(min_length=1, max_length=100), _not_blank("order_no")]
     ordered_at: date
     amount: Decimal = Field(ge=0, le=Decimal("999999999999.99"), decimal_places=2)
     items: list[ItemIn] = Field(default_factory=list, max_length=MAX_ITEMS)
-
-    @field_validator("order_no")
-    @classmethod
-    def _order_no(cls, value: str) -> str:
-        value = value.strip()
-        if not value:
-            raise ValueError("order_no must not be empty")
-        return value
 
 
 class ItemOut(BaseModel):
