@@ -179,43 +179,6 @@ LIST_COLUMNS = (
 SCORES = aliased(RetentionScore)
 
 
-def _lifecycle_clause(lifecycle: str) -> Any:
-    """The lifecycle shown is the retention row's, except that a customer an agent marked
-    lost is lost (customer_items); filter the same way. Correlated EXISTS: probed by
-    primary key for each contact the list walks, most recent first."""
-    scored = exists().where(SCORES.contact_id == Contact.id, SCORES.lifecycle == lifecycle)
-    if lifecycle == "lost":
-        return or_(Contact.lifecycle == "lost", scored)
-    if lifecycle == "active":
-        unscored = ~exists().where(SCORES.contact_id == Contact.id)
-        return and_(Contact.lifecycle != "lost", or_(scored, unscored))
-    return and_(Contact.lifecycle != "lost", scored)
-
-
-# A lifecycle with at most this many customers is listed from its index (the customers
-# read by id and sorted); more, and walking the recency index meets a page of them sooner.
-FEW_IN_LIFECYCLE = 1000
-
-
-async def _few_in_lifecycle(session: AsyncSession, lifecycle: str) -> list[int] | None:
-    """The customers that may show `lifecycle`, when they are few (None otherwise, and
-    for `active`, which the unscored are too): a candidate list the exact clause then
-    decides on. `lost` adds the customers an agent marked lost."""
-    if lifecycle == "active":
-        return None
-    cap = FEW_IN_LIFECYCLE + 1
-    ids = list(
-        await session.scalars(
-            select(SCORES.contact_id).where(SCORES.lifecycle == lifecycle).limit(cap)
-        )
-    )
-    if lifecycle == "lost" and len(ids) < cap:
-        ids += await session.scalars(
-            select(Contact.id).where(Contact.lifecycle == "lost").limit(cap - len(ids))
-        )
-    return None if len(ids) > FEW_IN_LIFECYCLE else ids
-
-
 def like_pattern(term: str) -> str:
     escaped = term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
     return f"%{escaped}%"
@@ -283,10 +246,10 @@ async def list_customers(
     elif owner:
         stmt = stmt.where(Contact.owner_id == int(owner))
     if lifecycle:
-        stmt = stmt.where(_lifecycle_clause(lifecycle))
-        few = await _few_in_lifecycle(session, lifecycle)
-        if few is not None:
-            stmt = stmt.where(Contact.id.in_(few))
+        # What customer_items shows, kept on the contact by triggers (migration
+        # 0020standing): with the recency in one index, a page is one range read in
+        # the list's order wherever that lifecycle's customers are in it.
+        stmt = stmt.where(Contact.standing == lifecycle)
     if tier:
         stmt = stmt.where(exists().where(SCORES.contact_id == Contact.id, SCORES.tier == tier))
     if channel_id is not None:
@@ -332,7 +295,12 @@ async def list_customers(
         never = stmt.where(Contact.last_interaction_at.is_(None))
         if cursor and when is None:
             never = never.where(Contact.id < before)
-        never = never.order_by(Contact.id.desc()).limit(limit + 1 - len(rows))
+        # Ordered by id, spelt as the indexes' (.., last_interaction_at, id): PostgreSQL
+        # does not take `IS NULL` as fixing a column's order, and by the primary key
+        # it scanned every contact for a lifecycle none of the never-interacted are in
+        # (75 ms at 100,000).
+        never = never.order_by(Contact.last_interaction_at.desc(), Contact.id.desc())
+        never = never.limit(limit + 1 - len(rows))
         rows += list(await session.scalars(never))
     nxt = None
     if len(rows) > limit:

@@ -39,6 +39,10 @@ class Contact(Base):
             "merged_into_id",
             "search_text",
         ),
+        # The customers list by lifecycle, most recent first: one range of this index in
+        # the list's order, however far down the recency order that lifecycle's customers
+        # are (migration 0020standing).
+        Index("ix_contacts_standing_recent", "standing", "last_interaction_at", "id"),
         # `q=` on PostgreSQL: a trigram index answers ILIKE '%...%' of 3 characters or more
         # (pg_trgm, migration 0014cust). Empty on SQLite (WHERE 0): nothing to maintain.
         Index(
@@ -72,9 +76,15 @@ class Contact(Base):
     # sweep reads only contacts that are due, never all of them).
     next_care_check_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
     # "active", or "lost" when an agent marks the customer lost (a hard churn event).
-    # Indexed for the customers list's `lifecycle=lost` (an agent's mark; migration 0019life).
-    lifecycle: Mapped[str] = mapped_column(String(20), default="active", index=True)
+    lifecycle: Mapped[str] = mapped_column(String(20), default="active")
     lost_reason: Mapped[str | None] = mapped_column(Text)
+    # The lifecycle the customers list shows (CONTRACT section 11): "lost" when an agent
+    # marked the customer lost, else their retention_scores row's lifecycle, else
+    # `lifecycle`. Kept by database triggers on contacts and retention_scores (migration
+    # 0020standing) in the writer's transaction, whoever writes: the application never
+    # sets it, so no writer of scores can forget it and updated_at (the retention
+    # worker's sign of a change) never moves for it.
+    standing: Mapped[str] = mapped_column(String(20), server_default="active")
     lifecycle_changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # Set while merged into another contact; such a contact is hidden from lists.
     merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("contacts.id"))
