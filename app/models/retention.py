@@ -24,9 +24,6 @@ class RetentionScore(Base):
     __table_args__ = (
         # The at-risk list: highest score first.
         Index("ix_retention_scores_score_contact_id", "score", "contact_id"),
-        # The customers list's lifecycle filter: the few customers of a rare lifecycle
-        # are read from here instead of walking every customer (migration 0019life).
-        Index("ix_retention_scores_lifecycle_contact_id", "lifecycle", "contact_id"),
     )
 
     contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id"), primary_key=True)

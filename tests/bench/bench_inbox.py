@@ -250,7 +250,10 @@ async def seed_pg(url: str, p: dict[str, Any], tables: list[Any] | None = None) 
 def seed_sqlite(url: str, p: dict[str, Any], tables: list[Any] | None = None) -> None:
     def value(v: Any) -> Any:
         if isinstance(v, datetime):
-            return v.astimezone(UTC).replace(tzinfo=None).isoformat(sep=" ")
+            # As the application stores them (always .ffffff): see seed_crm._sqlite_value.
+            return (
+                v.astimezone(UTC).replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
+            )
         return v
 
     conn = sqlite3.connect(sqlite_path(url))

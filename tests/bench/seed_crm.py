@@ -563,7 +563,9 @@ CONSTANTS: dict[str, dict[str, Any]] = {
 
 def _sqlite_value(v: Any) -> Any:
     if isinstance(v, datetime):
-        return v.astimezone(UTC).replace(tzinfo=None).isoformat(sep=" ")
+        # As the application stores them (always .ffffff): a value without microseconds
+        # sorts apart from an equal one written by the application (text comparison).
+        return v.astimezone(UTC).replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
     if isinstance(v, date):
         return v.isoformat()
     if isinstance(v, Decimal):

@@ -25,7 +25,7 @@ PostgreSQL 11+ and SQLite); the backfill writes each customer whose standing is 
 1.1-1.7 s on SQLite, 1.5-2.3 s on PostgreSQL, at load 4-5).
 
 Revision ID: 0020standing
-Revises: 0019life
+Revises: 0020facts
 Create Date: 2026-12-04 14:00:00
 """
 
@@ -35,7 +35,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0020standing"
-down_revision: str | None = "0019life"
+down_revision: str | None = "0020facts"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
