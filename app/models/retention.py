@@ -72,6 +72,7 @@ class ChurnDay(Base):
             "cum",
             "year_before",
             "year_order_day",
+            "hard_day",
         ),
         # Recovered customers: the next day in [s, e).
         Index("ix_churn_days_next_day", "next_day", "day", "contact_id", "channel_id"),
@@ -90,6 +91,9 @@ class ChurnDay(Base):
     # `cum - year_before` while `s <= year_order_day + 365`.
     year_before: Mapped[int] = mapped_column(BigInteger, default=0)
     year_order_day: Mapped[int | None] = mapped_column(Integer)
+    # This day when a hard churn that day is at or after its last interaction, else the
+    # next day with a hard churn (app/retention/churn_days.py).
+    hard_day: Mapped[int | None] = mapped_column(Integer)
 
 
 class ChurnDayOrder(Base):
@@ -100,15 +104,6 @@ class ChurnDayOrder(Base):
 
     order_id: Mapped[int] = mapped_column(Integer, primary_key=True)
     contact_id: Mapped[int] = mapped_column(Integer)
-
-
-class ChurnHard(Base):
-    """Customers with a hard churn event (ever): the churn report counts them with the
-    definitions themselves (their exact times matter). Only grows."""
-
-    __tablename__ = "churn_hard"
-
-    contact_id: Mapped[int] = mapped_column(Integer, primary_key=True)
 
 
 class ChurnDayMark(Base):

@@ -1,17 +1,17 @@
-"""Churn counted by the database, for the customers without a hard churn event.
+"""Churn counted by the database.
 
 Every comparison in CONTRACT section 11's churn compares an interaction with a period
 boundary, all of them midnights in Asia/Shanghai (no daylight saving): so a customer's
 interactions matter only by their China day. `churn_days` (app/retention/churn_days.py,
 refreshed right before a report) holds each customer's interaction days with the next
-one, the channel so far and the spend so far. Hard churn events are the exception (one
-is compared with the exact last interaction), so the customers with one (`churn_hard`)
-are left to the pure definitions in `churn.py`, and this module answers for everyone
-else. For a period `[s, e)` the one day `d` with `d < s <= next_day` (NULL: no next) is
+one, the channel so far, the spend so far and `hard_day`, what the customer's hard
+churn events (the one comparison with an exact time, the last interaction) decide.
+For a period `[s, e)` the one day `d` with `d < s <= next_day` (NULL: no next) is
 the customer's last interaction before `s`; so each day contributes only to the few
 periods whose start falls in its span:
 
-- at start when `d >= s - W`; lost when also `next_day >= e` (or none) and `d < e - W`;
+- at start when `d >= s - W` and `hard_day` is NULL or at least `s`; lost when also
+  `hard_day < e`, or `next_day >= e` (or none) and `d < e - W`;
 - recovered when `d < s - W` and `s <= next_day < e`, read from the next days in `[s, e)`;
 - revenue: the spend up to `d` less the spend before `s - 365`, kept per day while no
   order falls in the first days of that year, else one look-up by primary key.
@@ -22,21 +22,16 @@ random histories, and after changes to them, on both databases).
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Sequence
-from datetime import date, datetime
+from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Date, Integer, Numeric, String, bindparam, text
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.accounts.viewer import Viewer
-from app.contacts.actions.churn import is_hard_churn
-from app.models.base import JSONType, UTCDateTime
-from app.retention.churn import REVENUE_DAYS, ChurnRow, History
-from app.retention.periods import local_date, local_midnight
-from app.retention.queries import add_lost_marks
+from app.retention.churn import REVENUE_DAYS, ChurnRow
 
 EPOCH = date(1970, 1, 1)
 
@@ -45,91 +40,6 @@ def _visible(viewer: Viewer | None) -> tuple[str, dict[str, Any]]:
     if viewer is not None and not viewer.is_supervisor:
         return " AND ct.owner_id = :viewer_id", {"viewer_id": viewer.id}
     return "", {}
-
-
-async def hard_churn_ids(
-    session: AsyncSession, until: Any = None, viewer: Viewer | None = None
-) -> set[int]:
-    """The visible customers `churn_hard` lists (a hard churn event at some time: the
-    definitions count them, with `until`)."""
-    where, params = _visible(viewer)
-    stmt = text(
-        "SELECT ct.id FROM churn_hard h JOIN contacts ct ON ct.id = h.contact_id"  # noqa: S608
-        f" AND ct.merged_into_id IS NULL{where}"  # fixed fragment, values bound
-    )
-    return {int(c) for (c,) in await session.execute(stmt, params)}
-
-
-async def hard_histories(
-    session: AsyncSession, until: datetime, viewer: Viewer | None = None
-) -> list[History]:
-    """The histories (as `queries.load_histories` reads them) of the visible customers
-    `churn_hard` lists, read through their conversations and orders by index."""
-    where, params = _visible(viewer)
-    owners: dict[int, int | None] = {
-        int(c): o
-        for c, o in await session.execute(
-            text(
-                "SELECT ct.id, ct.owner_id FROM churn_hard h JOIN contacts ct"  # noqa: S608
-                f" ON ct.id = h.contact_id AND ct.merged_into_id IS NULL{where}"
-            ),
-            params,
-        )
-    }
-    if not owners:
-        return []
-    postgres = session.get_bind().dialect.name == "postgresql"
-    if postgres:
-        # A thousand customers' rows by index, not every conversation and order read
-        # (what PostgreSQL otherwise plans): back on before the audit log is read.
-        await session.execute(text("SET LOCAL enable_seqscan = off"))
-    inter: dict[int, list[tuple[datetime, int | None]]] = defaultdict(list)
-    orders: dict[int, list[tuple[datetime, Decimal]]] = defaultdict(list)
-    churns: dict[int, list[datetime]] = defaultdict(list)
-    messages = (
-        text(
-            "SELECT cv.contact_id, m.created_at, m.channel_id, m.content_type,"
-            " CASE WHEN m.content_type = 'event' THEN m.extra END AS extra"
-            " FROM conversations cv JOIN messages m ON m.conversation_id = cv.id"
-            " WHERE cv.contact_id IN (SELECT contact_id FROM churn_hard)"
-            " AND m.direction = 'inbound' AND m.created_at < :until"
-        )
-        .columns(
-            contact_id=Integer,
-            created_at=UTCDateTime,
-            channel_id=Integer,
-            content_type=String,
-            extra=JSONType,
-        )
-        .bindparams(bindparam("until", type_=UTCDateTime))
-    )
-    for cid, at, channel_id, ctype, extra in await session.execute(messages, {"until": until}):
-        if cid in owners:
-            if ctype != "event":
-                inter[cid].append((at, channel_id))
-            elif is_hard_churn(extra):
-                churns[cid].append(at)
-    bought = (
-        text(
-            "SELECT o.contact_id, o.ordered_at, o.amount FROM orders o"
-            " WHERE o.contact_id IN (SELECT contact_id FROM churn_hard) AND o.ordered_at < :day"
-        )
-        .columns(contact_id=Integer, ordered_at=Date, amount=Numeric(14, 2))
-        .bindparams(bindparam("day", type_=Date))
-    )
-    for cid, day, amount in await session.execute(bought, {"day": local_date(until)}):
-        at = local_midnight(day)
-        if cid in owners and at < until:
-            inter[cid].append((at, None))
-            orders[cid].append((at, Decimal(amount)))
-    if postgres:
-        await session.execute(text("SET LOCAL enable_seqscan = on"))
-    await add_lost_marks(session, until, owners, churns)
-    return [
-        History(cid, owner, inter[cid], orders.get(cid, []), churns.get(cid, []))
-        for cid, owner in owners.items()
-        if cid in inter
-    ]
 
 
 def _days(day: date) -> int:
@@ -163,15 +73,16 @@ async def churn_by_sql(
     viewer: Viewer | None,
 ) -> list[dict[Any, ChurnRow]]:
     """Each period's rows by group (as `churn.churn` returns them, without `lost_ids`)
-    over the visible customers without a hard churn event (`churn_hard`), from
-    `churn_days` as it stands (`churn_days.refresh` first).
+    over the visible customers, from `churn_days` as it stands (`churn_days.refresh`
+    first).
 
     A day `d` (next day `n`) is the last before each period start in `(d, n]`, and at
-    start for those also at most `d + W`: the periods `i0..i1`, where `i0` counts the
-    starts up to `d` and `i1 + 1` those up to `min(n, d + W)` (`_lookup` maps a day to
-    that count). So a day adds one customer (and its spend so far) from period `i0` and takes
-    them away after `i1` (running sums here, not one row per period in the database);
-    it can be lost only in `i1` (before, the next start is within `d + W`), and
+    start for those also at most `d + W` and `hard_day`: the periods `i0..i1`, where
+    `i0` counts the starts up to `d` and `i1 + 1` those up to `min(n, d + W, hard_day)`
+    (`_lookup` maps a day to that count). So a day adds one customer (and its spend so
+    far) from period `i0` and takes them away after `i1` (running sums here, not one row
+    per period in the database); it can be lost only in `i1` (before, the next start is
+    within `d + W` and `hard_day`), and
     recovered only in the period holding `n`. The spend in the year before `s` is
     `cum - year_before` for the periods before `ify` (the count of starts up to
     `year_order_day + 365`), and looked up per period from there on."""
@@ -188,7 +99,6 @@ async def churn_by_sql(
         join = f" JOIN contacts ct ON ct.id = d.contact_id{where}"
     group = {"channel": "d.channel_id", "owner": "ct.owner_id"}.get(by, "NULL")
     group_by = "" if group == "NULL" else f", {group}"
-    hard = "d.contact_id NOT IN (SELECT contact_id FROM churn_hard)"
     counted = list(range(len(spans) + 1))
     # Kept as subqueries (not merged into the outer one, which would compute each column
     # again wherever it is used): PostgreSQL's and SQLite's ways of saying so.
@@ -198,19 +108,21 @@ async def churn_by_sql(
         WITH periods (i, s, e) AS ({periods}),
         starting AS MATERIALIZED (
             SELECT g, c, d, n, cum, yr, i0, i1, ify,
-                   CASE WHEN (n IS NULL OR n >= e1) AND d < e1 - :w THEN 1 ELSE 0 END AS lost
+                   CASE WHEN hd < e1 OR ((n IS NULL OR n >= e1) AND d < e1 - :w)
+                        THEN 1 ELSE 0 END AS lost
             FROM (
-                SELECT g, c, d, n, cum, yr, {_lookup("d", starts, counted)} AS i0,
+                SELECT g, c, d, n, hd, cum, yr, {_lookup("d", starts, counted)} AS i0,
                        {_lookup("x1", starts, counted)} - 1 AS i1,
                        {_lookup("x1", starts, [0, *ends])} AS e1,
                        {_lookup("xf", starts, counted)} AS ify
                 FROM (
                     SELECT {group} AS g, d.contact_id AS c, d.day AS d, d.next_day AS n,
-                           d.cum, d.cum - d.year_before AS yr,
-                           {least}(COALESCE(d.next_day, :hi), d.day + :w) AS x1,
+                           d.hard_day AS hd, d.cum, d.cum - d.year_before AS yr,
+                           {least}(COALESCE(d.next_day, :hi), d.day + :w,
+                                   COALESCE(d.hard_day, :hi)) AS x1,
                            COALESCE(d.year_order_day + :year, :hi) AS xf
                     FROM churn_days d{join}
-                    WHERE d.day >= :lo AND d.day < :last_start AND {hard}{fence}
+                    WHERE d.day >= :lo AND d.day < :last_start{fence}
                 ) x{fence}
             ) y
             WHERE i1 >= i0
@@ -231,7 +143,7 @@ async def churn_by_sql(
         SELECT 5, {_lookup("d.next_day", starts, counted)} - 1, 0, 0, 0, {group}, COUNT(*), 0
         FROM churn_days d{join}
         WHERE d.next_day >= :first_start AND d.next_day < :hi
-          AND d.day < {_lookup("d.next_day", starts, [0, *starts])} - :w AND {hard}
+          AND d.day < {_lookup("d.next_day", starts, [0, *starts])} - :w
         GROUP BY {_lookup("d.next_day", starts, counted)}{group_by}
         """  # noqa: S608 - our own fragments; values bound or integers we formatted
     )
@@ -295,3 +207,66 @@ async def churn_by_sql(
             row.revenue_lost += Decimal(x[5] + x[7]) / 100
             row.recovered += x[8]
     return out
+
+
+def _join(viewer: Viewer | None) -> tuple[str, dict[str, Any]]:
+    where, params = _visible(viewer)
+    return (f" JOIN contacts ct ON ct.id = d.contact_id{where}" if where else ""), params
+
+
+async def lost_in(
+    session: AsyncSession, span: tuple[date, date], window_days: int, viewer: Viewer | None, n: int
+) -> list[int]:
+    """The first `n` visible customers lost in the period `span` (as `churn.churn`'s
+    `lost_ids`), the biggest spenders before it first (then by id): their last day
+    before `s` (`d < s <= next_day`) read by the day index."""
+    join, params = _join(viewer)
+    stmt = text(
+        f"""
+        SELECT d.contact_id FROM churn_days d{join}
+        WHERE d.day >= :s - :w AND d.day < :s AND (d.next_day IS NULL OR d.next_day >= :s)
+          AND (d.hard_day IS NULL OR d.hard_day >= :s)
+          AND (d.hard_day < :e OR ((d.next_day IS NULL OR d.next_day >= :e) AND d.day < :e - :w))
+        ORDER BY d.cum DESC, d.contact_id LIMIT :n
+        """  # noqa: S608 - our own fragment; values bound
+    )
+    values = {"s": _days(span[0]), "e": _days(span[1]), "w": window_days, "n": n, **params}
+    return [int(c) for (c,) in await session.execute(stmt, values)]
+
+
+async def lost_between(
+    session: AsyncSession,
+    until: date,
+    days: tuple[date, date],
+    window_days: int,
+    viewer: Viewer | None,
+    n: int,
+    skip: int,
+) -> list[int]:
+    """Visible customers whose last interaction before `until` was followed by a hard
+    churn on a day in `days` (inclusive), or was `W` days before one, biggest spenders
+    (all orders before `until`) first, then by id: `n` of them after `skip`. Days only:
+    the exact time is the caller's to check on the two edge days."""
+    join, params = _join(viewer)
+    last = "d.day < :until AND (d.next_day IS NULL OR d.next_day >= :until)"
+    stmt = text(
+        f"""
+        SELECT d.contact_id, d.cum FROM churn_days d{join}
+        WHERE d.day >= :lo - :w AND d.day <= :hi - :w AND {last}
+          AND (d.hard_day IS NULL OR d.hard_day >= :until)
+        UNION ALL
+        SELECT d.contact_id, d.cum FROM churn_days d{join}
+        WHERE d.hard_day >= :lo AND d.hard_day <= :hi AND d.hard_day < :until AND {last}
+        ORDER BY 2 DESC, 1 LIMIT :n OFFSET :skip
+        """  # noqa: S608 - our own fragments; values bound
+    )
+    values = {
+        "until": _days(until),
+        "lo": _days(days[0]),
+        "hi": _days(days[1]),
+        "w": window_days,
+        "n": n,
+        "skip": skip,
+        **params,
+    }
+    return [int(c) for c, _ in await session.execute(stmt, values)]
