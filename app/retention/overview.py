@@ -5,7 +5,7 @@ list and the weekly summary. Agents see their own customers only.
 Churn is counted in SQL over `churn_days` (the report's path, brought up to date
 first), and the two lists read only their first rows from it: no customer's whole
 history is loaded but those of the win-back candidates shown, whose exact `lost_at`
-the definitions give (tests/retention/test_overview.py compares every figure and list
+the definitions give (tests/retention/test_churn_overview.py compares the figures and lists
 with the definitions over all histories)."""
 
 from __future__ import annotations

@@ -351,11 +351,7 @@ async def test_hard_churn_on_the_day_of_the_last_interaction(app: Any, factory: 
                     )
                 )
             for j, day in enumerate(orders):
-                s.add(
-                    Order(
-                        order_no=f"h{k}-{j}", contact_id=contact.id, ordered_at=day, amount=1
-                    )
-                )
+                s.add(Order(order_no=f"h{k}-{j}", contact_id=contact.id, ordered_at=day, amount=1))
             if mark is not None:
                 s.add(
                     AuditLog(
