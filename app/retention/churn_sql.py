@@ -34,6 +34,7 @@ from app.accounts.viewer import Viewer
 from app.retention.churn import REVENUE_DAYS, ChurnRow
 
 EPOCH = date(1970, 1, 1)
+PACK = 1 << 20  # more days than a report's dates (to 2100) count since EPOCH
 
 
 def _visible(viewer: Viewer | None) -> tuple[str, dict[str, Any]]:
@@ -100,6 +101,9 @@ async def churn_by_sql(
     group = {"channel": "d.channel_id", "owner": "ct.owner_id"}.get(by, "NULL")
     group_by = "" if group == "NULL" else f", {group}"
     counted = list(range(len(spans) + 1))
+    # One search gives both the count of starts up to `x1` and the end of the last
+    # period counted (`e1`), packed in one integer (days since 1970 are below PACK).
+    last_counted = [i * PACK + e for i, e in enumerate([0, *ends])]
     # Kept as subqueries (not merged into the outer one, which would compute each column
     # again wherever it is used): PostgreSQL's and SQLite's ways of saying so.
     fence = " OFFSET 0" if postgres else " LIMIT -1"
@@ -107,14 +111,14 @@ async def churn_by_sql(
         f"""
         WITH periods (i, s, e) AS ({periods}),
         starting AS MATERIALIZED (
-            SELECT g, c, d, n, cum, yr, i0, i1, ify,
-                   CASE WHEN hd < e1 OR ((n IS NULL OR n >= e1) AND d < e1 - :w)
+            SELECT g, c, cum, yr, i0, p1 / {PACK} - 1 AS i1,
+                   {_lookup("xf", starts, counted)} AS ify,
+                   CASE WHEN hd < p1 % {PACK}
+                          OR ((n IS NULL OR n >= p1 % {PACK}) AND d < p1 % {PACK} - :w)
                         THEN 1 ELSE 0 END AS lost
             FROM (
-                SELECT g, c, d, n, hd, cum, yr, {_lookup("d", starts, counted)} AS i0,
-                       {_lookup("x1", starts, counted)} - 1 AS i1,
-                       {_lookup("x1", starts, [0, *ends])} AS e1,
-                       {_lookup("xf", starts, counted)} AS ify
+                SELECT g, c, d, n, hd, cum, yr, xf, {_lookup("d", starts, counted)} AS i0,
+                       {_lookup("x1", starts, last_counted)} AS p1
                 FROM (
                     SELECT {group} AS g, d.contact_id AS c, d.day AS d, d.next_day AS n,
                            d.hard_day AS hd, d.cum, d.cum - d.year_before AS yr,
@@ -125,10 +129,11 @@ async def churn_by_sql(
                     WHERE d.day >= :lo AND d.day < :last_start{fence}
                 ) x{fence}
             ) y
-            WHERE i1 >= i0
+            WHERE p1 / {PACK} - 1 >= i0
         )
-        SELECT 0 AS k, i0, i1, ify, lost, g, COUNT(*), SUM(yr)
-        FROM starting GROUP BY i0, i1, ify, lost, g
+        -- One integer to sort by (the groups' counts are read back from it below).
+        SELECT 0 AS k, ((i0 * 128 + i1) * 128 + ify) * 2 + lost, 0, 0, 0, g, COUNT(*), SUM(yr)
+        FROM starting GROUP BY 2, g
         UNION ALL
         -- CROSS JOIN: SQLite reads the few customers to look up once, not once a period.
         SELECT 3 + h.lost * (CASE WHEN h.i1 = p.i THEN 1 ELSE 0 END), p.i, 0, 0, 0, h.g, 0,
@@ -164,6 +169,8 @@ async def churn_by_sql(
         # The day-to-period map is a few hundred rows: hashed, not sorted against the days.
         await session.execute(text("SET LOCAL enable_mergejoin = off"))
     n = len(spans)
+    if n >= 128:  # a period index is 7 bits of the key above (reports: MAX_PERIODS)
+        raise ValueError("at most 127 periods")
     # steps[group][i]: [customers from i on, no longer from i on, spend in the year
     # before s from i on, no longer from i on, lost, their spend, spend looked up, of
     # which lost customers', recovered].
@@ -172,10 +179,11 @@ async def churn_by_sql(
     def at(key: Any, i: int) -> list[int]:
         return steps.setdefault(key, [[0] * 9 for _ in range(n + 1)])[min(i, n)]
 
-    for kind, i, i1, ify, lost, g, count, cents in await session.execute(stmt, values):
+    for kind, i, _, _, _, g, count, cents in await session.execute(stmt, values):
         key = None if g is None else int(g)
         count, cents = int(count), int(cents or 0)
         if kind == 0:  # days counted from period i to i1, spend known before ify
+            i, i1, ify, lost = i >> 15, (i >> 8) & 127, (i >> 1) & 127, i & 1
             at(key, i)[0] += count
             at(key, i1 + 1)[1] += count
             if ify > i:

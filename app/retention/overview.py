@@ -27,7 +27,8 @@ from app.retention.report import churn_in_sql
 
 AT_RISK_ROWS = 50
 LOST_ROWS = 50  # last period's lost customers shown, biggest spenders first
-WIN_BACK_BATCH = 100  # win-back candidates read (and checked exactly) at a time
+WIN_BACK_BATCH = AT_RISK_ROWS + 10  # candidates read (and checked exactly) at a time: the
+# ones on the first and last day may fall outside by the hour
 WIN_BACK_DAYS = 180  # CONTRACT/issue 17: customers lost in the last 180 days
 MONTHS = 12
 WEEKS = 12
