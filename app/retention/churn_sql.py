@@ -232,13 +232,14 @@ async def lost_in(
     stmt = text(
         f"""
         SELECT d.contact_id FROM churn_days d{join}
-        WHERE d.day >= :s - :w AND d.day < :s AND (d.next_day IS NULL OR d.next_day >= :s)
+        WHERE d.day >= :s_w AND d.day < :s AND (d.next_day IS NULL OR d.next_day >= :s)
           AND (d.hard_day IS NULL OR d.hard_day >= :s)
-          AND (d.hard_day < :e OR ((d.next_day IS NULL OR d.next_day >= :e) AND d.day < :e - :w))
+          AND (d.hard_day < :e OR ((d.next_day IS NULL OR d.next_day >= :e) AND d.day < :e_w))
         ORDER BY d.cum DESC, d.contact_id LIMIT :n
         """  # noqa: S608 - our own fragment; values bound
     )
-    values = {"s": _days(span[0]), "e": _days(span[1]), "w": window_days, "n": n, **params}
+    s, e = _days(span[0]), _days(span[1])
+    values = {"s": s, "e": e, "s_w": s - window_days, "e_w": e - window_days, "n": n, **params}
     return [int(c) for (c,) in await session.execute(stmt, values)]
 
 
@@ -260,7 +261,7 @@ async def lost_between(
     stmt = text(
         f"""
         SELECT d.contact_id, d.cum FROM churn_days d{join}
-        WHERE d.day >= :lo - :w AND d.day <= :hi - :w AND {last}
+        WHERE d.day >= :lo_w AND d.day <= :hi_w AND {last}
           AND (d.hard_day IS NULL OR d.hard_day >= :until)
         UNION ALL
         SELECT d.contact_id, d.cum FROM churn_days d{join}
@@ -272,7 +273,8 @@ async def lost_between(
         "until": _days(until),
         "lo": _days(days[0]),
         "hi": _days(days[1]),
-        "w": window_days,
+        "lo_w": _days(days[0]) - window_days,
+        "hi_w": _days(days[1]) - window_days,
         "n": n,
         "skip": skip,
         **params,
