@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.accounts.viewer import Viewer
 from app.models import Contact, RetentionScore, User
 from app.retention.churn import DEFAULT_WINDOW_DAYS, ChurnRow, History, money, row_out
-from app.retention.churn_sql import lost_between, lost_in
+from app.retention.churn_sql import churn_by_sql, lost_between, lost_in
 from app.retention.periods import local_date, local_midnight, next_start, period_start
 from app.retention.queries import load_histories, lost_facts
 from app.retention.report import churn_in_sql
@@ -149,7 +149,8 @@ async def overview(session: AsyncSession, viewer: Viewer, now: datetime) -> dict
     weeks = _starts(today, "week", WEEKS)
     w = DEFAULT_WINDOW_DAYS
     monthly = series(await churn_in_sql(session, months, w, "none", viewer), months)
-    weekly = series(await churn_in_sql(session, weeks, w, "none", viewer), weeks)
+    # churn_days was just brought up to date: counted as it stands.
+    weekly = series(await churn_by_sql(session, weeks, w, "none", viewer), weeks)
     last_e = local_midnight(months[-2][1])
     lost_ids = await lost_in(session, months[-2], w, viewer, LOST_ROWS)
     lost = await lost_facts(session, lost_ids, last_e)
