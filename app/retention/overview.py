@@ -31,7 +31,6 @@ WIN_BACK_BATCH = AT_RISK_ROWS + 10  # candidates read (and checked exactly) at a
 # ones on the first and last day may fall outside by the hour
 WIN_BACK_DAYS = 180  # CONTRACT/issue 17: customers lost in the last 180 days
 MONTHS = 12
-WEEKS = 12
 
 
 def _starts(today: date, period: str, n: int) -> list[tuple[date, date]]:
@@ -146,11 +145,12 @@ async def win_back(
 async def overview(session: AsyncSession, viewer: Viewer, now: datetime) -> dict[str, Any]:
     today = local_date(now)
     months = _starts(today, "month", MONTHS)
-    weeks = _starts(today, "week", WEEKS)
+    # The page shows one week: the last whole one (from Monday), not a weekly series.
+    last_week = _starts(today, "week", 2)[:1]
     w = DEFAULT_WINDOW_DAYS
     monthly = series(await churn_in_sql(session, months, w, "none", viewer), months)
     # churn_days was just brought up to date: counted as it stands.
-    weekly = series(await churn_by_sql(session, weeks, w, "none", viewer), weeks)
+    (summary,) = series(await churn_by_sql(session, last_week, w, "none", viewer), last_week)
     last_e = local_midnight(months[-2][1])
     lost_ids = await lost_in(session, months[-2], w, viewer, LOST_ROWS)
     lost = await lost_facts(session, lost_ids, last_e)
@@ -159,10 +159,9 @@ async def overview(session: AsyncSession, viewer: Viewer, now: datetime) -> dict
     peak = max((m["churn_rate"] or 0 for m in monthly), default=0) or 1
     return {
         "monthly": monthly,
-        "weekly": weekly,
         "current": monthly[-1],
         "previous": monthly[-2],
-        "summary": weekly[-2],  # the last whole week (from Monday)
+        "summary": summary,
         "peak": peak,
         "at_risk": await at_risk(session, viewer),
         "lost": lost,
