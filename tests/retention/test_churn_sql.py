@@ -45,6 +45,32 @@ def _moment(rng: random.Random) -> datetime:
     return day + timedelta(seconds=rng.choice((0, -1, rng.randint(1, 86399))))
 
 
+def _inbound(conv_id: int, channel_id: int, at: datetime, unsubscribe: bool, ext: str) -> Message:
+    """A customer's message, or their unsubscribe (a hard churn event)."""
+    return Message(
+        conversation_id=conv_id,
+        channel_id=channel_id,
+        direction="inbound",
+        sender_type="contact",
+        content_type="event" if unsubscribe else "text",
+        content="" if unsubscribe else "还在吗",
+        extra={"event": "unsubscribe"} if unsubscribe else {},
+        external_id=ext,
+        created_at=at,
+    )
+
+
+def _lost_mark(contact_id: int, at: datetime) -> AuditLog:
+    """An agent marking the customer lost (a hard churn event), as the audit log has it."""
+    return AuditLog(
+        action="contact.lifecycle_changed",
+        object_type="contact",
+        object_id=str(contact_id),
+        details={"from": "active", "to": "lost"},
+        created_at=at,
+    )
+
+
 async def _world(app: Any, factory: Any, rng: random.Random) -> None:
     channels = [(await factory.channel(f"C{i}", f"s{i}"))["id"] for i in range(2)]
     owners = [(await factory.user("agent"))["id"], (await factory.user("agent"))["id"], None]
@@ -96,15 +122,7 @@ async def _world(app: Any, factory: Any, rng: random.Random) -> None:
                     )
                 )
             if rng.random() < 0.1:
-                s.add(
-                    AuditLog(
-                        action="contact.lifecycle_changed",
-                        object_type="contact",
-                        object_id=str(contact.id),
-                        details={"from": "active", "to": "lost"},
-                        created_at=_moment(rng),
-                    )
-                )
+                s.add(_lost_mark(contact.id, _moment(rng)))
             if c == 39:
                 contact.merged_into_id = contact.id - 1  # hidden from reports
         await s.flush()
@@ -154,19 +172,8 @@ async def _changes(
         for k in range(messages):
             conv = rng.choice(convs)
             event = rng.random() < 0.1
-            s.add(
-                Message(
-                    conversation_id=conv.id,
-                    channel_id=conv.channel_id,
-                    direction="inbound",
-                    sender_type="contact",
-                    content_type="event" if event else "text",
-                    content="" if event else "还在吗",
-                    extra={"event": "unsubscribe"} if event else {},
-                    external_id=f"later-{k}",
-                    created_at=_moment(rng) + timedelta(microseconds=k),
-                )
-            )
+            at = _moment(rng) + timedelta(microseconds=k)
+            s.add(_inbound(conv.id, conv.channel_id, at, event, f"later-{k}"))
         for k in range(orders):
             day = (BASE + timedelta(days=rng.randint(0, 480))).date()
             s.add(
@@ -183,15 +190,7 @@ async def _changes(
             contacts[-1].id if moved.contact_id != contacts[-1].id else contacts[0].id
         )
         moved.updated_at = utcnow_for_models()
-        s.add(
-            AuditLog(
-                action="contact.lifecycle_changed",
-                object_type="contact",
-                object_id=str(contacts[5].id),
-                details={"from": "active", "to": "lost"},
-                created_at=_moment(rng),
-            )
-        )
+        s.add(_lost_mark(contacts[5].id, _moment(rng)))
         await s.flush()
         # Two merges, the second undone: conversations and orders move and move back.
         await merge_contacts(s, viewer, contacts[1], contacts[2])
@@ -337,31 +336,11 @@ async def test_hard_churn_on_the_day_of_the_last_interaction(app: Any, factory: 
             await s.flush()
             events = [(at, False) for at in messages] + [(at, True) for at in unsubscribes]
             for j, (at, event) in enumerate(events):
-                s.add(
-                    Message(
-                        conversation_id=conv.id,
-                        channel_id=ch,
-                        direction="inbound",
-                        sender_type="contact",
-                        content_type="event" if event else "text",
-                        content="" if event else "在吗",
-                        extra={"event": "unsubscribe"} if event else {},
-                        external_id=f"h{k}-{j}",
-                        created_at=at,
-                    )
-                )
+                s.add(_inbound(conv.id, ch, at, event, f"h{k}-{j}"))
             for j, day in enumerate(orders):
                 s.add(Order(order_no=f"h{k}-{j}", contact_id=contact.id, ordered_at=day, amount=1))
             if mark is not None:
-                s.add(
-                    AuditLog(
-                        action="contact.lifecycle_changed",
-                        object_type="contact",
-                        object_id=str(contact.id),
-                        details={"from": "active", "to": "lost"},
-                        created_at=mark,
-                    )
-                )
+                s.add(_lost_mark(contact.id, mark))
         await s.flush()
         if s.get_bind().dialect.name == "sqlite":
             for table in ("messages", "audit_log"):
