@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import BigInteger, Boolean, ForeignKey, Index, Integer, String
+from sqlalchemy import BigInteger, Boolean, ForeignKey, Index, Integer, String, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.models.base import Base, JSONType, UTCDateTime, utcnow
@@ -58,7 +58,8 @@ class ChurnDay(Base):
     """One customer's China day with an interaction, kept for the churn report (issue 17,
     app/retention/churn_days.py): the span to the next such day, the channel of the last
     inbound message up to that day, and the order spend that day and up to it (cents).
-    Derived from messages and orders; rewritten per customer when theirs change."""
+    Derived from messages, orders and hard churn events; rewritten per customer when
+    theirs change."""
 
     __tablename__ = "churn_days"
     __table_args__ = (
@@ -76,6 +77,17 @@ class ChurnDay(Base):
         ),
         # Recovered customers: the next day in [s, e).
         Index("ix_churn_days_next_day", "next_day", "day", "contact_id", "channel_id"),
+        # The few days followed by a hard churn (the win-back list reads them by that day).
+        Index(
+            "ix_churn_days_hard_day",
+            "hard_day",
+            "day",
+            "next_day",
+            "contact_id",
+            "cum",
+            sqlite_where=text("hard_day IS NOT NULL"),
+            postgresql_where=text("hard_day IS NOT NULL"),
+        ),
         # SQLite: rows kept in primary key order, so a customer's day is one b-tree search.
         {"sqlite_with_rowid": False},
     )

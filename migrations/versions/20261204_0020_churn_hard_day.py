@@ -38,10 +38,18 @@ def upgrade() -> None:
     op.create_index(
         "ix_churn_days_day", "churn_days", [*DAY_COLUMNS, "year_order_day", "hard_day"]
     )
+    op.create_index(
+        "ix_churn_days_hard_day",
+        "churn_days",
+        ["hard_day", "day", "next_day", "contact_id", "cum"],
+        sqlite_where=sa.text("hard_day IS NOT NULL"),
+        postgresql_where=sa.text("hard_day IS NOT NULL"),
+    )
     op.execute("ANALYZE churn_days")
 
 
 def downgrade() -> None:
+    op.drop_index("ix_churn_days_hard_day", table_name="churn_days")
     op.drop_index("ix_churn_days_day", table_name="churn_days")
     op.drop_column("churn_days", "hard_day")
     op.create_table(
