@@ -30,9 +30,11 @@ from app.retention.periods import local_date, local_midnight
 LOST_AUDIT_ACTION = "contact.lifecycle_changed"
 
 
-async def orphaned_ids(session: AsyncSession) -> set[int]:
+async def orphaned_ids(session: AsyncSession, among: Iterable[int] | None = None) -> set[int]:
     """Customers whose owner was deactivated without a successor and who have none since,
-    or whose owner is deactivated (the `orphaned` risk factor, "whether the owner left")."""
+    or whose owner is deactivated (the `orphaned` risk factor, "whether the owner left");
+    only those of `among` when given (a page's fifty, not every such customer)."""
+    only = None if among is None else set(among)
     left: set[int] = set()
     rows = await session.scalars(
         select(AuditLog.details).where(AuditLog.action == "user.deactivated")
@@ -41,6 +43,9 @@ async def orphaned_ids(session: AsyncSession) -> set[int]:
         if (details or {}).get("successor") is None:
             left.update(int(c) for c in (details or {}).get("customers") or [])
     gone = select(Contact.id).join(User, User.id == Contact.owner_id).where(User.active.is_(False))
+    if only is not None:
+        gone = gone.where(Contact.id.in_(sorted(only)))
+        left &= only
     orphaned = set(await session.scalars(gone))
     if left:
         orphaned.update(
@@ -124,7 +129,7 @@ async def lost_facts(
     ids = sorted(set(contact_ids))
     if not ids:
         return []
-    left_without_successor = await orphaned_ids(session)
+    left_without_successor = await orphaned_ids(session, ids)
     people = list(
         await session.execute(
             select(Contact, User)

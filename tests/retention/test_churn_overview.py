@@ -12,14 +12,14 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from app.accounts.viewer import Viewer
-from app.models import Contact, User
+from app.models import AuditLog, Contact, User
 from app.retention import overview as page
 from app.retention.churn import churn, money, row_out
 from app.retention.periods import local_date, local_midnight
-from app.retention.queries import load_histories
+from app.retention.queries import load_histories, orphaned_ids
 from tests.retention.test_churn_sql import _world
 
 LOST_ROWS, WIN_BACK_ROWS = 3, 4
@@ -94,3 +94,28 @@ async def test_overview_equals_the_definitions(
             ] == want["win_back"], (viewer.role, now)
             shown += len(want["lost"]) + len(want["win_back"])
     assert shown > 20  # the lists were not empty
+
+
+async def test_owner_left_among_a_few_equals_everyone(app: Any, factory: Any) -> None:
+    """`orphaned_ids(among=...)` (what the lost list asks for its fifty) is the full answer
+    cut to those customers: an owner deactivated, and customers left without a successor."""
+    await _world(app, factory, random.Random(3))
+    async with app.state.services.db.session() as s:
+        contacts = list(await s.scalars(select(Contact).order_by(Contact.id)))
+        gone = next(c.owner_id for c in contacts if c.owner_id is not None)
+        await s.execute(update(User).where(User.id == gone).values(active=False))
+        orphans = [c for c in contacts if c.owner_id is None][:3]
+        s.add(
+            AuditLog(
+                action="user.deactivated",
+                object_type="user",
+                object_id="0",
+                details={"successor": None, "customers": [c.id for c in orphans]},
+            )
+        )
+        await s.flush()
+        everyone = await orphaned_ids(s)
+        assert any(c.owner_id == gone for c in contacts if c.id in everyone)
+        assert {c.id for c in orphans} <= everyone
+        for among in ([c.id for c in contacts[::3]], [c.id for c in orphans[:1]], []):
+            assert await orphaned_ids(s, among) == everyone & set(among)
