@@ -34,7 +34,7 @@ from app.models.inbox import (
 from app.models.ingest import WebhookNonce
 from app.models.presence import AgentPresence
 from app.models.pulls import PullCursor
-from app.models.retention import ChurnDay, ChurnDayMark, ChurnDayOrder, ChurnHard, RetentionScore
+from app.models.retention import ChurnDay, ChurnDayMark, ChurnDayOrder, RetentionScore
 from app.models.service import ConversationFacts, ServiceSettings
 from app.models.web import CannedReply, ContactTag, LoginFailure, WebSession
 
@@ -59,7 +59,6 @@ __all__ = [
     "ChurnDay",
     "ChurnDayMark",
     "ChurnDayOrder",
-    "ChurnHard",
     "ContactMerge",
     "ConversationFacts",
     "ServiceSettings",

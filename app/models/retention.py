@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import BigInteger, Boolean, ForeignKey, Index, Integer, String
+from sqlalchemy import BigInteger, Boolean, ForeignKey, Index, Integer, String, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.models.base import Base, JSONType, UTCDateTime, utcnow
@@ -55,7 +55,8 @@ class ChurnDay(Base):
     """One customer's China day with an interaction, kept for the churn report (issue 17,
     app/retention/churn_days.py): the span to the next such day, the channel of the last
     inbound message up to that day, and the order spend that day and up to it (cents).
-    Derived from messages and orders; rewritten per customer when theirs change."""
+    Derived from messages, orders and hard churn events; rewritten per customer when
+    theirs change."""
 
     __tablename__ = "churn_days"
     __table_args__ = (
@@ -69,9 +70,21 @@ class ChurnDay(Base):
             "cum",
             "year_before",
             "year_order_day",
+            "hard_day",
         ),
         # Recovered customers: the next day in [s, e).
         Index("ix_churn_days_next_day", "next_day", "day", "contact_id", "channel_id"),
+        # The few days followed by a hard churn (the win-back list reads them by that day).
+        Index(
+            "ix_churn_days_hard_day",
+            "hard_day",
+            "day",
+            "next_day",
+            "contact_id",
+            "cum",
+            sqlite_where=text("hard_day IS NOT NULL"),
+            postgresql_where=text("hard_day IS NOT NULL"),
+        ),
         # SQLite: rows kept in primary key order, so a customer's day is one b-tree search.
         {"sqlite_with_rowid": False},
     )
@@ -87,6 +100,9 @@ class ChurnDay(Base):
     # `cum - year_before` while `s <= year_order_day + 365`.
     year_before: Mapped[int] = mapped_column(BigInteger, default=0)
     year_order_day: Mapped[int | None] = mapped_column(Integer)
+    # This day when a hard churn that day is at or after its last interaction, else the
+    # next day with a hard churn (app/retention/churn_days.py).
+    hard_day: Mapped[int | None] = mapped_column(Integer)
 
 
 class ChurnDayOrder(Base):
@@ -97,15 +113,6 @@ class ChurnDayOrder(Base):
 
     order_id: Mapped[int] = mapped_column(Integer, primary_key=True)
     contact_id: Mapped[int] = mapped_column(Integer)
-
-
-class ChurnHard(Base):
-    """Customers with a hard churn event (ever): the churn report counts them with the
-    definitions themselves (their exact times matter). Only grows."""
-
-    __tablename__ = "churn_hard"
-
-    contact_id: Mapped[int] = mapped_column(Integer, primary_key=True)
 
 
 class ChurnDayMark(Base):

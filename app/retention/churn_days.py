@@ -15,12 +15,16 @@ matter only by their China day. One row per customer and day with an interaction
 - `cents` and `cum`: the order amounts (cents) of that day and of every day up to it;
 - `year_before` and `year_order_day`: the spend on days up to `day - 365` and the
   first order day in `[day - 364, day]`, so the spend in the year before a period start
-  is known without a look-up while no order enters that year's first days.
+  is known without a look-up while no order enters that year's first days;
+- `hard_day`: `day` itself when a hard churn event that day is at or after the day's
+  last interaction, else the first later day with a hard churn event. A hard churn is
+  the one comparison with an exact time (CONTRACT: "no hard churn event between their
+  last interaction before `s` and `s`"); for the period starts in `(day, next_day]` it
+  is settled here once: the customer is at the start of `s` when `hard_day` is NULL or
+  at least `s`, and lost by it in `[s, e)` when `hard_day < e`.
 
-`churn_hard` lists the customers with a hard churn event, counted by the definitions
-themselves (their exact times matter); being listed only moves a customer to that exact
-path, so it only grows. `churn_day_orders` remembers whose days each order was counted
-in, so an order moved to another customer rewrites the days of both.
+`churn_day_orders` remembers whose days each order was counted in, so an order moved to
+another customer rewrites the days of both.
 
 Kept current without touching ingest: `refresh` (the retention worker each minute, and
 the churn report right before it counts, so reports are exact) rewrites the rows of the
@@ -59,22 +63,28 @@ LOCK_KEY = 17_0001  # PostgreSQL advisory lock: one refresh at a time
 
 # What `is_hard_churn` says, in SQL (the events are fixed names, quoted here).
 _EVENTS = ", ".join(f"'{e}'" for e in sorted(HARD_CHURN_EVENTS))
-# China days since 1970, milliseconds since 1970, the hard churn marks, per dialect.
+# China days since 1970 (of a time column, `{}`), milliseconds since 1970, a time as
+# a value that compares exactly (SQLite: the stored text, with the microseconds a bulk
+# writer may leave out when they are 0), the hard churn marks, per dialect.
 SQL = {
     "postgresql": {
-        "msg_day": "(timezone('Asia/Shanghai', m.created_at)::date - DATE '1970-01-01')",
+        "day": "(timezone('Asia/Shanghai', {})::date - DATE '1970-01-01')",
         "msg_ms": "floor(extract(epoch FROM m.created_at) * 1000)::bigint",
+        "time": "{}",
+        "no_time": "CAST(NULL AS timestamptz)",  # typed: a UNION of NULLs is text
         "order_day": "(o.ordered_at - DATE '1970-01-01')",
         "hard": f"(m.extra->>'event' IN ({_EVENTS}) OR m.extra->>'churn' = 'hard')",
         "lost_mark": "a.details->>'to' = 'lost'",
         "object_id": "CAST(a.object_id AS INTEGER)",
         "digits": "a.object_id ~ '^[0-9]{1,9}$'",
-        "new_hard": "ON CONFLICT DO NOTHING",
-        "insert_hard": "INSERT INTO churn_hard (contact_id)",
     },
     "sqlite": {
-        "msg_day": "CAST(julianday(m.created_at, '+8 hours') - 2440587.5 AS INTEGER)",
+        # Whole seconds first: julianday keeps milliseconds, so 23:59:59.9999 would be
+        # rounded into the next day.
+        "day": "CAST(julianday(substr({}, 1, 19), '+8 hours') - 2440587.5 AS INTEGER)",
         "msg_ms": "CAST((julianday(m.created_at) - 2440587.5) * 86400000 AS INTEGER)",
+        "time": "substr({} || '.000000', 1, 26)",
+        "no_time": "NULL",
         "order_day": "CAST(julianday(o.ordered_at) - 2440587.5 AS INTEGER)",
         "hard": (
             f"(json_extract(m.extra, '$.event') IN ({_EVENTS})"
@@ -83,8 +93,6 @@ SQL = {
         "lost_mark": "json_extract(a.details, '$.to') = 'lost'",
         "object_id": "CAST(a.object_id AS INTEGER)",
         "digits": "a.object_id NOT GLOB '*[^0-9]*' AND length(a.object_id) BETWEEN 1 AND 9",
-        "new_hard": "",
-        "insert_hard": "INSERT OR IGNORE INTO churn_hard (contact_id)",
     },
 }
 LOST_MARK_ACTION = LOST_AUDIT_ACTION  # an agent marking a customer lost
@@ -102,36 +110,53 @@ def _in(column: str, ids: list[int] | None) -> str:
 
 def rebuild_statements(dialect: str, ids: list[int] | None) -> list[str]:
     """The statements that rewrite the rows of customers `ids` (None: everyone, the
-    backfill): their days, the orders counted in them, and (added) their hard churn."""
+    backfill): their days and the orders counted in them."""
     q = dialect_sql(dialect)
-    mark = (
-        f"SELECT {q['object_id']} FROM audit_log a"
-        f" WHERE a.action = '{LOST_MARK_ACTION}' AND a.object_type = 'contact'"
-        f" AND {q['digits']} AND {q['lost_mark']}"
-    )
-    hard = (
-        f"{q['insert_hard']} SELECT DISTINCT cv.contact_id FROM messages m"
-        " JOIN conversations cv ON cv.id = m.conversation_id"
-        " WHERE m.direction = 'inbound' AND m.content_type = 'event'"
-        f" AND {q['hard']}{_in('cv.contact_id', ids)}"
-        + (f" UNION SELECT DISTINCT * FROM ({mark}) x" if ids is None else "")
-        + f" {q['new_hard']}"
-    )
+    msg_day, msg_time = q["day"].format("m.created_at"), q["time"].format("m.created_at")
+    # An agent's lost mark: its customer (a CASE, so no text is cast before it is checked).
+    marked = f"CASE WHEN {q['digits']} THEN {q['object_id']} END"
+    # Per customer and China day: the channel key, the order cents, the interactions
+    # (`n`), the last inbound message's time (`li`) and the last hard churn's (`hl`).
     days = f"""
-        SELECT c, d, MAX(k) AS k, SUM(cents) AS cents FROM (
-            SELECT cv.contact_id AS c, {q["msg_day"]} AS d,
-                   {q["msg_ms"]} * {CHANNEL_BITS} + m.channel_id AS k, 0 AS cents
+        SELECT c, d, MAX(k) AS k, SUM(cents) AS cents, SUM(n) AS n,
+               MAX(li) AS li, MAX(hl) AS hl FROM (
+            SELECT cv.contact_id AS c, {msg_day} AS d,
+                   {q["msg_ms"]} * {CHANNEL_BITS} + m.channel_id AS k, 0 AS cents, 1 AS n,
+                   {msg_time} AS li, {q["no_time"]} AS hl
             FROM conversations cv JOIN messages m ON m.conversation_id = cv.id
             WHERE m.direction = 'inbound' AND m.content_type <> 'event'
               {_in("cv.contact_id", ids)}
             UNION ALL
-            SELECT o.contact_id, {q["order_day"]}, NULL, CAST(ROUND(o.amount * 100) AS BIGINT)
+            SELECT o.contact_id, {q["order_day"]}, NULL, CAST(ROUND(o.amount * 100) AS BIGINT),
+                   1, {q["no_time"]}, {q["no_time"]}
             FROM orders o WHERE o.contact_id IS NOT NULL {_in("o.contact_id", ids)}
+            UNION ALL
+            SELECT cv.contact_id, {msg_day}, NULL, 0, 0, {q["no_time"]}, {msg_time}
+            FROM conversations cv JOIN messages m ON m.conversation_id = cv.id
+            WHERE m.direction = 'inbound' AND m.content_type = 'event' AND {q["hard"]}
+              {_in("cv.contact_id", ids)}
+            UNION ALL
+            SELECT {marked}, {q["day"].format("a.created_at")}, NULL, 0, 0, {q["no_time"]},
+                   {q["time"].format("a.created_at")}
+            FROM audit_log a
+            WHERE a.action = '{LOST_MARK_ACTION}' AND a.object_type = 'contact'
+              AND {q["digits"]} AND {q["lost_mark"]} {_in(marked, ids)}
         ) x GROUP BY c, d
+    """
+    # `hard_day`: the day itself when a hard churn that day is at or after its last
+    # interaction (an order counts at the day's start, before any message), else the
+    # next day with a hard churn (days without interactions count here, then go).
+    hard = f"""
+        SELECT g.c, g.d, g.k, g.cents, g.n,
+               CASE WHEN g.hl IS NOT NULL AND (g.li IS NULL OR g.hl >= g.li) THEN g.d
+                    ELSE MIN(CASE WHEN g.hl IS NOT NULL THEN g.d END) OVER (
+                        PARTITION BY g.c ORDER BY g.d
+                        ROWS BETWEEN 1 FOLLOWING AND UNBOUNDED FOLLOWING) END AS hard_day
+        FROM ({days}) g
     """
     insert = f"""
         INSERT INTO churn_days (contact_id, day, next_day, channel_id, cents, cum,
-                                year_before, year_order_day)
+                                year_before, year_order_day, hard_day)
         SELECT y.c, y.d,
                LEAD(y.d) OVER (PARTITION BY y.c ORDER BY y.d),
                MAX(y.k) OVER (PARTITION BY y.c ORDER BY y.d ROWS UNBOUNDED PRECEDING)
@@ -141,12 +166,13 @@ def rebuild_statements(dialect: str, ids: list[int] | None) -> list[str]:
                COALESCE(SUM(y.cents) OVER (PARTITION BY y.c ORDER BY y.d
                         RANGE BETWEEN UNBOUNDED PRECEDING AND {REVENUE_DAYS} PRECEDING), 0),
                MIN(CASE WHEN y.cents > 0 THEN y.d END) OVER (PARTITION BY y.c ORDER BY y.d
-                        RANGE BETWEEN {REVENUE_DAYS - 1} PRECEDING AND CURRENT ROW)
-        FROM ({days}) y JOIN contacts ct ON ct.id = y.c AND ct.merged_into_id IS NULL
+                        RANGE BETWEEN {REVENUE_DAYS - 1} PRECEDING AND CURRENT ROW),
+               y.hard_day
+        FROM ({hard}) y JOIN contacts ct ON ct.id = y.c AND ct.merged_into_id IS NULL
+        WHERE y.n > 0
     """
     where = "" if ids is None else f" WHERE 1 = 1{_in('contact_id', ids)}"
     return [
-        hard,
         f"DELETE FROM churn_days{where}",
         insert,
         f"DELETE FROM churn_day_orders{where}",
@@ -173,14 +199,6 @@ def _changed_sql(q: dict[str, str]) -> str:
         UNION SELECT other_id FROM contact_merges
         WHERE created_at >= :since OR undone_at >= :since
     """  # noqa: S608 - fixed fragments, values bound
-
-
-def _new_lost_marks_sql(q: dict[str, str]) -> str:
-    return (
-        f"{q['insert_hard']} SELECT DISTINCT {q['object_id']} FROM audit_log a"
-        f" WHERE a.id > :audit_id AND a.action = '{LOST_MARK_ACTION}'"
-        f" AND a.object_type = 'contact' AND {q['digits']} AND {q['lost_mark']} {q['new_hard']}"
-    )
 
 
 async def rebuild(session: AsyncSession, ids: Iterable[int] | None) -> None:
@@ -235,7 +253,6 @@ async def refresh(session: AsyncSession, now: datetime | None = None) -> int | N
         }
         stmt = text(_changed_sql(q)).bindparams(bindparam("since", type_=UTCDateTime))
         changed = sorted({int(c) for (c,) in await session.execute(stmt, values) if c is not None})
-        await session.execute(text(_new_lost_marks_sql(q)), {"audit_id": int(base[3])})
     if changed == []:
         return 0  # nothing to write (a later refresh starts from the same mark)
     if changed is not None and len(changed) > FULL_ABOVE:
@@ -247,7 +264,6 @@ async def refresh(session: AsyncSession, now: datetime | None = None) -> int | N
         await session.execute(text("DELETE FROM churn_day_marks"))
         # The planner's figures for the new rows (the report's plan depends on them).
         await session.execute(text("ANALYZE churn_days"))
-        await session.execute(text("ANALYZE churn_hard"))
     elif base is not None:
         # The marks older than the one this refresh started from are done with.
         old = text("DELETE FROM churn_day_marks WHERE at < :at").bindparams(

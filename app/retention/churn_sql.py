@@ -1,17 +1,17 @@
-"""Churn counted by the database, for the customers without a hard churn event.
+"""Churn counted by the database.
 
 Every comparison in CONTRACT section 11's churn compares an interaction with a period
 boundary, all of them midnights in Asia/Shanghai (no daylight saving): so a customer's
 interactions matter only by their China day. `churn_days` (app/retention/churn_days.py,
 refreshed right before a report) holds each customer's interaction days with the next
-one, the channel so far and the spend so far. Hard churn events are the exception (one
-is compared with the exact last interaction), so the customers with one (`churn_hard`)
-are left to the pure definitions in `churn.py`, and this module answers for everyone
-else. For a period `[s, e)` the one day `d` with `d < s <= next_day` (NULL: no next) is
+one, the channel so far, the spend so far and `hard_day`, what the customer's hard
+churn events (the one comparison with an exact time, the last interaction) decide.
+For a period `[s, e)` the one day `d` with `d < s <= next_day` (NULL: no next) is
 the customer's last interaction before `s`; so each day contributes only to the few
 periods whose start falls in its span:
 
-- at start when `d >= s - W`; lost when also `next_day >= e` (or none) and `d < e - W`;
+- at start when `d >= s - W` and `hard_day` is NULL or at least `s`; lost when also
+  `hard_day < e`, or `next_day >= e` (or none) and `d < e - W`;
 - recovered when `d < s - W` and `s <= next_day < e`, read from the next days in `[s, e)`;
 - revenue: the spend up to `d` less the spend before `s - 365`, kept per day while no
   order falls in the first days of that year, else one look-up by primary key.
@@ -22,114 +22,25 @@ random histories, and after changes to them, on both databases).
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Sequence
-from datetime import date, datetime
+from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Date, Integer, Numeric, String, bindparam, text
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.accounts.viewer import Viewer
-from app.contacts.actions.churn import is_hard_churn
-from app.models.base import JSONType, UTCDateTime
-from app.retention.churn import REVENUE_DAYS, ChurnRow, History
-from app.retention.periods import local_date, local_midnight
-from app.retention.queries import add_lost_marks
+from app.retention.churn import REVENUE_DAYS, ChurnRow
 
 EPOCH = date(1970, 1, 1)
+PACK = 1 << 20  # more days than a report's dates (to 2100) count since EPOCH
 
 
 def _visible(viewer: Viewer | None) -> tuple[str, dict[str, Any]]:
     if viewer is not None and not viewer.is_supervisor:
         return " AND ct.owner_id = :viewer_id", {"viewer_id": viewer.id}
     return "", {}
-
-
-async def hard_churn_ids(
-    session: AsyncSession, until: Any = None, viewer: Viewer | None = None
-) -> set[int]:
-    """The visible customers `churn_hard` lists (a hard churn event at some time: the
-    definitions count them, with `until`)."""
-    where, params = _visible(viewer)
-    stmt = text(
-        "SELECT ct.id FROM churn_hard h JOIN contacts ct ON ct.id = h.contact_id"  # noqa: S608
-        f" AND ct.merged_into_id IS NULL{where}"  # fixed fragment, values bound
-    )
-    return {int(c) for (c,) in await session.execute(stmt, params)}
-
-
-async def hard_histories(
-    session: AsyncSession, until: datetime, viewer: Viewer | None = None
-) -> list[History]:
-    """The histories (as `queries.load_histories` reads them) of the visible customers
-    `churn_hard` lists, read through their conversations and orders by index."""
-    where, params = _visible(viewer)
-    owners: dict[int, int | None] = {
-        int(c): o
-        for c, o in await session.execute(
-            text(
-                "SELECT ct.id, ct.owner_id FROM churn_hard h JOIN contacts ct"  # noqa: S608
-                f" ON ct.id = h.contact_id AND ct.merged_into_id IS NULL{where}"
-            ),
-            params,
-        )
-    }
-    if not owners:
-        return []
-    postgres = session.get_bind().dialect.name == "postgresql"
-    if postgres:
-        # A thousand customers' rows by index, not every conversation and order read
-        # (what PostgreSQL otherwise plans): back on before the audit log is read.
-        await session.execute(text("SET LOCAL enable_seqscan = off"))
-    inter: dict[int, list[tuple[datetime, int | None]]] = defaultdict(list)
-    orders: dict[int, list[tuple[datetime, Decimal]]] = defaultdict(list)
-    churns: dict[int, list[datetime]] = defaultdict(list)
-    messages = (
-        text(
-            "SELECT cv.contact_id, m.created_at, m.channel_id, m.content_type,"
-            " CASE WHEN m.content_type = 'event' THEN m.extra END AS extra"
-            " FROM conversations cv JOIN messages m ON m.conversation_id = cv.id"
-            " WHERE cv.contact_id IN (SELECT contact_id FROM churn_hard)"
-            " AND m.direction = 'inbound' AND m.created_at < :until"
-        )
-        .columns(
-            contact_id=Integer,
-            created_at=UTCDateTime,
-            channel_id=Integer,
-            content_type=String,
-            extra=JSONType,
-        )
-        .bindparams(bindparam("until", type_=UTCDateTime))
-    )
-    for cid, at, channel_id, ctype, extra in await session.execute(messages, {"until": until}):
-        if cid in owners:
-            if ctype != "event":
-                inter[cid].append((at, channel_id))
-            elif is_hard_churn(extra):
-                churns[cid].append(at)
-    bought = (
-        text(
-            "SELECT o.contact_id, o.ordered_at, o.amount FROM orders o"
-            " WHERE o.contact_id IN (SELECT contact_id FROM churn_hard) AND o.ordered_at < :day"
-        )
-        .columns(contact_id=Integer, ordered_at=Date, amount=Numeric(14, 2))
-        .bindparams(bindparam("day", type_=Date))
-    )
-    for cid, day, amount in await session.execute(bought, {"day": local_date(until)}):
-        at = local_midnight(day)
-        if cid in owners and at < until:
-            inter[cid].append((at, None))
-            orders[cid].append((at, Decimal(amount)))
-    if postgres:
-        await session.execute(text("SET LOCAL enable_seqscan = on"))
-    await add_lost_marks(session, until, owners, churns)
-    return [
-        History(cid, owner, inter[cid], orders.get(cid, []), churns.get(cid, []))
-        for cid, owner in owners.items()
-        if cid in inter
-    ]
 
 
 def _days(day: date) -> int:
@@ -163,15 +74,16 @@ async def churn_by_sql(
     viewer: Viewer | None,
 ) -> list[dict[Any, ChurnRow]]:
     """Each period's rows by group (as `churn.churn` returns them, without `lost_ids`)
-    over the visible customers without a hard churn event (`churn_hard`), from
-    `churn_days` as it stands (`churn_days.refresh` first).
+    over the visible customers, from `churn_days` as it stands (`churn_days.refresh`
+    first).
 
     A day `d` (next day `n`) is the last before each period start in `(d, n]`, and at
-    start for those also at most `d + W`: the periods `i0..i1`, where `i0` counts the
-    starts up to `d` and `i1 + 1` those up to `min(n, d + W)` (`_lookup` maps a day to
-    that count). So a day adds one customer (and its spend so far) from period `i0` and takes
-    them away after `i1` (running sums here, not one row per period in the database);
-    it can be lost only in `i1` (before, the next start is within `d + W`), and
+    start for those also at most `d + W` and `hard_day`: the periods `i0..i1`, where
+    `i0` counts the starts up to `d` and `i1 + 1` those up to `min(n, d + W, hard_day)`
+    (`_lookup` maps a day to that count). So a day adds one customer (and its spend so
+    far) from period `i0` and takes them away after `i1` (running sums here, not one row
+    per period in the database); it can be lost only in `i1` (before, the next start is
+    within `d + W` and `hard_day`), and
     recovered only in the period holding `n`. The spend in the year before `s` is
     `cum - year_before` for the periods before `ify` (the count of starts up to
     `year_order_day + 365`), and looked up per period from there on."""
@@ -188,8 +100,10 @@ async def churn_by_sql(
         join = f" JOIN contacts ct ON ct.id = d.contact_id{where}"
     group = {"channel": "d.channel_id", "owner": "ct.owner_id"}.get(by, "NULL")
     group_by = "" if group == "NULL" else f", {group}"
-    hard = "d.contact_id NOT IN (SELECT contact_id FROM churn_hard)"
     counted = list(range(len(spans) + 1))
+    # One search gives both the count of starts up to `x1` and the end of the last
+    # period counted (`e1`), packed in one integer (days since 1970 are below PACK).
+    last_counted = [i * PACK + e for i, e in enumerate([0, *ends])]
     # Kept as subqueries (not merged into the outer one, which would compute each column
     # again wherever it is used): PostgreSQL's and SQLite's ways of saying so.
     fence = " OFFSET 0" if postgres else " LIMIT -1"
@@ -197,26 +111,29 @@ async def churn_by_sql(
         f"""
         WITH periods (i, s, e) AS ({periods}),
         starting AS MATERIALIZED (
-            SELECT g, c, d, n, cum, yr, i0, i1, ify,
-                   CASE WHEN (n IS NULL OR n >= e1) AND d < e1 - :w THEN 1 ELSE 0 END AS lost
+            SELECT g, c, cum, yr, i0, p1 / {PACK} - 1 AS i1,
+                   {_lookup("xf", starts, counted)} AS ify,
+                   CASE WHEN hd < p1 % {PACK}
+                          OR ((n IS NULL OR n >= p1 % {PACK}) AND d < p1 % {PACK} - :w)
+                        THEN 1 ELSE 0 END AS lost
             FROM (
-                SELECT g, c, d, n, cum, yr, {_lookup("d", starts, counted)} AS i0,
-                       {_lookup("x1", starts, counted)} - 1 AS i1,
-                       {_lookup("x1", starts, [0, *ends])} AS e1,
-                       {_lookup("xf", starts, counted)} AS ify
+                SELECT g, c, d, n, hd, cum, yr, xf, {_lookup("d", starts, counted)} AS i0,
+                       {_lookup("x1", starts, last_counted)} AS p1
                 FROM (
                     SELECT {group} AS g, d.contact_id AS c, d.day AS d, d.next_day AS n,
-                           d.cum, d.cum - d.year_before AS yr,
-                           {least}(COALESCE(d.next_day, :hi), d.day + :w) AS x1,
+                           d.hard_day AS hd, d.cum, d.cum - d.year_before AS yr,
+                           {least}(COALESCE(d.next_day, :hi), d.day + :w,
+                                   COALESCE(d.hard_day, :hi)) AS x1,
                            COALESCE(d.year_order_day + :year, :hi) AS xf
                     FROM churn_days d{join}
-                    WHERE d.day >= :lo AND d.day < :last_start AND {hard}{fence}
+                    WHERE d.day >= :lo AND d.day < :last_start{fence}
                 ) x{fence}
             ) y
-            WHERE i1 >= i0
+            WHERE p1 / {PACK} - 1 >= i0
         )
-        SELECT 0 AS k, i0, i1, ify, lost, g, COUNT(*), SUM(yr)
-        FROM starting GROUP BY i0, i1, ify, lost, g
+        -- One integer to sort by (the groups' counts are read back from it below).
+        SELECT 0 AS k, ((i0 * 128 + i1) * 128 + ify) * 2 + lost, 0, 0, 0, g, COUNT(*), SUM(yr)
+        FROM starting GROUP BY 2, g
         UNION ALL
         -- CROSS JOIN: SQLite reads the few customers to look up once, not once a period.
         SELECT 3 + h.lost * (CASE WHEN h.i1 = p.i THEN 1 ELSE 0 END), p.i, 0, 0, 0, h.g, 0,
@@ -231,7 +148,7 @@ async def churn_by_sql(
         SELECT 5, {_lookup("d.next_day", starts, counted)} - 1, 0, 0, 0, {group}, COUNT(*), 0
         FROM churn_days d{join}
         WHERE d.next_day >= :first_start AND d.next_day < :hi
-          AND d.day < {_lookup("d.next_day", starts, [0, *starts])} - :w AND {hard}
+          AND d.day < {_lookup("d.next_day", starts, [0, *starts])} - :w
         GROUP BY {_lookup("d.next_day", starts, counted)}{group_by}
         """  # noqa: S608 - our own fragments; values bound or integers we formatted
     )
@@ -252,6 +169,8 @@ async def churn_by_sql(
         # The day-to-period map is a few hundred rows: hashed, not sorted against the days.
         await session.execute(text("SET LOCAL enable_mergejoin = off"))
     n = len(spans)
+    if n >= 128:  # a period index is 7 bits of the key above (reports: MAX_PERIODS)
+        raise ValueError("at most 127 periods")
     # steps[group][i]: [customers from i on, no longer from i on, spend in the year
     # before s from i on, no longer from i on, lost, their spend, spend looked up, of
     # which lost customers', recovered].
@@ -260,10 +179,11 @@ async def churn_by_sql(
     def at(key: Any, i: int) -> list[int]:
         return steps.setdefault(key, [[0] * 9 for _ in range(n + 1)])[min(i, n)]
 
-    for kind, i, i1, ify, lost, g, count, cents in await session.execute(stmt, values):
+    for kind, i, _, _, _, g, count, cents in await session.execute(stmt, values):
         key = None if g is None else int(g)
         count, cents = int(count), int(cents or 0)
         if kind == 0:  # days counted from period i to i1, spend known before ify
+            i, i1, ify, lost = i >> 15, (i >> 8) & 127, (i >> 1) & 127, i & 1
             at(key, i)[0] += count
             at(key, i1 + 1)[1] += count
             if ify > i:
@@ -295,3 +215,68 @@ async def churn_by_sql(
             row.revenue_lost += Decimal(x[5] + x[7]) / 100
             row.recovered += x[8]
     return out
+
+
+def _join(viewer: Viewer | None) -> tuple[str, dict[str, Any]]:
+    where, params = _visible(viewer)
+    return (f" JOIN contacts ct ON ct.id = d.contact_id{where}" if where else ""), params
+
+
+async def lost_in(
+    session: AsyncSession, span: tuple[date, date], window_days: int, viewer: Viewer | None, n: int
+) -> list[int]:
+    """The first `n` visible customers lost in the period `span` (as `churn.churn`'s
+    `lost_ids`), the biggest spenders before it first (then by id): their last day
+    before `s` (`d < s <= next_day`) read by the day index."""
+    join, params = _join(viewer)
+    stmt = text(
+        f"""
+        SELECT d.contact_id FROM churn_days d{join}
+        WHERE d.day >= :s_w AND d.day < :s AND (d.next_day IS NULL OR d.next_day >= :s)
+          AND (d.hard_day IS NULL OR d.hard_day >= :s)
+          AND (d.hard_day < :e OR ((d.next_day IS NULL OR d.next_day >= :e) AND d.day < :e_w))
+        ORDER BY d.cum DESC, d.contact_id LIMIT :n
+        """  # noqa: S608 - our own fragment; values bound
+    )
+    s, e = _days(span[0]), _days(span[1])
+    values = {"s": s, "e": e, "s_w": s - window_days, "e_w": e - window_days, "n": n, **params}
+    return [int(c) for (c,) in await session.execute(stmt, values)]
+
+
+async def lost_between(
+    session: AsyncSession,
+    until: date,
+    days: tuple[date, date],
+    window_days: int,
+    viewer: Viewer | None,
+    n: int,
+    skip: int,
+) -> list[int]:
+    """Visible customers whose last interaction before `until` was followed by a hard
+    churn on a day in `days` (inclusive), or was `W` days before one, biggest spenders
+    (all orders before `until`) first, then by id: `n` of them after `skip`. Days only:
+    the exact time is the caller's to check on the two edge days."""
+    join, params = _join(viewer)
+    last = "d.day < :until AND (d.next_day IS NULL OR d.next_day >= :until)"
+    stmt = text(
+        f"""
+        SELECT d.contact_id, d.cum FROM churn_days d{join}
+        WHERE d.day >= :lo_w AND d.day <= :hi_w AND {last}
+          AND (d.hard_day IS NULL OR d.hard_day >= :until)
+        UNION ALL
+        SELECT d.contact_id, d.cum FROM churn_days d{join}
+        WHERE d.hard_day >= :lo AND d.hard_day <= :hi AND d.hard_day < :until AND {last}
+        ORDER BY 2 DESC, 1 LIMIT :n OFFSET :skip
+        """  # noqa: S608 - our own fragments; values bound
+    )
+    values = {
+        "until": _days(until),
+        "lo": _days(days[0]),
+        "hi": _days(days[1]),
+        "lo_w": _days(days[0]) - window_days,
+        "hi_w": _days(days[1]) - window_days,
+        "n": n,
+        "skip": skip,
+        **params,
+    }
+    return [int(c) for c, _ in await session.execute(stmt, values)]

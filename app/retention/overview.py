@@ -1,6 +1,12 @@
 """What the /retention page shows, read in one place: churn over time, this period
 beside the last, the at-risk list, last period's lost customers, tiers, the win-back
-list and the weekly summary. Agents see their own customers only."""
+list and the weekly summary. Agents see their own customers only.
+
+Churn is counted in SQL over `churn_days` (the report's path, brought up to date
+first), and the two lists read only their first rows from it: no customer's whole
+history is loaded but those of the win-back candidates shown, whose exact `lost_at`
+the definitions give (tests/retention/test_churn_overview.py compares the figures and lists
+with the definitions over all histories)."""
 
 from __future__ import annotations
 
@@ -13,14 +19,18 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.accounts.viewer import Viewer
 from app.models import Contact, RetentionScore, User
-from app.retention.churn import DEFAULT_WINDOW_DAYS, History, churn, money, row_out
+from app.retention.churn import DEFAULT_WINDOW_DAYS, ChurnRow, History, money, row_out
+from app.retention.churn_sql import churn_by_sql, lost_between, lost_in
 from app.retention.periods import local_date, local_midnight, next_start, period_start
 from app.retention.queries import load_histories, lost_facts
+from app.retention.report import churn_in_sql
 
 AT_RISK_ROWS = 50
+LOST_ROWS = 50  # last period's lost customers shown, biggest spenders first
+WIN_BACK_BATCH = AT_RISK_ROWS + 10  # candidates read (and checked exactly) at a time: the
+# ones on the first and last day may fall outside by the hour
 WIN_BACK_DAYS = 180  # CONTRACT/issue 17: customers lost in the last 180 days
 MONTHS = 12
-WEEKS = 12
 
 
 def _starts(today: date, period: str, n: int) -> list[tuple[date, date]]:
@@ -33,12 +43,11 @@ def _starts(today: date, period: str, n: int) -> list[tuple[date, date]]:
     return spans[::-1]
 
 
-def series(histories: list[History], spans: list[tuple[date, date]]) -> list[dict[str, Any]]:
-    out = []
-    for s, e in spans:
-        rows = churn(histories, local_midnight(s), local_midnight(e), DEFAULT_WINDOW_DAYS)
-        out.append(row_out(s, e, rows[None]))
-    return out
+def series(rows: list[dict[Any, ChurnRow]], spans: list[tuple[date, date]]) -> list[dict[str, Any]]:
+    return [
+        row_out(start, end, by_group.get(None, ChurnRow(group=None)))
+        for (start, end), by_group in zip(spans, rows, strict=True)
+    ]
 
 
 def lost_at(h: History, window_days: int = DEFAULT_WINDOW_DAYS) -> datetime | None:
@@ -91,16 +100,30 @@ async def tier_counts(session: AsyncSession, viewer: Viewer) -> dict[str, int]:
 
 
 async def win_back(
-    session: AsyncSession, histories: list[History], now: datetime
+    session: AsyncSession, viewer: Viewer, until: datetime, now: datetime
 ) -> list[dict[str, Any]]:
-    """Lost in the last 180 days, biggest spenders first: each is worked as a task."""
-    found = []
-    for h in histories:
-        at = lost_at(h)
-        if at is not None and now - timedelta(days=WIN_BACK_DAYS) <= at <= now:
-            spend = sum((a for _, a in h.orders), Decimal(0))
-            found.append((h.contact_id, at, spend))
-    found.sort(key=lambda x: (-x[2], x[0]))
+    """Lost in the last 180 days, biggest spenders first: each is worked as a task.
+
+    The candidates come from `churn_days` by day, in the list's order; each one's exact
+    `lost_at` (the histories before `until`) decides, a batch at a time."""
+    since = now - timedelta(days=WIN_BACK_DAYS)
+    days = (local_date(since), local_date(now))
+    found: list[tuple[int, datetime, Decimal]] = []
+    skip = 0
+    while len(found) < AT_RISK_ROWS:
+        ids = await lost_between(
+            session, local_date(until), days, DEFAULT_WINDOW_DAYS, viewer, WIN_BACK_BATCH, skip
+        )
+        skip += len(ids)
+        read = await load_histories(session, until, viewer, set(ids))
+        histories = {h.contact_id: h for h in read}
+        for cid in ids:
+            h = histories.get(cid)
+            at = lost_at(h) if h is not None else None
+            if h is not None and at is not None and since <= at <= now:
+                found.append((cid, at, sum((a for _, a in h.orders), Decimal(0))))
+        if len(ids) < WIN_BACK_BATCH:
+            break
     found = found[:AT_RISK_ROWS]
     names = (
         dict(
@@ -122,25 +145,26 @@ async def win_back(
 async def overview(session: AsyncSession, viewer: Viewer, now: datetime) -> dict[str, Any]:
     today = local_date(now)
     months = _starts(today, "month", MONTHS)
-    weeks = _starts(today, "week", WEEKS)
-    histories = await load_histories(session, local_midnight(months[-1][1]), viewer)
-    monthly = series(histories, months)
-    weekly = series(histories, weeks)
-    last_s, last_e = months[-2]
-    last_rows = churn(
-        histories, local_midnight(last_s), local_midnight(last_e), DEFAULT_WINDOW_DAYS
-    )
-    lost = await lost_facts(session, last_rows[None].lost_ids, local_midnight(last_e))
+    # The page shows one week: the last whole one (from Monday), not a weekly series.
+    last_week = _starts(today, "week", 2)[:1]
+    w = DEFAULT_WINDOW_DAYS
+    monthly = series(await churn_in_sql(session, months, w, "none", viewer), months)
+    # churn_days was just brought up to date: counted as it stands.
+    (summary,) = series(await churn_by_sql(session, last_week, w, "none", viewer), last_week)
+    last_e = local_midnight(months[-2][1])
+    lost_ids = await lost_in(session, months[-2], w, viewer, LOST_ROWS)
+    lost = await lost_facts(session, lost_ids, last_e)
+    order = {cid: k for k, cid in enumerate(lost_ids)}
+    lost.sort(key=lambda x: order[x["contact"]["id"]])
     peak = max((m["churn_rate"] or 0 for m in monthly), default=0) or 1
     return {
         "monthly": monthly,
-        "weekly": weekly,
         "current": monthly[-1],
         "previous": monthly[-2],
-        "summary": weekly[-2],  # the last whole week (from Monday)
+        "summary": summary,
         "peak": peak,
         "at_risk": await at_risk(session, viewer),
         "lost": lost,
         "tiers": await tier_counts(session, viewer),
-        "win_back": await win_back(session, histories, now),
+        "win_back": await win_back(session, viewer, local_midnight(months[-1][1]), now),
     }

@@ -7,7 +7,7 @@ from collections.abc import Container, Iterable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, func, select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.accounts.viewer import Viewer
@@ -30,9 +30,11 @@ from app.retention.periods import local_date, local_midnight
 LOST_AUDIT_ACTION = "contact.lifecycle_changed"
 
 
-async def orphaned_ids(session: AsyncSession) -> set[int]:
+async def orphaned_ids(session: AsyncSession, among: Iterable[int] | None = None) -> set[int]:
     """Customers whose owner was deactivated without a successor and who have none since,
-    or whose owner is deactivated (the `orphaned` risk factor, "whether the owner left")."""
+    or whose owner is deactivated (the `orphaned` risk factor, "whether the owner left");
+    only those of `among` when given (a page's fifty, not every such customer)."""
+    only = None if among is None else set(among)
     left: set[int] = set()
     rows = await session.scalars(
         select(AuditLog.details).where(AuditLog.action == "user.deactivated")
@@ -41,6 +43,9 @@ async def orphaned_ids(session: AsyncSession) -> set[int]:
         if (details or {}).get("successor") is None:
             left.update(int(c) for c in (details or {}).get("customers") or [])
     gone = select(Contact.id).join(User, User.id == Contact.owner_id).where(User.active.is_(False))
+    if only is not None:
+        gone = gone.where(Contact.id.in_(sorted(only)))
+        left &= only
     orphaned = set(await session.scalars(gone))
     if left:
         orphaned.update(
@@ -119,62 +124,63 @@ async def load_histories(
 async def lost_facts(
     session: AsyncSession, contact_ids: Iterable[int], before: datetime
 ) -> list[dict[str, Any]]:
-    """The service facts before each lost customer left (the churn-cause view)."""
+    """The service facts before each lost customer left (the churn-cause view), in id
+    order: a few queries for all of them (the page shows fifty), not a few each."""
     ids = sorted(set(contact_ids))
     if not ids:
         return []
-    left_without_successor = await orphaned_ids(session)
-    out: list[dict[str, Any]] = []
-    rows = await session.execute(
-        select(Contact, User)
-        .outerjoin(User, User.id == Contact.owner_id)
-        .where(Contact.id.in_(ids))
+    left_without_successor = await orphaned_ids(session, ids)
+    people = list(
+        await session.execute(
+            select(Contact, User)
+            .outerjoin(User, User.id == Contact.owner_id)
+            .where(Contact.id.in_(ids))
+            .order_by(Contact.id)
+        )
     )
-    for contact, owner in rows:
-        conv = await session.scalar(
-            select(Conversation)
-            .where(Conversation.contact_id == contact.id, Conversation.created_at < before)
-            .order_by(Conversation.created_at.desc(), Conversation.id.desc())
-            .limit(1)
-        )
-        last_in = await session.scalar(
-            select(func.max(Message.created_at))
-            .join(Conversation, Conversation.id == Message.conversation_id)
-            .where(
-                Conversation.contact_id == contact.id,
-                Message.direction == "inbound",
-                Message.content_type != "event",
-                Message.created_at < before,
-            )
-        )
-        last_order = await session.scalar(
-            select(func.max(Order.ordered_at)).where(
-                Order.contact_id == contact.id, Order.ordered_at < local_date(before)
-            )
-        )
-        first_response_s = None
-        unanswered = 0
-        if conv is not None:
-            if conv.first_response_at is not None:
-                first_response_s = int((conv.first_response_at - conv.created_at).total_seconds())
-            last_reply = await session.scalar(
-                select(func.max(Message.created_at)).where(
-                    Message.conversation_id == conv.id,
-                    Message.direction == "outbound",
-                    Message.sender_type == SenderType.USER,
-                    Message.private.is_(False),
+    # Each customer's last conversation started before `before` (newest, then highest id).
+    last_conv: dict[int, Conversation] = {}
+    for started in await session.scalars(
+        select(Conversation)
+        .where(Conversation.contact_id.in_(ids), Conversation.created_at < before)
+        .order_by(Conversation.created_at, Conversation.id)
+    ):
+        last_conv[started.contact_id] = started
+    last_in: dict[int, datetime] = dict(
+        (
+            await session.execute(
+                select(Conversation.contact_id, func.max(Message.created_at))
+                .join(Conversation, Conversation.id == Message.conversation_id)
+                .where(
+                    Conversation.contact_id.in_(ids),
+                    Message.direction == "inbound",
+                    Message.content_type != "event",
+                    Message.created_at < before,
                 )
+                .group_by(Conversation.contact_id)
             )
-            unanswered_q = select(func.count()).where(
-                Message.conversation_id == conv.id,
-                Message.direction == "inbound",
-                Message.content_type != "event",
+        ).all()
+    )
+    last_order: dict[int | None, Any] = dict(
+        (
+            await session.execute(
+                select(Order.contact_id, func.max(Order.ordered_at))
+                .where(Order.contact_id.in_(ids), Order.ordered_at < local_date(before))
+                .group_by(Order.contact_id)
             )
-            if last_reply is not None:
-                unanswered_q = unanswered_q.where(and_(Message.created_at > last_reply))
-            unanswered = int(await session.scalar(unanswered_q) or 0)
+        ).all()
+    )
+    unanswered = await _unanswered(session, [c.id for c in last_conv.values()])
+    ratings = await last_ratings(session, ids)
+    out: list[dict[str, Any]] = []
+    for contact, owner in people:
+        conv = last_conv.get(contact.id)
+        first_response_s = None
+        if conv is not None and conv.first_response_at is not None:
+            first_response_s = int((conv.first_response_at - conv.created_at).total_seconds())
+        day = last_order.get(contact.id)
         last_interaction = max(
-            [x for x in (last_in, local_midnight(last_order) if last_order else None) if x],
+            [x for x in (last_in.get(contact.id), local_midnight(day) if day else None) if x],
             default=None,
         )
         out.append(
@@ -183,8 +189,8 @@ async def lost_facts(
                 "last_interaction_at": last_interaction,
                 "last_conversation_id": conv.id if conv else None,
                 "first_response_s": first_response_s,
-                "unanswered": unanswered,
-                "last_rating": await last_rating(session, contact.id),
+                "unanswered": unanswered.get(conv.id, 0) if conv else 0,
+                "last_rating": ratings.get(contact.id),
                 "lost_reason": contact.lost_reason,
                 "owner": {"id": owner.id, "name": owner.name} if owner else None,
                 "owner_left": contact.id in left_without_successor,
@@ -193,16 +199,52 @@ async def lost_facts(
     return out
 
 
-async def last_rating(session: AsyncSession, contact_id: int) -> int | None:
-    """The customer's newest CSAT score (conversation facts), or None if never rated."""
-    score: int | None = await session.scalar(
-        select(ConversationFacts.csat_score)
-        .join(Conversation, Conversation.id == ConversationFacts.conversation_id)
-        .where(Conversation.contact_id == contact_id, ConversationFacts.csat_score.is_not(None))
-        .order_by(ConversationFacts.csat_rated_at.desc())
-        .limit(1)
+async def _unanswered(session: AsyncSession, conversation_ids: list[int]) -> dict[int, int]:
+    """Per conversation: the customer's messages after the last agent reply (all of them
+    when no agent replied)."""
+    if not conversation_ids:
+        return {}
+    replied: dict[int, datetime] = dict(
+        (
+            await session.execute(
+                select(Message.conversation_id, func.max(Message.created_at))
+                .where(
+                    Message.conversation_id.in_(conversation_ids),
+                    Message.direction == "outbound",
+                    Message.sender_type == SenderType.USER,
+                    Message.private.is_(False),
+                )
+                .group_by(Message.conversation_id)
+            )
+        ).all()
     )
-    return score
+    counts: dict[int, int] = defaultdict(int)
+    for conv_id, at in await session.execute(
+        select(Message.conversation_id, Message.created_at).where(
+            Message.conversation_id.in_(conversation_ids),
+            Message.direction == "inbound",
+            Message.content_type != "event",
+        )
+    ):
+        last_reply = replied.get(conv_id)
+        if last_reply is None or at > last_reply:
+            counts[conv_id] += 1
+    return counts
+
+
+async def last_ratings(session: AsyncSession, contact_ids: list[int]) -> dict[int, int]:
+    """Each customer's newest CSAT score (conversation facts); none if never rated."""
+    facts = ConversationFacts
+    newest: dict[int, tuple[datetime | None, int | None]] = {}
+    for cid, score, at in await session.execute(
+        select(Conversation.contact_id, facts.csat_score, facts.csat_rated_at)
+        .join(Conversation, Conversation.id == facts.conversation_id)
+        .where(Conversation.contact_id.in_(contact_ids), facts.csat_score.is_not(None))
+    ):
+        seen = newest.get(cid)
+        if seen is None or (at is not None and (seen[0] is None or at > seen[0])):
+            newest[cid] = (at, score)
+    return {cid: score for cid, (_, score) in newest.items() if score is not None}
 
 
 async def add_lost_marks(

@@ -2,8 +2,7 @@
 
 `churn.py` holds the definitions, pure, over customers' histories; this module answers
 the report from SQL (`churn_sql.py`, over `churn_days`, refreshed first so the figures
-are exact) for the customers without a hard churn event, and
-from those definitions for the few with one (their exact times matter), then adds the
+are exact), or from those definitions (what the tests compare with), then adds the
 groups' names.
 """
 
@@ -20,7 +19,7 @@ from app.errors import BadRequest
 from app.models import Channel, User, utcnow_for_models
 from app.retention.churn import DEFAULT_WINDOW_DAYS, ChurnRow, churn, row_out, sorted_rows
 from app.retention.churn_days import refresh as refresh_churn_days
-from app.retention.churn_sql import churn_by_sql, hard_histories
+from app.retention.churn_sql import churn_by_sql
 from app.retention.periods import (
     local_date,
     local_midnight,
@@ -65,12 +64,19 @@ def select_names(model: Any, ids: set[int]) -> Any:
     return select(model.id, model.name).where(model.id.in_(sorted(ids)))
 
 
-def add_row(into: ChurnRow, row: ChurnRow) -> None:
-    into.customers_at_start += row.customers_at_start
-    into.lost += row.lost
-    into.revenue_at_start += row.revenue_at_start
-    into.revenue_lost += row.revenue_lost
-    into.recovered += row.recovered
+async def churn_in_sql(
+    session: AsyncSession,
+    spans: list[tuple[date, date]],
+    window_days: int,
+    by: str,
+    viewer: Viewer | None,
+) -> list[dict[Any, ChurnRow]]:
+    """`churn_sql.churn_by_sql` over `churn_days` brought up to date first (exact)."""
+    await refresh_churn_days(session)
+    # Done with writing: not holding SQLite's writer (nor PostgreSQL's refresh lock)
+    # while counting. A report writes nothing else.
+    await session.commit()
+    return await churn_by_sql(session, spans, window_days, by, viewer)
 
 
 async def churn_report(
@@ -93,24 +99,14 @@ async def churn_report(
     spans = list(periods_between(since, until, period))
     if len(spans) > MAX_PERIODS:
         raise BadRequest(f"since/until: at most {MAX_PERIODS} periods")
-    until_at = local_midnight(spans[-1][1])
-    per_period: list[dict[Any, ChurnRow]] = [{} for _ in spans]
     if in_sql:
-        await refresh_churn_days(session)
-        # Done with writing: not holding SQLite's writer (nor PostgreSQL's refresh lock)
-        # while counting. A report writes nothing else.
-        await session.commit()
-        per_period = await churn_by_sql(session, spans, window_days, by, viewer)
-        # The definitions themselves for the customers with a hard churn event (their
-        # exact times matter).
-        histories = await hard_histories(session, until_at, viewer)
+        per_period = await churn_in_sql(session, spans, window_days, by, viewer)
     else:
-        histories = await load_histories(session, until_at, viewer)
-    if histories or not in_sql:
-        for (start, end), rows in zip(spans, per_period, strict=True):
-            exact = churn(histories, local_midnight(start), local_midnight(end), window_days, by)
-            for group, row in exact.items():
-                add_row(rows.setdefault(group, ChurnRow(group=group)), row)
+        histories = await load_histories(session, local_midnight(spans[-1][1]), viewer)
+        per_period = [
+            churn(histories, local_midnight(start), local_midnight(end), window_days, by)
+            for start, end in spans
+        ]
     items: list[dict[str, Any]] = []
     for (start, end), rows in zip(spans, per_period, strict=True):
         items.extend(row_out(start, end, r) for r in sorted_rows(rows))

@@ -4,7 +4,7 @@ The churn report derived every customer's China days from all messages and order
 each request (seconds at 1M messages). `churn_days` keeps them (with the next day, the
 channel so far and the spend so far), `churn_hard` the customers with a hard churn
 event, `churn_day_orders` whose days each order is counted in, `churn_day_marks` what
-the last refreshes had seen (app/retention/churn_days.py). Backfilled here; orders get
+the last refreshes had seen (app/retention/churn_days.py). Backfilled by 0020churn2; orders get
 an index on `updated_at` (the refresh reads the orders changed since).
 
 Revision ID: 0016churn
@@ -19,7 +19,6 @@ import sqlalchemy as sa
 from alembic import op
 
 from app.models.base import UTCDateTime
-from app.retention.churn_days import rebuild_statements
 
 revision: str = "0016churn"
 down_revision: str | None = "0016rep"
@@ -75,9 +74,8 @@ def upgrade() -> None:
     op.bulk_insert(
         marks, [{"at": datetime.now(UTC), "message_id": top[0] or 0, "audit_id": top[1] or 0}]
     )
-    for sql in rebuild_statements(bind.dialect.name, None):
-        op.execute(sa.text(sql))
-    # Made after the backfill: one sort instead of one insert each.
+    # The backfill is 0020churn2's (the days gained a column there; the statements
+    # that write them are today's).
     op.create_index(
         "ix_churn_days_day",
         "churn_days",

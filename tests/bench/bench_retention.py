@@ -4,7 +4,8 @@ database (issues 16 and 17, "Performance"), seeded by `seed_crm`.
 `run(url)` times, in this process and one request at a time, the functions the API and
 the /retention page call (the database's work and ours; no HTTP): the service report
 for 30 days by agent and by channel and for 365 days by day, the churn report for 12
-months by channel, and the at-risk list's first page, each p50/p95 after a warm-up
+months by channel, the at-risk list's first page and everything the /retention page
+reads (`overview`), each p50/p95 after a warm-up
 (the churn report's first call also brings `churn_days` up to date with the seeded rows,
 written in bulk: a full rebuild, not timed), with the load average after each.
 The full recompute of every customer's risk score runs twice in a child process
@@ -32,6 +33,7 @@ TARGETS_MS = {
     "report_day_365": 300.0,
     "churn_channel_12": 500.0,
     "at_risk": 50.0,
+    "overview": 500.0,
 }
 LABELS = {
     "report_agent_30": "service report, 30 days by agent",
@@ -39,6 +41,7 @@ LABELS = {
     "report_day_365": "service report, 365 days by day",
     "churn_channel_12": "churn report, 12 months by channel",
     "at_risk": "at-risk list, first page",
+    "overview": "retention page overview (12 months and 12 weeks of churn, lists)",
 }
 RECOMPUTE_SECONDS, RECOMPUTE_MB = 60.0, 300.0
 SECONDS_PER_KIND = 15.0  # each kind stops after `requests` or this long (at least MIN)
@@ -69,7 +72,7 @@ async def reads(url: str, requests: int, kinds: set[str] | None = None) -> dict[
     os.environ.setdefault("HUILIU_SECRET_KEY", SECRET_KEY)  # the settings the session reads
     from app.db import Database
     from app.models import utcnow_for_models
-    from app.retention.overview import at_risk
+    from app.retention.overview import at_risk, overview
     from app.retention.report import churn_report
     from app.service.hours import zone
     from app.service.reports import Range, service_report
@@ -96,6 +99,7 @@ async def reads(url: str, requests: int, kinds: set[str] | None = None) -> dict[
                 "report_day_365": lambda: service_report(session, viewer, span(365), "day"),
                 "churn_channel_12": lambda: churn_report(session, viewer, "month", by="channel"),
                 "at_risk": lambda: at_risk(session, viewer),
+                "overview": lambda: overview(session, viewer, utcnow_for_models()),
             }
             for key, job in jobs.items():
                 if kinds is None or key in kinds:

@@ -12,12 +12,13 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, func, select, text, update
 
 from app.accounts.viewer import Viewer
 from app.contacts.actions.merge import merge_contacts, unmerge_contacts
 from app.models import (
     AuditLog,
+    ChurnDay,
     ChurnDayMark,
     Contact,
     ContactIdentity,
@@ -29,7 +30,7 @@ from app.models import (
 )
 from app.retention.churn import churn, row_out, sorted_rows
 from app.retention.churn_days import refresh
-from app.retention.churn_sql import churn_by_sql, hard_churn_ids
+from app.retention.churn_sql import churn_by_sql
 from app.retention.periods import local_midnight, periods_between
 from app.retention.queries import load_histories
 from app.retention.report import churn_report
@@ -42,6 +43,32 @@ def _moment(rng: random.Random) -> datetime:
     """Often exactly on a China midnight or a second before one (the boundaries)."""
     day = BASE + timedelta(days=rng.randint(0, 480))
     return day + timedelta(seconds=rng.choice((0, -1, rng.randint(1, 86399))))
+
+
+def _inbound(conv_id: int, channel_id: int, at: datetime, unsubscribe: bool, ext: str) -> Message:
+    """A customer's message, or their unsubscribe (a hard churn event)."""
+    return Message(
+        conversation_id=conv_id,
+        channel_id=channel_id,
+        direction="inbound",
+        sender_type="contact",
+        content_type="event" if unsubscribe else "text",
+        content="" if unsubscribe else "还在吗",
+        extra={"event": "unsubscribe"} if unsubscribe else {},
+        external_id=ext,
+        created_at=at,
+    )
+
+
+def _lost_mark(contact_id: int, at: datetime) -> AuditLog:
+    """An agent marking the customer lost (a hard churn event), as the audit log has it."""
+    return AuditLog(
+        action="contact.lifecycle_changed",
+        object_type="contact",
+        object_id=str(contact_id),
+        details={"from": "active", "to": "lost"},
+        created_at=at,
+    )
 
 
 async def _world(app: Any, factory: Any, rng: random.Random) -> None:
@@ -95,15 +122,7 @@ async def _world(app: Any, factory: Any, rng: random.Random) -> None:
                     )
                 )
             if rng.random() < 0.1:
-                s.add(
-                    AuditLog(
-                        action="contact.lifecycle_changed",
-                        object_type="contact",
-                        object_id=str(contact.id),
-                        details={"from": "active", "to": "lost"},
-                        created_at=_moment(rng),
-                    )
-                )
+                s.add(_lost_mark(contact.id, _moment(rng)))
             if c == 39:
                 contact.merged_into_id = contact.id - 1  # hidden from reports
         await s.flush()
@@ -153,19 +172,8 @@ async def _changes(
         for k in range(messages):
             conv = rng.choice(convs)
             event = rng.random() < 0.1
-            s.add(
-                Message(
-                    conversation_id=conv.id,
-                    channel_id=conv.channel_id,
-                    direction="inbound",
-                    sender_type="contact",
-                    content_type="event" if event else "text",
-                    content="" if event else "还在吗",
-                    extra={"event": "unsubscribe"} if event else {},
-                    external_id=f"later-{k}",
-                    created_at=_moment(rng) + timedelta(microseconds=k),
-                )
-            )
+            at = _moment(rng) + timedelta(microseconds=k)
+            s.add(_inbound(conv.id, conv.channel_id, at, event, f"later-{k}"))
         for k in range(orders):
             day = (BASE + timedelta(days=rng.randint(0, 480))).date()
             s.add(
@@ -182,15 +190,7 @@ async def _changes(
             contacts[-1].id if moved.contact_id != contacts[-1].id else contacts[0].id
         )
         moved.updated_at = utcnow_for_models()
-        s.add(
-            AuditLog(
-                action="contact.lifecycle_changed",
-                object_type="contact",
-                object_id=str(contacts[5].id),
-                details={"from": "active", "to": "lost"},
-                created_at=_moment(rng),
-            )
-        )
+        s.add(_lost_mark(contacts[5].id, _moment(rng)))
         await s.flush()
         # Two merges, the second undone: conversations and orders move and move back.
         await merge_contacts(s, viewer, contacts[1], contacts[2])
@@ -205,7 +205,8 @@ async def test_sql_churn_equals_the_definitions(app: Any, factory: Any, seed: in
     await _world(app, factory, rng)
     async with app.state.services.db.session() as s:
         await refresh(s)
-        assert await hard_churn_ids(s)  # the exact path is exercised too
+        # Hard churn events are counted in SQL too (`hard_day`).
+        assert await s.scalar(select(func.count()).where(ChurnDay.hard_day.is_not(None)))
         assert await _compare(s) > 100  # the histories were not empty
     await _changes(app, factory, rng)
     async with app.state.services.db.session() as s:
@@ -287,3 +288,70 @@ async def test_revenue_counts_the_year_before_the_start_to_the_day(app: Any) -> 
         (march,) = await churn_report(s, None, "month", date(2026, 3, 1), date(2026, 4, 1))
     assert (march["customers_at_start"], march["lost"]) == (2, 0)
     assert march["revenue_at_start"] == "135.00"
+
+
+async def test_hard_churn_on_the_day_of_the_last_interaction(app: Any, factory: Any) -> None:
+    """A hard churn event compares with the exact last interaction: an unsubscribe a
+    second before, at, or a second after the day's last message (and on a day with only
+    an order, which counts at the day's start), the next day, at or just before a China
+    midnight that starts a period, a lost mark; the SQL path counts what the definitions
+    do, and whole-second times stored without microseconds (as bulk writers leave them on
+    SQLite) compare the same."""
+    (ch,) = [(await factory.channel("H", "sh"))["id"]]
+    april = local_midnight(date(2025, 4, 1))  # a month, a quarter, not a week start
+    monday = local_midnight(date(2025, 6, 2))
+    noon = timedelta(hours=4)  # 20:00 UTC the day before is noon in Shanghai
+    cases: list[tuple[list[datetime], list[date], list[datetime], datetime | None]] = [
+        # (messages, order days, unsubscribes, lost mark)
+        ([april - noon], [], [april - noon - timedelta(seconds=1)], None),
+        ([april - noon], [], [april - noon], None),
+        ([april - noon], [], [april - noon + timedelta(seconds=1)], None),
+        ([april - noon], [], [april - timedelta(seconds=1)], None),
+        ([april - noon], [], [april], None),
+        ([april - noon], [], [april + timedelta(days=3)], None),
+        ([], [date(2025, 3, 31)], [april - noon], None),
+        ([], [date(2025, 3, 31)], [april - timedelta(days=1)], None),
+        ([monday - timedelta(days=10)], [], [monday - timedelta(microseconds=1)], None),
+        ([monday - timedelta(days=10)], [], [monday], None),
+        ([april - noon, april + noon], [], [april + noon], None),
+        ([april - noon, april + noon], [], [april + noon + timedelta(hours=1)], None),
+        ([april - noon, april + timedelta(days=40)], [], [april + timedelta(days=2)], None),
+        ([april - noon], [], [], april - noon),
+        ([april - noon], [], [], april - noon - timedelta(seconds=1)),
+        ([april - noon], [], [], april + timedelta(days=5)),
+        ([april - noon], [date(2025, 3, 31)], [april - noon - timedelta(hours=2)], None),
+    ]
+    async with app.state.services.db.session() as s:
+        for k, (messages, orders, unsubscribes, mark) in enumerate(cases):
+            contact = Contact(name=f"h{k}")
+            s.add(contact)
+            await s.flush()
+            ident = ContactIdentity(contact_id=contact.id, channel_id=ch, external_id=f"h{k}")
+            s.add(ident)
+            await s.flush()
+            conv = Conversation(
+                channel_id=ch, contact_id=contact.id, identity_id=ident.id, status="resolved"
+            )
+            s.add(conv)
+            await s.flush()
+            events = [(at, False) for at in messages] + [(at, True) for at in unsubscribes]
+            for j, (at, event) in enumerate(events):
+                s.add(_inbound(conv.id, ch, at, event, f"h{k}-{j}"))
+            for j, day in enumerate(orders):
+                s.add(Order(order_no=f"h{k}-{j}", contact_id=contact.id, ordered_at=day, amount=1))
+            if mark is not None:
+                s.add(_lost_mark(contact.id, mark))
+        await s.flush()
+        if s.get_bind().dialect.name == "sqlite":
+            for table in ("messages", "audit_log"):
+                await s.execute(
+                    text(
+                        f"UPDATE {table} SET created_at = substr(created_at, 1, 19)"  # noqa: S608
+                        " WHERE created_at LIKE '%.000000'"
+                    )
+                )
+    async with app.state.services.db.session() as s:
+        await refresh(s)
+        same_day = select(func.count()).where(ChurnDay.hard_day == ChurnDay.day)
+        assert await s.scalar(same_day) == 8  # at or after the day's last interaction
+        assert await _compare(s) > 20
