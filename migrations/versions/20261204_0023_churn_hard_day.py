@@ -8,7 +8,7 @@ what their hard churn events decide per day, so every customer is counted in SQL
 at 100,000 customers and 1,000,000 messages, seconds (README, Benchmarks).
 
 Revision ID: 0020churn2
-Revises: 0019life
+Revises: 0022scoreidx
 Create Date: 2026-12-04 14:00:00
 """
 
@@ -20,7 +20,7 @@ from alembic import op
 from app.retention.churn_days import rebuild_statements
 
 revision: str = "0020churn2"
-down_revision: str | None = "0019life"
+down_revision: str | None = "0022scoreidx"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
