@@ -109,7 +109,9 @@ async def _world(app: Any, factory: Any, rng: random.Random, now: datetime) -> N
                             csat_rated_at=created + timedelta(hours=rng.randint(1, 9999)),
                         )
                     )
-                at = moment()
+                # a third of the conversations talk in the last 30 days: customers with
+                # several of them interleave (the complaint words' order, ties)
+                at = now - timedelta(days=rng.uniform(0, 30)) if rng.random() < 0.33 else moment()
                 for _ in range(rng.randint(0, 14)):
                     at = rng.choice((at, at + timedelta(hours=rng.choice((1, 20, 30, 100)))))
                     kind = rng.random()
@@ -250,13 +252,15 @@ async def _compare(app: Any, now: datetime, full: bool) -> set[str]:
         return seen
 
 
-@pytest.mark.parametrize("seed", [1, 2, 3])
+@pytest.mark.parametrize(("seed", "chunk"), [(1, 5000), (2, 1), (3, 5000)])
 async def test_the_pass_scores_exactly_as_the_reference(
-    app: Any, factory: Any, monkeypatch: Any, seed: int
+    app: Any, factory: Any, monkeypatch: Any, seed: int, chunk: int
 ) -> None:
-    from app.retention import actions
+    from app.retention import actions, inputs
 
     monkeypatch.setattr(actions, "BATCH", 7)  # many batches, and a short last one
+    # 2: a batch's conversations read in several statements, merged in time order
+    monkeypatch.setattr(inputs, "CHUNK", chunk)
     now = utcnow_for_models()
     rng = random.Random(seed)
     await _world(app, factory, rng, now)
@@ -286,3 +290,43 @@ async def test_the_pass_scores_exactly_as_the_reference(
             got = rows[cid]
             assert {"score": got.score, "band": got.band, "factors": got.factors} == risk
             assert got.lifecycle == stage
+
+
+async def test_complaint_words_in_time_order_across_conversations(
+    app: Any, factory: Any, monkeypatch: Any
+) -> None:
+    """The sentence names the words in the order the customer wrote them, whichever
+    conversation each came in, also when the conversations are read in two statements."""
+    from app.retention import inputs
+
+    monkeypatch.setattr(inputs, "CHUNK", 1)
+    ch = (await factory.channel("A", "sa"))["id"]
+    now = utcnow_for_models()
+    async with app.state.services.db.session() as s:
+        contact = Contact(name="c")
+        s.add(contact)
+        await s.flush()
+        for k, (text, days) in enumerate((("申请退款", 1), ("我要投诉", 2))):
+            ident = ContactIdentity(contact_id=contact.id, channel_id=ch, external_id=f"x{k}")
+            s.add(ident)
+            await s.flush()
+            conv = Conversation(channel_id=ch, contact_id=contact.id, identity_id=ident.id)
+            s.add(conv)
+            await s.flush()
+            s.add(
+                Message(
+                    conversation_id=conv.id,
+                    channel_id=ch,
+                    direction="inbound",
+                    sender_type="contact",
+                    content_type="text",
+                    content=text,
+                    created_at=now - timedelta(days=days),
+                )
+            )
+    await refresh_once(app.state.services.db, now, full=True)
+    async with app.state.services.db.session() as s:
+        row = await s.get(RetentionScore, contact.id)
+        assert row is not None
+        negative = next(f for f in row.factors if f["code"] == "negative")
+        assert negative["params"]["words"] == ["投诉", "退款"]
