@@ -18,9 +18,9 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import select
+from sqlalchemy import Table, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -142,7 +142,7 @@ def _upsert(session: AsyncSession, full: bool) -> Any:
     beside a tier split a batch of 500 into hundreds: 100-170 ms a batch, 10 ms now)."""
     dialect = session.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    stmt = insert(RetentionScore.__table__)
+    stmt = insert(cast(Table, RetentionScore.__table__))
     columns = SCORE_COLUMNS + (TIER_COLUMNS if full else ())
     return stmt.on_conflict_do_update(
         index_elements=["contact_id"], set_={c: stmt.excluded[c] for c in columns}

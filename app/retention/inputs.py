@@ -183,7 +183,7 @@ def _histories(
 async def _ratings(conn: AsyncConnection, owner: dict[int, int]) -> dict[int, int]:
     """Each customer's last rating (conversation facts, app/models/service.py): the
     newest wins."""
-    newest: dict[int, tuple[datetime | None, int]] = {}
+    newest: dict[int, tuple[datetime | None, int | None]] = {}
     for chunk in _chunks(sorted(owner)):
         rows = await conn.execute(
             select(
@@ -200,7 +200,7 @@ async def _ratings(conn: AsyncConnection, owner: dict[int, int]) -> dict[int, in
             best = newest.get(cid)
             if best is None or (rated_at is not None and (best[0] is None or rated_at >= best[0])):
                 newest[cid] = (rated_at, rating)
-    return {cid: rating for cid, (_, rating) in newest.items()}
+    return {cid: rating for cid, (_, rating) in newest.items() if rating is not None}
 
 
 async def batch_inputs(
@@ -229,7 +229,7 @@ async def batch_inputs(
         at = midnights.get(day)
         if at is None:
             at = midnights[day] = local_midnight(day)
-        if at <= now:
+        if oid is not None and at <= now:
             inter[oid].append(at)
     out: dict[int, tuple[RiskInput, list[datetime]]] = {}
     for c in contacts:
