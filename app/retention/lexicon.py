@@ -8,6 +8,7 @@ words a shop owner would agree signal a complaint; add by pull request.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from functools import lru_cache
 
@@ -46,9 +47,23 @@ def _groups() -> tuple[tuple[str, tuple[Group, ...]], ...]:
     return tuple((w, tuple(parse_query(w))) for w in COMPLAINT_WORDS)
 
 
+@lru_cache(maxsize=1)
+def _any_group() -> re.Pattern[str] | None:
+    """Any lexicon group's text: a group found in a message is a substring of its
+    normalised text (a CJK group inside a CJK run, a word group equal to a word run), so
+    a text where this finds nothing has no entry, and is not split into runs (most
+    messages: a full pass reads a month of every customer's)."""
+    texts = sorted({g.text for _, groups in _groups() for g in groups}, key=len, reverse=True)
+    return re.compile("|".join(re.escape(t) for t in texts)) if texts else None
+
+
 def complaint_words(text: str) -> list[str]:
     """The lexicon entries found in `text`, in lexicon order."""
-    found_runs = runs(normalized(text)[0])
+    norm = normalized(text)[0]
+    anywhere = _any_group()
+    if anywhere is None or anywhere.search(norm) is None:
+        return []
+    found_runs = runs(norm)
     cjk = [r.text for r in found_runs if r.kind == "cjk"]
     words = {r.text for r in found_runs if r.kind == "word"}
 

@@ -6,6 +6,7 @@ reads ("34 天未联系，平时约 12 天一次"); the score is their sum (at m
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from statistics import median
@@ -73,8 +74,9 @@ def silence(inter: list[datetime], now: datetime) -> dict[str, Any] | None:
 
 def frequency_drop(inter: list[datetime], now: datetime) -> dict[str, Any] | None:
     span = timedelta(days=FREQUENCY_DAYS)
-    recent = sum(1 for t in inter if now - span <= t < now)
-    before = sum(1 for t in inter if now - 2 * span <= t < now - span)
+    # `inter` is sorted: the counts in [now - 2 span, now - span) and [now - span, now)
+    start, middle, end = (bisect_left(inter, t) for t in (now - 2 * span, now - span, now))
+    recent, before = end - middle, middle - start
     if before == 0 or recent * 2 > before:
         return None
     return {

@@ -131,7 +131,14 @@ async def create_tasks(session: AsyncSession, rows: list[dict[str, Any]], source
     # "insertmanyvalues" of SQLAlchemy 2): a multi-row VALUES would be compiled anew for
     # every batch.
     stmt = insert(Task).on_conflict_do_nothing(index_elements=["occasion_key"]).returning(Task.id)
-    made = [i for i in await session.scalars(stmt, values) if i is not None]
+    # render_nulls: the ORM otherwise leaves a None (no assignee, no occasion) out of its
+    # row and sends each run of rows with the same keys as its own statement; a first
+    # retention pass (owned and unowned customers interleaved) made hundreds per batch.
+    made = [
+        i
+        for i in await session.scalars(stmt, values, execution_options={"render_nulls": True})
+        if i is not None
+    ]
     held = session.info.get(HELD_TASK_IDS)
     if held is not None:
         held.extend(made)
