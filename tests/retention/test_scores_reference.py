@@ -109,6 +109,9 @@ async def _world(app: Any, factory: Any, rng: random.Random, now: datetime) -> N
                             csat_rated_at=created + timedelta(hours=rng.randint(1, 9999)),
                         )
                     )
+                    # Before the messages: the database counts their customer messages
+                    # onto this row as they are stored (app/service/inbound_counts.py).
+                    await s.flush()
                 # a third of the conversations talk in the last 30 days: customers with
                 # several of them interleave (the complaint words' order, ties)
                 at = now - timedelta(days=rng.uniform(0, 30)) if rng.random() < 0.33 else moment()
