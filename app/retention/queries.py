@@ -14,6 +14,7 @@ from app.accounts.viewer import Viewer
 
 # What marks a hard churn lives with the action that alerts the owner of one.
 from app.contacts.actions.churn import is_hard_churn
+from app.contacts.actions.followup import latest_messages_of
 from app.models import (
     AuditLog,
     Contact,
@@ -149,15 +150,12 @@ async def lost_facts(
     last_in: dict[int, datetime] = dict(
         (
             await session.execute(
-                select(Conversation.contact_id, func.max(Message.created_at))
-                .join(Conversation, Conversation.id == Message.conversation_id)
-                .where(
-                    Conversation.contact_id.in_(ids),
+                latest_messages_of(
+                    ids,
                     Message.direction == "inbound",
                     Message.content_type != "event",
                     Message.created_at < before,
                 )
-                .group_by(Conversation.contact_id)
             )
         ).all()
     )

@@ -47,6 +47,19 @@ def latest_message_of(contact_id: int, *conditions: ColumnElement[bool]) -> Sele
     )
 
 
+def latest_messages_of(
+    contact_ids: list[int], *conditions: ColumnElement[bool]
+) -> Select[int, datetime]:
+    """`latest_message_of` for many contacts at once: (contact id, when) rows, one per
+    contact that has such a message."""
+    return (
+        select(Conversation.contact_id, func.max(Message.created_at))
+        .join(Conversation, Conversation.id == Message.conversation_id)
+        .where(Conversation.contact_id.in_(contact_ids), *conditions)
+        .group_by(Conversation.contact_id)
+    )
+
+
 async def last_touch(session: AsyncSession, contact: Contact) -> datetime:
     done = await session.scalar(
         select(func.max(Task.closed_at)).where(
@@ -150,15 +163,12 @@ async def last_touches(session: AsyncSession, contacts: Sequence[Any]) -> dict[i
     replied = dict(
         (
             await session.execute(
-                select(Conversation.contact_id, func.max(Message.created_at))
-                .join(Conversation, Conversation.id == Message.conversation_id)
-                .where(
-                    Conversation.contact_id.in_(ids),
+                latest_messages_of(
+                    ids,
                     Message.direction == "outbound",
                     Message.sender_type == "user",
                     Message.private.is_(False),
                 )
-                .group_by(Conversation.contact_id)
             )
         ).all()
     )
