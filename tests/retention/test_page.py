@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import httpx
@@ -37,6 +38,10 @@ async def test_retention_page_by_role_and_escaped(
     assert at < 0, r.text[max(0, at - 300) : at + 60]
     assert "&lt;img src=x" in r.text and 'data-kind="win_back"' in r.text
     assert 'id="churn-chart"' in r.text and "<script>" not in r.text
+    # Every text is filled in: no catalog placeholder such as "{amount}" left on the page
+    # (the win-back list's spend header once showed "累计消费 ¥{amount}").
+    shown = re.sub(r"<script[^>]*>.*?</script>", "", r.text, flags=re.S)  # not the catalog
+    assert not re.search(r"\{[a-z_]+\}", shown), re.search(r"\{[a-z_]+\}", shown)
     assert 'href="/retention"' in (await client.get("/customers")).text
     # an agent who owns none of them sees neither the customer nor its figures
     agent = await staff(factory, "agent")
