@@ -116,6 +116,46 @@ async def test_every_control_of_the_inbox_list(live: LiveServer, browser: Browse
     watch.check()
 
 
+async def test_a_slow_answer_for_an_older_filter_does_not_replace_the_list(
+    live: LiveServer, browser: Browser
+) -> None:
+    """Two filter changes in quick succession send two requests; when the first one's answer
+    comes last, the list still shows the second filter (a PostgreSQL CI run once showed the
+    one-channel list after 全部渠道 had been chosen)."""
+    site = await live.factory.channel("官网客服")
+    wx = await live.factory.channel("微信公众号", secret="wx-secret")
+    li = await staff(live.factory, name="客服 李娜")
+    await live.push(site, {"id": "1", "from": "u1", "name": "王小明", "text": "官网的问题"})
+    await live.push(wx, {"id": "2", "from": "u2", "name": "陈静", "text": "微信的问题"})
+    page, _ = await open_inbox(browser, live.base, li["email"])
+    items = page.locator(".conv-item")
+    await expect(items).to_have_count(2)
+
+    held: list = []
+
+    async def hold_one_channel(route) -> None:  # type: ignore[no-untyped-def]
+        if f"channel_id={wx['id']}" in route.request.url and not held:
+            held.append(route)  # answered after the next filter's answer
+            return
+        await route.continue_()
+
+    await page.route("**/api/v1/conversations?*", hold_one_channel)
+    channel = page.locator(".filter-channel")
+    await channel.select_option(label="微信公众号")
+    for _ in range(200):
+        if held:
+            break
+        await page.wait_for_timeout(50)
+    assert held, "the one-channel request was never sent"
+    await channel.select_option(label="全部渠道")
+    await expect(items).to_have_count(2)
+    async with page.expect_response(lambda r: f"channel_id={wx['id']}" in r.url):
+        await held[0].continue_()
+    await page.wait_for_timeout(300)  # the page has had the late answer's turn
+    await expect(items).to_have_count(2)
+    await expect(channel).to_have_value("")
+
+
 async def test_every_control_of_the_archive(live: LiveServer, browser: Browser) -> None:
     site = await live.factory.channel("官网客服")
     wx = await live.factory.channel("微信公众号", secret="wx-secret")

@@ -160,8 +160,12 @@ export class ConversationList {
     return query({ status: this.filters.status, assignee, channel_id: this.filters.channel, cursor, limit: PAGE, sort });
   }
 
+  /** Each load supersedes the ones before it: filters changed in quick succession send
+   * several requests, and a slower, older answer must not replace the newer one's list. */
   async load() {
+    const generation = (this.generation = (this.generation || 0) + 1);
     const data = await api(`/api/v1/conversations${this.params()}`);
+    if (generation !== this.generation) return;
     this.items.clear();
     for (const c of data.items) this.items.set(c.id, c);
     this.nextCursor = data.next_cursor;
@@ -170,7 +174,9 @@ export class ConversationList {
 
   async loadMore() {
     if (!this.nextCursor) return;
+    const generation = this.generation;
     const data = await api(`/api/v1/conversations${this.params(this.nextCursor)}`);
+    if (generation !== this.generation) return; // the filters changed meanwhile
     for (const c of data.items) this.items.set(c.id, c);
     this.nextCursor = data.next_cursor;
     this.render();
