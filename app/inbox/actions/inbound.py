@@ -22,10 +22,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.attributes import set_committed_value
 
 from app.contacts.actions.churn import alert_hard_churn
 from app.i18n import PREVIEW_CHARS
@@ -37,6 +38,7 @@ from app.inbox.schemas import attachment_url, message_out
 from app.inbox.storable import storable
 from app.models import (
     Channel,
+    Contact,
     ContactIdentity,
     Conversation,
     ConversationStatus,
@@ -53,10 +55,17 @@ from app.service.actions.facts import after_inbound, set_first_response_due
 from channels.base import ContentType, Direction, InboundMessage
 
 
-def set_last_message(conversation: Conversation, content_type: str, text_: str) -> None:
+def last_message_fields(content_type: str, text_: str) -> dict[str, Any]:
     """What the conversation's preview is made of, at display time (app/i18n.preview)."""
-    conversation.last_message_type = content_type
-    conversation.last_message_preview = text_.strip()[:PREVIEW_CHARS]
+    return {
+        "last_message_type": content_type,
+        "last_message_preview": text_.strip()[:PREVIEW_CHARS],
+    }
+
+
+def set_last_message(conversation: Conversation, content_type: str, text_: str) -> None:
+    for key, value in last_message_fields(content_type, text_).items():
+        setattr(conversation, key, value)
 
 
 def _dialect(session: AsyncSession) -> str:
@@ -132,16 +141,24 @@ async def _lifecycle_only(
     return latest if other is None else None
 
 
+# Ingest's statements, built once (ingest is hot: building a statement and its cache key
+# costs more CPU than SQLite spends running it).
+_STORED_IDS = select(Message.external_id).where(
+    Message.channel_id == bindparam("channel_id"),
+    Message.external_id.in_(bindparam("external_ids", expanding=True)),
+)
+_INSERT_MESSAGES = {
+    dialect: insert(Message)
+    .on_conflict_do_nothing(index_elements=["channel_id", "external_id"])
+    .returning(Message)
+    for dialect, insert in (("postgresql", pg_insert), ("sqlite", sqlite_insert))
+}
+
+
 async def _insert_messages(session: AsyncSession, rows: list[dict[str, Any]]) -> dict[str, Message]:
     """One INSERT ... ON CONFLICT (channel_id, external_id) DO NOTHING RETURNING for the
     batch: the stored rows as loaded objects, by external id (a conflict returns none)."""
-    insert = pg_insert if _dialect(session) == "postgresql" else sqlite_insert
-    stmt = (
-        insert(Message)
-        .on_conflict_do_nothing(index_elements=["channel_id", "external_id"])
-        .returning(Message)
-    )
-    stored = await session.scalars(stmt, rows)
+    stored = await session.scalars(_INSERT_MESSAGES[_dialect(session)], rows)
     return {m.external_id: m for m in stored if m.external_id is not None}
 
 
@@ -234,10 +251,8 @@ async def record_inbound_batch(
         await lock_identities(session, keys)
     seen = set(
         await session.scalars(
-            select(Message.external_id).where(
-                Message.channel_id == channel.id,
-                Message.external_id.in_(sorted({i.external_id for i in inbounds})),
-            )
+            _STORED_IDS,
+            {"channel_id": channel.id, "external_ids": sorted({i.external_id for i in inbounds})},
         )
     )
     known = await load_known(session, channel, {i.contact.external_id for i in inbounds})
@@ -300,6 +315,7 @@ async def record_inbound_batch(
                     {**f, "url": attachment_url(message.id, i)} for i, f in enumerate(files)
                 ]
             await _after_insert(session, channel, p, message, now, reply_window, last_orders)
+    await _write_counters(session)
     # A hard churn event (an unsubscribe, a withdrawn grant) alerts the owner: a task.
     await alert_hard_churn(
         session,
@@ -351,6 +367,59 @@ def _message_row(channel: Channel, p: _Pending, now: datetime) -> dict[str, Any]
     }
 
 
+# Every message of a batch changes its conversation's counters and its customer's last
+# interaction. The ORM's flush of those 2 x 32 objects was the largest piece of an ingest
+# batch's CPU (about 2.3 ms of 16 on SQLite: attribute history, then grouping); they are
+# written instead by one executemany each, in id order (the order the ORM's flush locks
+# rows in), once the batch's messages are processed (`_write_counters`). The objects get
+# the values as committed state, so they read right and the ORM's flush leaves them alone.
+_CONVERSATION_COUNTERS = (
+    Conversation,
+    (
+        "updated_at",
+        "last_message_at",
+        "last_message_type",
+        "last_message_preview",
+        "unread_count",
+        "last_inbound_at",
+        "reply_window_expires_at",
+    ),
+)
+_CONTACT_TOUCHED = (Contact, ("last_interaction_at",))
+_WRITES = "huiliu_ingest_writes"
+
+
+def _write_through(
+    session: AsyncSession, kind: tuple[type, tuple[str, ...]], row: Any, values: dict[str, Any]
+) -> None:
+    for key, value in values.items():
+        set_committed_value(row, key, value)
+    session.info.setdefault(_WRITES, {}).setdefault(kind, {})[row.id] = row
+
+
+def _update_by_id(model: type, columns: tuple[str, ...]) -> Any:
+    table = model.__table__  # type: ignore[attr-defined]
+    return (
+        update(table)
+        .where(table.c.id == bindparam("row_id"))
+        .values({name: bindparam(name, type_=table.c[name].type) for name in columns})
+    )
+
+
+_UPDATES = {kind: _update_by_id(*kind) for kind in (_CONVERSATION_COUNTERS, _CONTACT_TOUCHED)}
+
+
+async def _write_counters(session: AsyncSession) -> None:
+    writes = session.info.pop(_WRITES, {})
+    for kind, rows in writes.items():
+        _, columns = kind
+        params = [
+            {"row_id": row_id, **{name: getattr(rows[row_id], name) for name in columns}}
+            for row_id in sorted(rows)
+        ]
+        await session.execute(_UPDATES[kind], params)
+
+
 async def _after_insert(
     session: AsyncSession,
     channel: Channel,
@@ -367,16 +436,18 @@ async def _after_insert(
     # `conversation.created` event is built (app/inbox/actions/assignment.py).
     if p.created and conversation.status == ConversationStatus.OPEN and not outbound:
         await assign_new_conversation(session, conversation)
+    counters: dict[str, Any] = {"updated_at": now}
     if inbound.content_type != ContentType.EVENT:
-        conversation.last_message_at = now
-        set_last_message(conversation, message.content_type, message.content)
+        counters["last_message_at"] = now
+        counters.update(last_message_fields(message.content_type, message.content))
     if inbound.counts_as_unread and not outbound:
-        conversation.unread_count += 1
-        conversation.last_inbound_at = now
-        p.known.contact.last_interaction_at = now  # the customers list sorts by it
+        counters["unread_count"] = conversation.unread_count + 1
+        counters["last_inbound_at"] = now
+        # the customers list sorts by it
+        _write_through(session, _CONTACT_TOUCHED, p.known.contact, {"last_interaction_at": now})
         if reply_window is not None:
-            conversation.reply_window_expires_at = (inbound.sent_at or now) + reply_window
-    conversation.updated_at = now
+            counters["reply_window_expires_at"] = (inbound.sent_at or now) + reply_window
+    _write_through(session, _CONVERSATION_COUNTERS, conversation, counters)
 
     publish(
         session,
