@@ -14,9 +14,9 @@ from __future__ import annotations
 import hashlib
 from datetime import datetime, timedelta
 from functools import cache
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import delete, select, tuple_
+from sqlalchemy import Table, delete, select, tuple_
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -38,10 +38,13 @@ def digest(body: bytes) -> str:
 @cache
 def _claim(dialect: str) -> Any:
     insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    # The table, not the entity: rows come back as plain tuples, without the ORM's bulk
+    # insert path (a third of this step's CPU in the ingest profile).
+    table = cast(Table, WebhookNonce.__table__)
     return (
-        insert(WebhookNonce)
+        insert(table)
         .on_conflict_do_nothing(index_elements=["channel_id", "key"])
-        .returning(WebhookNonce.channel_id, WebhookNonce.key)
+        .returning(table.c.channel_id, table.c.key)
     )
 
 
