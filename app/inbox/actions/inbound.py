@@ -22,15 +22,15 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import bindparam, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm.attributes import set_committed_value
 
 from app.contacts.actions.churn import alert_hard_churn
 from app.i18n import PREVIEW_CHARS
 from app.inbox.actions.assignment import assign_new_conversation
+from app.inbox.actions.counters import CONTACT, CONVERSATION, write_counters, write_through
 from app.inbox.actions.identities import Known, create_identities, load_known, update_identity
 from app.inbox.locks import identity_lock_keys, lock_identities
 from app.inbox.queries import conversation_view, last_orders_of
@@ -38,7 +38,6 @@ from app.inbox.schemas import attachment_url, message_out
 from app.inbox.storable import storable
 from app.models import (
     Channel,
-    Contact,
     ContactIdentity,
     Conversation,
     ConversationStatus,
@@ -315,7 +314,7 @@ async def record_inbound_batch(
                     {**f, "url": attachment_url(message.id, i)} for i, f in enumerate(files)
                 ]
             await _after_insert(session, channel, p, message, now, reply_window, last_orders)
-    await _write_counters(session)
+    await write_counters(session)
     # A hard churn event (an unsubscribe, a withdrawn grant) alerts the owner: a task.
     await alert_hard_churn(
         session,
@@ -367,59 +366,6 @@ def _message_row(channel: Channel, p: _Pending, now: datetime) -> dict[str, Any]
     }
 
 
-# Every message of a batch changes its conversation's counters and its customer's last
-# interaction. The ORM's flush of those 2 x 32 objects was the largest piece of an ingest
-# batch's CPU (about 2.3 ms of 16 on SQLite: attribute history, then grouping); they are
-# written instead by one executemany each, in id order (the order the ORM's flush locks
-# rows in), once the batch's messages are processed (`_write_counters`). The objects get
-# the values as committed state, so they read right and the ORM's flush leaves them alone.
-_CONVERSATION_COUNTERS = (
-    Conversation,
-    (
-        "updated_at",
-        "last_message_at",
-        "last_message_type",
-        "last_message_preview",
-        "unread_count",
-        "last_inbound_at",
-        "reply_window_expires_at",
-    ),
-)
-_CONTACT_TOUCHED = (Contact, ("last_interaction_at",))
-_WRITES = "huiliu_ingest_writes"
-
-
-def _write_through(
-    session: AsyncSession, kind: tuple[type, tuple[str, ...]], row: Any, values: dict[str, Any]
-) -> None:
-    for key, value in values.items():
-        set_committed_value(row, key, value)
-    session.info.setdefault(_WRITES, {}).setdefault(kind, {})[row.id] = row
-
-
-def _update_by_id(model: type, columns: tuple[str, ...]) -> Any:
-    table = model.__table__  # type: ignore[attr-defined]
-    return (
-        update(table)
-        .where(table.c.id == bindparam("row_id"))
-        .values({name: bindparam(name, type_=table.c[name].type) for name in columns})
-    )
-
-
-_UPDATES = {kind: _update_by_id(*kind) for kind in (_CONVERSATION_COUNTERS, _CONTACT_TOUCHED)}
-
-
-async def _write_counters(session: AsyncSession) -> None:
-    writes = session.info.pop(_WRITES, {})
-    for kind, rows in writes.items():
-        _, columns = kind
-        params = [
-            {"row_id": row_id, **{name: getattr(rows[row_id], name) for name in columns}}
-            for row_id in sorted(rows)
-        ]
-        await session.execute(_UPDATES[kind], params)
-
-
 async def _after_insert(
     session: AsyncSession,
     channel: Channel,
@@ -436,18 +382,18 @@ async def _after_insert(
     # `conversation.created` event is built (app/inbox/actions/assignment.py).
     if p.created and conversation.status == ConversationStatus.OPEN and not outbound:
         await assign_new_conversation(session, conversation)
-    counters: dict[str, Any] = {"updated_at": now}
+    changes: dict[str, Any] = {"updated_at": now}
     if inbound.content_type != ContentType.EVENT:
-        counters["last_message_at"] = now
-        counters.update(last_message_fields(message.content_type, message.content))
+        changes["last_message_at"] = now
+        changes.update(last_message_fields(message.content_type, message.content))
     if inbound.counts_as_unread and not outbound:
-        counters["unread_count"] = conversation.unread_count + 1
-        counters["last_inbound_at"] = now
+        changes["unread_count"] = conversation.unread_count + 1
+        changes["last_inbound_at"] = now
         # the customers list sorts by it
-        _write_through(session, _CONTACT_TOUCHED, p.known.contact, {"last_interaction_at": now})
+        write_through(session, CONTACT, p.known.contact, {"last_interaction_at": now})
         if reply_window is not None:
-            counters["reply_window_expires_at"] = (inbound.sent_at or now) + reply_window
-    _write_through(session, _CONVERSATION_COUNTERS, conversation, counters)
+            changes["reply_window_expires_at"] = (inbound.sent_at or now) + reply_window
+    write_through(session, CONVERSATION, conversation, changes)
 
     publish(
         session,
