@@ -44,6 +44,19 @@ async def get_active_user(session: AsyncSession, user_id: int, field: str = "") 
     return user
 
 
+def _checked_name(name: str) -> str:
+    """A member's name as stored: trimmed, and not empty (creating and renaming alike)."""
+    name = name.strip()
+    if not name:
+        raise BadRequest("name must not be empty")
+    return name
+
+
+def _check_role(role: str) -> None:
+    if role not in set(Role):
+        raise BadRequest(f"role must be one of admin, supervisor, agent (got {role!r})")
+
+
 async def create_user(
     session: AsyncSession,
     *,
@@ -55,11 +68,8 @@ async def create_user(
     actor: User | None = None,
 ) -> User:
     email = normalize_email(email)
-    name = name.strip()
-    if not name:
-        raise BadRequest("name must not be empty")
-    if role not in set(Role):
-        raise BadRequest(f"role must be one of admin, supervisor, agent (got {role!r})")
+    name = _checked_name(name)
+    _check_role(role)
     if len(password) < MIN_PASSWORD_LENGTH:
         raise BadRequest(f"password must have at least {MIN_PASSWORD_LENGTH} characters")
     check_not_common(password)
@@ -109,14 +119,12 @@ async def update_user(
     admin would lock everyone out of /admin."""
     changes: dict[str, object] = {}
     if name is not None:
-        if not name.strip():
-            raise BadRequest("name must not be empty")
-        if name.strip() != user.name:
-            changes["name"] = [user.name, name.strip()]
-            user.name = name.strip()
+        name = _checked_name(name)
+        if name != user.name:
+            changes["name"] = [user.name, name]
+            user.name = name
     if role is not None and role != user.role:
-        if role not in set(Role):
-            raise BadRequest(f"role must be one of admin, supervisor, agent (got {role!r})")
+        _check_role(role)
         if user.id == actor.id:
             raise BadRequest("you cannot change your own role")
         changes["role"] = [user.role, role]

@@ -68,6 +68,3 @@ _KNOWN: dict[int, Entry] = {
 
 
 PLATFORM = Platform("微信", "WeChat", TOKEN_ERRCODES, _KNOWN, WeChatError)
-errcode_error = PLATFORM.errcode_error
-status_error = PLATFORM.status_error
-transport_error = PLATFORM.transport_error

@@ -76,7 +76,7 @@ async def _download(
         raise _too_large() from exc
     except httpx.TransportError as exc:
         # A download has no side effect: every network failure is retryable.
-        raise errors.transport_error(exc, request_may_have_landed=False) from exc
+        raise errors.PLATFORM.transport_error(exc, request_may_have_landed=False) from exc
     content = response.content
     mime = response.headers.get("content-type", "").split(";")[0].strip().lower()
     if mime.startswith(JSON_TYPES) or response.is_error:
@@ -144,7 +144,7 @@ async def upload_image(ctx: ChannelContext, config: WeChatConfig, item: Outbound
         except httpx.TransportError as exc:
             # An upload only stores a temporary file: nothing reaches the customer, so
             # retrying after a lost answer is harmless.
-            raise errors.transport_error(exc, request_may_have_landed=False) from exc
+            raise errors.PLATFORM.transport_error(exc, request_may_have_landed=False) from exc
         data = api.decode_json(response)
         api.check_errcode(data)
         media_id = data.get("media_id")

@@ -76,7 +76,7 @@ async def get_media(ctx: ChannelContext, config: WeComConfig, media_id: str) -> 
             ) as response:
                 content = await read_capped(response, MAX_MEDIA_BYTES, _too_large)
         except httpx.TransportError as exc:
-            raise errors.transport_error(exc, request_may_have_landed=False) from exc
+            raise errors.PLATFORM.transport_error(exc, request_may_have_landed=False) from exc
         mime = response.headers.get("content-type", "").split(";")[0].strip().lower()
         if mime in ("application/json", "text/plain") or response.is_error:
             check_answer(httpx.Response(response.status_code, content=content))

@@ -87,7 +87,7 @@ async def _upload(ctx: ChannelContext, config: WeComConfig, item: OutboundMedia)
                 files={"media": (name, item.content, item.mime_type)},
             )
         except httpx.TransportError as exc:
-            raise errors.transport_error(exc, request_may_have_landed=False) from exc
+            raise errors.PLATFORM.transport_error(exc, request_may_have_landed=False) from exc
         data = api.check_answer(response)
         media_id = data.get("media_id")
         if not isinstance(media_id, str) or not media_id:

@@ -37,6 +37,3 @@ _KNOWN: dict[int, Entry] = {
 
 
 PLATFORM = Platform("企业微信", "WeCom", TOKEN_ERRCODES, _KNOWN, WeComError)
-errcode_error = PLATFORM.errcode_error
-status_error = PLATFORM.status_error
-transport_error = PLATFORM.transport_error

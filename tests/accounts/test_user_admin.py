@@ -122,3 +122,28 @@ async def test_changing_role_and_channels(client: Any, factory: Any, app: Any) -
         {"channels": [[a["id"]], sorted([a["id"], b["id"]])]},
         {"role": ["agent", "supervisor"], "channels": [sorted([a["id"], b["id"]]), None]},
     ]
+
+
+async def test_creating_and_renaming_check_name_and_role_alike(client: Any, factory: Any) -> None:
+    """One rule for a member's name (trimmed, not blank) and role, whether added or changed."""
+    admin = await factory.user("admin")
+    agent = await factory.user("agent")
+    url = f"/api/v1/users/{agent['id']}"
+    new = {"email": "b@example.com", "name": "   "}
+    for r in (
+        await client.post("/api/v1/users", json=new, headers=admin["headers"]),
+        await client.patch(url, json={"name": "   "}, headers=admin["headers"]),
+    ):
+        assert r.status_code == 400 and r.json()["detail"] == "name must not be empty"
+    role = "role must be one of admin, supervisor, agent (got 'boss')"
+    for r in (
+        await client.post(
+            "/api/v1/users", json={**new, "name": "甲", "role": "boss"}, headers=admin["headers"]
+        ),
+        await client.patch(url, json={"role": "boss"}, headers=admin["headers"]),
+    ):
+        assert r.status_code == 400 and r.json()["detail"] == role
+    r = await client.patch(url, json={"name": "  赵六 "}, headers=admin["headers"])
+    assert r.status_code == 200 and r.json()["name"] == "赵六"
+    r = await client.post("/api/v1/users", json={**new, "name": " 钱七 "}, headers=admin["headers"])
+    assert r.status_code == 201 and r.json()["name"] == "钱七"

@@ -13,12 +13,14 @@ from channels.wecom import WeComConfig
 from channels.wecom import errors as wecom_errors
 from channels.weixin.config import hint
 
+WECHAT = wechat_errors.PLATFORM
+WECOM = wecom_errors.PLATFORM
 AES_KEY = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"
 
 
 def test_40001_is_a_token_error_on_wechat_and_a_bad_secret_on_wecom() -> None:
-    wechat = wechat_errors.errcode_error(40001, "invalid credential")
-    wecom = wecom_errors.errcode_error(40001, "invalid secret")
+    wechat = WECHAT.errcode_error(40001, "invalid credential")
+    wecom = WECOM.errcode_error(40001, "invalid secret")
     assert isinstance(wechat, wechat_errors.WeChatError) and wechat.retryable
     assert wechat.reason.startswith("token_rejected:")
     assert isinstance(wecom, wecom_errors.WeComError) and not wecom.retryable
@@ -26,18 +28,18 @@ def test_40001_is_a_token_error_on_wechat_and_a_bad_secret_on_wecom() -> None:
 
 
 def test_shared_codes_and_unknown_codes_name_the_platform() -> None:
-    for module in (wechat_errors, wecom_errors):
-        assert module.errcode_error(44004, "").reason.startswith("empty_content:")
-    assert "WeChat API error" in wechat_errors.errcode_error(99999, "x").reason
-    assert "WeCom API error" in wecom_errors.errcode_error(99999, "x").reason
-    assert "企业微信" in wecom_errors.status_error(502).reason
-    assert wecom_errors.status_error(502).retryable
-    assert not wechat_errors.status_error(404).retryable
+    for platform in (WECHAT, WECOM):
+        assert platform.errcode_error(44004, "").reason.startswith("empty_content:")
+    assert "WeChat API error" in WECHAT.errcode_error(99999, "x").reason
+    assert "WeCom API error" in WECOM.errcode_error(99999, "x").reason
+    assert "企业微信" in WECOM.status_error(502).reason
+    assert WECOM.status_error(502).retryable
+    assert not WECHAT.status_error(404).retryable
 
 
 def test_a_send_lost_after_it_left_is_uncertain_a_refused_connect_is_retryable() -> None:
-    lost = wechat_errors.transport_error(httpx.ReadTimeout("t"), request_may_have_landed=True)
-    refused = wecom_errors.transport_error(httpx.ConnectError("c"), request_may_have_landed=True)
+    lost = WECHAT.transport_error(httpx.ReadTimeout("t"), request_may_have_landed=True)
+    refused = WECOM.transport_error(httpx.ConnectError("c"), request_may_have_landed=True)
     assert lost.uncertain and not lost.retryable
     assert refused.retryable and not refused.uncertain and "WeCom" in refused.reason
 
