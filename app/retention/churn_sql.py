@@ -223,23 +223,44 @@ def _join(viewer: Viewer | None) -> tuple[str, dict[str, Any]]:
 
 
 async def lost_in(
-    session: AsyncSession, span: tuple[date, date], window_days: int, viewer: Viewer | None, n: int
+    session: AsyncSession,
+    span: tuple[date, date],
+    window_days: int,
+    viewer: Viewer | None,
+    n: int | None,
+    by: str = "none",
+    group: int | None = None,
 ) -> list[int]:
-    """The first `n` visible customers lost in the period `span` (as `churn.churn`'s
-    `lost_ids`), the biggest spenders before it first (then by id): their last day
-    before `s` (`d < s <= next_day`) read by the day index."""
-    join, params = _join(viewer)
+    """The first `n` (None: all) visible customers lost in the period `span` (as
+    `churn.churn`'s `lost_ids`), the biggest spenders before it first (then by id): their
+    last day before `s` (`d < s <= next_day`) read by the day index. With `by` channel or
+    owner, those of one group (`group`; None: the customers without one), grouped as
+    `churn_by_sql` groups them."""
+    where, params = _visible(viewer)
+    join = f" JOIN contacts ct ON ct.id = d.contact_id{where}" if where or by == "owner" else ""
+    column = {"channel": "d.channel_id", "owner": "ct.owner_id"}.get(by)
+    if column is None:
+        in_group = ""
+    elif group is None:
+        in_group = f" AND {column} IS NULL"
+    else:
+        in_group = f" AND {column} = :group"
+        params["group"] = group
     stmt = text(
         f"""
         SELECT d.contact_id FROM churn_days d{join}
         WHERE d.day >= :s_w AND d.day < :s AND (d.next_day IS NULL OR d.next_day >= :s)
           AND (d.hard_day IS NULL OR d.hard_day >= :s)
           AND (d.hard_day < :e OR ((d.next_day IS NULL OR d.next_day >= :e) AND d.day < :e_w))
+          {in_group}
         ORDER BY d.cum DESC, d.contact_id LIMIT :n
-        """  # noqa: S608 - our own fragment; values bound
+        """  # noqa: S608 - our own fragments; values bound
     )
     s, e = _days(span[0]), _days(span[1])
-    values = {"s": s, "e": e, "s_w": s - window_days, "e_w": e - window_days, "n": n, **params}
+    # LIMIT -1 is SQLite's "no limit"; PostgreSQL's is LIMIT NULL (ALL).
+    everyone = None if session.get_bind().dialect.name == "postgresql" else -1
+    limit = everyone if n is None else n
+    values = {"s": s, "e": e, "s_w": s - window_days, "e_w": e - window_days, "n": limit, **params}
     return [int(c) for (c,) in await session.execute(stmt, values)]
 
 

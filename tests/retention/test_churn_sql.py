@@ -30,7 +30,7 @@ from app.models import (
 )
 from app.retention.churn import churn, row_out, sorted_rows
 from app.retention.churn_days import refresh
-from app.retention.churn_sql import churn_by_sql
+from app.retention.churn_sql import churn_by_sql, lost_in
 from app.retention.periods import local_midnight, periods_between
 from app.retention.queries import load_histories
 from app.retention.report import churn_report
@@ -211,6 +211,45 @@ async def test_sql_churn_equals_the_definitions(app: Any, factory: Any, seed: in
     await _changes(app, factory, rng)
     async with app.state.services.db.session() as s:
         assert await _compare(s) > 100  # kept up to date by the refresh before each report
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+async def test_lost_customers_of_a_group_equal_the_definitions(
+    app: Any, factory: Any, seed: int
+) -> None:
+    """`lost_in` (what GET /reports/churn/lost answers from) names the same customers as
+    the definitions over every history, for every group of every grouping, months and
+    weeks, both windows, for a supervisor and for an owner."""
+    await _world(app, factory, random.Random(seed))
+    async with app.state.services.db.session() as s:
+        await refresh(s)
+        owner = await s.scalar(select(Contact.owner_id).where(Contact.owner_id.is_not(None)))
+        viewers = [
+            None,
+            Viewer(user=User(id=owner, name="agent", role="agent"), channel_ids=None),
+        ]
+        named = 0
+        for viewer in viewers:
+            for period, since, until in (
+                ("month", date(2025, 2, 1), date(2026, 5, 1)),
+                ("week", date(2025, 3, 3), date(2025, 6, 2)),
+            ):
+                spans = list(periods_between(since, until, period))
+                histories = await load_histories(s, local_midnight(spans[-1][1]), viewer)
+                for a, b in spans:
+                    for window in (30, 90):
+                        for by in ("none", "channel", "owner"):
+                            rows = churn(
+                                histories, local_midnight(a), local_midnight(b), window, by
+                            )
+                            for group, row in rows.items():
+                                got = await lost_in(s, (a, b), window, viewer, None, by, group)
+                                assert sorted(got) == sorted(row.lost_ids), (a, window, by)
+                                named += len(got)
+                            everyone = await lost_in(s, (a, b), window, viewer, None)
+                            want = [i for r in rows.values() for i in r.lost_ids]
+                            assert sorted(everyone) == sorted(want), (a, window, by)
+        assert named > 50  # the lists were not empty
 
 
 async def test_the_days_are_refreshed_for_changed_customers_only(app: Any, factory: Any) -> None:
