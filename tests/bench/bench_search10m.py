@@ -450,8 +450,10 @@ async def recall(server: Server, token: str, url: str) -> dict[str, Any]:
 
 async def explain(url: str) -> dict[str, str]:
     """EXPLAIN (ANALYZE, BUFFERS) of statements app/archive/search.py sends for a first
-    page: the first bucket step for a few queries, and the last step (everything older
-    than the bucket steps) for the old and the rare words."""
+    page: the first bucket step for a few queries; for the old word, the last step
+    (everything below the 31 newest buckets, newest first), which reads every hit;
+    and, for the layout's next step, what asking wider bucket ranges would cost (16 and
+    256 bucket lexemes ORed, no hit in either range)."""
     from sqlalchemy.dialects import postgresql
 
     from app.archive.search import Scope, _pg_hits
@@ -463,13 +465,22 @@ async def explain(url: str) -> dict[str, str]:
     try:
         top = int(await conn.fetchval("SELECT max(message_id) FROM message_search"))
         b = top >> BUCKET_SHIFT
-        older = (b - sum(BUCKET_STEPS) + 1) << BUCKET_SHIFT  # below the last bucket step
-        steps = [(q, range(b, b + 1), top + 1) for q in ("退", "珐琅", "机械键盘", "蓉", "enamel")]
-        if older > 0:  # a small database has no step past the bucket steps
-            steps += [(f"{q} (everything older)", None, older) for q in ("榨汁杯", "榨", "珐琅")]
-        for name, buckets, below in steps:
-            query = parse_query(name.split(" ")[0])
-            stmt = _pg_hits(query, Scope(), 51, buckets, below)
+        edge = b - sum(BUCKET_STEPS) + 1  # the newest bucket of the last step
+        steps: list[tuple[str, str, range | None, int]] = [
+            (q, q, range(b, b + 1), top + 1) for q in ("退", "珐琅", "机械键盘", "蓉", "enamel")
+        ]
+        if edge > 256:  # a small database has no step past the bucket steps
+            older = edge << BUCKET_SHIFT
+            steps += [
+                (f"{q}: everything older, newest first", q, None, older)
+                for q in ("榨汁杯", "榨", "珐琅")
+            ]
+            steps += [
+                (f"榨: {n} bucket lexemes ORed", "榨", range(edge - n, edge), older)
+                for n in (16, 256)
+            ]
+        for name, q, buckets, below in steps:
+            stmt = _pg_hits(parse_query(q), Scope(), 51, buckets, below)
             sql = str(
                 stmt.compile(dialect=postgresql.dialect(), compile_kwargs={"literal_binds": True})
             )
@@ -477,6 +488,43 @@ async def explain(url: str) -> dict[str, str]:
             out[name] = "\n".join(r[0] for r in rows)
     finally:
         await conn.close()
+    return out
+
+
+async def sql_profile(url: str) -> dict[str, Any]:
+    """In process, without HTTP: the statements and SQL time one first page (51 hits)
+    takes, for the old word and a few others; the median of 5 runs."""
+    from sqlalchemy import event
+
+    from app.archive.search import Scope, matching_message_ids
+    from app.db import Database
+    from app.searchindex.terms import parse_query
+
+    db = Database(url)
+    statements = 0
+
+    def count(*_: Any) -> None:
+        nonlocal statements
+        statements += 1
+
+    event.listen(db.engine.sync_engine, "before_cursor_execute", count)
+    out: dict[str, Any] = {}
+    try:
+        for q in ("榨汁杯", "榨", "juicer", "珐琅", "退", "蓉"):
+            times: list[float] = []
+            for _ in range(5):
+                async with db.session() as session:
+                    statements = 0
+                    t0 = time.perf_counter()
+                    ids = await matching_message_ids(session, parse_query(q), Scope(), 51)
+                    times.append(time.perf_counter() - t0)
+            out[q] = {
+                "ms": round(percentile(times, 50) * 1000, 1),
+                "statements": statements,
+                "hits": len(ids),
+            }
+    finally:
+        await db.dispose()
     return out
 
 
@@ -503,6 +551,8 @@ async def run(workdir: Path, *, messages: int, log: Any) -> dict[str, Any]:
         finally:
             await server.stop()
         result["explain"] = await explain(url)
+        result["sql_profile"] = await sql_profile(url)
+        log(f"search10m: SQL per first page {result['sql_profile']}")
     finally:
         await drop_pg_database(PG_DB)
     result["messages"] = messages
@@ -556,6 +606,13 @@ def table_rows(r: dict[str, Any]) -> list[str]:
         f"| search10m recall vs LIKE (API / LIKE hits; * = newest {RECALL_CAP} vs LIKE "
         f"over that id range) | pg | {worst_recall:.3f}, {extra} extra ({detail}) | | {ok} "
         "| 1.0 |"
+    )
+    profile = ", ".join(
+        f"{q} {x['ms']} ms / {x['statements']} statements" for q, x in r["sql_profile"].items()
+    )
+    rows.append(
+        f"| search10m SQL per first page (in process, median of 5; statements include "
+        f"the timeout's SET LOCAL) | pg | {profile} | | | |"
     )
     rows.append(
         f"| search10m load average (start / before search / after search / end) | pg | "
