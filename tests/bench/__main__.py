@@ -9,6 +9,8 @@ The search and export part (issue 7: 1M messages seeded, indexed with `huiliu se
 reindex`, searched over HTTP, exported with `huiliu export`) takes about 8.5 minutes
 for both databases on 2 cores, so it is opt-in:
 `python -m tests.bench --only search` (`make bench BENCH_ARGS="--only search"`).
+Search at 10 million messages on PostgreSQL (issue 20 item 3, COPY-seeded, 13 to 19
+minutes on 2 cores and a 7.2 GB database) is opt-in too: `--only search10m`.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ from tests.bench import (
     bench_retention,
     bench_roundtrips,
     bench_search,
+    bench_search10m,
     bench_wecom,
     seed_crm,
 )
@@ -88,6 +91,12 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         type=int,
         default=SEARCH_MESSAGES,
         help="messages seeded and indexed for the search part (opt-in: --only ...,search)",
+    )
+    p.add_argument(
+        "--search10m-messages",
+        type=int,
+        default=bench_search10m.MESSAGES,
+        help="messages seeded with COPY for the PostgreSQL-only search10m part (opt-in)",
     )
     p.add_argument("--sockets", type=int, default=1000, help="idle websockets per memory round")
     p.add_argument("--json", type=Path, help="also write the raw figures here")
@@ -169,6 +178,7 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
         "inbox": {},
         "memory": None,
         "search": {},
+        "search10m": None,
         "crm": [],
     }
     with tempfile.TemporaryDirectory(prefix="huiliu-bench-") as tmp:
@@ -257,6 +267,14 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
                         await drop_pg_database(bench_search.PG_DB)
                 results["search"][kind] = r
                 log(f"search on {kind}: {json.dumps(r, ensure_ascii=False, default=str)}")
+        if "search10m" in parts:  # issue 20 item 3: PostgreSQL only, COPY-seeded
+            if "pg" in kinds:
+                log(f"search10m on pg: seeding {args.search10m_messages:,} messages with COPY")
+                results["search10m"] = await bench_search10m.run(
+                    workdir, messages=args.search10m_messages, log=log
+                )
+            else:
+                log("search10m needs PostgreSQL: skipped")
         if "crm" in parts:  # issues 15-17: seed_crm once per database, each module adds rows
             # The retention rows read first: the customers' rows import orders and sweep.
             # bench_rescore after bench_retention: its A/B starts from fresh scores.
@@ -366,6 +384,8 @@ def table(args: argparse.Namespace, results: dict[str, Any]) -> str:
                 f"| {'< 40 MB' if target else ''} |"
             )
     rows += search_rows(results["search"])
+    if results.get("search10m"):
+        rows += bench_search10m.table_rows(results["search10m"])
     rows += results.get("crm") or []
     return "\n".join(rows)
 
