@@ -210,3 +210,36 @@ async def test_the_worker_rescores_what_changed_since_its_last_pass(
     # is less than 30 seconds old (the rows are fresh: the old scan would find none)
     monkeypatch.setattr(retention_worker, "OVERLAP_SECONDS", 30.0)
     assert await w.run_once() == 2
+
+
+async def test_a_restart_the_same_day_rescores_only_the_changes(
+    client: Any, factory: Any, app: Any, monkeypatch: Any
+) -> None:
+    """A worker that starts after another's full pass today does not pass over everyone
+    again; once a score row is older than today's midnight, it does."""
+    from app.retention import worker as retention_worker
+    from app.retention.worker import RetentionWorker
+
+    passes: list[bool] = []
+    real = retention_worker.refresh_once
+
+    async def spy(*args: Any, full: bool = False, **kwargs: Any) -> int:
+        passes.append(full)
+        return await real(*args, full=full, **kwargs)
+
+    monkeypatch.setattr(retention_worker, "refresh_once", spy)
+    ch = await factory.channel("A", "sa")
+    for uid in ("u1", "u2"):
+        await push(client, ch, {"id": f"r-{uid}", "from": uid, "text": "在吗"})
+    db = app.state.services.db
+    assert await RetentionWorker(db).run_once() == 2  # the day's first pass: everyone
+    assert await RetentionWorker(db).run_once() == 0  # restarted: nothing changed since
+    assert passes == [True, False]
+    async with db.session() as s:
+        await s.execute(
+            update(RetentionScore).values(
+                computed_at=utcnow_for_models() - timedelta(days=1, hours=1)
+            )
+        )
+    await RetentionWorker(db).run_once()
+    assert passes == [True, False, True]  # yesterday's scores: a full pass again
