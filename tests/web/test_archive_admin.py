@@ -44,15 +44,27 @@ async def test_pages_by_role(client: httpx.AsyncClient, factory: Any) -> None:
     assert 'lang="en"' in r.text and "Members" in r.text
 
 
-async def staff_page(browser: Browser, base: str, email: str, path: str) -> tuple[Page, Watch]:
-    context = await browser.new_context(viewport={"width": 1366, "height": 768}, locale="zh-CN")
+async def staff_page(
+    browser: Browser,
+    base: str,
+    email: str,
+    path: str,
+    viewport: dict[str, int] | None = None,
+) -> tuple[Page, Watch]:
+    context = await browser.new_context(
+        viewport=viewport or {"width": 1366, "height": 768}, locale="zh-CN"
+    )
     page = await context.new_page()
     watch = Watch(page)
     await page.goto(f"{base}/login?next={path}")
     await page.fill('input[name="email"]', email)
     await page.fill('input[name="password"]', PASSWORD)
     await page.click('button[type="submit"]')
-    await expect(page).to_have_url(re.compile(f"{path}$"))
+    await expect(page).to_have_url(re.compile(f"{re.escape(path)}$"))
+    # The URL changes before the page's module scripts have run: a click on a server-rendered
+    # button before then does nothing (a PostgreSQL run clicked 新增渠道 too early and waited
+    # 30 s for its dialog). Module scripts run before the load event.
+    await page.wait_for_load_state("load")
     return page, watch
 
 

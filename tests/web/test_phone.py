@@ -7,7 +7,6 @@ Screenshots go to var/screenshots/."""
 from __future__ import annotations
 
 import asyncio
-import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -20,21 +19,14 @@ from app.retention.worker import refresh_once
 from sandbox.retention_history import seed_history
 from sandbox.service_history import seed_service_history
 from tests.web.browser import LiveServer, Watch, shot
-from tests.web.support import PASSWORD, staff
+from tests.web.support import staff
+from tests.web.test_archive_admin import staff_page
 
 PHONE = {"width": 390, "height": 844}
 
 
 async def phone_page(browser: Browser, base: str, email: str, path: str) -> tuple[Page, Watch]:
-    context = await browser.new_context(viewport=PHONE, locale="zh-CN")
-    page = await context.new_page()
-    watch = Watch(page)
-    await page.goto(f"{base}/login?next={path}")
-    await page.fill('input[name="email"]', email)
-    await page.fill('input[name="password"]', PASSWORD)
-    await page.click('button[type="submit"]')
-    await expect(page).to_have_url(re.compile(f"{re.escape(path)}$"))
-    return page, watch
+    return await staff_page(browser, base, email, path, viewport=PHONE)
 
 
 async def assert_fits(page: Page) -> None:
