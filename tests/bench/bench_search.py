@@ -261,14 +261,17 @@ async def measure(server: Server, token: str, n: int) -> dict[str, Any]:
     return out
 
 
-async def api_ids(server: Server, token: str, q: str) -> tuple[list[int], bool]:
-    """The API's hit ids for `q`, newest first, up to RECALL_CAP; and whether complete."""
+async def api_ids(
+    server: Server, token: str, q: str, cap: int = RECALL_CAP
+) -> tuple[list[int], bool]:
+    """The API's hit ids for `q`, newest first, pages of 200, up to `cap`; and whether the
+    last page was reached."""
     headers = {"Authorization": f"Bearer {token}"}
     client = await HttpClient.open(server.port)
     ids: list[int] = []
     cursor = None
     try:
-        while len(ids) < RECALL_CAP:
+        while len(ids) < cap:
             _, page = await get(client, search_path(q, cursor, 200), headers)
             ids += [item["message"]["id"] for item in page["items"]]
             cursor = page["next_cursor"]

@@ -42,7 +42,7 @@ from pathlib import Path
 from typing import Any
 
 from tests.bench import bench_inbox, bench_search
-from tests.bench.bench_search import PER_CONVERSATION, QUERIES, get, search_path
+from tests.bench.bench_search import PER_CONVERSATION, QUERIES, api_ids, get, search_path
 from tests.bench.bench_support import (
     HttpClient,
     Server,
@@ -383,25 +383,6 @@ async def measure(server: Server, token: str) -> dict[str, Any]:
     finally:
         client.close()
     return out
-
-
-async def api_ids(server: Server, token: str, q: str, cap: int) -> tuple[list[int], bool]:
-    """The API's hit ids for `q`, newest first, pages of 200, up to `cap`; and whether
-    the last page was reached."""
-    headers = {"Authorization": f"Bearer {token}"}
-    client = await HttpClient.open(server.port)
-    ids: list[int] = []
-    cursor = None
-    try:
-        while len(ids) < cap:
-            _, page = await get(client, search_path(q, cursor, 200), headers)
-            ids += [item["message"]["id"] for item in page["items"]]
-            cursor = page["next_cursor"]
-            if cursor is None:
-                return ids, True
-    finally:
-        client.close()
-    return ids, False
 
 
 async def like_ids(url: str, q: str, low: int = 0) -> list[int]:
