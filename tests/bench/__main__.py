@@ -416,12 +416,7 @@ def search_rows(search: dict[str, Any]) -> list[str]:
                 f"(p50 {s['p50'] * 1000:.1f}) | | "
                 f"{verdict(p95 < TARGETS['search_p95_ms'])} ({s['n']} requests) | < 150 ms |"
             )
-        worst = min(x["recall"] for x in r["recall"].values())
-        extra = sum(x["extra"] for x in r["recall"].values())
-        detail = ", ".join(
-            f"{q} {x['api']}/{x['like']}" + ("" if x["compared"] == "all" else "*")
-            for q, x in r["recall"].items()
-        )
+        worst, extra, detail = bench_search.recall_summary(r["recall"])
         rows.append(
             f"| search recall vs LIKE scan (API hits / LIKE hits; * = newest "
             f"{bench_search.RECALL_CAP} compared) | {kind} | {worst:.3f}, {extra} extra "

@@ -307,20 +307,38 @@ async def like_ids(url: str, q: str) -> list[int]:
     return [int(r[0]) for r in rows]
 
 
+def recall_of(
+    api: list[int], truth: list[int], expected: set[int], compared: str
+) -> dict[str, Any]:
+    """One query's recall row: the API's hits against the LIKE scan's `expected` ids."""
+    found = set(api)
+    return {
+        "api": len(api),
+        "like": len(truth),
+        "compared": compared,
+        "recall": len(found & expected) / len(expected) if expected else 1.0,
+        "extra": len(found - expected),
+    }
+
+
+def recall_summary(recall: dict[str, Any]) -> tuple[float, int, str]:
+    """The worst recall, the extra hits and each query's `api/like` (* where capped)."""
+    worst = min(x["recall"] for x in recall.values())
+    extra = sum(x["extra"] for x in recall.values())
+    detail = ", ".join(
+        f"{q} {x['api']}/{x['like']}" + ("" if x["compared"] == "all" else "*")
+        for q, x in recall.items()
+    )
+    return worst, extra, detail
+
+
 async def recall(server: Server, token: str, url: str) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for q in RECALL_QUERIES:
         api, complete = await api_ids(server, token, q)
         truth = await like_ids(url, q)
         expected = set(truth) if complete else set(truth[-len(api) :]) if api else set(truth)
-        found = set(api)
-        out[q] = {
-            "api": len(api),
-            "like": len(truth),
-            "compared": "all" if complete else f"newest {len(api)}",
-            "recall": len(found & expected) / len(expected) if expected else 1.0,
-            "extra": len(found - expected),
-        }
+        out[q] = recall_of(api, truth, expected, "all" if complete else f"newest {len(api)}")
     return out
 
 

@@ -417,13 +417,9 @@ async def recall(server: Server, token: str, url: str) -> dict[str, Any]:
         # is compared with a full scan (low 0), a capped one with that id range.
         low = 0 if complete else min(api)
         truth = await like_ids(url, q, low)
-        found, expected = set(api), set(truth)
+        compared = "all" if complete else f"ids >= {low} (newest {len(api)})"
         out[q] = {
-            "api": len(api),
-            "like": len(truth),
-            "compared": "all" if complete else f"ids >= {low} (newest {len(api)})",
-            "recall": len(found & expected) / len(expected) if expected else 1.0,
-            "extra": len(found - expected),
+            **bench_search.recall_of(api, truth, set(truth), compared),
             "seconds": round(time.perf_counter() - t0, 1),
         }
     return out
@@ -576,12 +572,7 @@ def table_rows(r: dict[str, Any]) -> list[str]:
             f"worst {worst}) | pg | {p95:.1f} ms (p50 {m['p50'] * 1000:.1f}) | | {ok} "
             f"({m['n']} requests) | < 300 ms |"
         )
-    worst_recall = min(x["recall"] for x in r["recall"].values())
-    extra = sum(x["extra"] for x in r["recall"].values())
-    detail = ", ".join(
-        f"{q} {x['api']}/{x['like']}" + ("" if x["compared"] == "all" else "*")
-        for q, x in r["recall"].items()
-    )
+    worst_recall, extra, detail = bench_search.recall_summary(r["recall"])
     ok = "met" if worst_recall == 1.0 and extra == 0 else "MISSED"
     rows.append(
         f"| search10m recall vs LIKE (API / LIKE hits; * = newest {RECALL_CAP} vs LIKE "
