@@ -30,6 +30,7 @@ from tests.bench.bench_support import (
     recreate_pg_database,
     sqlite_path,
 )
+from tests.bench.settle import settle
 
 TEXTS = [
     "你好，我的订单什么时候发货？",
@@ -390,6 +391,7 @@ async def run(
     url, seed_seconds = await prepare(kind, workdir, conversations, messages)
     (token,) = await create_agents(url, 1)
     (boss,) = await create_agents(url, 1, role="supervisor")
+    settle_seconds = await settle(url)  # scores and churn days current, as when running
     server = huiliu_server(workdir / f"inbox-{kind}", url)
     try:
         await server.start()
@@ -397,4 +399,5 @@ async def run(
     finally:
         await server.stop()
     result["seed_seconds"] = seed_seconds
+    result["settle_seconds"] = settle_seconds
     return result

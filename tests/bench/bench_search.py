@@ -49,6 +49,7 @@ from tests.bench.bench_support import (
     recreate_pg_database,
     sqlite_path,
 )
+from tests.bench.settle import settle
 
 PG_DB = "huiliu_bench_search"
 PER_CONVERSATION = 10
@@ -92,7 +93,8 @@ QUERIES: dict[str, list[str]] = {
 }
 RECALL_QUERIES = ["珐", "珐琅", "涂层掉了", "enamel", "绘本", "机械键盘", "退款", "refund"]
 RECALL_CAP = 1000
-TARGETS = {"search_p95_ms": 150.0, "export_seconds": 120.0, "export_peak_mb": 200.0}
+# Issue 7 asked p95 < 150 ms at 1M; issue 20 tightened it to 50 ms on both databases.
+TARGETS = {"search_p95_ms": 50.0, "export_seconds": 120.0, "export_peak_mb": 200.0}
 SECONDS_PER_CLASS = 20.0
 MIN_SAMPLES = 20
 
@@ -360,6 +362,7 @@ async def export(url: str, workdir: Path) -> dict[str, Any]:
 async def run(kind: str, workdir: Path, *, messages: int, requests: int) -> dict[str, Any]:
     url, result = await prepare(kind, workdir, messages)
     (token,) = await create_agents(url, 1, role="supervisor")
+    result["settle_seconds"] = await settle(url)  # scores and churn days current
     server = huiliu_server(workdir / f"search-{kind}", url)
     try:
         await server.start()
