@@ -3,18 +3,21 @@
 N agents hold `WS /api/v1/events` open (each its own user and token), read by a lean
 client (`LeanAgent`: the time is taken when the bytes arrive, before any parsing; the
 server declines permessage-deflate anyway, app/realtime/transport.py). Pushes go out
-open-loop at a fixed rate over a pool of keep-alive connections. Latency is counted per
-(message, agent) from the moment the push left the client, so it includes the ingest
-transaction itself, the commit, the hub's read of the event log and the fan-out: the
-customer-to-screen time on loopback. `after_ack` is the push side alone.
+open-loop at a fixed rate over a pool of keep-alive connections, from a process of their
+own (`live_pusher`), so the acknowledgement's time is not the reading loop's lag.
+Latency is counted per (message, agent) from the moment the push left the client, so it
+includes the ingest transaction itself, the commit, the hub's read of the event log and
+the fan-out: the customer-to-screen time on loopback. `after_ack` is the push side alone.
 """
 
 from __future__ import annotations
 
 import asyncio
 import base64
+import json
 import os
 import re
+import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -23,9 +26,8 @@ from typing import Any
 
 from websockets.asyncio.client import ClientConnection, connect
 
-from tests.bench.bench_support import HttpClient, PushMaker, Server, percentile
+from tests.bench.bench_support import ROOT, PushMaker, Server, percentile
 
-SENDERS = 16  # keep-alive connections the pushes are spread over
 # The hub's wire text starts with seq and type (LogEvent.wire_text). The client matches
 # bytes instead of parsing JSON: with 200 sockets at 200 msg/s it took 40,000 frames a
 # second, a third of its CPU in json.loads (py-spy), on the two cores the server uses,
@@ -194,68 +196,54 @@ async def run_rate(
     seconds: float,
     drain_seconds: float = 5.0,
 ) -> LiveResult:
-    sent_at: dict[str, float] = {}
-    acked_at: dict[str, float] = {}
+    """Pushes at `rate` for `seconds` from a child process (`live_pusher`), while this
+    process's loop does nothing but read the agents' sockets."""
     received_at: list[tuple[str, float]] = []
     result = LiveResult(rate, len(sockets), 0, 0, 0, 0)
     tag = f"live{time.monotonic_ns()}-"
-
     content_of = re.compile(rb'"content":"(' + re.escape(tag.encode()) + rb'\d+)"')
 
     def on_text(raw: bytes, now: float) -> None:
-        if MESSAGE_CREATED.match(raw) is None or (found := content_of.search(raw)) is None:
-            return
-        content = found.group(1).decode()
-        if content in sent_at:
-            result.received += 1
-            result.latencies.append(now - sent_at[content])
-            received_at.append((content, now))
+        if MESSAGE_CREATED.match(raw) is not None and (found := content_of.search(raw)):
+            received_at.append((found.group(1).decode(), now))
 
     for ws in sockets:
         ws.on_text = on_text
-    pool: asyncio.Queue[HttpClient] = asyncio.Queue()
-    for _ in range(SENDERS):
-        pool.put_nowait(await HttpClient.open(server.port))
-
-    async def push(n: int) -> None:
-        content = f"{tag}{n}"
-        path, body, _ = maker.make(content)
-        client = await pool.get()
-        try:
-            sent_at[content] = t0 = time.perf_counter()
-            status, _ = await client.request(
-                "POST", path, body, {"Content-Type": "text/xml; charset=utf-8"}
-            )
-            acked_at[content] = time.perf_counter()
-            result.ack_latencies.append(acked_at[content] - t0)
-            result.acked += status == 200
-        finally:
-            pool.put_nowait(client)
-
-    tasks: list[asyncio.Task[None]] = []
     pid = server.proc.pid if server.proc is not None else None
     cpu_before = cpu_seconds(pid) if pid else float("nan")
-    start = time.perf_counter()
-    n = 0
-    while (elapsed := time.perf_counter() - start) < seconds:
-        due = int(elapsed * rate) + 1
-        while n < due:
-            tasks.append(asyncio.create_task(push(n)))
-            n += 1
-        await asyncio.sleep(max(0.0, (n / rate) - (time.perf_counter() - start)))
-    await asyncio.gather(*tasks)
-    result.sent = n
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    args = [maker.path, maker.customers, maker.next_id, tag, rate, seconds]
+    child = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "tests.bench.live_pusher",
+        str(server.port),
+        *map(str, args),
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+    )
+    out, _ = await child.communicate()
+    if child.returncode != 0:
+        raise RuntimeError(f"live_pusher exited with {child.returncode}")
+    pushed = json.loads(out)
+    maker.next_id = pushed["next_id"]
+    sent_at: dict[str, float] = pushed["sent_at"]
+    acked_at: dict[str, float] = pushed["acked_at"]
+    result.sent = len(sent_at)
+    result.acked = sum(status == 200 for status in pushed["statuses"].values())
+    result.ack_latencies = [acked_at[c] - sent_at[c] for c in acked_at]
     result.expected = result.acked * len(sockets)
     deadline = time.perf_counter() + drain_seconds
-    while result.received < result.expected and time.perf_counter() < deadline:  # noqa: ASYNC110 - counters, polled
+    while len(received_at) < result.expected and time.perf_counter() < deadline:  # noqa: ASYNC110 - a list, polled
         await asyncio.sleep(0.05)
     if pid:
         result.server_cpu = cpu_seconds(pid) - cpu_before
     for ws in sockets:
         ws.on_text = None
-    while not pool.empty():
-        pool.get_nowait().close()
-    result.after_ack = [t - acked_at[c] for c, t in received_at if c in acked_at]
+    mine = [(c, t) for c, t in received_at if c in sent_at]
+    result.received = len(mine)
+    result.latencies = [t - sent_at[c] for c, t in mine]
+    result.after_ack = [t - acked_at[c] for c, t in mine if c in acked_at]
     return result
 
 
