@@ -15,7 +15,7 @@ has more hits than the cap, its first RECALL_CAP ids must be exactly the newest
 RECALL_CAP ids of the scan (results are newest first), so a missed message shows.
 
 Export: `huiliu export --out FILE` as a subprocess; wall time and the child's own
-peak RSS (os.wait4's rusage).
+peak RSS (VmHWM, `tests/bench/peak_of.py`).
 """
 
 from __future__ import annotations
@@ -147,22 +147,19 @@ def cli_env(url: str) -> dict[str, str]:
 
 def run_cli(url: str, *args: str) -> tuple[float, float, str]:
     """`huiliu ARGS` as a child process: (seconds, its own peak RSS in MB, stdout)."""
-    argv = [sys.executable, "-m", "app.cli", *args]
-    started = time.perf_counter()
-    with tempfile.TemporaryFile() as err:  # a file, not a pipe: it can never fill up
-        proc = subprocess.Popen(argv, env=cli_env(url), stdout=subprocess.PIPE, stderr=err)
-        out = proc.stdout.read() if proc.stdout else b""
-        if proc.stdout:
-            proc.stdout.close()
-        # wait4: this child's own rusage (RUSAGE_CHILDREN would mix in the servers').
-        _, status, usage = os.wait4(proc.pid, 0)
-        proc.returncode = os.waitstatus_to_exitcode(status)
-        elapsed = time.perf_counter() - started
-        if proc.returncode != 0:
-            err.seek(0)
-            tail = err.read()[-2000:]
-            raise RuntimeError(f"huiliu {' '.join(args)}: {proc.returncode} {tail!r}")
-    return elapsed, usage.ru_maxrss / 1024, out.decode()
+    with tempfile.TemporaryDirectory() as tmp:
+        peak_file = Path(tmp) / "peak"
+        argv = [sys.executable, "-m", "tests.bench.peak_of", str(peak_file), "app.cli", *args]
+        started = time.perf_counter()
+        with tempfile.TemporaryFile() as err:  # a file, not a pipe: it can never fill up
+            proc = subprocess.Popen(argv, env=cli_env(url), stdout=subprocess.PIPE, stderr=err)
+            out, _ = proc.communicate()
+            elapsed = time.perf_counter() - started
+            if proc.returncode != 0:
+                err.seek(0)
+                tail = err.read()[-2000:]
+                raise RuntimeError(f"huiliu {' '.join(args)}: {proc.returncode} {tail!r}")
+        return elapsed, float(peak_file.read_text()), out.decode()
 
 
 async def prepare(kind: str, workdir: Path, messages: int) -> tuple[str, dict[str, float]]:
