@@ -112,3 +112,21 @@ def test_highlight_of_a_long_message_is_a_window_around_the_first_match() -> Non
     out = highlight(text, parse_query("蓝鲸"))
     assert out.startswith("…") and out.endswith("…") and "<mark>蓝鲸</mark>" in out
     assert len(out) < 300
+
+
+def test_normalized_in_one_pass_equals_the_character_loop() -> None:
+    """`normalized` takes a one-pass path for text without zero-width characters or
+    marks; it must give what the character-by-character definition gives, for every
+    character alone and inside Chinese text, and for mixes of the awkward ones."""
+    import random
+
+    from app.searchindex import terms
+
+    samples = [chr(c) for c in range(0x80, 0x10000) if not 0xD800 <= c <= 0xDFFF]
+    samples += [chr(c) for c in range(0x10000, 0x110000, 97)]
+    awkward = list("ＡＢｃ１２ﬁ㎏½İẞǅ가각\u1100\u1161\u11a8e\u0301\u200b\u00ad한글退款優惠券豈")
+    rng = random.Random(20)
+    texts = samples + [f"请问{ch}退款" for ch in samples[::7]]
+    texts += ["".join(rng.choices(awkward, k=rng.randint(1, 12))) for _ in range(5000)]
+    for text in texts:
+        assert terms.normalized(text) == terms._normalized_by_character(text), repr(text)
