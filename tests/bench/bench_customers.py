@@ -212,13 +212,8 @@ import asyncio, json, sys, time
 from pathlib import Path
 from app.db import Database
 from app.contacts.actions.orders_import import import_orders
-
-def peak_mb():
-    # VmHWM, not ru_maxrss: ru_maxrss survives exec and counts the parent's pages the
-    # child held between fork and exec (the bench process is several hundred MB).
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
+# VmHWM, not ru_maxrss (tests/bench/peak_of.py says why).
+from tests.bench.peak_of import vm_hwm_mb
 
 async def main(url, path):
     body = Path(path).read_bytes()
@@ -228,7 +223,7 @@ async def main(url, path):
         result = await import_orders(session, body)
     seconds = time.perf_counter() - t0
     await db.dispose()
-    print(json.dumps({"seconds": seconds, "peak_mb": peak_mb(), **result}))
+    print(json.dumps({"seconds": seconds, "peak_mb": vm_hwm_mb(), **result}))
 
 asyncio.run(main(sys.argv[1], sys.argv[2]))
 """

@@ -17,15 +17,14 @@ from __future__ import annotations
 
 import asyncio
 import os
-import resource
 import sys
 import time
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 from tests.bench.bench_support import ROOT, SECRET_KEY, percentile
+from tests.bench.peak_of import vm_hwm_mb
 
 TARGETS_MS = {
     "report_agent_30": 100.0,
@@ -184,16 +183,6 @@ def rows(kind: str, size: str, r: dict[str, Any]) -> list[str]:
     return out
 
 
-def _peak_kb() -> int:
-    """This process's peak RSS (VmHWM), KB. Not rusage's ru_maxrss: Linux carries the
-    high-water mark across fork and exec, so a child of the seeding bench (500 MB
-    after planning a million messages) would report its parent's peak."""
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1])
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-
-
 async def _recompute_here(url: str) -> None:
     from app.db import Database
     from app.retention.worker import refresh_once
@@ -205,7 +194,7 @@ async def _recompute_here(url: str) -> None:
             n = await refresh_once(db, full=True)
             print(time.perf_counter() - t0, flush=True)
             # the child's own peak so far, KB: after the first pass, then after both
-            print(_peak_kb(), flush=True)
+            print(round(vm_hwm_mb() * 1024), flush=True)
     finally:
         await db.dispose()
     print(f"recomputed {n} customers twice", file=sys.stderr)
