@@ -15,6 +15,7 @@ replies); text only where the lexicon reads it, `extra` only for events.
 
 from __future__ import annotations
 
+import asyncio
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -43,6 +44,11 @@ Failure = tuple[datetime, str, float]
 # Conversation ids per statement: well under the bound parameters SQLite (32,766) and
 # asyncpg (32,767) take.
 CHUNK = 5000
+# The Python parts of a batch (the lexicon, the scores) give the event loop back every
+# this many customers, so requests are not held for a whole batch's CPU (a full pass runs
+# in the server beside webhooks and agents).
+YIELD_EVERY = 50
+ROWS_PER_SLICE = 2000  # message rows turned into Python per slice
 
 
 @dataclass(frozen=True)
@@ -126,7 +132,7 @@ async def _message_rows(conn: AsyncConnection, conv_ids: list[int], now: datetim
     rows: list[Any] = []
     chunks = _chunks(conv_ids)
     for chunk in chunks:
-        rows += await conn.execute(
+        result = await conn.execute(
             stmt.where(
                 Message.conversation_id.in_(chunk),
                 Message.created_at <= now,
@@ -140,12 +146,15 @@ async def _message_rows(conn: AsyncConnection, conv_ids: list[int], now: datetim
                 ),
             )
         )
+        for part in result.partitions(ROWS_PER_SLICE):  # rows in slices, as above
+            rows += part
+            await asyncio.sleep(0)
     if len(chunks) > 1:
         rows.sort(key=lambda r: (r[5], r[6]))
     return rows
 
 
-def _histories(
+async def _histories(
     rows: list[Any], owner: dict[int, int], now: datetime
 ) -> tuple[dict[int, list[datetime]], dict[int, list[datetime]], dict[int, list[str]], list[Any]]:
     """Interactions, hard churn times and recent texts by customer, and the unanswered
@@ -158,7 +167,9 @@ def _histories(
     # Per conversation, the customer's messages of the last 90 days still waiting for an
     # agent reply (older ones can never count).
     waiting: dict[int, list[tuple[int, datetime]]] = defaultdict(list)
-    for conv_id, is_inbound, is_event, content, extra, at, _ in rows:
+    for k, (conv_id, is_inbound, is_event, content, extra, at, _) in enumerate(rows):
+        if k and k % ROWS_PER_SLICE == 0:
+            await asyncio.sleep(0)
         if not is_inbound:  # an agent's reply (the query reads no other outbound rows)
             msgs = waiting.pop(conv_id, None)
             if msgs and (found := _first_long_wait(msgs, at, since_90)):
@@ -212,7 +223,7 @@ async def batch_inputs(
     ids = [c.id for c in contacts]
     owner, slow = await _conversations(conn, ids, now, facts)
     rows = await _message_rows(conn, list(owner), now) if owner else []
-    inter, churns, texts, waits = _histories(rows, owner, now)
+    inter, churns, texts, waits = await _histories(rows, owner, now)
     # The unanswered messages first, then the slow first responses (the factor names
     # the latest; on a tie, the first of them).
     failures: dict[int, list[Failure]] = defaultdict(list)
@@ -232,7 +243,9 @@ async def batch_inputs(
         if oid is not None and at <= now:
             inter[oid].append(at)
     out: dict[int, tuple[RiskInput, list[datetime]]] = {}
-    for c in contacts:
+    for k, c in enumerate(contacts):
+        if k and k % YIELD_EVERY == 0:
+            await asyncio.sleep(0)  # the lexicon reads a month of texts: in slices
         hard = churns.get(c.id, [])
         if c.lifecycle == "lost" and c.lifecycle_changed_at is not None:
             hard.append(c.lifecycle_changed_at)  # marked lost by an agent, still in force
