@@ -15,7 +15,6 @@ queries each (30 customers a second).
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -30,7 +29,7 @@ from app.contacts.actions.task_events import announce_created, create_tasks
 from app.contacts.actions.tasks import HELD_TASK_IDS
 from app.models import Contact, Order, RetentionScore, Task
 from app.retention.churn import money
-from app.retention.inputs import YIELD_EVERY, PassFacts, batch_inputs, pass_facts
+from app.retention.inputs import YIELD_EVERY, PassFacts, batch_inputs, give_way, pass_facts
 from app.retention.lifecycle import lifecycle
 from app.retention.periods import local_date
 from app.retention.risk import score
@@ -198,8 +197,7 @@ async def _refresh_batches(
         new_tasks: list[dict[str, Any]] = []
         retier: list[Any] = []
         for k, contact in enumerate(contacts):
-            if k and k % YIELD_EVERY == 0:
-                await asyncio.sleep(0)  # let requests run between slices of the batch
+            await give_way(k, YIELD_EVERY)  # requests run between slices of the batch
             data, hard = inputs[contact.id]
             result = score(data, now)
             was_band, old_tier, old_history = old.get(contact.id, ("low", None, {}))

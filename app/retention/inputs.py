@@ -51,6 +51,12 @@ YIELD_EVERY = 50
 ROWS_PER_SLICE = 2000  # message rows turned into Python per slice
 
 
+async def give_way(k: int, every: int) -> None:
+    """At every `every`-th item of a long CPU loop, let the event loop run other work."""
+    if k and k % every == 0:
+        await asyncio.sleep(0)
+
+
 @dataclass(frozen=True)
 class PassFacts:
     """What every batch of a pass shares."""
@@ -146,9 +152,9 @@ async def _message_rows(conn: AsyncConnection, conv_ids: list[int], now: datetim
                 ),
             )
         )
-        for part in result.partitions(ROWS_PER_SLICE):  # rows in slices, as above
+        for k, part in enumerate(result.partitions(ROWS_PER_SLICE)):  # rows in slices
+            await give_way(k, 1)
             rows += part
-            await asyncio.sleep(0)
     if len(chunks) > 1:
         rows.sort(key=lambda r: (r[5], r[6]))
     return rows
@@ -168,8 +174,7 @@ async def _histories(
     # agent reply (older ones can never count).
     waiting: dict[int, list[tuple[int, datetime]]] = defaultdict(list)
     for k, (conv_id, is_inbound, is_event, content, extra, at, _) in enumerate(rows):
-        if k and k % ROWS_PER_SLICE == 0:
-            await asyncio.sleep(0)
+        await give_way(k, ROWS_PER_SLICE)
         if not is_inbound:  # an agent's reply (the query reads no other outbound rows)
             msgs = waiting.pop(conv_id, None)
             if msgs and (found := _first_long_wait(msgs, at, since_90)):
@@ -244,8 +249,7 @@ async def batch_inputs(
             inter[oid].append(at)
     out: dict[int, tuple[RiskInput, list[datetime]]] = {}
     for k, c in enumerate(contacts):
-        if k and k % YIELD_EVERY == 0:
-            await asyncio.sleep(0)  # the lexicon reads a month of texts: in slices
+        await give_way(k, YIELD_EVERY)  # the lexicon reads a month of texts: in slices
         hard = churns.get(c.id, [])
         if c.lifecycle == "lost" and c.lifecycle_changed_at is not None:
             hard.append(c.lifecycle_changed_at)  # marked lost by an agent, still in force
