@@ -4,6 +4,7 @@ offered only 全部渠道 and no test had ever used it)."""
 
 from __future__ import annotations
 
+import asyncio
 import re
 
 import httpx
@@ -154,6 +155,54 @@ async def test_a_slow_answer_for_an_older_filter_does_not_replace_the_list(
     await page.wait_for_timeout(300)  # the page has had the late answer's turn
     await expect(items).to_have_count(2)
     await expect(channel).to_have_value("")
+
+
+async def test_a_change_during_a_list_request_is_not_undone_by_its_answer(
+    live: LiveServer, browser: Browser
+) -> None:
+    """The Mine tab is read, then the agent unassigns one of the conversations before the
+    answer arrives: the answer (read before the change) must not put it back under Mine.
+    A SQLite CI run once showed the unassigned conversation there until the next reload."""
+    site = await live.factory.channel("官网客服")
+    li = await staff(live.factory, name="客服 李娜")
+    await live.push(site, {"id": "1", "from": "u1", "name": "王小明", "text": "第一个问题"})
+    await live.push(site, {"id": "2", "from": "u2", "name": "陈静", "text": "第二个问题"})
+    page, watch = await open_inbox(browser, live.base, li["email"])
+    items = page.locator(".conv-item")
+    await expect(items).to_have_count(2)
+    for name in ("王小明", "陈静"):  # both mine; 陈静 stays open in the thread
+        await items.filter(has_text=name).locator("button").click()
+        await expect(page.locator("#thread-name")).to_have_text(name)
+        await page.locator("#assign-me").click()
+        await expect(items.filter(has_text=name)).to_contain_text("客服 李娜")
+
+    read: list = []
+    release = asyncio.Event()
+
+    async def read_now_answer_later(route) -> None:  # type: ignore[no-untyped-def]
+        answer = await route.fetch()  # the server reads the list before the change
+        read.append(answer)
+        await release.wait()
+        await route.fulfill(response=answer)
+
+    await page.route("**/api/v1/conversations?*assignee=me*", read_now_answer_later)
+    await page.locator('.tab[data-tab="mine"]').click()
+    for _ in range(200):
+        if read:
+            break
+        await page.wait_for_timeout(50)
+    assert read, "the Mine request was never answered by the server"
+    await page.locator("#assign-select").select_option("")
+    # The unassignment's event has reached the list: 陈静 no longer matches Mine.
+    await expect(items).to_have_count(1)
+    await expect(items.first).to_contain_text("王小明")
+    release.set()
+    async with page.expect_response(lambda r: "assignee=me" in r.url):
+        pass
+    await page.wait_for_timeout(300)  # the page has had the late answer's turn
+    await expect(items).to_have_count(1)
+    await expect(items.first).to_contain_text("王小明")
+    watch.check()
 
 
 async def test_every_control_of_the_archive(live: LiveServer, browser: Browser) -> None:

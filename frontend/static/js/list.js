@@ -31,6 +31,7 @@ export class ConversationList {
     this.onOpen = onOpen;
     this.onChange = onChange;
     this.items = new Map();
+    this.inFlight = new Set(); // one map per list request waiting for its answer
     this.rows = new Map();
     this.sigs = new Map();
     this.selected = null;
@@ -161,24 +162,42 @@ export class ConversationList {
   }
 
   /** Each load supersedes the ones before it: filters changed in quick succession send
-   * several requests, and a slower, older answer must not replace the newer one's list. */
+   * several requests, and a slower, older answer must not replace the newer one's list.
+   * A conversation changed while a request was in flight (an event, or this agent's own
+   * action) may be older in the answer than on screen: the server read it whenever it did.
+   * Those changes are applied again over the answer; a later change still arrives as its
+   * own event, so the list never keeps a stale row (an unassigned one left under Mine). */
   async load() {
     const generation = (this.generation = (this.generation || 0) + 1);
-    const data = await api(`/api/v1/conversations${this.params()}`);
+    const data = await this.fetchPage(this.params());
     if (generation !== this.generation) return;
     this.items.clear();
-    for (const c of data.items) this.items.set(c.id, c);
-    this.nextCursor = data.next_cursor;
-    this.render();
+    this.merge(data);
   }
 
   async loadMore() {
     if (!this.nextCursor) return;
     const generation = this.generation;
-    const data = await api(`/api/v1/conversations${this.params(this.nextCursor)}`);
+    const data = await this.fetchPage(this.params(this.nextCursor));
     if (generation !== this.generation) return; // the filters changed meanwhile
-    for (const c of data.items) this.items.set(c.id, c);
-    this.nextCursor = data.next_cursor;
+    this.merge(data);
+  }
+
+  /** One page, with every conversation upserted while it was in flight (`changed`). */
+  async fetchPage(params) {
+    const changed = new Map();
+    this.inFlight.add(changed);
+    try {
+      return { page: await api(`/api/v1/conversations${params}`), changed };
+    } finally {
+      this.inFlight.delete(changed);
+    }
+  }
+
+  merge({ page, changed }) {
+    for (const c of page.items) this.items.set(c.id, c);
+    for (const c of changed.values()) this.place(c);
+    this.nextCursor = page.next_cursor;
     this.render();
   }
 
@@ -193,10 +212,15 @@ export class ConversationList {
 
   /** A conversation as an event shows it: added, updated, moved or dropped. */
   upsert(c) {
-    if (this.matches(c)) this.items.set(c.id, c);
-    else this.items.delete(c.id);
+    for (const changed of this.inFlight) changed.set(c.id, c);
+    this.place(c);
     this.render();
     this.refreshOverdue?.();
+  }
+
+  place(c) {
+    if (this.matches(c)) this.items.set(c.id, c);
+    else this.items.delete(c.id);
   }
 
   get(id) {
