@@ -150,6 +150,33 @@ async def test_unknown_channel_and_oversized_body(client: Any, factory: Any, app
     assert await count(app, Message) == 0
 
 
+async def test_a_retried_push_after_the_conversation_was_resolved_opens_nothing(
+    client: Any, factory: Any, app: Any
+) -> None:
+    """The platform retries a push already stored (its answer was lost) after an agent
+    resolved the conversation: nothing is stored, opened or published. The duplicate
+    check runs before the conversation is chosen; without it the retry would open an
+    empty conversation beside the resolved one."""
+    ch = await factory.channel()
+    admin = await factory.user("admin")
+    await push(client, ch, {"id": "1", "from": "u1", "text": "第一次"})
+    conv = (await client.get("/api/v1/conversations", headers=admin["headers"])).json()["items"][0]
+    r = await client.post(
+        f"/api/v1/conversations/{conv['id']}/status",
+        json={"status": "resolved"},
+        headers=admin["headers"],
+    )
+    assert r.status_code == 200
+    events = await count(app, EventLog)
+    again = await push(client, ch, {"id": "1", "from": "u1", "text": "第一次"})
+    assert again.status_code == 200
+    assert await count(app, Message) == 1
+    assert await count(app, Conversation) == 1
+    assert await count(app, EventLog) == events
+    r = await client.get(f"/api/v1/conversations/{conv['id']}", headers=admin["headers"])
+    assert r.json()["status"] == "resolved"
+
+
 async def test_message_to_resolved_conversation_opens_a_new_one(
     client: Any, factory: Any, app: Any
 ) -> None:

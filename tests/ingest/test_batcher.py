@@ -176,3 +176,74 @@ async def test_a_worker_that_has_just_stopped_does_not_strand_a_push(
     p = Push("test", ch["id"], wire(ch, {"id": "late", "from": "c1", "text": "在吗"}))
     outcome = await asyncio.wait_for(batcher.submit(p), 10)
     assert outcome.stored == 1
+
+
+class HeldStore:
+    """Stands in for `IngestBatcher._store`: records each batch's size and holds it until
+    released, as a batch waiting on the database would."""
+
+    def __init__(self) -> None:
+        self.sizes: list[int] = []
+        self.release = asyncio.Event()
+
+    async def __call__(self, batch: Any) -> None:
+        self.sizes.append(len(batch))
+        await self.release.wait()
+        for p in batch:
+            p.future.set_result(Outcome(stored=1))
+
+
+async def ticks(n: int = 20) -> None:
+    for _ in range(n):
+        await asyncio.sleep(0)
+
+
+async def test_a_second_batch_waits_for_enough_pushes_or_a_short_while(
+    app: Any, factory: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Beside a running batch, a second one starts for SECOND_BATCH_MIN waiting pushes, not
+    for each one (a batch's fixed costs made single-push batches a third of them under
+    load), and a few waiting pushes still start one after SECOND_BATCH_AFTER."""
+    ch = await factory.channel()
+    monkeypatch.setattr(batcher_module, "SECOND_BATCH_AFTER", 3600.0)
+    batcher = IngestBatcher(app.state.services.db)
+    batcher.max_workers = 2  # as on PostgreSQL
+    store = HeldStore()
+    monkeypatch.setattr(batcher, "_store", store)
+
+    def one(i: int) -> asyncio.Task[Outcome]:
+        p = Push("test", ch["id"], wire(ch, {"id": f"q{i}", "from": "c1"}))
+        return asyncio.create_task(batcher.submit(p))
+
+    waiting = [one(0)]
+    await ticks()
+    assert store.sizes == [1]  # an idle batcher stores a lone push at once
+    waiting += [one(i) for i in range(1, batcher_module.SECOND_BATCH_MIN)]
+    await ticks()
+    assert store.sizes == [1]  # 15 waiting: left to the running batch
+    waiting.append(one(99))
+    await ticks()
+    assert store.sizes == [1, batcher_module.SECOND_BATCH_MIN]
+    store.release.set()
+    outcomes = await asyncio.gather(*waiting)
+    assert [o.stored for o in outcomes] == [1] * len(waiting)
+    assert batcher.running == 0
+
+    # A few pushes behind a batch that does not finish (a lock wait) get their own batch
+    # after the short wait instead of waiting for it.
+    monkeypatch.setattr(batcher_module, "SECOND_BATCH_AFTER", 0.05)
+    store.release = asyncio.Event()
+    store.sizes.clear()
+    waiting = [one(100)]
+    await ticks()
+    waiting += [one(101), one(102)]
+    await ticks()
+    assert store.sizes == [1]
+    for _ in range(200):
+        if len(store.sizes) == 2:
+            break
+        await asyncio.sleep(0.01)
+    assert store.sizes == [1, 2]
+    store.release.set()
+    await asyncio.gather(*waiting)
+    assert batcher.running == 0 and batcher.timer is None
