@@ -25,6 +25,7 @@ from sqlalchemy.ext.asyncio import (
 
 from app.models.base import utcnow
 from app.models.events import EventLog
+from app.sqlite_driver import one_hop_dbapi
 
 EVENT_LOG = EventLog.__table__
 # SQLite's event-log insert (Database._log_events): a constant, rows of placeholders added.
@@ -67,7 +68,12 @@ def make_engine(url: str) -> AsyncEngine:
         # in the pool's asyncio queue gives 43 ms (p99 186 ms). The pool timeout matches
         # the busy timeout it replaces.
         engine = create_async_engine(
-            url, connect_args={"timeout": 30}, pool_size=1, max_overflow=0, pool_timeout=30
+            url,
+            connect_args={"timeout": 30},
+            pool_size=1,
+            max_overflow=0,
+            pool_timeout=30,
+            module=one_hop_dbapi(),  # one thread hop per statement (app/sqlite_driver.py)
         )
         _configure_sqlite(engine.sync_engine)
         return engine
