@@ -150,6 +150,21 @@ async def test_unknown_channel_and_oversized_body(client: Any, factory: Any, app
     assert await count(app, Message) == 0
 
 
+async def resolved_after_one_message(
+    client: Any, ch: dict[str, Any], admin: dict[str, Any]
+) -> dict[str, Any]:
+    """The conversation of customer u1's one message ("1"), resolved by `admin`."""
+    await push(client, ch, {"id": "1", "from": "u1", "text": "第一次"})
+    conv = (await client.get("/api/v1/conversations", headers=admin["headers"])).json()["items"][0]
+    r = await client.post(
+        f"/api/v1/conversations/{conv['id']}/status",
+        json={"status": "resolved"},
+        headers=admin["headers"],
+    )
+    assert r.status_code == 200 and r.json()["resolved_at"]
+    return dict(conv)
+
+
 async def test_a_retried_push_after_the_conversation_was_resolved_opens_nothing(
     client: Any, factory: Any, app: Any
 ) -> None:
@@ -159,14 +174,7 @@ async def test_a_retried_push_after_the_conversation_was_resolved_opens_nothing(
     empty conversation beside the resolved one."""
     ch = await factory.channel()
     admin = await factory.user("admin")
-    await push(client, ch, {"id": "1", "from": "u1", "text": "第一次"})
-    conv = (await client.get("/api/v1/conversations", headers=admin["headers"])).json()["items"][0]
-    r = await client.post(
-        f"/api/v1/conversations/{conv['id']}/status",
-        json={"status": "resolved"},
-        headers=admin["headers"],
-    )
-    assert r.status_code == 200
+    conv = await resolved_after_one_message(client, ch, admin)
     events = await count(app, EventLog)
     again = await push(client, ch, {"id": "1", "from": "u1", "text": "第一次"})
     assert again.status_code == 200
@@ -182,14 +190,7 @@ async def test_message_to_resolved_conversation_opens_a_new_one(
 ) -> None:
     ch = await factory.channel()
     admin = await factory.user("admin")
-    await push(client, ch, {"id": "1", "from": "u1", "text": "第一次"})
-    conv = (await client.get("/api/v1/conversations", headers=admin["headers"])).json()["items"][0]
-    r = await client.post(
-        f"/api/v1/conversations/{conv['id']}/status",
-        json={"status": "resolved"},
-        headers=admin["headers"],
-    )
-    assert r.status_code == 200 and r.json()["resolved_at"]
+    conv = await resolved_after_one_message(client, ch, admin)
     # a lifecycle event does not reopen it
     await push(client, ch, {"id": "e1", "from": "u1", "type": "event", "text": "关注"})
     assert await count(app, Conversation) == 1

@@ -6,9 +6,10 @@ from __future__ import annotations
 
 import asyncio
 import re
+from collections.abc import Callable
 
 import httpx
-from playwright.async_api import Browser, expect
+from playwright.async_api import Browser, Page, expect
 
 from tests.web.browser import LiveServer, open_inbox, shot
 from tests.web.support import staff
@@ -117,6 +118,15 @@ async def test_every_control_of_the_inbox_list(live: LiveServer, browser: Browse
     watch.check()
 
 
+async def until(page: Page, ready: Callable[[], bool], failure: str) -> None:
+    """Wait (up to 10 s) for something a route handler records."""
+    for _ in range(200):
+        if ready():
+            return
+        await page.wait_for_timeout(50)
+    raise AssertionError(failure)
+
+
 async def test_a_slow_answer_for_an_older_filter_does_not_replace_the_list(
     live: LiveServer, browser: Browser
 ) -> None:
@@ -143,11 +153,7 @@ async def test_a_slow_answer_for_an_older_filter_does_not_replace_the_list(
     await page.route("**/api/v1/conversations?*", hold_one_channel)
     channel = page.locator(".filter-channel")
     await channel.select_option(label="微信公众号")
-    for _ in range(200):
-        if held:
-            break
-        await page.wait_for_timeout(50)
-    assert held, "the one-channel request was never sent"
+    await until(page, lambda: bool(held), "the one-channel request was never sent")
     await channel.select_option(label="全部渠道")
     await expect(items).to_have_count(2)
     async with page.expect_response(lambda r: f"channel_id={wx['id']}" in r.url):
@@ -187,11 +193,7 @@ async def test_a_change_during_a_list_request_is_not_undone_by_its_answer(
 
     await page.route("**/api/v1/conversations?*assignee=me*", read_now_answer_later)
     await page.locator('.tab[data-tab="mine"]').click()
-    for _ in range(200):
-        if read:
-            break
-        await page.wait_for_timeout(50)
-    assert read, "the Mine request was never answered by the server"
+    await until(page, lambda: bool(read), "the Mine request was never answered by the server")
     await page.locator("#assign-select").select_option("")
     # The unassignment's event has reached the list: 陈静 no longer matches Mine.
     await expect(items).to_have_count(1)
