@@ -31,6 +31,7 @@ from app.contacts.actions.churn import alert_hard_churn
 from app.i18n import PREVIEW_CHARS
 from app.inbox.actions.assignment import assign_new_conversation
 from app.inbox.actions.counters import CONTACT, CONVERSATION, write_counters, write_through
+from app.inbox.actions.echoes import claim_own_echo
 from app.inbox.actions.identities import Known, create_identities, load_known, update_identity
 from app.inbox.locks import identity_lock_keys, lock_identities
 from app.inbox.queries import conversation_view, last_orders_of
@@ -38,7 +39,6 @@ from app.inbox.schemas import attachment_url, message_out
 from app.inbox.storable import storable
 from app.models import (
     Channel,
-    ContactIdentity,
     Conversation,
     ConversationStatus,
     DeliveryStatus,
@@ -176,44 +176,6 @@ async def _insert_messages(session: AsyncSession, rows: list[dict[str, Any]]) ->
     return {m.external_id: m for m in stored if m.external_id is not None}
 
 
-# How far back an echo of our own send is matched by its text when the platform's
-# echo arrives before the send call returned the platform's message id.
-ECHO_MATCH_WINDOW = timedelta(minutes=10)
-
-
-async def _claim_own_echo(session: AsyncSession, channel: Channel, inbound: InboundMessage) -> bool:
-    """The platform echoed one of our replies before its send call returned: attach the
-    platform's id to our message instead of storing the echo as a second message."""
-    identity_id = await session.scalar(
-        select(ContactIdentity.id).where(
-            ContactIdentity.channel_id == channel.id,
-            ContactIdentity.external_id == inbound.contact.external_id,
-        )
-    )
-    if identity_id is None:
-        return False
-    since = utcnow_for_models() - ECHO_MATCH_WINDOW
-    own = await session.scalar(
-        select(Message)
-        .join(Conversation, Conversation.id == Message.conversation_id)
-        .where(
-            Conversation.identity_id == identity_id,
-            Message.direction == Direction.OUTBOUND,
-            Message.sender_type == SenderType.USER,
-            Message.private.is_(False),
-            Message.external_id.is_(None),
-            Message.content == inbound.text,
-            Message.created_at >= since,
-        )
-        .order_by(Message.id)
-        .limit(1)
-    )
-    if own is None:
-        return False
-    own.external_id = inbound.external_id
-    return True
-
-
 async def record_inbound_message(
     session: AsyncSession,
     channel: Channel,
@@ -280,7 +242,7 @@ async def record_inbound_batch(
             pending.append(None)  # a retry or a racing copy: nothing to store or publish
             continue
         seen.add(inbound.external_id)
-        if inbound.direction == Direction.OUTBOUND and await _claim_own_echo(
+        if inbound.direction == Direction.OUTBOUND and await claim_own_echo(
             session, channel, inbound
         ):
             pending.append(None)
