@@ -90,7 +90,7 @@ class IngestBatcher:
         self.max_batch = max_batch
         self.max_workers = POSTGRES_WORKERS if db.is_postgres else SQLITE_WORKERS
         self.queue: list[Push] = []
-        self.workers: set[asyncio.Task[None]] = set()
+        self.workers: set[asyncio.Task[None]] = set()  # held: the loop keeps only weak refs
         self.running = 0  # workers started and not yet returned
         self.timer: asyncio.TimerHandle | None = None
         self.replay = ReplayGuard()
@@ -127,6 +127,8 @@ class IngestBatcher:
         try:
             while self.queue:
                 batch, self.queue = self.queue[: self.max_batch], self.queue[self.max_batch :]
+                if not self.queue:
+                    self._cancel_timer()  # the pushes it was waiting for are taken
                 INGEST_BATCH.observe(len(batch))
                 await self._batch(batch)
                 if self.running > 1 and len(self.queue) < SECOND_BATCH_MIN:
@@ -135,9 +137,11 @@ class IngestBatcher:
             self.running -= 1
             if self.queue:
                 self._start_later()
-            elif self.timer is not None:
-                self.timer.cancel()
-                self.timer = None
+
+    def _cancel_timer(self) -> None:
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
 
     async def _batch(self, batch: list[Push]) -> None:
         try:
